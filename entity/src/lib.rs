@@ -1,0 +1,21 @@
+//! sea-orm entities of the c360 store: one module per table, nothing else.
+//!
+//! Every customer-owned table carries `customer_id` (indexed; the shard key
+//! if the store is ever distributed). Money is integer minor units, every
+//! timestamp is UTC.
+
+pub mod audit_event;
+pub mod customer;
+pub mod customer_metrics;
+pub mod customer_tag;
+pub mod enums;
+pub mod loyalty_account;
+pub mod loyalty_transaction;
+pub mod nps_response;
+pub mod order;
+pub mod order_line;
+pub mod referral;
+pub mod review;
+pub mod segment;
+pub mod ticket;
+pub mod ticket_message;

@@ -1,0 +1,29 @@
+use sea_orm::entity::prelude::*;
+
+use crate::enums::{LoyaltyTransactionKind, LoyaltyTransactionState};
+
+/// One row of the loyalty ledger; points are signed (redemptions, expiries and
+/// clawbacks are negative).
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "loyalty_transactions")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub customer_id: i64,
+    pub kind: LoyaltyTransactionKind,
+    pub points: i64,
+    pub state: LoyaltyTransactionState,
+    pub order_id: Option<i64>,
+    /// Unique per customer: a retried write is one row.
+    pub idempotency_key: Option<String>,
+    pub description: Option<String>,
+    /// When a PENDING row becomes AVAILABLE.
+    pub available_at: Option<DateTimeUtc>,
+    pub expires_at: Option<DateTimeUtc>,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,21 @@
+use sea_orm::entity::prelude::*;
+
+use crate::enums::NpsChannel;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "nps_responses")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub customer_id: i64,
+    /// 0-10.
+    pub score: i32,
+    pub comment: Option<String>,
+    pub channel: NpsChannel,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,38 @@
+use sea_orm::entity::prelude::*;
+
+use crate::enums::{TicketChannel, TicketPriority, TicketStatus};
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "tickets")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub customer_id: i64,
+    pub subject: String,
+    pub status: TicketStatus,
+    pub priority: TicketPriority,
+    pub channel: TicketChannel,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+    /// First agent reply.
+    pub first_reply_at: Option<DateTimeUtc>,
+    pub solved_at: Option<DateTimeUtc>,
+    /// CSAT 1-5, given once the ticket is solved.
+    pub satisfaction_score: Option<i32>,
+    pub satisfaction_comment: Option<String>,
+    pub satisfaction_at: Option<DateTimeUtc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(has_many = "super::ticket_message::Entity")]
+    TicketMessage,
+}
+
+impl Related<super::ticket_message::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::TicketMessage.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

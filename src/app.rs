@@ -1,0 +1,32 @@
+//! The one state object: built once at start, shared by the HTTP layer and
+//! attached to the GraphQL schema.
+
+use std::sync::Arc;
+
+use crate::auth::{TokenIssuer, TokenVerifier};
+use crate::config::Config;
+use crate::db::Store;
+
+#[derive(Clone, Debug)]
+pub struct AppState(pub Arc<App>);
+
+impl std::ops::Deref for AppState {
+    type Target = App;
+
+    fn deref(&self) -> &App {
+        &self.0
+    }
+}
+
+#[derive(Debug)]
+pub struct App {
+    /// The store and its statement counter.
+    pub store: Store,
+    pub config: Config,
+    /// Verifies bearer tokens; `None` when no secret is configured (every token is refused).
+    pub verifier: Option<TokenVerifier>,
+    /// Mints tokens with the configured secret, for `--seed-demo`.
+    pub issuer: Option<TokenIssuer>,
+    /// Request counters and latency histograms for `/metrics`.
+    pub metrics: crate::http::metrics::Metrics,
+}

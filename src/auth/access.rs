@@ -1,0 +1,82 @@
+//! The access rules of DESIGN.md in one place: which role and scope may read
+//! which domain, and which customers' rows a caller may see.
+
+use super::{Identity, Principal, Role};
+use crate::error::{AppError, AppResult};
+
+/// A part of the customer record guarded by its own scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Domain {
+    /// Profile, stats and NPS answers.
+    Customers,
+    Orders,
+    Tickets,
+    Reviews,
+    Referrals,
+    Loyalty,
+    Segments,
+}
+
+impl Domain {
+    fn read_scope(self) -> &'static str {
+        match self {
+            Domain::Customers => "customers:read",
+            Domain::Orders => "orders:read",
+            Domain::Tickets => "tickets:read",
+            Domain::Reviews => "reviews:read",
+            Domain::Referrals => "referrals:read",
+            Domain::Loyalty => "loyalty:read",
+            Domain::Segments => "segments:read",
+        }
+    }
+}
+
+/// Checks that the caller may read `domain`, and returns the principal.
+pub fn require_domain(identity: &Identity, domain: Domain) -> AppResult<&Principal> {
+    let principal = match identity {
+        Identity::Anonymous => {
+            return Err(AppError::Unauthenticated(
+                "this field needs a bearer token (Authorization: Bearer <jwt>)".into(),
+            ));
+        }
+        Identity::Authenticated(principal) => principal,
+    };
+    let allowed = match principal.role {
+        Role::Staff => true,
+        Role::Customer => domain != Domain::Segments,
+        Role::Partner => principal.has_scope(domain.read_scope()),
+    };
+    if allowed {
+        Ok(principal)
+    } else {
+        Err(AppError::Forbidden(format!(
+            "this field needs the `{}` scope",
+            domain.read_scope()
+        )))
+    }
+}
+
+/// The customers whose rows a caller may see; applied in SQL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CustomerScope {
+    All,
+    Only(i64),
+}
+
+/// A CUSTOMER sees only itself; a token whose subject is not a customer id sees
+/// nobody (id 0 is never assigned).
+pub fn visible_customer_ids(principal: &Principal) -> CustomerScope {
+    match principal.role {
+        Role::Customer => CustomerScope::Only(principal.customer_id().unwrap_or(0)),
+        Role::Partner | Role::Staff => CustomerScope::All,
+    }
+}
+
+impl CustomerScope {
+    pub fn allows(self, customer_id: i64) -> bool {
+        match self {
+            CustomerScope::All => true,
+            CustomerScope::Only(id) => id == customer_id,
+        }
+    }
+}

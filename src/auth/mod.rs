@@ -1,0 +1,12 @@
+//! Who is calling and what they may see: token verification, the per-request
+//! `Principal`, the access checks every resolver goes through, and PII masking.
+
+mod access;
+mod mask;
+mod principal;
+mod token;
+
+pub use access::{CustomerScope, Domain, require_domain, visible_customer_ids};
+pub use mask::{mask_email, mask_name, mask_phone};
+pub use principal::{Identity, Principal, Role};
+pub use token::{Claims, TokenIssuer, TokenVerifier};

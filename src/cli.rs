@@ -1,0 +1,255 @@
+//! The `c360` command line: serve, migrate, seed, token, schema.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use c360_migration::Migrator;
+use c360_migration::sea_orm_migration::MigratorTrait;
+use clap::{Parser, Subcommand, ValueEnum};
+use sea_orm::{EntityTrait, PaginatorTrait};
+
+use crate::auth::{Role, TokenIssuer};
+use crate::config::Config;
+use crate::error::{AppError, AppResult};
+use crate::http::{Application, open_store, redact_url};
+use crate::seed::{SeedOptions, run as seed_store};
+
+/// Customers seeded by `serve --seed-demo`.
+const DEMO_CUSTOMERS: u64 = 1_000;
+
+#[derive(Debug, Parser)]
+#[command(name = "c360", version, about = "GraphQL customer-360 gateway")]
+pub struct Cli {
+    #[command(flatten)]
+    pub config: Config,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Migrate the store and serve GraphQL over HTTP.
+    Serve {
+        /// Seed demo data into an empty store and print a staff token and the GraphiQL address.
+        #[arg(long)]
+        seed_demo: bool,
+    },
+    /// Apply or inspect schema migrations.
+    Migrate {
+        #[arg(value_enum, default_value_t = MigrateAction::Up)]
+        action: MigrateAction,
+    },
+    /// Fill an empty store with deterministic demo data.
+    Seed {
+        /// Number of customers (about ten orders each).
+        #[arg(long, default_value_t = DEMO_CUSTOMERS)]
+        customers: u64,
+        /// Random seed; the same seed gives the same data.
+        #[arg(long, default_value_t = 360)]
+        seed: u64,
+    },
+    /// Mint a token signed with the configured HS256 secret.
+    Token {
+        /// CUSTOMER, PARTNER or STAFF.
+        #[arg(long)]
+        role: Role,
+        /// A scope to grant; repeat the flag or separate scopes by spaces.
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// Token subject; a customer's numeric id for CUSTOMER tokens.
+        #[arg(long)]
+        sub: Option<String>,
+        /// Lifetime, e.g. `1h`, `30m`, `7d`.
+        #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+        ttl: Duration,
+    },
+    /// Print the GraphQL schema (SDL) the server serves.
+    Schema,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum MigrateAction {
+    /// Apply every pending migration.
+    Up,
+    /// Revert the most recent migration.
+    Down,
+    /// List applied and pending migrations.
+    Status,
+    /// Drop every table and apply all migrations again.
+    Fresh,
+}
+
+/// Parses the command line and runs it.
+pub async fn run() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    match dispatch(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            match &err {
+                AppError::Database(e) => eprintln!("error: database: {e}"),
+                AppError::Internal(e) => eprintln!("error: {e:#}"),
+                other => eprintln!("error: {other}"),
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("C360_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+async fn dispatch(cli: Cli) -> AppResult<()> {
+    let config = cli.config;
+    match cli.command {
+        Command::Serve { seed_demo } => serve(config, seed_demo).await,
+        Command::Migrate { action } => migrate(&config, action).await,
+        Command::Seed { customers, seed } => {
+            let store = open_store(&config).await?;
+            crate::db::migrate_up(&store.conn).await?;
+            let report = seed_store(&store.conn, &seed_options(&config, customers, seed)).await?;
+            println!("{report}");
+            Ok(())
+        }
+        Command::Token {
+            role,
+            scopes,
+            sub,
+            ttl,
+        } => {
+            let issuer = issuer(&config)?;
+            let scopes: Vec<String> = scopes
+                .iter()
+                .flat_map(|s| s.split_whitespace().map(str::to_owned))
+                .collect();
+            let sub = match (role, sub) {
+                (_, Some(sub)) => sub,
+                (Role::Customer, None) => {
+                    return Err(AppError::bad_input(
+                        "sub",
+                        "a CUSTOMER token needs --sub <customer id>",
+                    ));
+                }
+                (_, None) => format!("{}-cli", role.to_string().to_lowercase()),
+            };
+            println!("{}", issuer.mint(role, &sub, &scopes, ttl)?);
+            Ok(())
+        }
+        Command::Schema => {
+            print!("{}", crate::graphql::sdl());
+            Ok(())
+        }
+    }
+}
+
+fn seed_options(config: &Config, customers: u64, seed: u64) -> SeedOptions {
+    SeedOptions {
+        customers,
+        seed,
+        base_currency: config.base_currency.clone(),
+        progress: std::io::stderr().is_terminal(),
+    }
+}
+
+fn issuer(config: &Config) -> AppResult<TokenIssuer> {
+    let secret = config.effective_jwt_secret().ok_or_else(|| {
+        AppError::bad_input(
+            "C360_JWT_SECRET",
+            "no signing secret: set C360_JWT_SECRET (or pass --dev to use the development secret)",
+        )
+    })?;
+    Ok(TokenIssuer::hs256(
+        &secret,
+        config.jwt_issuer.clone(),
+        config.jwt_audience.clone(),
+    ))
+}
+
+async fn migrate(config: &Config, action: MigrateAction) -> AppResult<()> {
+    let store = open_store(config).await?;
+    let db = &store.conn;
+    match action {
+        MigrateAction::Up => Migrator::up(db, None).await?,
+        MigrateAction::Down => Migrator::down(db, Some(1)).await?,
+        MigrateAction::Fresh => Migrator::fresh(db).await?,
+        MigrateAction::Status => {
+            for migration in Migrator::get_migration_with_status(db).await? {
+                println!(
+                    "{:<10} {}",
+                    migration.status().to_string(),
+                    migration.name()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn serve(config: Config, seed_demo: bool) -> AppResult<()> {
+    let app = Application::build(config).await?;
+    let state = app.state().clone();
+    let url = format!("http://{}", app.local_addr());
+    tracing::info!(store = %redact_url(&state.config.database_url), "listening on {url}");
+    if seed_demo {
+        let db = &state.store.conn;
+        if c360_entity::customer::Entity::find().count(db).await? == 0 {
+            let report = seed_store(db, &seed_options(&state.config, DEMO_CUSTOMERS, 360)).await?;
+            tracing::info!("{report}");
+        } else {
+            tracing::info!("the store already holds customers; demo data not seeded again");
+        }
+        let token = state
+            .issuer
+            .as_ref()
+            .ok_or_else(|| {
+                AppError::bad_input(
+                    "C360_JWT_SECRET",
+                    "--seed-demo prints a token: set C360_JWT_SECRET or pass --dev",
+                )
+            })?
+            .mint(
+                Role::Staff,
+                "demo-staff",
+                &[],
+                Duration::from_secs(24 * 3600),
+            )?;
+        println!("\nc360 is serving demo data.\n");
+        println!("  GraphiQL:     {url}/graphql");
+        println!("  Staff token:  {token}");
+        println!("\nIn GraphiQL, add the header {{\"Authorization\": \"Bearer <token>\"}}.\n");
+    }
+    app.run_until(shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM; the server then finishes in-flight requests.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

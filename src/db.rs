@@ -1,0 +1,113 @@
+//! Opening the store: one pool per process, SQLite tuned for a server
+//! (WAL, foreign keys, busy timeout), and a count of every SQL statement run,
+//! which `/metrics` exposes and the tests use to hold the statement budget.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr};
+
+tokio::task_local! {
+    static REQUEST_STATEMENTS: Arc<AtomicU64>;
+}
+
+/// Runs `fut` and counts the SQL statements it issues.
+pub async fn count_statements<F: std::future::Future>(fut: F) -> (F::Output, u64) {
+    let counter = Arc::new(AtomicU64::new(0));
+    let out = REQUEST_STATEMENTS.scope(counter.clone(), fut).await;
+    (out, counter.load(Ordering::Relaxed))
+}
+
+/// Statements run on the pool since start.
+#[derive(Debug, Default)]
+pub struct SqlStats {
+    statements: AtomicU64,
+    failed: AtomicU64,
+}
+
+impl SqlStats {
+    pub fn statements(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
+    }
+
+    pub fn failed(&self) -> u64 {
+        self.failed.load(Ordering::Relaxed)
+    }
+}
+
+/// How to open the store.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    pub url: String,
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+    /// Server-side cap on one statement (PostgreSQL `statement_timeout`).
+    pub statement_timeout: Option<Duration>,
+}
+
+impl StoreOptions {
+    pub fn new(url: impl Into<String>) -> Self {
+        StoreOptions {
+            url: url.into(),
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(5),
+            statement_timeout: None,
+        }
+    }
+}
+
+/// An open store: the pool and its statement counter.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub conn: DatabaseConnection,
+    pub stats: Arc<SqlStats>,
+}
+
+impl Store {
+    pub async fn connect(options: &StoreOptions) -> Result<Store, DbErr> {
+        let mut opts = ConnectOptions::new(options.url.clone());
+        opts.max_connections(options.max_connections)
+            .min_connections(1)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_timeout(options.acquire_timeout)
+            // A connection the server dropped is noticed before it is handed out,
+            // so the pool recovers on its own once the database is back.
+            .test_before_acquire(true)
+            .sqlx_logging(false)
+            .map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .foreign_keys(true)
+                    .busy_timeout(Duration::from_secs(5))
+                    .create_if_missing(true)
+            });
+        if let Some(timeout) = options.statement_timeout {
+            opts.statement_timeout(timeout);
+        }
+        let mut conn = Database::connect(opts).await?;
+        let stats = Arc::new(SqlStats::default());
+        let counter = stats.clone();
+        conn.set_metric_callback(move |info| {
+            counter.statements.fetch_add(1, Ordering::Relaxed);
+            // Loader batches run on the request's own task, so the request's
+            // counter is in scope for every statement it causes.
+            let _ = REQUEST_STATEMENTS.try_with(|n| n.fetch_add(1, Ordering::Relaxed));
+            if info.failed {
+                counter.failed.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        Ok(Store { conn, stats })
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.conn.get_database_backend()
+    }
+}
+
+/// Applies every pending migration.
+pub async fn migrate_up(conn: &DatabaseConnection) -> Result<(), DbErr> {
+    use c360_migration::sea_orm_migration::MigratorTrait;
+    c360_migration::Migrator::up(conn, None).await
+}

@@ -1,0 +1,109 @@
+//! The one error type of c360 and the `extensions.code` each variant carries.
+//!
+//! Client mistakes say what to change; database and internal failures are
+//! logged with their details and reach the client as `INTERNAL` with none.
+
+use async_graphql::ErrorExtensions;
+use sea_orm::{DbErr, SqlErr};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// `UNAUTHENTICATED` (HTTP 401 before execution): no valid token.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// `FORBIDDEN`: the token is valid but lacks the role or scope.
+    #[error("{0}")]
+    Forbidden(String),
+    /// `BAD_USER_INPUT`: a malformed id, cursor, argument or value; `field` names the input.
+    #[error("{message}")]
+    BadUserInput {
+        message: String,
+        field: Option<String>,
+    },
+    /// `NOT_FOUND`: the object does not exist or is not visible to the caller.
+    #[error("{0}")]
+    NotFound(String),
+    /// `CONFLICT`: the write collides with existing state (a unique key, a transition).
+    #[error("{0}")]
+    Conflict(String),
+    /// `RATE_LIMITED` (HTTP 429 with `Retry-After`).
+    #[error("rate limit exceeded; retry after {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
+    /// `QUERY_TOO_COMPLEX`: depth, complexity or size over the configured limit.
+    #[error("{0}")]
+    QueryTooComplex(String),
+    /// `TIMEOUT`: the request ran past its deadline and was cancelled.
+    #[error("the request took longer than {0} ms and was cancelled")]
+    Timeout(u64),
+    /// `INTERNAL`: a database failure; logged, never shown.
+    #[error("internal error")]
+    Database(#[source] DbErr),
+    /// `INTERNAL`: anything else unexpected; logged, never shown.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+impl AppError {
+    pub fn bad_input(field: impl Into<String>, message: impl Into<String>) -> Self {
+        AppError::BadUserInput {
+            message: message.into(),
+            field: Some(field.into()),
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::Unauthenticated(_) => "UNAUTHENTICATED",
+            AppError::Forbidden(_) => "FORBIDDEN",
+            AppError::BadUserInput { .. } => "BAD_USER_INPUT",
+            AppError::NotFound(_) => "NOT_FOUND",
+            AppError::Conflict(_) => "CONFLICT",
+            AppError::RateLimited { .. } => "RATE_LIMITED",
+            AppError::QueryTooComplex(_) => "QUERY_TOO_COMPLEX",
+            AppError::Timeout(_) => "TIMEOUT",
+            AppError::Database(_) | AppError::Internal(_) => "INTERNAL",
+        }
+    }
+}
+
+impl From<DbErr> for AppError {
+    fn from(err: DbErr) -> Self {
+        match err.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(_)) => {
+                AppError::Conflict("a record with the same unique key already exists".into())
+            }
+            _ => AppError::Database(err),
+        }
+    }
+}
+
+impl From<anyhow::Error> for AppError {
+    fn from(err: anyhow::Error) -> Self {
+        AppError::Internal(err)
+    }
+}
+
+/// Resolvers return `AppError` with `?`: async-graphql keeps it as the error's
+/// source, and `graphql::classify` reads the code from there. Explicit
+/// conversions (loader errors shared by many fields) go through `extend`.
+impl ErrorExtensions for AppError {
+    fn extend(&self) -> async_graphql::Error {
+        match self {
+            AppError::Database(err) => tracing::error!(error = %err, "database error"),
+            AppError::Internal(err) => tracing::error!(error = ?err, "internal error"),
+            _ => {}
+        }
+        async_graphql::Error::new(self.to_string()).extend_with(|_, ext| {
+            ext.set("code", self.code());
+            match self {
+                AppError::BadUserInput { field: Some(f), .. } => ext.set("field", f.as_str()),
+                AppError::RateLimited { retry_after_secs } => {
+                    ext.set("retryAfter", *retry_after_secs)
+                }
+                _ => {}
+            }
+        })
+    }
+}

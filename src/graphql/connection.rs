@@ -1,0 +1,95 @@
+//! Relay connections over the batched page loaders, and `totalCount`, which is
+//! counted only when a client selects it.
+
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{Context, ErrorExtensions, Object};
+use sea_orm::{Condition, EntityTrait, PaginatorTrait, QueryFilter};
+
+use super::context::{loaders, state};
+use super::loaders::{ChildList, PageKey, PageLoader};
+use super::pagination::{Cursor, decode_cursor, page_size};
+use crate::error::AppError;
+
+/// What `totalCount` counts.
+#[derive(Debug, Clone)]
+pub enum Total {
+    Orders(i64),
+    OrderLines(i64),
+    Tickets(i64),
+    TicketMessages(i64),
+    Reviews(i64),
+    Referrals(i64),
+    LoyaltyTransactions(i64),
+    NpsResponses(i64),
+    /// Customers matching a condition (already within the caller's scope).
+    Customers(Condition),
+}
+
+#[Object]
+impl Total {
+    /// Number of items in the whole list, across all pages. Costs one more
+    /// statement per list level, so select it only when it is shown.
+    async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
+        let l = loaders(ctx)?;
+        let count = match self {
+            Total::Orders(p) => l.order_count.load_one(*p).await,
+            Total::OrderLines(p) => l.order_line_count.load_one(*p).await,
+            Total::Tickets(p) => l.ticket_count.load_one(*p).await,
+            Total::TicketMessages(p) => l.ticket_message_count.load_one(*p).await,
+            Total::Reviews(p) => l.review_count.load_one(*p).await,
+            Total::Referrals(p) => l.referral_count.load_one(*p).await,
+            Total::LoyaltyTransactions(p) => l.loyalty_transaction_count.load_one(*p).await,
+            Total::NpsResponses(p) => l.nps_response_count.load_one(*p).await,
+            Total::Customers(cond) => {
+                let db = &state(ctx)?.store.conn;
+                let n = c360_entity::customer::Entity::find()
+                    .filter(cond.clone())
+                    .count(db)
+                    .await
+                    .map_err(AppError::from)?;
+                return Ok(n as i64);
+            }
+        };
+        Ok(count.map_err(|e| e.extend())?.unwrap_or(0))
+    }
+}
+
+pub type Conn<N> = Connection<Cursor, N, Total>;
+
+/// A page of a parent's children, loaded with every sibling parent's page.
+pub async fn child_page<R, N>(
+    loader: &DataLoader<PageLoader<R>>,
+    parent: i64,
+    first: Option<i32>,
+    after: Option<String>,
+    total: Total,
+    node: impl Fn(R::Model) -> N,
+) -> async_graphql::Result<Conn<N>>
+where
+    R: ChildList,
+    N: async_graphql::OutputType,
+{
+    let first = page_size("first", first)?;
+    let after = decode_cursor("after", after.as_deref(), R::KEY)?;
+    let key = PageKey {
+        parent,
+        first,
+        after: after.clone(),
+    };
+    let page = loader
+        .load_one(key)
+        .await
+        .map_err(|e| e.extend())?
+        .unwrap_or_else(|| super::loaders::Page {
+            rows: Vec::new(),
+            has_next: false,
+        });
+    let mut conn = Connection::with_additional_fields(after.is_some(), page.has_next, total);
+    conn.edges.extend(
+        page.rows
+            .into_iter()
+            .map(|row| Edge::new(R::cursor_of(&row), node(row))),
+    );
+    Ok(conn)
+}

@@ -1,0 +1,43 @@
+//! What a resolver needs from the request: the caller, the loaders and the
+//! state, fetched without `unwrap` so a missing piece is an error, not a panic.
+
+use async_graphql::Context;
+
+use super::loaders::Loaders;
+use crate::app::AppState;
+use crate::auth::{
+    CustomerScope, Domain, Identity, Principal, Role, require_domain, visible_customer_ids,
+};
+use crate::error::AppError;
+
+pub fn identity<'a>(ctx: &Context<'a>) -> &'a Identity {
+    ctx.data_opt::<Identity>().unwrap_or(&Identity::Anonymous)
+}
+
+/// The caller, once it is allowed to read `domain`.
+pub fn authorize<'a>(ctx: &Context<'a>, domain: Domain) -> async_graphql::Result<&'a Principal> {
+    Ok(require_domain(identity(ctx), domain)?)
+}
+
+pub fn loaders<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Loaders> {
+    ctx.data::<Loaders>()
+        .map_err(|_| AppError::Internal(anyhow::anyhow!("request loaders missing")).into())
+}
+
+pub fn state<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a AppState> {
+    ctx.data::<AppState>()
+        .map_err(|_| AppError::Internal(anyhow::anyhow!("application state missing")).into())
+}
+
+/// Whether the caller sees PII unmasked: staff, a customer (only ever its own
+/// record), or a partner holding `pii:read`.
+pub fn sees_pii(principal: &Principal) -> bool {
+    match principal.role {
+        Role::Staff | Role::Customer => true,
+        Role::Partner => principal.has_scope("pii:read"),
+    }
+}
+
+pub fn scope_of(principal: &Principal) -> CustomerScope {
+    visible_customer_ids(principal)
+}

@@ -1,0 +1,84 @@
+//! Gives every error in a response an `extensions.code` and tells the HTTP
+//! layer whether the request failed before execution (parse, validation,
+//! variables), which GraphQL-over-HTTP answers with 4xx.
+
+use async_graphql::{Response, Value};
+
+use crate::error::AppError;
+
+/// How a request ended, for the status code and the metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Executed with no errors.
+    Ok,
+    /// Executed; some fields have errors.
+    PartialErrors,
+    /// Rejected before execution: the document or variables are invalid.
+    Invalid,
+    /// Rejected before execution for its size or depth.
+    TooComplex,
+    /// Cancelled at the deadline.
+    Timeout,
+}
+
+/// Fills in missing codes and classifies the response.
+pub fn classify(response: &mut Response) -> Outcome {
+    if response.errors.is_empty() {
+        return Outcome::Ok;
+    }
+    let executed = response.data != Value::Null;
+    let mut outcome = Outcome::PartialErrors;
+    for err in &mut response.errors {
+        let has_code = err
+            .extensions
+            .as_ref()
+            .is_some_and(|e| e.get("code").is_some());
+        let from_app = err.source::<AppError>().map(|app| {
+            // An AppError that reached the client through `?`: its own code,
+            // and for internal failures a log line and no details.
+            if matches!(app, AppError::Database(_) | AppError::Internal(_)) {
+                tracing::error!(error = ?app, "request failed");
+            }
+            let field = match app {
+                AppError::BadUserInput { field, .. } => field.clone(),
+                _ => None,
+            };
+            (app.code(), field)
+        });
+        if let (false, Some((code, field))) = (has_code, from_app) {
+            let ext = err.extensions.get_or_insert_with(Default::default);
+            ext.set("code", code);
+            if let Some(f) = field {
+                ext.set("field", f);
+            }
+        } else if !has_code {
+            let code = if err.message.starts_with("Query is nested too deep")
+                || err.message.starts_with("Query is too complex")
+            {
+                "QUERY_TOO_COMPLEX"
+            } else if (!executed && err.path.is_empty())
+                || err.message.starts_with("Failed to parse")
+                || err.message.starts_with("Invalid value")
+            {
+                "BAD_USER_INPUT"
+            } else {
+                tracing::error!(message = %err.message, "uncoded GraphQL error");
+                err.message = "internal error".into();
+                "INTERNAL"
+            };
+            err.extensions
+                .get_or_insert_with(Default::default)
+                .set("code", code);
+        }
+        let code = err.extensions.as_ref().and_then(|e| e.get("code")).cloned();
+        if !executed && err.path.is_empty() {
+            outcome = match code {
+                Some(Value::String(c)) if c == "QUERY_TOO_COMPLEX" => Outcome::TooComplex,
+                Some(Value::String(c)) if c == "TIMEOUT" => Outcome::Timeout,
+                _ if outcome == Outcome::PartialErrors => Outcome::Invalid,
+                _ => outcome,
+            };
+        }
+    }
+    outcome
+}

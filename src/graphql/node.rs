@@ -1,0 +1,71 @@
+//! `node(id)`: any object by its global id, under the same access rules as
+//! the field that would otherwise return it.
+
+use async_graphql::{Context, ErrorExtensions, ID, Interface, Object};
+
+use super::context::{authorize, loaders, scope_of};
+use super::customer::Customer;
+use super::ids::{Kind, decode_any};
+use super::loyalty::LoyaltyTransaction;
+use super::nps::NpsResponse;
+use super::order::Order;
+use super::referral::Referral;
+use super::review::Review;
+use super::ticket::Ticket;
+use crate::auth::Domain;
+
+/// An object with a global id.
+#[derive(Interface)]
+#[graphql(field(
+    name = "id",
+    ty = "ID",
+    desc = "Global id, e.g. `gid://c360/Customer/42`."
+))]
+pub enum Node {
+    Customer(Customer),
+    Order(Order),
+    Ticket(Ticket),
+    Review(Review),
+    Referral(Referral),
+    NpsResponse(NpsResponse),
+    LoyaltyTransaction(LoyaltyTransaction),
+}
+
+#[derive(Default)]
+pub struct NodeQuery;
+
+#[Object]
+impl NodeQuery {
+    /// Any object by its global id; null when it does not exist or is not visible.
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Node>> {
+        let (kind, id) = decode_any("id", &id)?;
+        let l = loaders(ctx)?;
+        macro_rules! owned {
+            ($domain:expr, $loader:ident, $variant:ident, $wrap:expr) => {{
+                let principal = authorize(ctx, $domain)?;
+                let row = l.$loader.load_one(id).await.map_err(|e| e.extend())?;
+                row.filter(|r| scope_of(principal).allows(r.customer_id))
+                    .map(|r| Node::$variant($wrap(r)))
+            }};
+        }
+        Ok(match kind {
+            Kind::Customer => {
+                authorize(ctx, Domain::Customers)?;
+                Customer::load(ctx, id).await?.map(Node::Customer)
+            }
+            Kind::Order => owned!(Domain::Orders, order_by_id, Order, Order),
+            Kind::Ticket => owned!(Domain::Tickets, ticket_by_id, Ticket, Ticket),
+            Kind::Review => owned!(Domain::Reviews, review_by_id, Review, Review),
+            Kind::Referral => owned!(Domain::Referrals, referral_by_id, Referral, Referral),
+            Kind::NpsResponse => owned!(Domain::Customers, nps_by_id, NpsResponse, NpsResponse),
+            Kind::LoyaltyTransaction => {
+                owned!(
+                    Domain::Loyalty,
+                    loyalty_transaction_by_id,
+                    LoyaltyTransaction,
+                    LoyaltyTransaction
+                )
+            }
+        })
+    }
+}

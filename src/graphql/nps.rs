@@ -1,0 +1,54 @@
+//! Net Promoter Score answers.
+
+use async_graphql::{Enum, ID, Object};
+use c360_entity::nps_response;
+use chrono::{DateTime, Utc};
+
+use super::enums::NpsChannel;
+use super::ids::{Kind, encode};
+
+/// How an NPS answer counts: PROMOTER 9-10, PASSIVE 7-8, DETRACTOR 0-6.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NpsCategory {
+    Promoter,
+    Passive,
+    Detractor,
+}
+
+impl NpsCategory {
+    pub fn of(score: i32) -> NpsCategory {
+        match score {
+            9.. => NpsCategory::Promoter,
+            7..=8 => NpsCategory::Passive,
+            _ => NpsCategory::Detractor,
+        }
+    }
+}
+
+pub struct NpsResponse(pub nps_response::Model);
+
+#[Object]
+impl NpsResponse {
+    pub async fn id(&self) -> ID {
+        encode(Kind::NpsResponse, self.0.id)
+    }
+    async fn customer_id(&self) -> ID {
+        encode(Kind::Customer, self.0.customer_id)
+    }
+    /// 0 (not at all likely to recommend) to 10 (extremely likely).
+    async fn score(&self) -> i32 {
+        self.0.score
+    }
+    async fn category(&self) -> NpsCategory {
+        NpsCategory::of(self.0.score)
+    }
+    async fn comment(&self) -> Option<&str> {
+        self.0.comment.as_deref()
+    }
+    async fn channel(&self) -> NpsChannel {
+        self.0.channel.into()
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}

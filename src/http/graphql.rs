@@ -1,0 +1,333 @@
+//! `/graphql` by the GraphQL-over-HTTP spec: POST and GET, `Accept`
+//! negotiation, 405 for a mutation over GET, 400 for a malformed request,
+//! 4xx for a document that fails before execution under
+//! `application/graphql-response+json`, 413 past the body limit, 401 for a bad token.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use async_graphql::http::GraphiQLSource;
+use async_graphql::parser::types::OperationType;
+use axum::body::{Body, Bytes};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use serde_json::{Value as Json, json};
+
+use super::HttpState;
+use super::negotiate::{MediaType, negotiate};
+use crate::auth::Identity;
+use crate::db::count_statements;
+use crate::graphql::{Outcome, classify, execute};
+
+/// A request refused before any GraphQL ran: a status and one coded error.
+#[derive(Debug)]
+struct Rejection {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    /// An extra header the status calls for (`Allow`, `WWW-Authenticate`).
+    header: Option<(header::HeaderName, &'static str)>,
+}
+
+impl Rejection {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Rejection {
+            status,
+            code,
+            message: message.into(),
+            header: None,
+        }
+    }
+
+    fn bad_request(message: impl Into<String>) -> Self {
+        Rejection::new(StatusCode::BAD_REQUEST, "BAD_USER_INPUT", message)
+    }
+
+    fn with_header(mut self, name: header::HeaderName, value: &'static str) -> Self {
+        self.header = Some((name, value));
+        self
+    }
+
+    fn into_response(self, media: MediaType) -> Response {
+        let body =
+            json!({ "errors": [{ "message": self.message, "extensions": { "code": self.code } }] });
+        let mut response = (self.status, body.to_string()).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(media.as_str()),
+        );
+        if let Some((name, value)) = self.header {
+            headers.insert(name, HeaderValue::from_static(value));
+        }
+        response
+    }
+}
+
+/// The negotiated response type, or the 406 to send (written as `application/json`).
+fn accepted(headers: &HeaderMap) -> Result<MediaType, Rejection> {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    negotiate(accept).ok_or_else(|| {
+        Rejection::new(
+            StatusCode::NOT_ACCEPTABLE,
+            "BAD_USER_INPUT",
+            "none of the Accept types is served; ask for application/graphql-response+json or application/json",
+        )
+    })
+}
+
+/// The caller from the `Authorization` header; a present but invalid token is refused with 401.
+fn identity(state: &HttpState, headers: &HeaderMap) -> Result<Identity, Rejection> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(Identity::Anonymous);
+    };
+    let unauthenticated = |message: &str| {
+        Rejection::new(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", message)
+            .with_header(header::WWW_AUTHENTICATE, "Bearer error=\"invalid_token\"")
+    };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .ok_or_else(|| unauthenticated("the Authorization header must be `Bearer <token>`"))?;
+    let verifier = state
+        .app
+        .verifier
+        .as_ref()
+        .ok_or_else(|| unauthenticated("this server has no token secret configured"))?;
+    verifier
+        .verify(token)
+        .map(Identity::Authenticated)
+        .map_err(|e| unauthenticated(&e.to_string()))
+}
+
+/// The GraphQL request in a JSON body or query string.
+struct Params {
+    query: String,
+    operation_name: Option<String>,
+    variables: Json,
+    extensions: Json,
+}
+
+impl Params {
+    fn from_json(value: Json) -> Result<Params, &'static str> {
+        let Json::Object(mut map) = value else {
+            return Err("the body must be a JSON object with a `query` string");
+        };
+        let query = match map.remove("query") {
+            Some(Json::String(q)) => q,
+            Some(_) => return Err("`query` must be a string"),
+            None => return Err("the request has no `query`"),
+        };
+        let operation_name = match map.remove("operationName") {
+            None | Some(Json::Null) => None,
+            Some(Json::String(n)) => Some(n),
+            Some(_) => return Err("`operationName` must be a string or null"),
+        };
+        let variables = match map.remove("variables") {
+            None | Some(Json::Null) => Json::Object(Default::default()),
+            Some(v @ Json::Object(_)) => v,
+            Some(_) => return Err("`variables` must be an object or null"),
+        };
+        let extensions = match map.remove("extensions") {
+            None | Some(Json::Null) => Json::Object(Default::default()),
+            Some(v @ Json::Object(_)) => v,
+            Some(_) => return Err("`extensions` must be an object or null"),
+        };
+        Ok(Params {
+            query,
+            operation_name,
+            variables,
+            extensions,
+        })
+    }
+
+    fn from_query_string(mut q: HashMap<String, String>) -> Result<Params, &'static str> {
+        let parse = |raw: Option<String>, what: &'static str| -> Result<Json, &'static str> {
+            match raw {
+                None => Ok(Json::Null),
+                Some(s) => serde_json::from_str(&s).map_err(|_| what),
+            }
+        };
+        let mut map = serde_json::Map::new();
+        if let Some(query) = q.remove("query") {
+            map.insert("query".into(), Json::String(query));
+        }
+        if let Some(name) = q.remove("operationName") {
+            map.insert("operationName".into(), Json::String(name));
+        }
+        map.insert(
+            "variables".into(),
+            parse(q.remove("variables"), "`variables` must be JSON")?,
+        );
+        map.insert(
+            "extensions".into(),
+            parse(q.remove("extensions"), "`extensions` must be JSON")?,
+        );
+        Params::from_json(Json::Object(map))
+    }
+
+    fn into_request(self) -> Result<async_graphql::Request, &'static str> {
+        let variables = async_graphql::Variables::from_json(self.variables);
+        let extensions: HashMap<String, async_graphql::Value> =
+            serde_json::from_value(self.extensions)
+                .map_err(|_| "`extensions` must be an object")?;
+        let mut request = async_graphql::Request::new(self.query).variables(variables);
+        request.extensions = async_graphql::Extensions(extensions);
+        if let Some(name) = self.operation_name {
+            request = request.operation_name(name);
+        }
+        Ok(request)
+    }
+}
+
+pub async fn post_graphql(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let media = match accepted(&headers) {
+        Ok(m) => m,
+        Err(not_acceptable) => return not_acceptable.into_response(MediaType::Json),
+    };
+    match read_post(&state, &headers, body).await {
+        Ok(params) => run(&state, &headers, media, params).await,
+        Err(rejection) => rejection.into_response(media),
+    }
+}
+
+async fn read_post(
+    state: &HttpState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Params, Rejection> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    if !essence.eq_ignore_ascii_case("application/json") {
+        return Err(Rejection::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "BAD_USER_INPUT",
+            "send the request as Content-Type: application/json",
+        ));
+    }
+    let limit = state.app.config.body_limit_bytes;
+    let bytes: Bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
+        Rejection::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "BAD_USER_INPUT",
+            format!("the request body is larger than {limit} bytes"),
+        )
+    })?;
+    let json: Json = serde_json::from_slice(&bytes)
+        .map_err(|e| Rejection::bad_request(format!("the body is not valid JSON: {e}")))?;
+    Params::from_json(json).map_err(Rejection::bad_request)
+}
+
+pub async fn get_graphql(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let wants_html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    if wants_html && !query.contains_key("query") {
+        return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
+    }
+    let media = match accepted(&headers) {
+        Ok(m) => m,
+        Err(not_acceptable) => return not_acceptable.into_response(MediaType::Json),
+    };
+    match read_get(query) {
+        Ok(params) => run(&state, &headers, media, params).await,
+        Err(rejection) => rejection.into_response(media),
+    }
+}
+
+fn read_get(query: HashMap<String, String>) -> Result<Params, Rejection> {
+    let params = Params::from_query_string(query).map_err(Rejection::bad_request)?;
+    // GET is safe: a mutation must come by POST. A document that does not
+    // parse is left to the executor, which reports where it breaks.
+    if let Ok(doc) = async_graphql::parser::parse_query(&params.query) {
+        let selected =
+            doc.operations
+                .iter()
+                .find(|(name, _)| match (&params.operation_name, name) {
+                    (Some(wanted), Some(name)) => wanted.as_str() == name.as_str(),
+                    (None, _) => true,
+                    (Some(_), None) => false,
+                });
+        if selected.is_some_and(|(_, op)| op.node.ty != OperationType::Query) {
+            return Err(Rejection::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "BAD_USER_INPUT",
+                "mutations and subscriptions must be sent with POST",
+            )
+            .with_header(header::ALLOW, "POST"));
+        }
+    }
+    Ok(params)
+}
+
+async fn run(state: &HttpState, headers: &HeaderMap, media: MediaType, params: Params) -> Response {
+    let identity = match identity(state, headers) {
+        Ok(i) => i,
+        Err(rejection) => return rejection.into_response(media),
+    };
+    let request = match params.into_request() {
+        Ok(r) => r,
+        Err(msg) => return Rejection::bad_request(msg).into_response(media),
+    };
+    let started = Instant::now();
+    let (mut response, statements) =
+        count_statements(execute(&state.schema, &state.app, identity, request)).await;
+    let outcome = classify(&mut response);
+    state
+        .app
+        .metrics
+        .observe(outcome, started.elapsed(), statements);
+
+    let status = match (media, outcome) {
+        (MediaType::GraphqlResponse, Outcome::Invalid | Outcome::TooComplex) => {
+            StatusCode::BAD_REQUEST
+        }
+        (MediaType::GraphqlResponse, Outcome::Timeout) => StatusCode::GATEWAY_TIMEOUT,
+        _ => StatusCode::OK,
+    };
+    let body = if matches!(
+        outcome,
+        Outcome::Invalid | Outcome::TooComplex | Outcome::Timeout
+    ) {
+        // Nothing executed: the spec's response has no `data` entry.
+        serde_json::to_string(&json!({ "errors": response.errors }))
+    } else {
+        serde_json::to_string(&response)
+    };
+    let body = match body {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "response serialisation failed");
+            return Rejection::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL",
+                "internal error",
+            )
+            .into_response(media);
+        }
+    };
+    let mut r = (status, body).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(media.as_str()),
+    );
+    r
+}

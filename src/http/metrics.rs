@@ -1,0 +1,149 @@
+//! `/metrics` in the Prometheus text format: GraphQL requests by outcome,
+//! their latency and SQL statements per request as histograms, and the
+//! store's statement totals.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+
+use super::HttpState;
+use crate::graphql::Outcome;
+
+const OUTCOMES: [(Outcome, &str); 5] = [
+    (Outcome::Ok, "ok"),
+    (Outcome::PartialErrors, "field_errors"),
+    (Outcome::Invalid, "invalid"),
+    (Outcome::TooComplex, "too_complex"),
+    (Outcome::Timeout, "timeout"),
+];
+
+const LATENCY_BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
+const STATEMENT_BUCKETS: [f64; 8] = [1.0, 2.0, 5.0, 10.0, 15.0, 20.0, 50.0, 100.0];
+
+/// A cumulative histogram with fixed buckets.
+#[derive(Debug)]
+struct Histogram<const N: usize> {
+    bounds: [f64; N],
+    counts: [AtomicU64; N],
+    count: AtomicU64,
+    /// Sum in millionths, to stay an integer.
+    sum_micros: AtomicU64,
+}
+
+impl<const N: usize> Histogram<N> {
+    fn new(bounds: [f64; N]) -> Self {
+        Histogram {
+            bounds,
+            counts: std::array::from_fn(|_| AtomicU64::new(0)),
+            count: AtomicU64::new(0),
+            sum_micros: AtomicU64::new(0),
+        }
+    }
+
+    fn observe(&self, value: f64) {
+        for (bound, count) in self.bounds.iter().zip(&self.counts) {
+            if value <= *bound {
+                count.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_micros
+            .fetch_add((value * 1_000_000.0) as u64, Ordering::Relaxed);
+    }
+
+    fn render(&self, out: &mut String, name: &str, help: &str) {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        for (bound, count) in self.bounds.iter().zip(&self.counts) {
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{le=\"{bound}\"}} {}",
+                count.load(Ordering::Relaxed)
+            );
+        }
+        let total = self.count.load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {total}");
+        let _ = writeln!(
+            out,
+            "{name}_sum {}",
+            self.sum_micros.load(Ordering::Relaxed) as f64 / 1_000_000.0
+        );
+        let _ = writeln!(out, "{name}_count {total}");
+    }
+}
+
+#[derive(Debug)]
+pub struct Metrics {
+    requests: [AtomicU64; OUTCOMES.len()],
+    latency: Histogram<{ LATENCY_BUCKETS.len() }>,
+    statements: Histogram<{ STATEMENT_BUCKETS.len() }>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            requests: std::array::from_fn(|_| AtomicU64::new(0)),
+            latency: Histogram::new(LATENCY_BUCKETS),
+            statements: Histogram::new(STATEMENT_BUCKETS),
+        }
+    }
+}
+
+impl Metrics {
+    pub fn observe(&self, outcome: Outcome, elapsed: Duration, statements: u64) {
+        if let Some(i) = OUTCOMES.iter().position(|(o, _)| *o == outcome) {
+            self.requests[i].fetch_add(1, Ordering::Relaxed);
+        }
+        self.latency.observe(elapsed.as_secs_f64());
+        self.statements.observe(statements as f64);
+    }
+}
+
+pub async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
+    let m = &state.app.metrics;
+    let mut out = String::with_capacity(4096);
+    let _ = writeln!(
+        out,
+        "# HELP c360_graphql_requests_total GraphQL requests by outcome.\n# TYPE c360_graphql_requests_total counter"
+    );
+    for ((_, label), count) in OUTCOMES.iter().zip(&m.requests) {
+        let _ = writeln!(
+            out,
+            "c360_graphql_requests_total{{outcome=\"{label}\"}} {}",
+            count.load(Ordering::Relaxed)
+        );
+    }
+    m.latency.render(
+        &mut out,
+        "c360_graphql_request_duration_seconds",
+        "Time to execute a GraphQL request.",
+    );
+    m.statements.render(
+        &mut out,
+        "c360_graphql_sql_statements",
+        "SQL statements issued by one GraphQL request.",
+    );
+    let stats = &state.app.store.stats;
+    let _ = writeln!(
+        out,
+        "# HELP c360_sql_statements_total SQL statements run since start.\n# TYPE c360_sql_statements_total counter\nc360_sql_statements_total {}",
+        stats.statements()
+    );
+    let _ = writeln!(
+        out,
+        "# HELP c360_sql_statement_errors_total SQL statements that failed.\n# TYPE c360_sql_statement_errors_total counter\nc360_sql_statement_errors_total {}",
+        stats.failed()
+    );
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        out,
+    )
+}

@@ -1,0 +1,28 @@
+//! c360: a GraphQL customer-360 gateway.
+//!
+//! The binary is a thin shell over [`cli::run`]; tests start the same
+//! [`http::Application`] the binary serves.
+
+/// The one state object, built once.
+pub mod app;
+/// Token verification, `Principal`, access guards.
+pub mod auth;
+/// Command line: serve, migrate, seed, token, schema.
+pub mod cli;
+/// Typed configuration, loaded once from flags and `C360_*` / `DATABASE_URL`.
+pub mod config;
+/// Opening the store: pool, SQLite pragmas, statement counting.
+pub mod db;
+/// The one error type and its `extensions.code`.
+pub mod error;
+/// GraphQL schema: one module per domain, batched loaders.
+pub mod graphql;
+/// axum router: GraphQL-over-HTTP handler, health, metrics.
+pub mod http;
+/// Deterministic demo and benchmark data.
+pub mod seed;
+/// Business rules per domain, independent of GraphQL.
+pub mod service;
+
+pub use config::Config;
+pub use error::{AppError, AppResult};

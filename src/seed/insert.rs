@@ -1,0 +1,112 @@
+//! Bulk writing of generated rows: multi-row `INSERT`s built with sea-query,
+//! chunked under the backend's bind-parameter limit, and the PostgreSQL
+//! sequence reset that explicit ids require.
+
+use c360_entity::{
+    customer, loyalty_account, loyalty_transaction, nps_response, order, order_line, referral,
+    review, ticket, ticket_message,
+};
+use sea_orm::sea_query::{Expr, Query};
+use sea_orm::{ConnectionTrait, DbBackend, EntityName, Statement};
+
+use super::rows::{Batch, BulkRow};
+use crate::error::{AppError, AppResult};
+
+/// Bind parameters per statement, a little under each backend's hard limit
+/// (SQLite >= 3.32: 32766; PostgreSQL wire protocol: 65535).
+fn max_params(backend: DbBackend) -> usize {
+    match backend {
+        DbBackend::Sqlite => 32_000,
+        DbBackend::Postgres => 65_000,
+        // MySQL's limit is 65535 too; anything else gets a conservative share.
+        _ => 30_000,
+    }
+}
+
+/// Writes every table of `batch` in foreign-key order; returns the rows written.
+pub async fn batch(db: &impl ConnectionTrait, batch: Batch) -> AppResult<u64> {
+    let Batch {
+        customers,
+        tags,
+        accounts,
+        orders,
+        lines,
+        tickets,
+        messages,
+        reviews,
+        referrals,
+        ledger,
+        nps,
+    } = batch;
+    let mut rows = 0;
+    rows += rows_of(db, customers).await?;
+    rows += rows_of(db, tags).await?;
+    rows += rows_of(db, accounts).await?;
+    rows += rows_of(db, orders).await?;
+    rows += rows_of(db, lines).await?;
+    rows += rows_of(db, tickets).await?;
+    rows += rows_of(db, messages).await?;
+    rows += rows_of(db, reviews).await?;
+    rows += rows_of(db, referrals).await?;
+    rows += rows_of(db, ledger).await?;
+    rows += rows_of(db, nps).await?;
+    Ok(rows)
+}
+
+/// Inserts `rows` into their table with as many rows per statement as the
+/// parameter limit allows; returns how many were inserted.
+pub async fn rows_of<R: BulkRow>(db: &impl ConnectionTrait, rows: Vec<R>) -> AppResult<u64> {
+    let columns = R::columns();
+    let per_statement = (max_params(db.get_database_backend()) / columns.len().max(1)).max(1);
+    let total = rows.len() as u64;
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let mut insert = Query::insert();
+        insert
+            .into_table(R::Entity::default().table_ref())
+            .columns(columns.iter().copied());
+        for row in rows.by_ref().take(per_statement) {
+            insert
+                .values(row.into_values().into_iter().map(Expr::val))
+                .map_err(|e| AppError::Internal(anyhow::anyhow!("seed insert: {e}")))?;
+        }
+        db.execute(&insert).await?;
+    }
+    Ok(total)
+}
+
+/// Tables whose ids the seed assigns itself.
+pub fn id_tables() -> [&'static str; 10] {
+    [
+        customer::Entity.table_name(),
+        loyalty_account::Entity.table_name(),
+        order::Entity.table_name(),
+        order_line::Entity.table_name(),
+        ticket::Entity.table_name(),
+        ticket_message::Entity.table_name(),
+        review::Entity.table_name(),
+        referral::Entity.table_name(),
+        loyalty_transaction::Entity.table_name(),
+        nps_response::Entity.table_name(),
+    ]
+}
+
+/// PostgreSQL does not advance a serial/identity sequence for explicit ids:
+/// move each to `MAX(id)` so the next ordinary insert does not collide.
+/// (SQLite derives the next rowid from `MAX(rowid)` on its own.) A table
+/// without a sequence or without rows is left alone: `setval` is strict, so a
+/// `NULL` argument makes it a no-op.
+pub async fn reset_sequences(db: &impl ConnectionTrait) -> AppResult<()> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    for table in id_tables() {
+        // Table names are compile-time constants from the entities.
+        let sql = format!(
+            "SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), (SELECT MAX(id) FROM \"{table}\"))"
+        );
+        db.execute_raw(Statement::from_string(DbBackend::Postgres, sql))
+            .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,4 @@
+//! Business rules per domain, independent of GraphQL: functions taking `&impl ConnectionTrait`.
+
+pub mod loyalty;
+pub mod metrics;

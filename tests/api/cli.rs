@@ -1,0 +1,108 @@
+//! The binary's own commands.
+
+use std::process::Command;
+
+use serde_json::json;
+
+use crate::helpers::TestApp;
+
+fn c360() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_c360"));
+    // The tests' environment must not leak into the commands under test.
+    for var in [
+        "DATABASE_URL",
+        "C360_JWT_SECRET",
+        "C360_JWT_ISSUER",
+        "C360_JWT_AUDIENCE",
+        "C360_DEV",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+#[test]
+fn schema_command_prints_the_checked_in_schema() {
+    let out = c360().arg("schema").output().expect("c360 schema runs");
+    assert!(out.status.success());
+    let printed = String::from_utf8(out.stdout).expect("utf-8");
+    let checked_in =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql"))
+            .expect("schema.graphql exists");
+    assert!(
+        printed == checked_in,
+        "schema.graphql is stale: run `cargo run -- schema > schema.graphql`"
+    );
+}
+
+#[tokio::test]
+async fn token_command_mints_a_token_the_server_accepts() {
+    let app = TestApp::spawn_sqlite().await;
+    app.seed(3).await;
+    let out = c360()
+        .args(["token", "--dev", "--role", "STAFF", "--ttl", "5m"])
+        .output()
+        .expect("c360 token runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_owned();
+    let (status, body) = app
+        .post(
+            "{ customers(first: 2) { edges { cursor } } }",
+            json!({}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body["data"]["customers"]["edges"].as_array().map(Vec::len),
+        Some(2),
+        "{body}"
+    );
+}
+
+#[test]
+fn token_command_refuses_without_a_secret_or_a_customer_id() {
+    let out = c360()
+        .args(["token", "--role", "STAFF"])
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("C360_JWT_SECRET"));
+    let out = c360()
+        .args(["token", "--dev", "--role", "CUSTOMER"])
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--sub"));
+}
+
+#[test]
+fn migrate_runs_up_status_down_and_fresh_on_a_new_store() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("m.db").display());
+    for action in ["up", "status", "down", "fresh", "status"] {
+        let out = c360()
+            .args(["migrate", action, "--database-url", &url])
+            .output()
+            .expect("runs");
+        assert!(
+            out.status.success(),
+            "migrate {action}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if action == "status" {
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                text.contains("Applied") && text.contains("create_tables"),
+                "{text}"
+            );
+        }
+    }
+}

@@ -1,0 +1,312 @@
+//! Starting the gateway the way the binary does, on a store of its own.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use c360::auth::{Role, TokenIssuer};
+use c360::config::{Config, DEV_JWT_SECRET};
+use c360::http::Application;
+use c360::seed::SeedOptions;
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+
+/// Runs a test body on SQLite and, when configured, on PostgreSQL.
+#[macro_export]
+macro_rules! both_stores {
+    ($(#[$meta:meta])* async fn $name:ident($app:ident: TestApp) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn run($app: $crate::helpers::TestApp) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                run($crate::helpers::TestApp::spawn_sqlite().await).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(app) = $crate::helpers::TestApp::spawn_postgres().await {
+                    run(app).await;
+                }
+            }
+        }
+    };
+}
+
+/// A running gateway on its own store.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub db: DatabaseConnection,
+    pub client: reqwest::Client,
+    issuer: TokenIssuer,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+    _dir: Option<tempfile::TempDir>,
+    pg_drop: Option<(String, String)>,
+}
+
+static NEXT_DB: AtomicU64 = AtomicU64::new(0);
+
+impl TestApp {
+    /// A gateway on a fresh SQLite file.
+    pub async fn spawn_sqlite() -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("c360.db").display());
+        Self::start(Config::for_store(url), Some(dir), None).await
+    }
+
+    /// A fresh database on the configured PostgreSQL; `None` when the variable
+    /// is unset. Set but unreachable is a failure, never a skip.
+    pub async fn spawn_postgres() -> Option<TestApp> {
+        let admin_url = std::env::var("C360_TEST_POSTGRES_URL").ok()?;
+        let name = format!(
+            "c360_test_{}_{}",
+            std::process::id(),
+            NEXT_DB.fetch_add(1, Ordering::Relaxed)
+        );
+        let admin = Database::connect(&admin_url)
+            .await
+            .unwrap_or_else(|e| panic!("C360_TEST_POSTGRES_URL is set but unreachable: {e}"));
+        admin
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
+            .await
+            .expect("drop old test database");
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create test database");
+        admin.close().await.ok();
+        let url = with_database(&admin_url, &name);
+        let mut config = Config::for_store(url);
+        config.db_max_connections = 4;
+        Some(Self::start(config, None, Some((admin_url, name))).await)
+    }
+
+    async fn start(
+        config: Config,
+        dir: Option<tempfile::TempDir>,
+        pg_drop: Option<(String, String)>,
+    ) -> TestApp {
+        let db_url = config.database_url.clone();
+        let app = Application::build(config)
+            .await
+            .expect("application starts");
+        let addr = app.local_addr();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            app.run_until(async {
+                let _ = rx.await;
+            })
+            .await
+            .expect("server runs");
+        });
+        let db = Database::connect(&db_url).await.expect("test connection");
+        TestApp {
+            addr,
+            db,
+            client: reqwest::Client::new(),
+            issuer: TokenIssuer::hs256(&SecretString::from(DEV_JWT_SECRET), None, None),
+            shutdown: Some(tx),
+            server: Some(server),
+            _dir: dir,
+            pg_drop,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Seeds `customers` customers with the fixed seed 7.
+    pub async fn seed(&self, customers: u64) {
+        c360::seed::run(
+            &self.db,
+            &SeedOptions {
+                customers,
+                seed: 7,
+                base_currency: "USD".into(),
+                progress: false,
+            },
+        )
+        .await
+        .expect("seed");
+    }
+
+    pub fn token(&self, role: Role, sub: &str, scopes: &[&str]) -> String {
+        let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
+        self.issuer
+            .mint(role, sub, &scopes, Duration::from_secs(600))
+            .expect("token")
+    }
+
+    pub fn staff(&self) -> String {
+        self.token(Role::Staff, "staff-test", &[])
+    }
+
+    /// POSTs a query and returns the status and JSON body.
+    pub async fn post(&self, query: &str, variables: Value, token: Option<&str>) -> (u16, Value) {
+        let mut req = self
+            .client
+            .post(self.url("/graphql"))
+            .header("accept", "application/graphql-response+json")
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status().as_u16();
+        let body = resp.json::<Value>().await.expect("JSON body");
+        (status, body)
+    }
+
+    /// POSTs a query as staff and returns `data`, failing on any error.
+    pub async fn query(&self, query: &str, variables: Value) -> Value {
+        let (status, body) = self.post(query, variables, Some(&self.staff())).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body.get("errors").is_none(), "unexpected errors: {body}");
+        body["data"].clone()
+    }
+
+    /// Total SQL statements the server has run, from `/metrics`.
+    pub async fn sql_statements(&self) -> u64 {
+        let text = self
+            .client
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics text");
+        metric(&text, "c360_sql_statements_total").expect("c360_sql_statements_total") as u64
+    }
+
+    /// The first column of every row, as integers.
+    pub async fn ids(&self, sql: &str) -> Vec<i64> {
+        self.db
+            .query_all_raw(Statement::from_string(
+                self.db.get_database_backend(),
+                sql.to_owned(),
+            ))
+            .await
+            .expect("query")
+            .iter()
+            .map(|row| row.try_get_by_index::<i64>(0).expect("an integer"))
+            .collect()
+    }
+
+    /// One text value from the store.
+    pub async fn text(&self, sql: &str) -> String {
+        self.db
+            .query_one_raw(Statement::from_string(
+                self.db.get_database_backend(),
+                sql.to_owned(),
+            ))
+            .await
+            .expect("query")
+            .expect("a row")
+            .try_get_by_index::<String>(0)
+            .expect("text")
+    }
+
+    /// One value from the store, for assertions against the raw rows.
+    pub async fn scalar(&self, sql: &str) -> i64 {
+        let row = self
+            .db
+            .query_one_raw(Statement::from_string(
+                self.db.get_database_backend(),
+                sql.to_owned(),
+            ))
+            .await
+            .expect("query")
+            .expect("a row");
+        row.try_get_by_index::<i64>(0).expect("an integer")
+    }
+}
+
+/// Reads one sample from Prometheus text.
+pub fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let base = match base.rfind('/') {
+        Some(i) if i > base.find("://").map_or(0, |s| s + 2) => &base[..i],
+        _ => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+        if let Some((admin_url, name)) = self.pg_drop.take() {
+            // Drop runs outside async context guarantees: clean up on a thread
+            // with its own runtime so a failed test still removes its database.
+            let _ = std::thread::spawn(move || {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    return;
+                };
+                rt.block_on(async {
+                    if let Ok(admin) = Database::connect(&admin_url).await {
+                        let _ = admin
+                            .execute_unprepared(&format!(
+                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                            ))
+                            .await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+impl TestApp {
+    /// Cuts (or restores) the server's access to its PostgreSQL database:
+    /// new connections are refused and open ones are terminated.
+    pub async fn set_database_reachable(&self, reachable: bool) {
+        let Some((admin_url, name)) = &self.pg_drop else {
+            panic!("only PostgreSQL stores can be cut off");
+        };
+        let admin = Database::connect(admin_url)
+            .await
+            .expect("admin connection");
+        admin
+            .execute_unprepared(&format!(
+                "ALTER DATABASE {name} ALLOW_CONNECTIONS {reachable}"
+            ))
+            .await
+            .expect("alter database");
+        if !reachable {
+            admin
+                .execute_unprepared(&format!(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+                ))
+                .await
+                .expect("terminate backends");
+        }
+        admin.close().await.ok();
+    }
+}

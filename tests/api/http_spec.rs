@@ -1,0 +1,280 @@
+//! GraphQL over HTTP as the spec asks, health endpoints and metrics.
+
+use serde_json::{Value, json};
+
+use crate::both_stores;
+use crate::helpers::{TestApp, metric};
+
+const GQL: &str = "application/graphql-response+json";
+
+async fn raw_post(
+    app: &TestApp,
+    accept: Option<&str>,
+    content_type: &str,
+    body: impl Into<reqwest::Body>,
+) -> reqwest::Response {
+    let mut req = app
+        .client
+        .post(app.url("/graphql"))
+        .header("content-type", content_type)
+        .bearer_auth(app.staff())
+        .body(body);
+    if let Some(a) = accept {
+        req = req.header("accept", a);
+    }
+    req.send().await.expect("sent")
+}
+
+/// Sends one raw HTTP/1.1 request and returns the whole response.
+async fn raw_http(app: &TestApp, request: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(app.addr)
+        .await
+        .expect("connect");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut out = String::new();
+    stream.read_to_string(&mut out).await.expect("read");
+    out
+}
+
+fn content_type(r: &reqwest::Response) -> String {
+    r.headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn accept_is_negotiated_and_406_when_nothing_fits() {
+    let app = TestApp::spawn_sqlite().await;
+    let body = json!({ "query": "{ __typename }" }).to_string();
+    let r = raw_post(&app, Some(GQL), "application/json", body.clone()).await;
+    assert_eq!(r.status(), 200);
+    assert!(content_type(&r).starts_with(GQL));
+    let r = raw_post(
+        &app,
+        Some("application/json"),
+        "application/json",
+        body.clone(),
+    )
+    .await;
+    assert!(content_type(&r).starts_with("application/json"));
+    // reqwest always sends `Accept: */*`, so the header-less request goes by hand.
+    let raw = raw_http(
+        &app,
+        &format!(
+            "POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+    .await;
+    assert!(raw.starts_with("HTTP/1.1 200"), "{raw}");
+    assert!(
+        raw.to_ascii_lowercase()
+            .contains("content-type: application/json"),
+        "no Accept means application/json: {raw}"
+    );
+    let r = raw_post(&app, Some("text/csv"), "application/json", body).await;
+    assert_eq!(r.status(), 406);
+}
+
+#[tokio::test]
+async fn malformed_requests_are_400_and_unsupported_bodies_415() {
+    let app = TestApp::spawn_sqlite().await;
+    for (body, why) in [
+        ("{not json", "unparsable JSON"),
+        ("[]", "not an object"),
+        ("{}", "no query"),
+        (r#"{"query": 5}"#, "query not a string"),
+        (
+            r#"{"query": "{ __typename }", "variables": [1]}"#,
+            "variables not an object",
+        ),
+    ] {
+        for accept in [GQL, "application/json"] {
+            let r = raw_post(&app, Some(accept), "application/json", body).await;
+            assert_eq!(r.status(), 400, "{why} under {accept}");
+            let json: Value = r.json().await.expect("json");
+            assert_eq!(
+                json["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+                "{why}"
+            );
+        }
+    }
+    let r = raw_post(&app, Some(GQL), "text/plain", "{ __typename }").await;
+    assert_eq!(r.status(), 415);
+}
+
+#[tokio::test]
+async fn documents_that_fail_before_execution_are_4xx_only_under_the_new_media_type() {
+    let app = TestApp::spawn_sqlite().await;
+    for query in [
+        "{ customers(first: 1) { edges ",
+        "{ nosuchfield }",
+        "query($n: Int!) { customers(first: $n) { edges { cursor } } }",
+    ] {
+        let body = json!({ "query": query, "variables": { "n": "ten" } }).to_string();
+        let r = raw_post(&app, Some(GQL), "application/json", body.clone()).await;
+        assert_eq!(r.status(), 400, "{query}");
+        let json: Value = r.json().await.expect("json");
+        assert!(
+            json.get("data").is_none(),
+            "nothing executed, so no data: {json}"
+        );
+        assert_eq!(
+            json["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+            "{json}"
+        );
+
+        let r = raw_post(&app, Some("application/json"), "application/json", body).await;
+        assert_eq!(r.status(), 200, "legacy clients get 200: {query}");
+    }
+}
+
+#[tokio::test]
+async fn queries_deeper_than_the_limit_are_refused() {
+    let app = TestApp::spawn_sqlite().await;
+    // Fourteen levels against the default limit of twelve.
+    let deep = "{ customers { edges { node { referredBy { referrer { referredBy { referrer { referredBy { referrer { referredBy { referrer { referredBy { referrer { id } } } } } } } } } } } } } }";
+    let r = raw_post(
+        &app,
+        Some(GQL),
+        "application/json",
+        json!({ "query": deep }).to_string(),
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    let json: Value = r.json().await.expect("json");
+    assert_eq!(
+        json["errors"][0]["extensions"]["code"], "QUERY_TOO_COMPLEX",
+        "{json}"
+    );
+}
+
+#[tokio::test]
+async fn bodies_past_the_limit_are_413() {
+    let app = TestApp::spawn_sqlite().await;
+    let padding = " ".repeat(300 * 1024);
+    let body = format!(r#"{{"query": "{{ __typename }}{padding}"}}"#);
+    let r = raw_post(&app, Some(GQL), "application/json", body).await;
+    assert_eq!(r.status(), 413);
+    let json: Value = r.json().await.expect("json");
+    assert_eq!(json["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+}
+
+#[tokio::test]
+async fn get_runs_queries_refuses_mutations_and_serves_graphiql_to_browsers() {
+    let app = TestApp::spawn_sqlite().await;
+    let r = app
+        .client
+        .get(app.url("/graphql"))
+        .query(&[("query", "{ __typename }")])
+        .header("accept", GQL)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(r.status(), 200);
+    let json: Value = r.json().await.expect("json");
+    assert_eq!(json["data"]["__typename"], "Query");
+
+    let r = app
+        .client
+        .get(app.url("/graphql"))
+        .query(&[("query", "mutation { doSomething }")])
+        .header("accept", GQL)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(r.status(), 405);
+    assert_eq!(
+        r.headers().get("allow").and_then(|v| v.to_str().ok()),
+        Some("POST")
+    );
+
+    let r = app
+        .client
+        .get(app.url("/graphql"))
+        .query(&[("query", "{ __typename }"), ("variables", "{oops")])
+        .header("accept", GQL)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(r.status(), 400);
+
+    let r = app
+        .client
+        .get(app.url("/graphql"))
+        .header("accept", "text/html,application/xhtml+xml")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.expect("html").contains("graphiql"));
+}
+
+#[tokio::test]
+async fn invalid_tokens_are_401_with_a_reason() {
+    let app = TestApp::spawn_sqlite().await;
+    for auth in [
+        "Bearer not.a.jwt",
+        "Basic dXNlcjpwYXNz",
+        "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4Iiwicm9sZSI6IlNUQUZGIiwiZXhwIjo5OTk5OTk5OTk5fQ.",
+    ] {
+        let r = app
+            .client
+            .post(app.url("/graphql"))
+            .header("authorization", auth)
+            .header("accept", GQL)
+            .json(&json!({ "query": "{ __typename }" }))
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(r.status(), 401, "{auth}");
+        assert!(r.headers().contains_key("www-authenticate"));
+        let json: Value = r.json().await.expect("json");
+        assert_eq!(json["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+    }
+}
+
+both_stores! {
+    async fn health_readiness_and_metrics_answer(app: TestApp) {
+        let r = app.client.get(app.url("/healthz")).send().await.expect("sent");
+        assert_eq!(r.status(), 200);
+        let r = app.client.get(app.url("/readyz")).send().await.expect("sent");
+        assert_eq!(r.status(), 200);
+        app.query("{ __typename }", json!({})).await;
+        let text = app.client.get(app.url("/metrics")).send().await.expect("sent").text().await.expect("text");
+        assert_eq!(metric(&text, "c360_graphql_requests_total{outcome=\"ok\"}"), Some(1.0), "{text}");
+        assert!(metric(&text, "c360_graphql_request_duration_seconds_count").is_some_and(|n| n >= 1.0));
+    }
+}
+
+#[tokio::test]
+async fn readiness_follows_the_database_and_recovers_without_restart() {
+    let Some(app) = TestApp::spawn_postgres().await else {
+        return;
+    };
+    let ready = || async {
+        app.client
+            .get(app.url("/readyz"))
+            .send()
+            .await
+            .expect("sent")
+            .status()
+            .as_u16()
+    };
+    assert_eq!(ready().await, 200);
+    app.set_database_reachable(false).await;
+    assert_eq!(ready().await, 503);
+    app.set_database_reachable(true).await;
+    let mut status = 0;
+    for _ in 0..50 {
+        status = ready().await;
+        if status == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, 200, "ready again once the database is back");
+}

@@ -1,0 +1,9 @@
+//! Integration tests through real HTTP, each on a fresh SQLite file and, when
+//! `C360_TEST_POSTGRES_URL` is set, on a fresh PostgreSQL database.
+
+mod helpers;
+
+mod batching;
+mod cli;
+mod http_spec;
+mod read_api;
