@@ -18,6 +18,18 @@ pub enum Domain {
 }
 
 impl Domain {
+    fn write_scope(self) -> &'static str {
+        match self {
+            Domain::Customers => "customers:write",
+            Domain::Orders => "orders:write",
+            Domain::Tickets => "tickets:write",
+            Domain::Reviews => "reviews:write",
+            Domain::Referrals => "referrals:write",
+            Domain::Loyalty => "loyalty:write",
+            Domain::Segments => "segments:write",
+        }
+    }
+
     fn read_scope(self) -> &'static str {
         match self {
             Domain::Customers => "customers:read",
@@ -52,6 +64,33 @@ pub fn require_domain(identity: &Identity, domain: Domain) -> AppResult<&Princip
         Err(AppError::Forbidden(format!(
             "this field needs the `{}` scope",
             domain.read_scope()
+        )))
+    }
+}
+
+/// Checks that the caller may write `domain`, and returns the principal. A
+/// CUSTOMER may write its own records (the service layer checks ownership);
+/// a PARTNER needs the domain's `:write` scope; STAFF may write everything.
+pub fn require_domain_write(identity: &Identity, domain: Domain) -> AppResult<&Principal> {
+    let principal = match identity {
+        Identity::Anonymous => {
+            return Err(AppError::Unauthenticated(
+                "this mutation needs a bearer token (Authorization: Bearer <jwt>)".into(),
+            ));
+        }
+        Identity::Authenticated(principal) => principal,
+    };
+    let allowed = match principal.role {
+        Role::Staff => true,
+        Role::Customer => domain != Domain::Segments,
+        Role::Partner => principal.has_scope(domain.write_scope()),
+    };
+    if allowed {
+        Ok(principal)
+    } else {
+        Err(AppError::Forbidden(format!(
+            "this mutation needs the `{}` scope",
+            domain.write_scope()
         )))
     }
 }

@@ -6,7 +6,9 @@ mod mask;
 mod principal;
 mod token;
 
-pub use access::{CustomerScope, Domain, require_domain, visible_customer_ids};
+pub use access::{
+    CustomerScope, Domain, require_domain, require_domain_write, visible_customer_ids,
+};
 pub use mask::{mask_email, mask_name, mask_phone};
 pub use principal::{Identity, Principal, Role};
 pub use token::{Claims, TokenIssuer, TokenVerifier};

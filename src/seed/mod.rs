@@ -110,7 +110,9 @@ pub async fn run(db: &DatabaseConnection, opts: &SeedOptions) -> AppResult<SeedR
     let mut next = 0;
     while next < opts.customers {
         let end = (next + BATCH_CUSTOMERS).min(opts.customers);
+        let g0 = Instant::now();
         let batch = generate::batch(&world, &mut ids, next..end);
+        unsafe_gen_add(g0.elapsed());
         let txn = db.begin().await?;
         rows += insert::batch(&txn, batch).await?;
         insert::reset_sequences(&txn).await?;
@@ -120,9 +122,18 @@ pub async fn run(db: &DatabaseConnection, opts: &SeedOptions) -> AppResult<SeedR
     }
 
     bar.set_message("deriving metrics and balances");
+    eprintln!(
+        "gen {:?} total-so-far {:?}",
+        GEN.with(|g| g.get()),
+        started.elapsed()
+    );
     let txn = db.begin().await?;
+    let m0 = Instant::now();
     rows += metrics::refresh_all(&txn, &opts.base_currency).await?;
+    eprintln!("metrics {:?}", m0.elapsed());
+    let m0 = Instant::now();
     loyalty::refresh_balances(&txn, None).await?;
+    eprintln!("balances {:?}", m0.elapsed());
     txn.commit().await?;
     bar.finish_and_clear();
 
@@ -131,6 +142,11 @@ pub async fn run(db: &DatabaseConnection, opts: &SeedOptions) -> AppResult<SeedR
         rows,
         elapsed: started.elapsed(),
     })
+}
+
+thread_local!(static GEN: std::cell::Cell<Duration> = const { std::cell::Cell::new(Duration::ZERO) });
+fn unsafe_gen_add(d: Duration) {
+    GEN.with(|g| g.set(g.get() + d));
 }
 
 async fn ensure_empty(db: &impl ConnectionTrait) -> AppResult<()> {
@@ -603,6 +619,10 @@ mod tests {
     async fn seed_ten_thousand() {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = sqlite_store(&dir, "bench.db").await;
-        println!("{}", seed(&db, 10_000, 42).await);
+        let n = std::env::var("N")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(10_000);
+        println!("{}", seed(&db, n, 42).await);
     }
 }

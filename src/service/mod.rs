@@ -1,4 +1,5 @@
 //! Business rules per domain, independent of GraphQL: functions taking `&impl ConnectionTrait`.
 
+pub mod audit;
 pub mod loyalty;
 pub mod metrics;
