@@ -224,11 +224,30 @@ async fn serve(config: Config, seed_demo: bool) -> AppResult<()> {
         println!("\nc360 is serving demo data.\n");
         println!("  GraphiQL:     {url}/graphql");
         println!("  Staff token:  {token}");
+        if let Some(id) = showcase_customer(db).await? {
+            println!("  A customer with every kind of record: gid://c360/Customer/{id}");
+        }
         println!("\nIn GraphiQL, add the header {{\"Authorization\": \"Bearer <token>\"}}.\n");
     }
     app.run_until(shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The customer with the most orders among those who have every kind of
+/// record (tickets, reviews, referrals both ways, NPS answers), to show off.
+async fn showcase_customer(db: &sea_orm::DatabaseConnection) -> AppResult<Option<i64>> {
+    use sea_orm::{ConnectionTrait, Statement};
+    const SQL: &str = "SELECT m.customer_id FROM customer_metrics m \
+        WHERE m.orders_count > 0 AND m.tickets_count > 0 AND m.reviews_count > 0 \
+        AND m.last_nps_score IS NOT NULL \
+        AND EXISTS (SELECT 1 FROM referrals r WHERE r.customer_id = m.customer_id) \
+        AND EXISTS (SELECT 1 FROM referrals r WHERE r.referee_customer_id = m.customer_id) \
+        ORDER BY m.orders_count DESC, m.customer_id ASC LIMIT 1";
+    let row = db
+        .query_one_raw(Statement::from_string(db.get_database_backend(), SQL))
+        .await?;
+    Ok(row.and_then(|r| r.try_get_by_index::<i64>(0).ok()))
 }
 
 /// Resolves on Ctrl-C or SIGTERM; the server then finishes in-flight requests.

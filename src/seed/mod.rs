@@ -232,7 +232,10 @@ mod tests {
     use super::*;
 
     async fn migrated(url: &str) -> DatabaseConnection {
-        let db = Database::connect(url).await.expect("open store");
+        let store = crate::db::Store::connect(&crate::db::StoreOptions::new(url))
+            .await
+            .expect("open store");
+        let db = store.conn;
         Migrator::up(&db, None).await.expect("migrate");
         db
     }

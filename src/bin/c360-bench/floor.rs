@@ -1,0 +1,153 @@
+//! The floor: the statements the gateway issues for a request, captured by
+//! running the same GraphQL in-process, then replayed directly on one
+//! connection per worker. The gap between floor and gateway is the cost of
+//! HTTP, GraphQL and row mapping.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use c360::app::{App, AppState};
+use c360::auth::{Identity, Principal, Role};
+use c360::config::Config;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use sea_orm::{ConnectionTrait, Statement};
+
+use crate::Args;
+use crate::load::{Measured, WorkerResult, summarise};
+use crate::scenario::Scenario;
+use crate::store::Prepared;
+
+/// Requests whose statements are captured and replayed.
+const SAMPLES: u64 = 200;
+
+/// The statements of each sampled request, in the order they ran.
+pub struct Samples(Vec<Vec<Statement>>);
+
+pub async fn capture(store: &Prepared, scenario: Scenario, seed: u64) -> anyhow::Result<Samples> {
+    let mut db = store.connect(4).await?;
+    let captured: Arc<Mutex<Vec<Statement>>> = Arc::default();
+    let sink = captured.clone();
+    db.conn.set_metric_callback(move |info| {
+        if let Ok(mut v) = sink.lock() {
+            v.push(info.statement.clone());
+        }
+    });
+    let app = AppState(Arc::new(App {
+        store: db,
+        config: Config::for_store(store.url.clone()),
+        verifier: None,
+        issuer: None,
+        metrics: Default::default(),
+    }));
+    let schema = c360::graphql::schema(app.clone());
+    let staff = Identity::Authenticated(Principal {
+        role: Role::Staff,
+        subject: "bench".into(),
+        scopes: Default::default(),
+    });
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut samples = Vec::new();
+    for _ in 0..SAMPLES {
+        let body = scenario.body(rng.random_range(1..=store.customers), store.customers);
+        let request: async_graphql::Request = serde_json::from_value(body)?;
+        if let Ok(mut v) = captured.lock() {
+            v.clear();
+        }
+        let response = c360::graphql::execute(&schema, &app, staff.clone(), request).await;
+        if !response.errors.is_empty() {
+            anyhow::bail!(
+                "{} failed in-process: {:?}",
+                scenario.name(),
+                response.errors
+            );
+        }
+        let statements = captured.lock().map(|v| v.clone()).unwrap_or_default();
+        samples.push(statements);
+    }
+    Ok(Samples(samples))
+}
+
+async fn worker(
+    store: Arc<sea_orm::DatabaseConnection>,
+    samples: Arc<Samples>,
+    seed: u64,
+    until: Instant,
+) -> WorkerResult {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut latencies = Vec::with_capacity(4096);
+    let mut failures = 0;
+    while Instant::now() < until {
+        let sample = &samples.0[rng.random_range(0..samples.0.len())];
+        let started = Instant::now();
+        let mut ok = true;
+        for statement in sample {
+            if store.query_all_raw(statement.clone()).await.is_err() {
+                ok = false;
+                break;
+            }
+        }
+        if ok {
+            latencies.push(started.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
+        } else {
+            failures += 1;
+        }
+    }
+    WorkerResult {
+        latencies,
+        failures,
+    }
+}
+
+async fn round(
+    conns: &[Arc<sea_orm::DatabaseConnection>],
+    samples: &Arc<Samples>,
+    length: Duration,
+    seed: u64,
+) -> (Vec<WorkerResult>, Duration) {
+    let started = Instant::now();
+    let until = started + length;
+    let handles: Vec<_> = conns
+        .iter()
+        .enumerate()
+        .map(|(w, c)| {
+            tokio::spawn(worker(
+                c.clone(),
+                samples.clone(),
+                seed ^ (w as u64) << 20,
+                until,
+            ))
+        })
+        .collect();
+    let mut results = Vec::new();
+    for h in handles {
+        if let Ok(r) = h.await {
+            results.push(r);
+        }
+    }
+    (results, started.elapsed())
+}
+
+pub async fn run(
+    args: &Args,
+    store: &Prepared,
+    samples: &Samples,
+    concurrency: usize,
+) -> anyhow::Result<Measured> {
+    let samples = Arc::new(Samples(samples.0.clone()));
+    let mut conns = Vec::with_capacity(concurrency);
+    for _ in 0..concurrency {
+        conns.push(Arc::new(store.connect(1).await?.conn));
+    }
+    round(&conns, &samples, args.warmup, args.seed).await;
+    let (results, elapsed) = round(&conns, &samples, args.duration, args.seed + 1).await;
+    let mut measured = summarise(results, elapsed);
+    let statements: usize = samples.0.iter().map(Vec::len).sum();
+    measured.statements = Some(statements as f64 / samples.0.len().max(1) as f64);
+    for c in conns {
+        if let Ok(c) = Arc::try_unwrap(c) {
+            let _ = c.close().await;
+        }
+    }
+    Ok(measured)
+}

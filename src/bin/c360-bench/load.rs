@@ -1,0 +1,213 @@
+//! The closed-loop load generator: a fixed number of workers, each sending
+//! its next request as soon as the last one is answered.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::Args;
+use crate::scenario::Scenario;
+use crate::server::Server;
+
+/// What one measurement saw.
+#[derive(Debug, Clone, Default)]
+pub struct Measured {
+    pub requests: u64,
+    /// Non-200 answers and 200s carrying `errors`.
+    pub failures: u64,
+    pub rps: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    /// Mean SQL statements per request, from the server's histogram.
+    pub statements: Option<f64>,
+    pub peak_rss: Option<u64>,
+}
+
+/// Latencies in microseconds, and failures.
+pub struct WorkerResult {
+    pub latencies: Vec<u32>,
+    pub failures: u64,
+}
+
+pub fn summarise(results: Vec<WorkerResult>, elapsed: Duration) -> Measured {
+    let failures = results.iter().map(|r| r.failures).sum();
+    let mut all: Vec<u32> = results.into_iter().flat_map(|r| r.latencies).collect();
+    all.sort_unstable();
+    let pick = |q: f64| -> f64 {
+        if all.is_empty() {
+            return 0.0;
+        }
+        let i = ((all.len() as f64 * q).ceil() as usize).clamp(1, all.len()) - 1;
+        f64::from(all[i]) / 1000.0
+    };
+    Measured {
+        requests: all.len() as u64,
+        failures,
+        rps: all.len() as f64 / elapsed.as_secs_f64(),
+        p50_ms: pick(0.50),
+        p99_ms: pick(0.99),
+        statements: None,
+        peak_rss: None,
+    }
+}
+
+async fn worker(
+    server: Arc<ServerHandle>,
+    scenario: Scenario,
+    customers: u64,
+    seed: u64,
+    until: Instant,
+) -> WorkerResult {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut latencies = Vec::with_capacity(4096);
+    let mut failures = 0;
+    while Instant::now() < until {
+        let pick = rng.random_range(1..=customers);
+        let body = scenario.body(pick, customers).to_string();
+        let started = Instant::now();
+        let sent = server
+            .client
+            .post(&server.url)
+            .header("content-type", "application/json")
+            .header("accept", "application/graphql-response+json")
+            .bearer_auth(&server.token)
+            .body(body)
+            .send()
+            .await;
+        let ok = match sent {
+            Ok(resp) => {
+                let status = resp.status();
+                match resp.bytes().await {
+                    Ok(bytes) => status.is_success() && !contains(&bytes, b"\"errors\""),
+                    Err(_) => false,
+                }
+            }
+            Err(_) => false,
+        };
+        let micros = started.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
+        if ok {
+            latencies.push(micros);
+        } else {
+            failures += 1;
+            if server.reported.swap(true, Ordering::Relaxed) {
+                continue;
+            }
+            eprintln!("first failure on {} (customer {pick})", scenario.name());
+        }
+    }
+    WorkerResult {
+        latencies,
+        failures,
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+struct ServerHandle {
+    client: reqwest::Client,
+    url: String,
+    token: String,
+    reported: AtomicBool,
+}
+
+async fn round(
+    server: &Arc<ServerHandle>,
+    scenario: Scenario,
+    concurrency: usize,
+    customers: u64,
+    length: Duration,
+    seed: u64,
+) -> (Vec<WorkerResult>, Duration) {
+    let started = Instant::now();
+    let until = started + length;
+    let handles: Vec<_> = (0..concurrency)
+        .map(|w| {
+            tokio::spawn(worker(
+                server.clone(),
+                scenario,
+                customers,
+                seed ^ (w as u64) << 20,
+                until,
+            ))
+        })
+        .collect();
+    let mut results = Vec::with_capacity(concurrency);
+    for h in handles {
+        if let Ok(r) = h.await {
+            results.push(r);
+        }
+    }
+    (results, started.elapsed())
+}
+
+pub async fn run(
+    args: &Args,
+    server: &Server,
+    scenario: Scenario,
+    concurrency: usize,
+    customers: u64,
+) -> anyhow::Result<Measured> {
+    let handle = Arc::new(ServerHandle {
+        client: server.client.clone(),
+        url: server.url("/graphql"),
+        token: server.token.clone(),
+        reported: AtomicBool::new(false),
+    });
+    round(
+        &handle,
+        scenario,
+        concurrency,
+        customers,
+        args.warmup,
+        args.seed,
+    )
+    .await;
+
+    let (sum_before, count_before) = server.statement_totals().await?;
+    let peak = Arc::new(AtomicU64::new(0));
+    let sampling = Arc::new(AtomicBool::new(true));
+    let pid = server.pid();
+    let sampler = {
+        let (peak, sampling) = (peak.clone(), sampling.clone());
+        tokio::spawn(async move {
+            while sampling.load(Ordering::Relaxed) {
+                if let Some(rss) = pid.and_then(rss_of) {
+                    peak.fetch_max(rss, Ordering::Relaxed);
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+    };
+    let (results, elapsed) = round(
+        &handle,
+        scenario,
+        concurrency,
+        customers,
+        args.duration,
+        args.seed + 1,
+    )
+    .await;
+    sampling.store(false, Ordering::Relaxed);
+    let _ = sampler.await;
+    let (sum_after, count_after) = server.statement_totals().await?;
+
+    let mut measured = summarise(results, elapsed);
+    let requests = count_after - count_before;
+    if requests > 0.0 {
+        measured.statements = Some((sum_after - sum_before) / requests);
+    }
+    measured.peak_rss = Some(peak.load(Ordering::Relaxed)).filter(|p| *p > 0);
+    Ok(measured)
+}
+
+fn rss_of(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}

@@ -1,0 +1,125 @@
+//! `c360-bench`: measures the gateway against the cost of the SQL it runs.
+//!
+//! For each store it seeds (or reuses) a data set, starts `c360 serve` as a
+//! child process, and drives each scenario with a closed-loop load generator
+//! at each concurrency: requests per second, p50 and p99 latency, SQL
+//! statements per request and the server's peak RSS. Beside each row, the
+//! floor: the very statements the gateway issued for the same requests,
+//! replayed on one connection per worker without GraphQL.
+//!
+//! ```sh
+//! cargo run --release --bin c360-bench -- --store sqlite --customers 100000
+//! ```
+
+mod floor;
+mod load;
+mod report;
+mod scenario;
+mod server;
+mod store;
+
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StoreKind {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "c360-bench",
+    about = "Benchmarks c360 against the raw SQL it runs"
+)]
+pub struct Args {
+    /// Stores to measure.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "sqlite,postgres"
+    )]
+    pub store: Vec<StoreKind>,
+    /// Customers in the data set (about ten orders each).
+    #[arg(long, default_value_t = 100_000)]
+    pub customers: u64,
+    /// Seed of the data set.
+    #[arg(long, default_value_t = 360)]
+    pub seed: u64,
+    /// Concurrency levels (closed-loop workers).
+    #[arg(long, value_delimiter = ',', default_value = "1,16,64")]
+    pub concurrency: Vec<usize>,
+    /// Scenarios to run.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "profile,list"
+    )]
+    pub scenario: Vec<scenario::Scenario>,
+    /// Measured time per scenario and concurrency.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub duration: Duration,
+    /// Unmeasured warm-up before each measurement.
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    pub warmup: Duration,
+    /// Where the SQLite data set lives (kept between runs).
+    #[arg(long, default_value = "target/bench")]
+    pub data_dir: std::path::PathBuf,
+    /// PostgreSQL server; the bench uses (and keeps) its own database on it.
+    #[arg(
+        long,
+        env = "C360_BENCH_POSTGRES_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
+    pub postgres_url: String,
+    /// Re-seed even when a data set of the right size exists.
+    #[arg(long)]
+    pub reseed: bool,
+    /// Skip the raw-SQL floor.
+    #[arg(long)]
+    pub no_floor: bool,
+    /// The `c360` binary to serve with (default: next to this one).
+    #[arg(long)]
+    pub server_bin: Option<std::path::PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let mut rows = Vec::new();
+    for kind in args.store.clone() {
+        let prepared = store::prepare(&args, kind).await?;
+        eprintln!("{}", prepared.describe());
+        let server = server::Server::start(&args, &prepared).await?;
+        for scenario in &args.scenario {
+            let samples = if args.no_floor {
+                None
+            } else {
+                Some(floor::capture(&prepared, *scenario, args.seed).await?)
+            };
+            for &concurrency in &args.concurrency {
+                let gateway =
+                    load::run(&args, &server, *scenario, concurrency, prepared.customers).await?;
+                let floor = match &samples {
+                    Some(s) => Some(floor::run(&args, &prepared, s, concurrency).await?),
+                    None => None,
+                };
+                let row = report::Row {
+                    store: kind,
+                    scenario: *scenario,
+                    concurrency,
+                    gateway,
+                    floor,
+                };
+                eprintln!("{}", row.markdown());
+                rows.push(row);
+            }
+        }
+        server.stop().await;
+    }
+    println!("{}", report::table(&rows));
+    Ok(())
+}

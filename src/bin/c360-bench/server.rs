@@ -1,0 +1,103 @@
+//! `c360 serve` as a child process, so its memory is measured alone.
+
+use std::net::{SocketAddr, TcpListener};
+use std::process::Stdio;
+use std::time::Duration;
+
+use c360::auth::{Role, TokenIssuer};
+use secrecy::SecretString;
+use tokio::process::{Child, Command};
+
+use crate::Args;
+use crate::store::Prepared;
+
+const SECRET: &str = "c360-bench-secret";
+
+pub struct Server {
+    child: Child,
+    pub addr: SocketAddr,
+    pub token: String,
+    pub client: reqwest::Client,
+}
+
+impl Server {
+    pub async fn start(args: &Args, store: &Prepared) -> anyhow::Result<Server> {
+        let bin = match &args.server_bin {
+            Some(b) => b.clone(),
+            None => std::env::current_exe()?.with_file_name("c360"),
+        };
+        // Reserve a free port, then hand it to the server.
+        let addr = TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+        let child = Command::new(&bin)
+            .arg("serve")
+            .env("DATABASE_URL", &store.url)
+            .env("C360_LISTEN", addr.to_string())
+            .env("C360_JWT_SECRET", SECRET)
+            .env("C360_DB_MAX_CONNECTIONS", "16")
+            .env("C360_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| anyhow::anyhow!("cannot start {}: {e}", bin.display()))?;
+        let issuer = TokenIssuer::hs256(&SecretString::from(SECRET), None, None);
+        let token = issuer.mint(Role::Staff, "bench", &[], Duration::from_secs(24 * 3600))?;
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(256)
+            .build()?;
+        let server = Server {
+            child,
+            addr,
+            token,
+            client,
+        };
+        for _ in 0..300 {
+            if let Ok(r) = server.client.get(server.url("/readyz")).send().await
+                && r.status().is_success()
+            {
+                return Ok(server);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        anyhow::bail!("the server did not become ready")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    /// Sum and count of the statements-per-request histogram in `/metrics`.
+    pub async fn statement_totals(&self) -> anyhow::Result<(f64, f64)> {
+        let text = self
+            .client
+            .get(self.url("/metrics"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        let read = |name: &str| {
+            text.lines()
+                .find_map(|l| {
+                    l.strip_prefix(name)?
+                        .strip_prefix(' ')?
+                        .trim()
+                        .parse::<f64>()
+                        .ok()
+                })
+                .unwrap_or(0.0)
+        };
+        Ok((
+            read("c360_graphql_sql_statements_sum"),
+            read("c360_graphql_sql_statements_count"),
+        ))
+    }
+
+    pub async fn stop(mut self) {
+        let _ = self.child.start_kill();
+        let _ = self.child.wait().await;
+    }
+}

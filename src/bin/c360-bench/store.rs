@@ -1,0 +1,118 @@
+//! The data set: a SQLite file or a PostgreSQL database of its own, seeded
+//! once and reused while its size matches.
+
+use std::time::Instant;
+
+use c360::db::{Store, StoreOptions};
+use c360::seed::{SeedOptions, run as seed};
+use sea_orm::{ConnectionTrait, Database, EntityTrait, PaginatorTrait};
+
+use crate::{Args, StoreKind};
+
+/// A seeded store ready to serve.
+pub struct Prepared {
+    pub kind: StoreKind,
+    pub url: String,
+    pub customers: u64,
+    /// Rows and seconds of the seeding, when this run seeded.
+    pub seeded: Option<(u64, f64)>,
+}
+
+impl Prepared {
+    pub fn describe(&self) -> String {
+        match self.seeded {
+            Some((rows, secs)) => format!(
+                "{:?}: seeded {} customers, {rows} rows in {secs:.1} s ({:.0} rows/s)",
+                self.kind,
+                self.customers,
+                rows as f64 / secs
+            ),
+            None => format!(
+                "{:?}: reusing {} customers at {}",
+                self.kind, self.customers, self.url
+            ),
+        }
+    }
+
+    pub async fn connect(&self, max_connections: u32) -> anyhow::Result<Store> {
+        let mut options = StoreOptions::new(self.url.clone());
+        options.max_connections = max_connections;
+        Ok(Store::connect(&options).await?)
+    }
+}
+
+pub async fn prepare(args: &Args, kind: StoreKind) -> anyhow::Result<Prepared> {
+    let name = format!("c360_bench_{}", args.customers);
+    let url = match kind {
+        StoreKind::Sqlite => {
+            std::fs::create_dir_all(&args.data_dir)?;
+            let path = args.data_dir.join(format!("{name}.db"));
+            if args.reseed {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                }
+            }
+            format!("sqlite://{}?mode=rwc", path.display())
+        }
+        StoreKind::Postgres => {
+            let admin = Database::connect(&args.postgres_url).await?;
+            if args.reseed {
+                admin
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await?;
+            }
+            let exists = admin
+                .query_one_raw(sea_orm::Statement::from_string(
+                    admin.get_database_backend(),
+                    format!("SELECT 1 FROM pg_database WHERE datname = '{name}'"),
+                ))
+                .await?
+                .is_some();
+            if !exists {
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                    .await?;
+            }
+            admin.close().await?;
+            let base = args
+                .postgres_url
+                .rsplit_once('/')
+                .map_or(args.postgres_url.as_str(), |(b, _)| b);
+            format!("{base}/{name}")
+        }
+    };
+    let store = Store::connect(&StoreOptions::new(url.clone())).await?;
+    c360::db::migrate_up(&store.conn).await?;
+    let existing = c360_entity::customer::Entity::find()
+        .count(&store.conn)
+        .await?;
+    let seeded = if existing == args.customers {
+        None
+    } else {
+        if existing != 0 {
+            anyhow::bail!(
+                "{url} holds {existing} customers, not {}; pass --reseed to start over",
+                args.customers
+            );
+        }
+        let started = Instant::now();
+        let report = seed(
+            &store.conn,
+            &SeedOptions {
+                customers: args.customers,
+                seed: args.seed,
+                base_currency: "USD".into(),
+                progress: true,
+            },
+        )
+        .await?;
+        Some((report.rows, started.elapsed().as_secs_f64()))
+    };
+    store.conn.close().await?;
+    Ok(Prepared {
+        kind,
+        url,
+        customers: args.customers,
+        seeded,
+    })
+}
