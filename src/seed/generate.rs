@@ -7,7 +7,8 @@
 //! The only input that moves is `today` (the start of the current UTC day):
 //! every instant is placed relative to it and lies strictly before it.
 //!
-//! Invariants the rows keep (the seed tests check the first three in SQL):
+//! Invariants the rows keep (the seed tests check them in SQL; overdrafts on
+//! the final balances):
 //! - `total = sum(quantity * unit_price) - discount + tax` for every order;
 //! - no loyalty account is ever overdrawn: a redemption only spends points
 //!   that were AVAILABLE at its own instant;
@@ -19,9 +20,9 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 
 use c360_entity::enums::{
-    AuthorKind, EmailMarketingState, LoyaltyTransactionKind, LoyaltyTransactionState, NpsChannel,
-    OrderChannel, OrderStatus, ReferralStatus, ReviewStatus, TicketChannel, TicketPriority,
-    TicketStatus,
+    AuthorKind, EmailMarketingState, LoyaltyTier, LoyaltyTransactionKind, LoyaltyTransactionState,
+    NpsChannel, OrderChannel, OrderStatus, ReferralStatus, ReviewStatus, TicketChannel,
+    TicketPriority, TicketStatus,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use rand::{Rng, SeedableRng};
@@ -255,7 +256,7 @@ impl CustomerGen<'_> {
         self.out.customers.push(CustomerRow {
             id: self.id,
             external_source: external.then_some("shopify"),
-            external_ref: external.then(|| format!("{}", 6_100_000_000 + self.id)),
+            external_ref: external.then(|| (6_100_000_000 + self.id).to_string()),
             email: email.clone(),
             first_name,
             last_name,
@@ -555,13 +556,7 @@ impl CustomerGen<'_> {
     }
 
     /// `vip` follows spend, `newsletter` follows consent, the rest is random.
-    fn tags(
-        &mut self,
-        marketing: EmailMarketingState,
-        lifetime: i64,
-        tier: c360_entity::enums::LoyaltyTier,
-    ) {
-        use c360_entity::enums::LoyaltyTier;
+    fn tags(&mut self, marketing: EmailMarketingState, lifetime: i64, tier: LoyaltyTier) {
         let mut tags: Vec<&'static str> = Vec::new();
         if lifetime >= 150_000 || matches!(tier, LoyaltyTier::Gold | LoyaltyTier::Platinum) {
             tags.push("vip");

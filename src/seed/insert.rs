@@ -12,13 +12,20 @@ use sea_orm::{ConnectionTrait, DbBackend, EntityName, Statement};
 use super::rows::{Batch, BulkRow};
 use crate::error::{AppError, AppResult};
 
-/// Bind parameters per statement, a little under each backend's hard limit
-/// (SQLite >= 3.32: 32766; PostgreSQL wire protocol: 65535).
-fn max_params(backend: DbBackend) -> usize {
+/// Bind parameters per INSERT, per backend; both stay far under the hard
+/// limits (SQLite >= 3.32: 32766, PostgreSQL: 65535).
+///
+/// SQLite: sqlx caches every distinct prepared statement per connection (up
+/// to 100) and a statement's size grows with its parameters; a 100k-customer
+/// seed peaked at ~620 MB RSS with 32k parameters, ~155 MB with 4k, at the
+/// same speed.
+/// PostgreSQL: each statement is a round trip, and sqlx does not set
+/// TCP_NODELAY, so a large message over TCP can stall ~40 ms (Nagle against
+/// delayed ACKs) whatever its size: fewer, larger statements measured 3-4x
+/// faster than 4k-parameter ones on 127.0.0.1.
+fn params_per_statement(backend: DbBackend) -> usize {
     match backend {
-        DbBackend::Sqlite => 32_000,
-        DbBackend::Postgres => 65_000,
-        // MySQL's limit is 65535 too; anything else gets a conservative share.
+        DbBackend::Sqlite => 4_000,
         _ => 30_000,
     }
 }
@@ -57,7 +64,8 @@ pub async fn batch(db: &impl ConnectionTrait, batch: Batch) -> AppResult<u64> {
 /// parameter limit allows; returns how many were inserted.
 pub async fn rows_of<R: BulkRow>(db: &impl ConnectionTrait, rows: Vec<R>) -> AppResult<u64> {
     let columns = R::columns();
-    let per_statement = (max_params(db.get_database_backend()) / columns.len().max(1)).max(1);
+    let params = params_per_statement(db.get_database_backend());
+    let per_statement = (params / columns.len().max(1)).max(1);
     let total = rows.len() as u64;
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {

@@ -33,16 +33,14 @@ use sea_orm::{
 use crate::error::{AppError, AppResult};
 use crate::service::{loyalty, metrics};
 
-pub use generate::referral_code;
-
 /// Customers per transaction: large enough to amortise commits, small enough
-/// that a batch's rows (about 55 per customer) stay a few megabytes.
+/// that a batch's rows (about 50 per customer) stay a few megabytes.
 const BATCH_CUSTOMERS: u64 = 1_000;
 
 /// What to seed.
 #[derive(Debug, Clone)]
 pub struct SeedOptions {
-    /// Number of customers; everything else scales with it (about 55 rows each).
+    /// Number of customers; everything else scales with it (about 50 rows each).
     pub customers: u64,
     /// RNG seed: the same seed gives the same data (instants move with the day).
     pub seed: u64,
@@ -110,31 +108,26 @@ pub async fn run(db: &DatabaseConnection, opts: &SeedOptions) -> AppResult<SeedR
     let mut next = 0;
     while next < opts.customers {
         let end = (next + BATCH_CUSTOMERS).min(opts.customers);
-        let g0 = Instant::now();
         let batch = generate::batch(&world, &mut ids, next..end);
-        unsafe_gen_add(g0.elapsed());
         let txn = db.begin().await?;
         rows += insert::batch(&txn, batch).await?;
         insert::reset_sequences(&txn).await?;
         txn.commit().await?;
+        tracing::debug!(customers = end, rows, "seed batch committed");
         bar.inc(end - next);
         next = end;
     }
 
     bar.set_message("deriving metrics and balances");
-    eprintln!(
-        "gen {:?} total-so-far {:?}",
-        GEN.with(|g| g.get()),
-        started.elapsed()
-    );
+    let derive = Instant::now();
     let txn = db.begin().await?;
-    let m0 = Instant::now();
     rows += metrics::refresh_all(&txn, &opts.base_currency).await?;
-    eprintln!("metrics {:?}", m0.elapsed());
-    let m0 = Instant::now();
     loyalty::refresh_balances(&txn, None).await?;
-    eprintln!("balances {:?}", m0.elapsed());
     txn.commit().await?;
+    tracing::debug!(
+        elapsed_ms = derive.elapsed().as_millis() as u64,
+        "customer_metrics and loyalty balances derived"
+    );
     bar.finish_and_clear();
 
     Ok(SeedReport {
@@ -142,11 +135,6 @@ pub async fn run(db: &DatabaseConnection, opts: &SeedOptions) -> AppResult<SeedR
         rows,
         elapsed: started.elapsed(),
     })
-}
-
-thread_local!(static GEN: std::cell::Cell<Duration> = const { std::cell::Cell::new(Duration::ZERO) });
-fn unsafe_gen_add(d: Duration) {
-    GEN.with(|g| g.set(g.get() + d));
 }
 
 async fn ensure_empty(db: &impl ConnectionTrait) -> AppResult<()> {
@@ -229,10 +217,13 @@ mod tests {
     use chrono::{DateTime, Utc};
     use sea_orm::{Database, DatabaseConnection, TryGetable};
 
+    use crate::db::{Store, StoreOptions};
+
     use super::*;
 
     async fn migrated(url: &str) -> DatabaseConnection {
-        let store = crate::db::Store::connect(&crate::db::StoreOptions::new(url))
+        // The pool the CLI and server use: WAL, foreign keys on.
+        let store = Store::connect(&StoreOptions::new(url))
             .await
             .expect("open store");
         let db = store.conn;
@@ -622,10 +613,6 @@ mod tests {
     async fn seed_ten_thousand() {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = sqlite_store(&dir, "bench.db").await;
-        let n = std::env::var("N")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(10_000);
-        println!("{}", seed(&db, n, 42).await);
+        println!("{}", seed(&db, 10_000, 42).await);
     }
 }

@@ -116,7 +116,14 @@ async fn serve_stops_cleanly_on_sigterm() {
         .expect("free port")
         .port();
     let mut child = tokio::process::Command::from(c360())
-        .args(["serve", "--dev", "--database-url", &url, "--listen", &format!("127.0.0.1:{port}")])
+        .args([
+            "serve",
+            "--dev",
+            "--database-url",
+            &url,
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
@@ -124,7 +131,11 @@ async fn serve_stops_cleanly_on_sigterm() {
     let client = reqwest::Client::new();
     let mut ready = false;
     for _ in 0..100 {
-        if let Ok(r) = client.get(format!("http://127.0.0.1:{port}/readyz")).send().await {
+        if let Ok(r) = client
+            .get(format!("http://127.0.0.1:{port}/readyz"))
+            .send()
+            .await
+        {
             ready = r.status() == 200;
             break;
         }
@@ -132,13 +143,19 @@ async fn serve_stops_cleanly_on_sigterm() {
     }
     assert!(ready, "the server answers /readyz");
     let pid = child.id().expect("pid").to_string();
-    let killed = std::process::Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs");
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
     assert!(killed.success());
     let status = tokio::time::timeout(std::time::Duration::from_secs(10), child.wait())
         .await
         .expect("exits within 10 s")
         .expect("exit status");
-    assert!(status.success(), "SIGTERM is a clean stop, not a crash: {status}");
+    assert!(
+        status.success(),
+        "SIGTERM is a clean stop, not a crash: {status}"
+    );
     let mut stderr = String::new();
     use tokio::io::AsyncReadExt;
     child
