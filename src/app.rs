@@ -23,7 +23,8 @@ pub struct App {
     /// The store and its statement counter.
     pub store: Store,
     pub config: Config,
-    /// Verifies bearer tokens; `None` when no secret is configured (every token is refused).
+    /// Verifies bearer tokens; `None` when neither a secret nor a JWKS is configured
+    /// (every token is refused).
     pub verifier: Option<TokenVerifier>,
     /// Mints tokens with the configured secret, for `--seed-demo`.
     pub issuer: Option<TokenIssuer>,

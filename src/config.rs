@@ -61,6 +61,15 @@ pub struct Config {
     )]
     pub jwt_leeway_secs: u64,
 
+    /// JWKS with the RS256, ES256 and EdDSA keys tokens may be signed with: a
+    /// file path or an http(s) URL. Refreshed when a token names an unknown `kid`.
+    #[arg(long, env = "C360_JWT_JWKS", global = true)]
+    pub jwt_jwks: Option<String>,
+
+    /// Shortest time between two JWKS refreshes caused by unknown key ids.
+    #[arg(long, env = "C360_JWT_JWKS_REFRESH", default_value = "60s", value_parser = humantime::parse_duration, global = true)]
+    pub jwt_jwks_refresh: Duration,
+
     /// Development mode: allows the built-in JWT secret.
     #[arg(long, env = "C360_DEV", global = true)]
     pub dev: bool,

@@ -78,7 +78,7 @@ fn accepted(headers: &HeaderMap) -> Result<MediaType, Rejection> {
 }
 
 /// The caller from the `Authorization` header; a present but invalid token is refused with 401.
-fn identity(state: &HttpState, headers: &HeaderMap) -> Result<Identity, Rejection> {
+async fn identity(state: &HttpState, headers: &HeaderMap) -> Result<Identity, Rejection> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(Identity::Anonymous);
     };
@@ -99,9 +99,10 @@ fn identity(state: &HttpState, headers: &HeaderMap) -> Result<Identity, Rejectio
         .app
         .verifier
         .as_ref()
-        .ok_or_else(|| unauthenticated("this server has no token secret configured"))?;
+        .ok_or_else(|| unauthenticated("this server has no token secret or JWKS configured"))?;
     verifier
         .verify(token)
+        .await
         .map(Identity::Authenticated)
         .map_err(|e| unauthenticated(&e.to_string()))
 }
@@ -279,7 +280,7 @@ fn read_get(query: HashMap<String, String>) -> Result<Params, Rejection> {
 }
 
 async fn run(state: &HttpState, headers: &HeaderMap, media: MediaType, params: Params) -> Response {
-    let identity = match identity(state, headers) {
+    let identity = match identity(state, headers).await {
         Ok(i) => i,
         Err(rejection) => return rejection.into_response(media),
     };

@@ -15,7 +15,7 @@ use axum::routing::get;
 use tokio::net::TcpListener;
 
 use crate::app::{App, AppState};
-use crate::auth::{TokenIssuer, TokenVerifier};
+use crate::auth::{Jwks, TokenIssuer, TokenVerifier};
 use crate::config::Config;
 use crate::db::{Store, StoreOptions};
 use crate::error::{AppError, AppResult};
@@ -57,7 +57,7 @@ impl Application {
         })?;
         Ok(Application {
             listener,
-            app: app_state(config, store)?,
+            app: app_state(config, store).await?,
         })
     }
 
@@ -100,23 +100,26 @@ pub async fn open_store(config: &Config) -> AppResult<Store> {
     })
 }
 
-fn app_state(config: Config, store: Store) -> AppResult<AppState> {
+async fn app_state(config: Config, store: Store) -> AppResult<AppState> {
     let secret = config.effective_jwt_secret();
     let leeway = std::time::Duration::from_secs(config.jwt_leeway_secs);
-    let verifier = secret.as_ref().map(|s| {
-        TokenVerifier::hs256(
-            s,
-            config.jwt_issuer.as_deref(),
-            config.jwt_audience.as_deref(),
-            leeway,
-        )
-    });
+    let (iss, aud) = (config.jwt_issuer.as_deref(), config.jwt_audience.as_deref());
+    let jwks = match &config.jwt_jwks {
+        Some(location) => Some(Jwks::load(location, config.jwt_jwks_refresh).await),
+        None => None,
+    };
+    let verifier = match (&secret, jwks) {
+        (Some(s), Some(jwks)) => Some(TokenVerifier::hs256(s, iss, aud, leeway).with_jwks(jwks)),
+        (Some(s), None) => Some(TokenVerifier::hs256(s, iss, aud, leeway)),
+        (None, Some(jwks)) => Some(TokenVerifier::jwks(jwks, iss, aud, leeway)),
+        (None, None) => None,
+    };
     let issuer = secret
         .as_ref()
         .map(|s| TokenIssuer::hs256(s, config.jwt_issuer.clone(), config.jwt_audience.clone()));
     if verifier.is_none() {
         tracing::warn!(
-            "no C360_JWT_SECRET and not in --dev mode: every bearer token will be refused"
+            "no C360_JWT_SECRET or C360_JWT_JWKS and not in --dev mode: every bearer token will be refused"
         );
     }
     Ok(AppState(Arc::new(App {

@@ -6,4 +6,5 @@ mod helpers;
 mod batching;
 mod cli;
 mod http_spec;
+mod jwks;
 mod read_api;
