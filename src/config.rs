@@ -90,6 +90,41 @@ pub struct Config {
     #[arg(long, env = "C360_MAX_DEPTH", default_value_t = 12, global = true)]
     pub max_depth: usize,
 
+    /// Highest query cost accepted: every field costs 1, and a connection costs
+    /// its page size (`first`, default 20) times the cost of one element.
+    #[arg(
+        long,
+        env = "C360_MAX_COMPLEXITY",
+        default_value_t = 50_000,
+        global = true
+    )]
+    pub max_complexity: usize,
+
+    /// Most aliases one document may use.
+    #[arg(long, env = "C360_MAX_ALIASES", default_value_t = 30, global = true)]
+    pub max_aliases: usize,
+
+    /// Most root fields one operation may select.
+    #[arg(
+        long,
+        env = "C360_MAX_ROOT_FIELDS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub max_root_fields: usize,
+
+    /// Largest query document, in bytes.
+    #[arg(long, env = "C360_MAX_DOCUMENT_BYTES", default_value_t = 32 * 1024, global = true)]
+    pub max_document_bytes: usize,
+
+    /// Most lexical tokens (names, numbers, strings, punctuators) in one document.
+    #[arg(long, env = "C360_MAX_TOKENS", default_value_t = 2_000, global = true)]
+    pub max_tokens: usize,
+
+    /// Most operations in one batched POST (a JSON array of requests).
+    #[arg(long, env = "C360_MAX_BATCH", default_value_t = 10, global = true)]
+    pub max_batch: usize,
+
     /// How long a DataLoader collects keys before it queries. Batches already
     /// wait for every resolver of their level (see `graphql::driver`), so the
     /// default adds no delay.

@@ -11,6 +11,7 @@ use super::context::{authorize, identity, loaders, scope_of, sees_pii, state};
 use super::enums::EmailMarketingState;
 use super::guard::Reads;
 use super::ids::{Kind, decode, encode};
+use super::limits::page_cost;
 use super::loyalty::LoyaltyAccount;
 use super::nps::NpsResponse;
 use super::order::Order as OrderNode;
@@ -122,7 +123,10 @@ impl Customer {
     }
 
     /// Orders, newest first.
-    #[graphql(guard = "Reads(Domain::Orders)")]
+    #[graphql(
+        complexity = "page_cost(first, child_complexity)",
+        guard = "Reads(Domain::Orders)"
+    )]
     async fn orders(
         &self,
         ctx: &Context<'_>,
@@ -143,7 +147,10 @@ impl Customer {
     }
 
     /// Support tickets, newest first.
-    #[graphql(guard = "Reads(Domain::Tickets)")]
+    #[graphql(
+        complexity = "page_cost(first, child_complexity)",
+        guard = "Reads(Domain::Tickets)"
+    )]
     async fn tickets(
         &self,
         ctx: &Context<'_>,
@@ -164,7 +171,10 @@ impl Customer {
     }
 
     /// Product reviews, newest first.
-    #[graphql(guard = "Reads(Domain::Reviews)")]
+    #[graphql(
+        complexity = "page_cost(first, child_complexity)",
+        guard = "Reads(Domain::Reviews)"
+    )]
     async fn reviews(
         &self,
         ctx: &Context<'_>,
@@ -185,7 +195,10 @@ impl Customer {
     }
 
     /// Invitations this customer sent, newest first.
-    #[graphql(guard = "Reads(Domain::Referrals)")]
+    #[graphql(
+        complexity = "page_cost(first, child_complexity)",
+        guard = "Reads(Domain::Referrals)"
+    )]
     async fn referrals_made(
         &self,
         ctx: &Context<'_>,
@@ -223,6 +236,7 @@ impl Customer {
     }
 
     /// NPS answers, newest first.
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
     async fn nps_responses(
         &self,
         ctx: &Context<'_>,
@@ -462,6 +476,7 @@ impl CustomerQuery {
     }
 
     /// Customers, paginated by keyset. A CUSTOMER token sees only itself.
+    #[graphql(complexity = "page_cost(first.or(last), child_complexity)")]
     #[allow(clippy::too_many_arguments)]
     async fn customers(
         &self,

@@ -197,16 +197,23 @@ pub async fn post_graphql(
         Err(not_acceptable) => return not_acceptable.into_response(MediaType::Json),
     };
     match read_post(&state, &headers, body).await {
-        Ok(params) => run(&state, &headers, media, params).await,
+        Ok(Posted::One(params)) => run(&state, &headers, media, params).await,
+        Ok(Posted::Batch(batch)) => run_batch(&state, &headers, media, batch).await,
         Err(rejection) => rejection.into_response(media),
     }
+}
+
+/// A POST body: one request, or a JSON array of them run in order.
+enum Posted {
+    One(Params),
+    Batch(Vec<Params>),
 }
 
 async fn read_post(
     state: &HttpState,
     headers: &HeaderMap,
     body: Body,
-) -> Result<Params, Rejection> {
+) -> Result<Posted, Rejection> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -229,7 +236,36 @@ async fn read_post(
     })?;
     let json: Json = serde_json::from_slice(&bytes)
         .map_err(|e| Rejection::bad_request(format!("the body is not valid JSON: {e}")))?;
-    Params::from_json(json).map_err(Rejection::bad_request)
+    let Json::Array(items) = json else {
+        return Params::from_json(json)
+            .map(Posted::One)
+            .map_err(Rejection::bad_request);
+    };
+    let max = state.app.config.max_batch;
+    if items.is_empty() {
+        return Err(Rejection::bad_request(
+            "the batch is empty; send at least one request",
+        ));
+    }
+    if items.len() > max {
+        return Err(Rejection::new(
+            StatusCode::BAD_REQUEST,
+            "QUERY_TOO_COMPLEX",
+            format!(
+                "the batch has {} operations; the limit is {max}; send the rest in another request",
+                items.len()
+            ),
+        ));
+    }
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| {
+            Params::from_json(item)
+                .map_err(|why| Rejection::bad_request(format!("batch entry {i}: {why}")))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Posted::Batch)
 }
 
 pub async fn get_graphql(
@@ -284,10 +320,50 @@ async fn run(state: &HttpState, headers: &HeaderMap, media: MediaType, params: P
         Ok(i) => i,
         Err(rejection) => return rejection.into_response(media),
     };
-    let request = match params.into_request() {
-        Ok(r) => r,
-        Err(msg) => return Rejection::bad_request(msg).into_response(media),
+    let (outcome, body) = match run_one(state, identity, params).await {
+        Ok(done) => done,
+        Err(rejection) => return rejection.into_response(media),
     };
+    let status = match (media, outcome) {
+        (MediaType::GraphqlResponse, Outcome::Invalid | Outcome::TooComplex) => {
+            StatusCode::BAD_REQUEST
+        }
+        (MediaType::GraphqlResponse, Outcome::Timeout) => StatusCode::GATEWAY_TIMEOUT,
+        _ => StatusCode::OK,
+    };
+    respond(status, media, &body)
+}
+
+/// A batch: the requests run one after another as the same caller, and the
+/// answer is the array of their results, each with its own errors.
+async fn run_batch(
+    state: &HttpState,
+    headers: &HeaderMap,
+    media: MediaType,
+    batch: Vec<Params>,
+) -> Response {
+    let identity = match identity(state, headers).await {
+        Ok(i) => i,
+        Err(rejection) => return rejection.into_response(media),
+    };
+    let mut results = Vec::with_capacity(batch.len());
+    for params in batch {
+        match run_one(state, identity.clone(), params).await {
+            Ok((_, body)) => results.push(body),
+            Err(rejection) => return rejection.into_response(media),
+        }
+    }
+    respond(StatusCode::OK, media, &Json::Array(results))
+}
+
+/// Executes one request and records it; the body follows the spec (no `data`
+/// when nothing executed).
+async fn run_one(
+    state: &HttpState,
+    identity: Identity,
+    params: Params,
+) -> Result<(Outcome, Json), Rejection> {
+    let request = params.into_request().map_err(Rejection::bad_request)?;
     let started = Instant::now();
     let (mut response, statements) =
         count_statements(execute(&state.schema, &state.app, identity, request)).await;
@@ -296,36 +372,28 @@ async fn run(state: &HttpState, headers: &HeaderMap, media: MediaType, params: P
         .app
         .metrics
         .observe(outcome, started.elapsed(), statements);
-
-    let status = match (media, outcome) {
-        (MediaType::GraphqlResponse, Outcome::Invalid | Outcome::TooComplex) => {
-            StatusCode::BAD_REQUEST
-        }
-        (MediaType::GraphqlResponse, Outcome::Timeout) => StatusCode::GATEWAY_TIMEOUT,
-        _ => StatusCode::OK,
-    };
     let body = if matches!(
         outcome,
         Outcome::Invalid | Outcome::TooComplex | Outcome::Timeout
     ) {
         // Nothing executed: the spec's response has no `data` entry.
-        serde_json::to_string(&json!({ "errors": response.errors }))
+        Ok(json!({ "errors": response.errors }))
     } else {
-        serde_json::to_string(&response)
+        serde_json::to_value(&response)
     };
-    let body = match body {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "response serialisation failed");
-            return Rejection::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "INTERNAL",
-                "internal error",
-            )
-            .into_response(media);
-        }
-    };
-    let mut r = (status, body).into_response();
+    body.map_err(|e| {
+        tracing::error!(error = %e, "response serialisation failed");
+        Rejection::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL",
+            "internal error",
+        )
+    })
+    .map(|body| (outcome, body))
+}
+
+fn respond(status: StatusCode, media: MediaType, body: &Json) -> Response {
+    let mut r = (status, body.to_string()).into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(media.as_str()),

@@ -7,4 +7,5 @@ mod batching;
 mod cli;
 mod http_spec;
 mod jwks;
+mod limits;
 mod read_api;
