@@ -30,4 +30,6 @@ pub struct App {
     pub issuer: Option<TokenIssuer>,
     /// Request counters and latency histograms for `/metrics`.
     pub metrics: crate::http::metrics::Metrics,
+    /// Requests per caller and role.
+    pub rate_limiter: crate::http::rate_limit::RateLimiter,
 }

@@ -125,6 +125,43 @@ pub struct Config {
     #[arg(long, env = "C360_MAX_BATCH", default_value_t = 10, global = true)]
     pub max_batch: usize,
 
+    /// Requests per minute from one client IP without a token (bursts up to
+    /// the same number); 0 turns the limit off.
+    #[arg(
+        long,
+        env = "C360_RATE_LIMIT_ANONYMOUS",
+        default_value_t = 60,
+        global = true
+    )]
+    pub rate_limit_anonymous: u32,
+
+    /// Requests per minute for one CUSTOMER token subject; 0 turns the limit off.
+    #[arg(
+        long,
+        env = "C360_RATE_LIMIT_CUSTOMER",
+        default_value_t = 300,
+        global = true
+    )]
+    pub rate_limit_customer: u32,
+
+    /// Requests per minute for one PARTNER token subject; 0 turns the limit off.
+    #[arg(
+        long,
+        env = "C360_RATE_LIMIT_PARTNER",
+        default_value_t = 600,
+        global = true
+    )]
+    pub rate_limit_partner: u32,
+
+    /// Requests per minute for one STAFF token subject; 0 turns the limit off.
+    #[arg(
+        long,
+        env = "C360_RATE_LIMIT_STAFF",
+        default_value_t = 1200,
+        global = true
+    )]
+    pub rate_limit_staff: u32,
+
     /// How long a DataLoader collects keys before it queries. Batches already
     /// wait for every resolver of their level (see `graphql::driver`), so the
     /// default adds no delay.

@@ -4,13 +4,14 @@
 //! `application/graphql-response+json`, 413 past the body limit, 401 for a bad token.
 
 use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::OperationType;
 use axum::body::{Body, Bytes};
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::{Value as Json, json};
 
@@ -18,6 +19,7 @@ use super::HttpState;
 use super::negotiate::{MediaType, negotiate};
 use crate::auth::Identity;
 use crate::db::count_statements;
+use crate::error::AppError;
 use crate::graphql::{Outcome, classify, execute};
 
 /// A request refused before any GraphQL ran: a status and one coded error.
@@ -187,18 +189,28 @@ impl Params {
     }
 }
 
+/// The client's address, from the connection (the server is run with
+/// `into_make_service_with_connect_info`); loopback when served without it.
+fn client_ip(extensions: &Extensions) -> IpAddr {
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::from([127, 0, 0, 1]), |info| info.0.ip())
+}
+
 pub async fn post_graphql(
     State(state): State<HttpState>,
     headers: HeaderMap,
+    extensions: Extensions,
     body: Body,
 ) -> Response {
+    let ip = client_ip(&extensions);
     let media = match accepted(&headers) {
         Ok(m) => m,
         Err(not_acceptable) => return not_acceptable.into_response(MediaType::Json),
     };
     match read_post(&state, &headers, body).await {
-        Ok(Posted::One(params)) => run(&state, &headers, media, params).await,
-        Ok(Posted::Batch(batch)) => run_batch(&state, &headers, media, batch).await,
+        Ok(Posted::One(params)) => run(&state, &headers, ip, media, params).await,
+        Ok(Posted::Batch(batch)) => run_batch(&state, &headers, ip, media, batch).await,
         Err(rejection) => rejection.into_response(media),
     }
 }
@@ -271,8 +283,10 @@ async fn read_post(
 pub async fn get_graphql(
     State(state): State<HttpState>,
     headers: HeaderMap,
+    extensions: Extensions,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
+    let ip = client_ip(&extensions);
     let wants_html = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -285,7 +299,7 @@ pub async fn get_graphql(
         Err(not_acceptable) => return not_acceptable.into_response(MediaType::Json),
     };
     match read_get(query) {
-        Ok(params) => run(&state, &headers, media, params).await,
+        Ok(params) => run(&state, &headers, ip, media, params).await,
         Err(rejection) => rejection.into_response(media),
     }
 }
@@ -315,11 +329,20 @@ fn read_get(query: HashMap<String, String>) -> Result<Params, Rejection> {
     Ok(params)
 }
 
-async fn run(state: &HttpState, headers: &HeaderMap, media: MediaType, params: Params) -> Response {
+async fn run(
+    state: &HttpState,
+    headers: &HeaderMap,
+    ip: IpAddr,
+    media: MediaType,
+    params: Params,
+) -> Response {
     let identity = match identity(state, headers).await {
         Ok(i) => i,
         Err(rejection) => return rejection.into_response(media),
     };
+    if let Some(limited) = throttle(state, &identity, ip, 1, media) {
+        return limited;
+    }
     let (outcome, body) = match run_one(state, identity, params).await {
         Ok(done) => done,
         Err(rejection) => return rejection.into_response(media),
@@ -339,6 +362,7 @@ async fn run(state: &HttpState, headers: &HeaderMap, media: MediaType, params: P
 async fn run_batch(
     state: &HttpState,
     headers: &HeaderMap,
+    ip: IpAddr,
     media: MediaType,
     batch: Vec<Params>,
 ) -> Response {
@@ -346,6 +370,11 @@ async fn run_batch(
         Ok(i) => i,
         Err(rejection) => return rejection.into_response(media),
     };
+    // Every operation of a batch counts against the quota.
+    let cost = u32::try_from(batch.len()).unwrap_or(u32::MAX);
+    if let Some(limited) = throttle(state, &identity, ip, cost, media) {
+        return limited;
+    }
     let mut results = Vec::with_capacity(batch.len());
     for params in batch {
         match run_one(state, identity.clone(), params).await {
@@ -354,6 +383,31 @@ async fn run_batch(
         }
     }
     respond(StatusCode::OK, media, &Json::Array(results))
+}
+
+/// Charges the request to its caller; past the quota, the 429 with
+/// `Retry-After` and a RATE_LIMITED error saying when to come back.
+fn throttle(
+    state: &HttpState,
+    identity: &Identity,
+    ip: IpAddr,
+    cost: u32,
+    media: MediaType,
+) -> Option<Response> {
+    let wait = state.app.rate_limiter.check(identity, ip, cost).err()?;
+    state.app.metrics.rate_limited();
+    // Whole seconds, rounded up: retrying at the announced time succeeds.
+    let retry_after_secs = wait.as_millis().div_ceil(1000).max(1) as u64;
+    let err = AppError::RateLimited { retry_after_secs };
+    let body = json!({ "errors": [{
+        "message": err.to_string(),
+        "extensions": { "code": err.code(), "retryAfter": retry_after_secs },
+    }] });
+    let mut response = respond(StatusCode::TOO_MANY_REQUESTS, media, &body);
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+    Some(response)
 }
 
 /// Executes one request and records it; the body follows the spec (no `data`

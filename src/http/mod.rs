@@ -6,6 +6,7 @@ mod graphql;
 mod health;
 pub mod metrics;
 mod negotiate;
+pub mod rate_limit;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -124,10 +125,11 @@ async fn app_state(config: Config, store: Store) -> AppResult<AppState> {
     }
     Ok(AppState(Arc::new(App {
         store,
-        config,
         verifier,
         issuer,
         metrics: metrics::Metrics::default(),
+        rate_limiter: rate_limit::RateLimiter::new(rate_limit::Quotas::from_config(&config)),
+        config,
     })))
 }
 

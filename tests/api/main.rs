@@ -8,4 +8,5 @@ mod cli;
 mod http_spec;
 mod jwks;
 mod limits;
+mod rate_limits;
 mod read_api;
