@@ -8,7 +8,8 @@ mod principal;
 mod token;
 
 pub use access::{
-    CustomerScope, Domain, require_domain, require_domain_write, visible_customer_ids,
+    CustomerScope, Domain, audits_pii_read, require_domain, require_domain_write, require_privacy,
+    visible_customer_ids,
 };
 pub use jwks::Jwks;
 pub use mask::{mask_email, mask_name, mask_phone};

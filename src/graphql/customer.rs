@@ -7,7 +7,7 @@ use sea_orm::sea_query::{Expr, ExprTrait, NullOrdering, Order, Query as SqlQuery
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::connection::{Conn, Total, child_page};
-use super::context::{authorize, identity, loaders, scope_of, sees_pii, state};
+use super::context::{authorize, identity, loaders, note_pii_read, scope_of, sees_pii, state};
 use super::enums::EmailMarketingState;
 use super::guard::Reads;
 use super::ids::{Kind, decode, encode};
@@ -40,7 +40,10 @@ impl Customer {
 
     fn pii<'a>(&self, ctx: &Context<'_>, value: &'a str, mask: fn(&str) -> String) -> String {
         match identity(ctx) {
-            Identity::Authenticated(p) if sees_pii(p) => value.to_owned(),
+            Identity::Authenticated(p) if sees_pii(p) => {
+                note_pii_read(ctx, p, self.0.id);
+                value.to_owned()
+            }
             _ => mask(value),
         }
     }

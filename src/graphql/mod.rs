@@ -17,12 +17,13 @@ mod node;
 mod nps;
 mod order;
 mod pagination;
+mod privacy;
 mod referral;
 mod review;
 mod stats;
 mod ticket;
 
-use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
 
 use crate::app::AppState;
 use crate::auth::{CustomerScope, Identity, visible_customer_ids};
@@ -34,12 +35,19 @@ pub use money::Money;
 pub use pagination::MAX_PAGE_SIZE;
 
 #[derive(MergedObject, Default)]
-pub struct Query(customer::CustomerQuery, node::NodeQuery);
+pub struct Query(
+    customer::CustomerQuery,
+    node::NodeQuery,
+    privacy::PrivacyQuery,
+);
 
-pub type C360Schema = Schema<Query, EmptyMutation, EmptySubscription>;
+#[derive(MergedObject, Default)]
+pub struct Mutation(privacy::PrivacyMutation);
 
-fn builder() -> SchemaBuilder<Query, EmptyMutation, EmptySubscription> {
-    Schema::build(Query::default(), EmptyMutation, EmptySubscription)
+pub type C360Schema = Schema<Query, Mutation, EmptySubscription>;
+
+fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
 }
 
 /// The schema the server runs, with the configured limits and the state attached.
@@ -70,7 +78,11 @@ pub async fn execute(
     };
     let tasks = driver::RequestTasks::default();
     let loaders = loaders::Loaders::new(&app.store.conn, scope, &tasks, app.config.loader_delay);
-    let mut request = request.data(identity).data(loaders);
+    let pii_reads = context::PiiReads::default();
+    let mut request = request
+        .data(identity.clone())
+        .data(loaders)
+        .data(pii_reads.clone());
     let limits = DocumentLimits::from_config(&app.config);
     match check_document(&request.query, request.operation_name.as_deref(), &limits) {
         Ok(Some(doc)) => request.set_parsed_query(doc),
@@ -78,13 +90,29 @@ pub async fn execute(
         Err(err) => return error_response(&err),
     }
     let deadline = app.config.request_timeout;
-    match tokio::time::timeout(deadline, tasks.drive(schema.execute(request))).await {
-        Ok(mut response) => {
-            explain_limits(&mut response, &app.config);
-            response
+    let mut response =
+        match tokio::time::timeout(deadline, tasks.drive(schema.execute(request))).await {
+            Ok(mut response) => {
+                explain_limits(&mut response, &app.config);
+                response
+            }
+            Err(_) => return error_response(&AppError::Timeout(deadline.as_millis() as u64)),
+        };
+    if let Identity::Authenticated(principal) = &identity {
+        let reads: Vec<(i64, String)> = pii_reads
+            .customers()
+            .into_iter()
+            .map(|id| (id, ids::encode(ids::Kind::Customer, id).to_string()))
+            .collect();
+        // Unaudited PII must not leave: if the audit rows cannot be written,
+        // the data is withheld.
+        if let Err(err) =
+            crate::service::audit::record_pii_reads(&app.store.conn, principal, &reads).await
+        {
+            response = error_response(&err);
         }
-        Err(_) => error_response(&AppError::Timeout(deadline.as_millis() as u64)),
     }
+    response
 }
 
 /// A response that is one coded error and no data.

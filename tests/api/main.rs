@@ -8,5 +8,6 @@ mod cli;
 mod http_spec;
 mod jwks;
 mod limits;
+mod privacy;
 mod rate_limits;
 mod read_api;
