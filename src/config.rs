@@ -162,6 +162,27 @@ pub struct Config {
     )]
     pub rate_limit_staff: u32,
 
+    /// Who may introspect the schema and get "did you mean" field suggestions:
+    /// a comma-separated list of `anonymous`, `customer`, `partner`, `staff`,
+    /// or `none`. Unset: everyone in `--dev` mode, `customer,staff` otherwise.
+    #[arg(
+        long,
+        env = "C360_INTROSPECTION_FOR",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub introspection_for: Option<Vec<Audience>>,
+
+    /// Browser origins allowed to call the API cross-origin (comma-separated,
+    /// e.g. `https://app.example.com`). Unset: no cross-origin access.
+    #[arg(
+        long,
+        env = "C360_CORS_ALLOW_ORIGINS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub cors_allow_origins: Vec<String>,
+
     /// How long a DataLoader collects keys before it queries. Batches already
     /// wait for every resolver of their level (see `graphql::driver`), so the
     /// default adds no delay.
@@ -169,7 +190,32 @@ pub struct Config {
     pub loader_delay: Duration,
 }
 
+/// A kind of caller, for settings that differ by audience.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Audience {
+    Anonymous,
+    Customer,
+    Partner,
+    Staff,
+    /// Nobody (only meaningful alone).
+    None,
+}
+
 impl Config {
+    /// Who may introspect, with the documented default.
+    pub fn introspection_audiences(&self) -> Vec<Audience> {
+        match &self.introspection_for {
+            Some(list) => list.clone(),
+            None if self.dev => vec![
+                Audience::Anonymous,
+                Audience::Customer,
+                Audience::Partner,
+                Audience::Staff,
+            ],
+            None => vec![Audience::Customer, Audience::Staff],
+        }
+    }
+
     /// The secret tokens are verified with: the configured one, or the
     /// development secret in dev mode.
     pub fn effective_jwt_secret(&self) -> Option<SecretString> {

@@ -143,3 +143,18 @@ impl CustomerScope {
         }
     }
 }
+
+/// Whether the caller may see the schema (introspection and field
+/// suggestions) given the configured audiences.
+pub fn may_introspect(identity: &Identity, allowed: &[crate::config::Audience]) -> bool {
+    use crate::config::Audience;
+    let audience = match identity {
+        Identity::Anonymous => Audience::Anonymous,
+        Identity::Authenticated(p) => match p.role {
+            Role::Customer => Audience::Customer,
+            Role::Partner => Audience::Partner,
+            Role::Staff => Audience::Staff,
+        },
+    };
+    allowed.contains(&audience)
+}

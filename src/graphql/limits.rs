@@ -241,6 +241,31 @@ fn skip_string(bytes: &[u8], start: usize) -> usize {
     i
 }
 
+/// Whether the operation asks for `__schema` or `__type` at its root.
+pub fn uses_introspection(doc: &ExecutableDocument, operation_name: Option<&str>) -> bool {
+    fn any<'a>(
+        doc: &'a ExecutableDocument,
+        set: &'a SelectionSet,
+        seen: &mut HashSet<&'a str>,
+    ) -> bool {
+        set.items.iter().any(|item| match &item.node {
+            Selection::Field(f) => matches!(f.node.name.node.as_str(), "__schema" | "__type"),
+            Selection::InlineFragment(f) => any(doc, &f.node.selection_set.node, seen),
+            Selection::FragmentSpread(s) => {
+                let name = s.node.fragment_name.node.as_str();
+                match doc.fragments.get(name) {
+                    Some(fragment) if seen.insert(name) => {
+                        any(doc, &fragment.node.selection_set.node, seen)
+                    }
+                    _ => false,
+                }
+            }
+        })
+    }
+    selected_operation(doc, operation_name)
+        .is_some_and(|op| any(doc, &op.selection_set.node, &mut HashSet::new()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,7 +26,7 @@ mod ticket;
 use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
 
 use crate::app::AppState;
-use crate::auth::{CustomerScope, Identity, visible_customer_ids};
+use crate::auth::{CustomerScope, Identity, may_introspect, visible_customer_ids};
 use crate::error::AppError;
 
 pub use errors::{Outcome, classify};
@@ -59,12 +59,24 @@ pub fn schema(app: AppState) -> C360Schema {
         .finish()
 }
 
+/// The same schema for callers who may not see it: no "did you mean"
+/// suggestions in errors (introspection is refused per request).
+pub fn quiet_schema(app: AppState) -> C360Schema {
+    builder()
+        .limit_depth(app.config.max_depth)
+        .limit_complexity(app.config.max_complexity)
+        .disable_suggestions()
+        .data(app)
+        .finish()
+}
+
 /// The SDL clients see (what `c360 schema` prints and `schema.graphql` holds).
 pub fn sdl() -> String {
     builder().finish().sdl()
 }
 
 /// Runs one GraphQL request as `identity`, within the request deadline.
+/// `schema` is the one the caller may see; see [`quiet_schema`].
 pub async fn execute(
     schema: &C360Schema,
     app: &AppState,
@@ -85,6 +97,15 @@ pub async fn execute(
         .data(pii_reads.clone());
     let limits = DocumentLimits::from_config(&app.config);
     match check_document(&request.query, request.operation_name.as_deref(), &limits) {
+        Ok(Some(doc))
+            if !may_introspect(&identity, &app.config.introspection_audiences())
+                && limits::uses_introspection(&doc, request.operation_name.as_deref()) =>
+        {
+            return error_response(&AppError::Forbidden(
+                "introspection is not available to this caller; use the published schema.graphql"
+                    .into(),
+            ));
+        }
         Ok(Some(doc)) => request.set_parsed_query(doc),
         Ok(None) => {}
         Err(err) => return error_response(&err),

@@ -17,7 +17,7 @@ use serde_json::{Value as Json, json};
 
 use super::HttpState;
 use super::negotiate::{MediaType, negotiate};
-use crate::auth::Identity;
+use crate::auth::{Identity, may_introspect};
 use crate::db::count_statements;
 use crate::error::AppError;
 use crate::graphql::{Outcome, classify, execute};
@@ -417,10 +417,16 @@ async fn run_one(
     identity: Identity,
     params: Params,
 ) -> Result<(Outcome, Json), Rejection> {
-    let request = params.into_request().map_err(Rejection::bad_request)?;
+    let mut request = params.into_request().map_err(Rejection::bad_request)?;
+    let schema = if may_introspect(&identity, &state.app.config.introspection_audiences()) {
+        &state.schema
+    } else {
+        request = request.disable_introspection();
+        &state.quiet_schema
+    };
     let started = Instant::now();
     let (mut response, statements) =
-        count_statements(execute(&state.schema, &state.app, identity, request)).await;
+        count_statements(execute(schema, &state.app, identity, request)).await;
     let outcome = classify(&mut response);
     state
         .app

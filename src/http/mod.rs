@@ -12,8 +12,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::http::{HeaderValue, Method, header};
 use axum::routing::get;
 use tokio::net::TcpListener;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::app::{App, AppState};
 use crate::auth::{Jwks, TokenIssuer, TokenVerifier};
@@ -27,10 +29,14 @@ use crate::graphql::C360Schema;
 pub struct HttpState {
     pub app: AppState,
     pub schema: C360Schema,
+    /// The schema for callers who may not introspect: no field suggestions.
+    pub quiet_schema: C360Schema,
 }
 
 pub fn router(app: AppState) -> Router {
     let schema = crate::graphql::schema(app.clone());
+    let quiet_schema = crate::graphql::quiet_schema(app.clone());
+    let cors = cors(&app.config);
     Router::new()
         .route(
             "/graphql",
@@ -39,7 +45,34 @@ pub fn router(app: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))
-        .with_state(HttpState { app, schema })
+        .layer(cors)
+        .with_state(HttpState {
+            app,
+            schema,
+            quiet_schema,
+        })
+}
+
+/// Cross-origin access for the configured origins only; an origin not on
+/// the list gets no CORS headers, so browsers refuse it.
+fn cors(config: &Config) -> CorsLayer {
+    let origins: Vec<HeaderValue> = config
+        .cors_allow_origins
+        .iter()
+        .filter_map(|o| match HeaderValue::from_str(o.trim()) {
+            Ok(v) => Some(v),
+            Err(_) => {
+                tracing::warn!(origin = %o, "ignoring an invalid CORS origin");
+                None
+            }
+        })
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+        .expose_headers([header::RETRY_AFTER])
+        .max_age(std::time::Duration::from_secs(600))
 }
 
 /// A bound, ready-to-serve gateway.

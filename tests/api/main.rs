@@ -5,6 +5,7 @@ mod helpers;
 
 mod batching;
 mod cli;
+mod exposure;
 mod http_spec;
 mod jwks;
 mod limits;
