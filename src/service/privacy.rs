@@ -77,8 +77,25 @@ pub async fn export(db: &impl ConnectionTrait, customer_id: i64) -> AppResult<Op
         "loyaltyTransactions": rows!(loyalty_transaction, loyalty_transaction::Column::CustomerId),
         "npsResponses": rows!(nps_response, nps_response::Column::CustomerId),
         "metrics": metrics,
-        "auditEvents": rows!(audit_event, audit_event::Column::CustomerId),
+        "auditEvents": json_details(rows!(audit_event, audit_event::Column::CustomerId)),
     })))
+}
+
+/// SQLite hands JSON columns back as text; the export shows them as JSON on
+/// every store.
+fn json_details(mut events: Json) -> Json {
+    if let Some(rows) = events.as_array_mut() {
+        for row in rows {
+            if let Some(details) = row.get_mut("details")
+                && let Some(parsed) = details
+                    .as_str()
+                    .and_then(|text| serde_json::from_str::<Json>(text).ok())
+            {
+                *details = parsed;
+            }
+        }
+    }
+    events
 }
 
 /// Erases the customer's personal data everywhere, in one transaction with

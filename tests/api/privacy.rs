@@ -211,9 +211,17 @@ both_stores! {
         }
         assert!(doc["orders"].as_array().is_some_and(|o| !o.is_empty()));
         assert_eq!(doc["metrics"]["customer_id"], id);
+        // Audit details are JSON on both stores.
+        app.post("query($id: ID!) { customer(id: $id) { email } }", json!({ "id": gid(id) }),
+            Some(&app.token(Role::Partner, "crm", &["customers:read", "pii:read"]))).await;
+        let data = app.query(EXPORT, json!({ "id": gid(id) })).await;
+        let events = data["customerDataExport"]["auditEvents"].as_array().expect("events");
+        let read = events.iter().find(|e| e["action"] == "pii.read").expect("the pii.read row");
+        assert_eq!(read["principal"], "crm");
+        assert_eq!(read["details"]["scopes"], json!(["customers:read", "pii:read"]));
         assert_eq!(
             app.scalar(&format!("SELECT COUNT(*) FROM audit_events WHERE action = 'customer.export' AND customer_id = {id}")).await,
-            1
+            2
         );
         // After erasure the export holds no trace of the address.
         app.query(ERASE, json!({ "id": gid(id) })).await;
