@@ -169,3 +169,26 @@ async fn the_cost_is_the_page_size_times_the_cost_of_one_element() {
         .await;
     refusal(status, &body);
 }
+
+#[tokio::test]
+async fn a_request_past_its_deadline_is_cancelled_with_timeout() {
+    let app = TestApp::spawn(StoreKind::Sqlite, |c| {
+        c.request_timeout = std::time::Duration::from_millis(2);
+    })
+    .await;
+    app.seed(60).await;
+    let (status, body) = app
+        .post(
+            crate::batching::NESTED,
+            json!({ "n": 50 }),
+            Some(&app.staff()),
+        )
+        .await;
+    assert_eq!(status, 504, "{body}");
+    assert!(body.get("data").is_none(), "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "TIMEOUT", "{body}");
+    assert_eq!(
+        body["errors"][0]["message"],
+        "the request took longer than 2 ms and was cancelled"
+    );
+}
