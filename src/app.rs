@@ -23,10 +23,13 @@ pub struct App {
     /// The store and its statement counter.
     pub store: Store,
     pub config: Config,
-    /// Verifies bearer tokens; `None` when no secret is configured (every token is refused).
+    /// Verifies bearer tokens; `None` when neither a secret nor a JWKS is configured
+    /// (every token is refused).
     pub verifier: Option<TokenVerifier>,
     /// Mints tokens with the configured secret, for `--seed-demo`.
     pub issuer: Option<TokenIssuer>,
     /// Request counters and latency histograms for `/metrics`.
     pub metrics: crate::http::metrics::Metrics,
+    /// Requests per caller and role.
+    pub rate_limiter: crate::http::rate_limit::RateLimiter,
 }

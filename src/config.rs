@@ -61,6 +61,15 @@ pub struct Config {
     )]
     pub jwt_leeway_secs: u64,
 
+    /// JWKS with the RS256, ES256 and EdDSA keys tokens may be signed with: a
+    /// file path or an http(s) URL. Refreshed when a token names an unknown `kid`.
+    #[arg(long, env = "C360_JWT_JWKS", global = true)]
+    pub jwt_jwks: Option<String>,
+
+    /// Shortest time between two JWKS refreshes caused by unknown key ids.
+    #[arg(long, env = "C360_JWT_JWKS_REFRESH", default_value = "60s", value_parser = humantime::parse_duration, global = true)]
+    pub jwt_jwks_refresh: Duration,
+
     /// Development mode: allows the built-in JWT secret.
     #[arg(long, env = "C360_DEV", global = true)]
     pub dev: bool,
@@ -81,6 +90,99 @@ pub struct Config {
     #[arg(long, env = "C360_MAX_DEPTH", default_value_t = 12, global = true)]
     pub max_depth: usize,
 
+    /// Highest query cost accepted: every field costs 1, and a connection costs
+    /// its page size (`first`, default 20) times the cost of one element.
+    #[arg(
+        long,
+        env = "C360_MAX_COMPLEXITY",
+        default_value_t = 50_000,
+        global = true
+    )]
+    pub max_complexity: usize,
+
+    /// Most aliases one document may use.
+    #[arg(long, env = "C360_MAX_ALIASES", default_value_t = 30, global = true)]
+    pub max_aliases: usize,
+
+    /// Most root fields one operation may select.
+    #[arg(
+        long,
+        env = "C360_MAX_ROOT_FIELDS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub max_root_fields: usize,
+
+    /// Largest query document, in bytes.
+    #[arg(long, env = "C360_MAX_DOCUMENT_BYTES", default_value_t = 32 * 1024, global = true)]
+    pub max_document_bytes: usize,
+
+    /// Most lexical tokens (names, numbers, strings, punctuators) in one document.
+    #[arg(long, env = "C360_MAX_TOKENS", default_value_t = 2_000, global = true)]
+    pub max_tokens: usize,
+
+    /// Most operations in one batched POST (a JSON array of requests).
+    #[arg(long, env = "C360_MAX_BATCH", default_value_t = 10, global = true)]
+    pub max_batch: usize,
+
+    /// Requests per minute from one client IP without a token (bursts up to
+    /// the same number); 0 turns the limit off.
+    #[arg(
+        long,
+        env = "C360_RATE_LIMIT_ANONYMOUS",
+        default_value_t = 60,
+        global = true
+    )]
+    pub rate_limit_anonymous: u32,
+
+    /// Requests per minute for one CUSTOMER token subject; 0 turns the limit off.
+    #[arg(
+        long,
+        env = "C360_RATE_LIMIT_CUSTOMER",
+        default_value_t = 300,
+        global = true
+    )]
+    pub rate_limit_customer: u32,
+
+    /// Requests per minute for one PARTNER token subject; 0 turns the limit off.
+    #[arg(
+        long,
+        env = "C360_RATE_LIMIT_PARTNER",
+        default_value_t = 600,
+        global = true
+    )]
+    pub rate_limit_partner: u32,
+
+    /// Requests per minute for one STAFF token subject; 0 turns the limit off.
+    #[arg(
+        long,
+        env = "C360_RATE_LIMIT_STAFF",
+        default_value_t = 1200,
+        global = true
+    )]
+    pub rate_limit_staff: u32,
+
+    /// Who may introspect the schema and get "did you mean" field suggestions:
+    /// a comma-separated list of `anonymous`, `customer`, `partner`, `staff`,
+    /// or `none`. Unset: everyone in `--dev` mode, `customer,staff` otherwise.
+    #[arg(
+        long,
+        env = "C360_INTROSPECTION_FOR",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub introspection_for: Option<Vec<Audience>>,
+
+    /// Browser origins allowed to call the API cross-origin (comma-separated,
+    /// e.g. `https://app.example.com`). Unset: no cross-origin access.
+    #[arg(
+        long,
+        env = "C360_CORS_ALLOW_ORIGINS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub cors_allow_origins: Vec<String>,
+
     /// How long a DataLoader collects keys before it queries. Batches already
     /// wait for every resolver of their level (see `graphql::driver`), so the
     /// default adds no delay.
@@ -88,7 +190,32 @@ pub struct Config {
     pub loader_delay: Duration,
 }
 
+/// A kind of caller, for settings that differ by audience.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Audience {
+    Anonymous,
+    Customer,
+    Partner,
+    Staff,
+    /// Nobody (only meaningful alone).
+    None,
+}
+
 impl Config {
+    /// Who may introspect, with the documented default.
+    pub fn introspection_audiences(&self) -> Vec<Audience> {
+        match &self.introspection_for {
+            Some(list) => list.clone(),
+            None if self.dev => vec![
+                Audience::Anonymous,
+                Audience::Customer,
+                Audience::Partner,
+                Audience::Staff,
+            ],
+            None => vec![Audience::Customer, Audience::Staff],
+        }
+    }
+
     /// The secret tokens are verified with: the configured one, or the
     /// development secret in dev mode.
     pub fn effective_jwt_secret(&self) -> Option<SecretString> {

@@ -95,6 +95,30 @@ pub fn require_domain_write(identity: &Identity, domain: Domain) -> AppResult<&P
     }
 }
 
+/// Checks that the caller may act on privacy requests (export and erase):
+/// STAFF, or a PARTNER holding `privacy:write`.
+pub fn require_privacy(identity: &Identity) -> AppResult<&Principal> {
+    let Identity::Authenticated(principal) = identity else {
+        return Err(AppError::Unauthenticated(
+            "privacy requests need a bearer token (Authorization: Bearer <jwt>)".into(),
+        ));
+    };
+    match principal.role {
+        Role::Staff => Ok(principal),
+        Role::Partner if principal.has_scope("privacy:write") => Ok(principal),
+        _ => Err(AppError::Forbidden(
+            "privacy requests need the STAFF role or the `privacy:write` scope".into(),
+        )),
+    }
+}
+
+/// Whether reading unmasked PII leaves a `pii.read` audit row: for partners,
+/// whose `pii:read` grant is what lets them see it. Staff reads are part of
+/// their job and customers only ever read their own record.
+pub fn audits_pii_read(principal: &Principal) -> bool {
+    principal.role == Role::Partner && principal.has_scope("pii:read")
+}
+
 /// The customers whose rows a caller may see; applied in SQL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CustomerScope {
@@ -118,4 +142,19 @@ impl CustomerScope {
             CustomerScope::Only(id) => id == customer_id,
         }
     }
+}
+
+/// Whether the caller may see the schema (introspection and field
+/// suggestions) given the configured audiences.
+pub fn may_introspect(identity: &Identity, allowed: &[crate::config::Audience]) -> bool {
+    use crate::config::Audience;
+    let audience = match identity {
+        Identity::Anonymous => Audience::Anonymous,
+        Identity::Authenticated(p) => match p.role {
+            Role::Customer => Audience::Customer,
+            Role::Partner => Audience::Partner,
+            Role::Staff => Audience::Staff,
+        },
+    };
+    allowed.contains(&audience)
 }

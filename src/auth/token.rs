@@ -1,9 +1,12 @@
-//! Signing and verifying JWTs (HS256 with the configured secret).
+//! Signing and verifying JWTs: HS256 with the configured secret, RS256,
+//! ES256 and EdDSA with the keys of a JWKS.
 //!
-//! Only the configured algorithm is accepted, so a token that names another
-//! (`none`, or RS256 signed with a public key used as an HMAC secret) fails.
+//! Only the configured algorithms are accepted, and each key only for its own
+//! algorithm, so a token that names another (`none`, or HS256 signed with an
+//! RSA public key used as an HMAC secret) fails.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -11,6 +14,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, deco
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
+use super::jwks::Jwks;
 use super::{Principal, Role};
 use crate::error::{AppError, AppResult};
 
@@ -32,28 +36,69 @@ pub struct Claims {
     pub aud: Option<String>,
 }
 
-/// Verifies bearer tokens into principals.
+/// Verifies bearer tokens into principals: HS256 with the configured secret,
+/// RS256, ES256 and EdDSA with the keys of the configured JWKS. Nothing else is
+/// accepted, and each key verifies only its own algorithm.
 #[derive(Clone)]
 pub struct TokenVerifier {
-    key: DecodingKey,
+    hmac: Option<DecodingKey>,
+    jwks: Option<Arc<Jwks>>,
+    /// `exp`, `nbf`, `iss`, `aud` and leeway; the algorithm is set per token.
     validation: Validation,
 }
 
 impl std::fmt::Debug for TokenVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TokenVerifier")
-            .field("algorithms", &self.validation.algorithms)
+            .field("hs256", &self.hmac.is_some())
+            .field("jwks", &self.jwks)
             .finish_non_exhaustive()
     }
 }
 
+/// The part of a JOSE header c360 reads before choosing a key. Read by hand so
+/// an algorithm the library does not know (`none`) gets a clear message.
+#[derive(Deserialize)]
+struct RawHeader {
+    alg: String,
+    #[serde(default)]
+    kid: Option<String>,
+}
+
+fn unauthenticated(why: impl std::fmt::Display) -> AppError {
+    AppError::Unauthenticated(format!("invalid bearer token: {why}"))
+}
+
 impl TokenVerifier {
+    /// A verifier accepting HS256 tokens signed with `secret`.
     pub fn hs256(
         secret: &SecretString,
         issuer: Option<&str>,
         audience: Option<&str>,
         leeway: Duration,
     ) -> Self {
+        let mut verifier = Self::without_keys(issuer, audience, leeway);
+        verifier.hmac = Some(DecodingKey::from_secret(secret.expose_secret().as_bytes()));
+        verifier
+    }
+
+    /// A verifier accepting RS256, ES256 and EdDSA tokens signed by a key of `jwks`.
+    pub fn jwks(
+        jwks: Jwks,
+        issuer: Option<&str>,
+        audience: Option<&str>,
+        leeway: Duration,
+    ) -> Self {
+        Self::without_keys(issuer, audience, leeway).with_jwks(jwks)
+    }
+
+    /// Also accepts tokens signed by a key of `jwks`.
+    pub fn with_jwks(mut self, jwks: Jwks) -> Self {
+        self.jwks = Some(Arc::new(jwks));
+        self
+    }
+
+    fn without_keys(issuer: Option<&str>, audience: Option<&str>, leeway: Duration) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = leeway.as_secs();
         validation.validate_nbf = true;
@@ -66,15 +111,55 @@ impl TokenVerifier {
             None => validation.validate_aud = false,
         }
         TokenVerifier {
-            key: DecodingKey::from_secret(secret.expose_secret().as_bytes()),
+            hmac: None,
+            jwks: None,
             validation,
         }
     }
 
-    pub fn verify(&self, token: &str) -> AppResult<Principal> {
-        let data = decode::<Claims>(token, &self.key, &self.validation).map_err(|err| {
+    fn accepted(&self) -> String {
+        let mut names = Vec::new();
+        if self.hmac.is_some() {
+            names.push("HS256");
+        }
+        if self.jwks.is_some() {
+            names.extend(["RS256", "ES256", "EdDSA"]);
+        }
+        names.join(", ")
+    }
+
+    pub async fn verify(&self, token: &str) -> AppResult<Principal> {
+        let header = read_header(token)?;
+        let (algorithm, key) = match (header.alg.as_str(), &self.hmac, &self.jwks) {
+            ("HS256", Some(secret), _) => (Algorithm::HS256, secret.clone()),
+            ("RS256" | "ES256" | "EdDSA", _, Some(jwks)) => {
+                let kid = header
+                    .kid
+                    .as_deref()
+                    .ok_or_else(|| unauthenticated("the token names no key (`kid`)"))?;
+                let key = jwks.key(kid).await.ok_or_else(|| {
+                    unauthenticated(format!("the token's key `{kid}` is not in the JWKS"))
+                })?;
+                if header.alg.parse::<Algorithm>().ok() != Some(key.algorithm) {
+                    return Err(unauthenticated(format!(
+                        "the token's algorithm {} does not match its key",
+                        header.alg
+                    )));
+                }
+                (key.algorithm, key.key)
+            }
+            (other, _, _) => {
+                return Err(unauthenticated(format!(
+                    "the token's algorithm `{other}` is not accepted (accepted: {})",
+                    self.accepted()
+                )));
+            }
+        };
+        let mut validation = self.validation.clone();
+        validation.algorithms = vec![algorithm];
+        let data = decode::<Claims>(token, &key, &validation).map_err(|err| {
             use jsonwebtoken::errors::ErrorKind;
-            let why = match err.kind() {
+            unauthenticated(match err.kind() {
                 ErrorKind::ExpiredSignature => "the token has expired",
                 ErrorKind::ImmatureSignature => "the token is not valid yet (nbf)",
                 ErrorKind::InvalidIssuer => "the token's issuer is not accepted",
@@ -83,8 +168,7 @@ impl TokenVerifier {
                 ErrorKind::InvalidAlgorithm => "the token's algorithm is not accepted",
                 ErrorKind::MissingRequiredClaim(_) => "the token lacks a required claim",
                 _ => "the token is malformed",
-            };
-            AppError::Unauthenticated(format!("invalid bearer token: {why}"))
+            })
         })?;
         let claims = data.claims;
         Ok(Principal {
@@ -93,6 +177,23 @@ impl TokenVerifier {
             scopes: parse_scopes(&claims.scope),
         })
     }
+}
+
+fn read_header(token: &str) -> AppResult<RawHeader> {
+    use base64::Engine;
+    let malformed = || unauthenticated("the token header is malformed");
+    let mut parts = token.split('.');
+    let (Some(header), Some(_), Some(_), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(unauthenticated(
+            "a token has three dot-separated parts (header.claims.signature)",
+        ));
+    };
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .map_err(|_| malformed())?;
+    serde_json::from_slice(&bytes).map_err(|_| malformed())
 }
 
 /// Mints HS256 tokens with the configured secret (for `c360 token` and demos).

@@ -1,12 +1,16 @@
 //! What a resolver needs from the request: the caller, the loaders and the
 //! state, fetched without `unwrap` so a missing piece is an error, not a panic.
 
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+
 use async_graphql::Context;
 
 use super::loaders::Loaders;
 use crate::app::AppState;
 use crate::auth::{
-    CustomerScope, Domain, Identity, Principal, Role, require_domain, visible_customer_ids,
+    CustomerScope, Domain, Identity, Principal, Role, audits_pii_read, require_domain,
+    visible_customer_ids,
 };
 use crate::error::AppError;
 
@@ -40,4 +44,31 @@ pub fn sees_pii(principal: &Principal) -> bool {
 
 pub fn scope_of(principal: &Principal) -> CustomerScope {
     visible_customer_ids(principal)
+}
+
+/// The customers whose PII one request showed unmasked to a caller whose reads
+/// are audited; written as `pii.read` rows, in one statement, when it ends.
+#[derive(Clone, Default)]
+pub struct PiiReads(Arc<Mutex<BTreeSet<i64>>>);
+
+impl PiiReads {
+    pub fn customers(&self) -> Vec<i64> {
+        match self.0.lock() {
+            Ok(set) => set.iter().copied().collect(),
+            Err(poisoned) => poisoned.into_inner().iter().copied().collect(),
+        }
+    }
+}
+
+/// Notes that `principal` read customer `customer_id`'s PII unmasked.
+pub fn note_pii_read(ctx: &Context<'_>, principal: &Principal, customer_id: i64) {
+    if !audits_pii_read(principal) {
+        return;
+    }
+    if let Ok(reads) = ctx.data::<PiiReads>() {
+        match reads.0.lock() {
+            Ok(mut set) => set.insert(customer_id),
+            Err(poisoned) => poisoned.into_inner().insert(customer_id),
+        };
+    }
 }

@@ -7,10 +7,11 @@ use sea_orm::sea_query::{Expr, ExprTrait, NullOrdering, Order, Query as SqlQuery
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::connection::{Conn, Total, child_page};
-use super::context::{authorize, identity, loaders, scope_of, sees_pii, state};
+use super::context::{authorize, identity, loaders, note_pii_read, scope_of, sees_pii, state};
 use super::enums::EmailMarketingState;
 use super::guard::Reads;
 use super::ids::{Kind, decode, encode};
+use super::limits::page_cost;
 use super::loyalty::LoyaltyAccount;
 use super::nps::NpsResponse;
 use super::order::Order as OrderNode;
@@ -39,7 +40,10 @@ impl Customer {
 
     fn pii<'a>(&self, ctx: &Context<'_>, value: &'a str, mask: fn(&str) -> String) -> String {
         match identity(ctx) {
-            Identity::Authenticated(p) if sees_pii(p) => value.to_owned(),
+            Identity::Authenticated(p) if sees_pii(p) => {
+                note_pii_read(ctx, p, self.0.id);
+                value.to_owned()
+            }
             _ => mask(value),
         }
     }
@@ -122,7 +126,10 @@ impl Customer {
     }
 
     /// Orders, newest first.
-    #[graphql(guard = "Reads(Domain::Orders)")]
+    #[graphql(
+        complexity = "page_cost(first, child_complexity)",
+        guard = "Reads(Domain::Orders)"
+    )]
     async fn orders(
         &self,
         ctx: &Context<'_>,
@@ -143,7 +150,10 @@ impl Customer {
     }
 
     /// Support tickets, newest first.
-    #[graphql(guard = "Reads(Domain::Tickets)")]
+    #[graphql(
+        complexity = "page_cost(first, child_complexity)",
+        guard = "Reads(Domain::Tickets)"
+    )]
     async fn tickets(
         &self,
         ctx: &Context<'_>,
@@ -164,7 +174,10 @@ impl Customer {
     }
 
     /// Product reviews, newest first.
-    #[graphql(guard = "Reads(Domain::Reviews)")]
+    #[graphql(
+        complexity = "page_cost(first, child_complexity)",
+        guard = "Reads(Domain::Reviews)"
+    )]
     async fn reviews(
         &self,
         ctx: &Context<'_>,
@@ -185,7 +198,10 @@ impl Customer {
     }
 
     /// Invitations this customer sent, newest first.
-    #[graphql(guard = "Reads(Domain::Referrals)")]
+    #[graphql(
+        complexity = "page_cost(first, child_complexity)",
+        guard = "Reads(Domain::Referrals)"
+    )]
     async fn referrals_made(
         &self,
         ctx: &Context<'_>,
@@ -223,6 +239,7 @@ impl Customer {
     }
 
     /// NPS answers, newest first.
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
     async fn nps_responses(
         &self,
         ctx: &Context<'_>,
@@ -462,6 +479,7 @@ impl CustomerQuery {
     }
 
     /// Customers, paginated by keyset. A CUSTOMER token sees only itself.
+    #[graphql(complexity = "page_cost(first.or(last), child_complexity)")]
     #[allow(clippy::too_many_arguments)]
     async fn customers(
         &self,

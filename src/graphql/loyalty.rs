@@ -8,6 +8,7 @@ use super::connection::{Conn, Total, child_page};
 use super::context::loaders;
 use super::enums::{LoyaltyTier, LoyaltyTransactionKind, LoyaltyTransactionState};
 use super::ids::{Kind, encode};
+use super::limits::page_cost;
 
 pub struct LoyaltyAccount(pub loyalty_account::Model);
 
@@ -33,6 +34,7 @@ impl LoyaltyAccount {
         self.0.points_lifetime_earned
     }
     /// The ledger, newest first. Balances always equal its sums.
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
     async fn transactions(
         &self,
         ctx: &Context<'_>,

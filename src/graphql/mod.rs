@@ -9,6 +9,7 @@ mod enums;
 mod errors;
 mod guard;
 mod ids;
+mod limits;
 mod loaders;
 mod loyalty;
 mod money;
@@ -16,34 +17,55 @@ mod node;
 mod nps;
 mod order;
 mod pagination;
+mod privacy;
 mod referral;
 mod review;
 mod stats;
 mod ticket;
 
-use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
 
 use crate::app::AppState;
-use crate::auth::{CustomerScope, Identity, visible_customer_ids};
+use crate::auth::{CustomerScope, Identity, may_introspect, visible_customer_ids};
 use crate::error::AppError;
 
 pub use errors::{Outcome, classify};
+pub use limits::{DocumentLimits, check_document, count_tokens};
 pub use money::Money;
 pub use pagination::MAX_PAGE_SIZE;
 
 #[derive(MergedObject, Default)]
-pub struct Query(customer::CustomerQuery, node::NodeQuery);
+pub struct Query(
+    customer::CustomerQuery,
+    node::NodeQuery,
+    privacy::PrivacyQuery,
+);
 
-pub type C360Schema = Schema<Query, EmptyMutation, EmptySubscription>;
+#[derive(MergedObject, Default)]
+pub struct Mutation(privacy::PrivacyMutation);
 
-fn builder() -> SchemaBuilder<Query, EmptyMutation, EmptySubscription> {
-    Schema::build(Query::default(), EmptyMutation, EmptySubscription)
+pub type C360Schema = Schema<Query, Mutation, EmptySubscription>;
+
+fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
 }
 
 /// The schema the server runs, with the configured limits and the state attached.
 pub fn schema(app: AppState) -> C360Schema {
     builder()
         .limit_depth(app.config.max_depth)
+        .limit_complexity(app.config.max_complexity)
+        .data(app)
+        .finish()
+}
+
+/// The same schema for callers who may not see it: no "did you mean"
+/// suggestions in errors (introspection is refused per request).
+pub fn quiet_schema(app: AppState) -> C360Schema {
+    builder()
+        .limit_depth(app.config.max_depth)
+        .limit_complexity(app.config.max_complexity)
+        .disable_suggestions()
         .data(app)
         .finish()
 }
@@ -54,6 +76,7 @@ pub fn sdl() -> String {
 }
 
 /// Runs one GraphQL request as `identity`, within the request deadline.
+/// `schema` is the one the caller may see; see [`quiet_schema`].
 pub async fn execute(
     schema: &C360Schema,
     app: &AppState,
@@ -67,16 +90,79 @@ pub async fn execute(
     };
     let tasks = driver::RequestTasks::default();
     let loaders = loaders::Loaders::new(&app.store.conn, scope, &tasks, app.config.loader_delay);
-    let request = request.data(identity).data(loaders);
-    let deadline = app.config.request_timeout;
-    match tokio::time::timeout(deadline, tasks.drive(schema.execute(request))).await {
-        Ok(response) => response,
-        Err(_) => {
-            let err = AppError::Timeout(deadline.as_millis() as u64);
-            async_graphql::Response::from_errors(vec![
-                async_graphql::ErrorExtensions::extend(&err)
-                    .into_server_error(async_graphql::Pos::default()),
-            ])
+    let pii_reads = context::PiiReads::default();
+    let mut request = request
+        .data(identity.clone())
+        .data(loaders)
+        .data(pii_reads.clone());
+    let limits = DocumentLimits::from_config(&app.config);
+    match check_document(&request.query, request.operation_name.as_deref(), &limits) {
+        Ok(Some(doc))
+            if !may_introspect(&identity, &app.config.introspection_audiences())
+                && limits::uses_introspection(&doc, request.operation_name.as_deref()) =>
+        {
+            return error_response(&AppError::Forbidden(
+                "introspection is not available to this caller; use the published schema.graphql"
+                    .into(),
+            ));
         }
+        Ok(Some(doc)) => request.set_parsed_query(doc),
+        Ok(None) => {}
+        Err(err) => return error_response(&err),
+    }
+    let deadline = app.config.request_timeout;
+    let mut response =
+        match tokio::time::timeout(deadline, tasks.drive(schema.execute(request))).await {
+            Ok(mut response) => {
+                explain_limits(&mut response, &app.config);
+                response
+            }
+            Err(_) => return error_response(&AppError::Timeout(deadline.as_millis() as u64)),
+        };
+    if let Identity::Authenticated(principal) = &identity {
+        let reads: Vec<(i64, String)> = pii_reads
+            .customers()
+            .into_iter()
+            .map(|id| (id, ids::encode(ids::Kind::Customer, id).to_string()))
+            .collect();
+        // Unaudited PII must not leave: if the audit rows cannot be written,
+        // the data is withheld.
+        if let Err(err) =
+            crate::service::audit::record_pii_reads(&app.store.conn, principal, &reads).await
+        {
+            response = error_response(&err);
+        }
+    }
+    response
+}
+
+/// A response that is one coded error and no data.
+fn error_response(err: &AppError) -> async_graphql::Response {
+    async_graphql::Response::from_errors(vec![
+        async_graphql::ErrorExtensions::extend(err)
+            .into_server_error(async_graphql::Pos::default()),
+    ])
+}
+
+/// async-graphql words its depth and cost refusals without the limits; say
+/// which limit was hit and what to change.
+fn explain_limits(response: &mut async_graphql::Response, config: &crate::config::Config) {
+    for err in &mut response.errors {
+        let message = match err.message.as_str() {
+            "Query is too complex." => format!(
+                "the query costs more than {}: every field costs 1 and a list costs its page size \
+                 (`first`, default 20) times what each element selects; ask for smaller pages or fewer nested lists",
+                config.max_complexity
+            ),
+            "Query is nested too deep." => format!(
+                "the query is nested deeper than {} levels",
+                config.max_depth
+            ),
+            _ => continue,
+        };
+        err.message = message;
+        err.extensions
+            .get_or_insert_with(Default::default)
+            .set("code", "QUERY_TOO_COMPLEX");
     }
 }

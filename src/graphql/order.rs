@@ -8,6 +8,7 @@ use super::connection::{Conn, Total, child_page};
 use super::context::loaders;
 use super::enums::{OrderChannel, OrderStatus};
 use super::ids::{Kind, encode};
+use super::limits::page_cost;
 use super::money::Money;
 
 pub struct Order(pub order::Model);
@@ -64,6 +65,7 @@ impl Order {
         self.0.updated_at
     }
     /// The order's lines, in the order they were entered.
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
     async fn lines(
         &self,
         ctx: &Context<'_>,

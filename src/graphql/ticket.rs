@@ -8,6 +8,7 @@ use super::connection::{Conn, Total, child_page};
 use super::context::loaders;
 use super::enums::{AuthorKind, TicketChannel, TicketPriority, TicketStatus};
 use super::ids::{Kind, encode};
+use super::limits::page_cost;
 
 pub struct Ticket(pub ticket::Model);
 
@@ -65,6 +66,7 @@ impl Ticket {
         })
     }
     /// The conversation, oldest message first.
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
     async fn messages(
         &self,
         ctx: &Context<'_>,

@@ -4,20 +4,22 @@
 //! `application/graphql-response+json`, 413 past the body limit, 401 for a bad token.
 
 use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::OperationType;
 use axum::body::{Body, Bytes};
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::{Value as Json, json};
 
 use super::HttpState;
 use super::negotiate::{MediaType, negotiate};
-use crate::auth::Identity;
+use crate::auth::{Identity, may_introspect};
 use crate::db::count_statements;
+use crate::error::AppError;
 use crate::graphql::{Outcome, classify, execute};
 
 /// A request refused before any GraphQL ran: a status and one coded error.
@@ -78,7 +80,7 @@ fn accepted(headers: &HeaderMap) -> Result<MediaType, Rejection> {
 }
 
 /// The caller from the `Authorization` header; a present but invalid token is refused with 401.
-fn identity(state: &HttpState, headers: &HeaderMap) -> Result<Identity, Rejection> {
+async fn identity(state: &HttpState, headers: &HeaderMap) -> Result<Identity, Rejection> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(Identity::Anonymous);
     };
@@ -99,9 +101,10 @@ fn identity(state: &HttpState, headers: &HeaderMap) -> Result<Identity, Rejectio
         .app
         .verifier
         .as_ref()
-        .ok_or_else(|| unauthenticated("this server has no token secret configured"))?;
+        .ok_or_else(|| unauthenticated("this server has no token secret or JWKS configured"))?;
     verifier
         .verify(token)
+        .await
         .map(Identity::Authenticated)
         .map_err(|e| unauthenticated(&e.to_string()))
 }
@@ -186,26 +189,43 @@ impl Params {
     }
 }
 
+/// The client's address, from the connection (the server is run with
+/// `into_make_service_with_connect_info`); loopback when served without it.
+fn client_ip(extensions: &Extensions) -> IpAddr {
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::from([127, 0, 0, 1]), |info| info.0.ip())
+}
+
 pub async fn post_graphql(
     State(state): State<HttpState>,
     headers: HeaderMap,
+    extensions: Extensions,
     body: Body,
 ) -> Response {
+    let ip = client_ip(&extensions);
     let media = match accepted(&headers) {
         Ok(m) => m,
         Err(not_acceptable) => return not_acceptable.into_response(MediaType::Json),
     };
     match read_post(&state, &headers, body).await {
-        Ok(params) => run(&state, &headers, media, params).await,
+        Ok(Posted::One(params)) => run(&state, &headers, ip, media, params).await,
+        Ok(Posted::Batch(batch)) => run_batch(&state, &headers, ip, media, batch).await,
         Err(rejection) => rejection.into_response(media),
     }
+}
+
+/// A POST body: one request, or a JSON array of them run in order.
+enum Posted {
+    One(Params),
+    Batch(Vec<Params>),
 }
 
 async fn read_post(
     state: &HttpState,
     headers: &HeaderMap,
     body: Body,
-) -> Result<Params, Rejection> {
+) -> Result<Posted, Rejection> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -228,14 +248,45 @@ async fn read_post(
     })?;
     let json: Json = serde_json::from_slice(&bytes)
         .map_err(|e| Rejection::bad_request(format!("the body is not valid JSON: {e}")))?;
-    Params::from_json(json).map_err(Rejection::bad_request)
+    let Json::Array(items) = json else {
+        return Params::from_json(json)
+            .map(Posted::One)
+            .map_err(Rejection::bad_request);
+    };
+    let max = state.app.config.max_batch;
+    if items.is_empty() {
+        return Err(Rejection::bad_request(
+            "the batch is empty; send at least one request",
+        ));
+    }
+    if items.len() > max {
+        return Err(Rejection::new(
+            StatusCode::BAD_REQUEST,
+            "QUERY_TOO_COMPLEX",
+            format!(
+                "the batch has {} operations; the limit is {max}; send the rest in another request",
+                items.len()
+            ),
+        ));
+    }
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| {
+            Params::from_json(item)
+                .map_err(|why| Rejection::bad_request(format!("batch entry {i}: {why}")))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Posted::Batch)
 }
 
 pub async fn get_graphql(
     State(state): State<HttpState>,
     headers: HeaderMap,
+    extensions: Extensions,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
+    let ip = client_ip(&extensions);
     let wants_html = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -248,7 +299,7 @@ pub async fn get_graphql(
         Err(not_acceptable) => return not_acceptable.into_response(MediaType::Json),
     };
     match read_get(query) {
-        Ok(params) => run(&state, &headers, media, params).await,
+        Ok(params) => run(&state, &headers, ip, media, params).await,
         Err(rejection) => rejection.into_response(media),
     }
 }
@@ -278,24 +329,24 @@ fn read_get(query: HashMap<String, String>) -> Result<Params, Rejection> {
     Ok(params)
 }
 
-async fn run(state: &HttpState, headers: &HeaderMap, media: MediaType, params: Params) -> Response {
-    let identity = match identity(state, headers) {
+async fn run(
+    state: &HttpState,
+    headers: &HeaderMap,
+    ip: IpAddr,
+    media: MediaType,
+    params: Params,
+) -> Response {
+    let identity = match identity(state, headers).await {
         Ok(i) => i,
         Err(rejection) => return rejection.into_response(media),
     };
-    let request = match params.into_request() {
-        Ok(r) => r,
-        Err(msg) => return Rejection::bad_request(msg).into_response(media),
+    if let Some(limited) = throttle(state, &identity, ip, 1, media) {
+        return limited;
+    }
+    let (outcome, body) = match run_one(state, identity, params).await {
+        Ok(done) => done,
+        Err(rejection) => return rejection.into_response(media),
     };
-    let started = Instant::now();
-    let (mut response, statements) =
-        count_statements(execute(&state.schema, &state.app, identity, request)).await;
-    let outcome = classify(&mut response);
-    state
-        .app
-        .metrics
-        .observe(outcome, started.elapsed(), statements);
-
     let status = match (media, outcome) {
         (MediaType::GraphqlResponse, Outcome::Invalid | Outcome::TooComplex) => {
             StatusCode::BAD_REQUEST
@@ -303,28 +354,106 @@ async fn run(state: &HttpState, headers: &HeaderMap, media: MediaType, params: P
         (MediaType::GraphqlResponse, Outcome::Timeout) => StatusCode::GATEWAY_TIMEOUT,
         _ => StatusCode::OK,
     };
+    respond(status, media, &body)
+}
+
+/// A batch: the requests run one after another as the same caller, and the
+/// answer is the array of their results, each with its own errors.
+async fn run_batch(
+    state: &HttpState,
+    headers: &HeaderMap,
+    ip: IpAddr,
+    media: MediaType,
+    batch: Vec<Params>,
+) -> Response {
+    let identity = match identity(state, headers).await {
+        Ok(i) => i,
+        Err(rejection) => return rejection.into_response(media),
+    };
+    // Every operation of a batch counts against the quota.
+    let cost = u32::try_from(batch.len()).unwrap_or(u32::MAX);
+    if let Some(limited) = throttle(state, &identity, ip, cost, media) {
+        return limited;
+    }
+    let mut results = Vec::with_capacity(batch.len());
+    for params in batch {
+        match run_one(state, identity.clone(), params).await {
+            Ok((_, body)) => results.push(body),
+            Err(rejection) => return rejection.into_response(media),
+        }
+    }
+    respond(StatusCode::OK, media, &Json::Array(results))
+}
+
+/// Charges the request to its caller; past the quota, the 429 with
+/// `Retry-After` and a RATE_LIMITED error saying when to come back.
+fn throttle(
+    state: &HttpState,
+    identity: &Identity,
+    ip: IpAddr,
+    cost: u32,
+    media: MediaType,
+) -> Option<Response> {
+    let wait = state.app.rate_limiter.check(identity, ip, cost).err()?;
+    state.app.metrics.rate_limited();
+    // Whole seconds, rounded up: retrying at the announced time succeeds.
+    let retry_after_secs = wait.as_millis().div_ceil(1000).max(1) as u64;
+    let err = AppError::RateLimited { retry_after_secs };
+    let body = json!({ "errors": [{
+        "message": err.to_string(),
+        "extensions": { "code": err.code(), "retryAfter": retry_after_secs },
+    }] });
+    let mut response = respond(StatusCode::TOO_MANY_REQUESTS, media, &body);
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+    Some(response)
+}
+
+/// Executes one request and records it; the body follows the spec (no `data`
+/// when nothing executed).
+async fn run_one(
+    state: &HttpState,
+    identity: Identity,
+    params: Params,
+) -> Result<(Outcome, Json), Rejection> {
+    let mut request = params.into_request().map_err(Rejection::bad_request)?;
+    let schema = if may_introspect(&identity, &state.app.config.introspection_audiences()) {
+        &state.schema
+    } else {
+        request = request.disable_introspection();
+        &state.quiet_schema
+    };
+    let started = Instant::now();
+    let (mut response, statements) =
+        count_statements(execute(schema, &state.app, identity, request)).await;
+    let outcome = classify(&mut response);
+    state
+        .app
+        .metrics
+        .observe(outcome, started.elapsed(), statements);
     let body = if matches!(
         outcome,
         Outcome::Invalid | Outcome::TooComplex | Outcome::Timeout
     ) {
         // Nothing executed: the spec's response has no `data` entry.
-        serde_json::to_string(&json!({ "errors": response.errors }))
+        Ok(json!({ "errors": response.errors }))
     } else {
-        serde_json::to_string(&response)
+        serde_json::to_value(&response)
     };
-    let body = match body {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "response serialisation failed");
-            return Rejection::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "INTERNAL",
-                "internal error",
-            )
-            .into_response(media);
-        }
-    };
-    let mut r = (status, body).into_response();
+    body.map_err(|e| {
+        tracing::error!(error = %e, "response serialisation failed");
+        Rejection::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL",
+            "internal error",
+        )
+    })
+    .map(|body| (outcome, body))
+}
+
+fn respond(status: StatusCode, media: MediaType, body: &Json) -> Response {
+    let mut r = (status, body.to_string()).into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(media.as_str()),

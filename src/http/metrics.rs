@@ -82,6 +82,7 @@ pub struct Metrics {
     requests: [AtomicU64; OUTCOMES.len()],
     latency: Histogram<{ LATENCY_BUCKETS.len() }>,
     statements: Histogram<{ STATEMENT_BUCKETS.len() }>,
+    rate_limited: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -90,6 +91,7 @@ impl Default for Metrics {
             requests: std::array::from_fn(|_| AtomicU64::new(0)),
             latency: Histogram::new(LATENCY_BUCKETS),
             statements: Histogram::new(STATEMENT_BUCKETS),
+            rate_limited: AtomicU64::new(0),
         }
     }
 }
@@ -101,6 +103,11 @@ impl Metrics {
         }
         self.latency.observe(elapsed.as_secs_f64());
         self.statements.observe(statements as f64);
+    }
+
+    /// A request refused with 429.
+    pub fn rate_limited(&self) {
+        self.rate_limited.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -127,6 +134,11 @@ pub async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
         &mut out,
         "c360_graphql_sql_statements",
         "SQL statements issued by one GraphQL request.",
+    );
+    let _ = writeln!(
+        out,
+        "# HELP c360_rate_limited_total Requests refused with 429 by the rate limiter.\n# TYPE c360_rate_limited_total counter\nc360_rate_limited_total {}",
+        m.rate_limited.load(Ordering::Relaxed)
     );
     let stats = &state.app.store.stats;
     let _ = writeln!(

@@ -6,16 +6,19 @@ mod graphql;
 mod health;
 pub mod metrics;
 mod negotiate;
+pub mod rate_limit;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::http::{HeaderValue, Method, header};
 use axum::routing::get;
 use tokio::net::TcpListener;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::app::{App, AppState};
-use crate::auth::{TokenIssuer, TokenVerifier};
+use crate::auth::{Jwks, TokenIssuer, TokenVerifier};
 use crate::config::Config;
 use crate::db::{Store, StoreOptions};
 use crate::error::{AppError, AppResult};
@@ -26,10 +29,14 @@ use crate::graphql::C360Schema;
 pub struct HttpState {
     pub app: AppState,
     pub schema: C360Schema,
+    /// The schema for callers who may not introspect: no field suggestions.
+    pub quiet_schema: C360Schema,
 }
 
 pub fn router(app: AppState) -> Router {
     let schema = crate::graphql::schema(app.clone());
+    let quiet_schema = crate::graphql::quiet_schema(app.clone());
+    let cors = cors(&app.config);
     Router::new()
         .route(
             "/graphql",
@@ -38,7 +45,34 @@ pub fn router(app: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))
-        .with_state(HttpState { app, schema })
+        .layer(cors)
+        .with_state(HttpState {
+            app,
+            schema,
+            quiet_schema,
+        })
+}
+
+/// Cross-origin access for the configured origins only; an origin not on
+/// the list gets no CORS headers, so browsers refuse it.
+fn cors(config: &Config) -> CorsLayer {
+    let origins: Vec<HeaderValue> = config
+        .cors_allow_origins
+        .iter()
+        .filter_map(|o| match HeaderValue::from_str(o.trim()) {
+            Ok(v) => Some(v),
+            Err(_) => {
+                tracing::warn!(origin = %o, "ignoring an invalid CORS origin");
+                None
+            }
+        })
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+        .expose_headers([header::RETRY_AFTER])
+        .max_age(std::time::Duration::from_secs(600))
 }
 
 /// A bound, ready-to-serve gateway.
@@ -57,7 +91,7 @@ impl Application {
         })?;
         Ok(Application {
             listener,
-            app: app_state(config, store)?,
+            app: app_state(config, store).await?,
         })
     }
 
@@ -100,31 +134,35 @@ pub async fn open_store(config: &Config) -> AppResult<Store> {
     })
 }
 
-fn app_state(config: Config, store: Store) -> AppResult<AppState> {
+async fn app_state(config: Config, store: Store) -> AppResult<AppState> {
     let secret = config.effective_jwt_secret();
     let leeway = std::time::Duration::from_secs(config.jwt_leeway_secs);
-    let verifier = secret.as_ref().map(|s| {
-        TokenVerifier::hs256(
-            s,
-            config.jwt_issuer.as_deref(),
-            config.jwt_audience.as_deref(),
-            leeway,
-        )
-    });
+    let (iss, aud) = (config.jwt_issuer.as_deref(), config.jwt_audience.as_deref());
+    let jwks = match &config.jwt_jwks {
+        Some(location) => Some(Jwks::load(location, config.jwt_jwks_refresh).await),
+        None => None,
+    };
+    let verifier = match (&secret, jwks) {
+        (Some(s), Some(jwks)) => Some(TokenVerifier::hs256(s, iss, aud, leeway).with_jwks(jwks)),
+        (Some(s), None) => Some(TokenVerifier::hs256(s, iss, aud, leeway)),
+        (None, Some(jwks)) => Some(TokenVerifier::jwks(jwks, iss, aud, leeway)),
+        (None, None) => None,
+    };
     let issuer = secret
         .as_ref()
         .map(|s| TokenIssuer::hs256(s, config.jwt_issuer.clone(), config.jwt_audience.clone()));
     if verifier.is_none() {
         tracing::warn!(
-            "no C360_JWT_SECRET and not in --dev mode: every bearer token will be refused"
+            "no C360_JWT_SECRET or C360_JWT_JWKS and not in --dev mode: every bearer token will be refused"
         );
     }
     Ok(AppState(Arc::new(App {
         store,
-        config,
         verifier,
         issuer,
         metrics: metrics::Metrics::default(),
+        rate_limiter: rate_limit::RateLimiter::new(rate_limit::Quotas::from_config(&config)),
+        config,
     })))
 }
 

@@ -4,7 +4,7 @@
 
 use c360_entity::audit_event;
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
 
 use crate::auth::Principal;
 use crate::error::AppResult;
@@ -31,5 +31,32 @@ pub async fn record(
     }
     .insert(db)
     .await?;
+    Ok(())
+}
+
+/// One `pii.read` row per customer whose personal data `principal` read
+/// unmasked in one request, written by one statement whatever their number.
+pub async fn record_pii_reads(
+    db: &impl ConnectionTrait,
+    principal: &Principal,
+    customers: &[(i64, String)],
+) -> AppResult<()> {
+    if customers.is_empty() {
+        return Ok(());
+    }
+    let at = Utc::now();
+    let rows = customers
+        .iter()
+        .map(|(id, target)| audit_event::ActiveModel {
+            principal: Set(principal.subject.clone()),
+            role: Set(principal.role.to_string()),
+            action: Set("pii.read".to_owned()),
+            target: Set(target.clone()),
+            customer_id: Set(Some(*id)),
+            at: Set(at),
+            details: Set(serde_json::json!({ "scopes": principal.scopes })),
+            ..Default::default()
+        });
+    audit_event::Entity::insert_many(rows).exec(db).await?;
     Ok(())
 }

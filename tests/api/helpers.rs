@@ -37,6 +37,39 @@ macro_rules! both_stores {
     };
 }
 
+/// Runs a test body once per store, for tests that configure the gateway
+/// themselves (`TestApp::spawn(store, |config| ...)`).
+#[macro_export]
+macro_rules! each_store {
+    ($(#[$meta:meta])* async fn $name:ident($store:ident: StoreKind) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn run($store: $crate::helpers::StoreKind) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                run($crate::helpers::StoreKind::Sqlite).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if std::env::var("C360_TEST_POSTGRES_URL").is_ok() {
+                    run($crate::helpers::StoreKind::Postgres).await;
+                }
+            }
+        }
+    };
+}
+
+/// Which store a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    Sqlite,
+    Postgres,
+}
+
 /// A running gateway on its own store.
 pub struct TestApp {
     pub addr: SocketAddr,
@@ -54,14 +87,34 @@ static NEXT_DB: AtomicU64 = AtomicU64::new(0);
 impl TestApp {
     /// A gateway on a fresh SQLite file.
     pub async fn spawn_sqlite() -> TestApp {
+        Self::spawn_sqlite_with(|_| {}).await
+    }
+
+    /// A gateway on a fresh store of `kind`, its configuration adjusted by `configure`.
+    pub async fn spawn(kind: StoreKind, configure: impl FnOnce(&mut Config)) -> TestApp {
+        match kind {
+            StoreKind::Sqlite => Self::spawn_sqlite_with(configure).await,
+            StoreKind::Postgres => Self::spawn_postgres_with(configure)
+                .await
+                .expect("C360_TEST_POSTGRES_URL is set"),
+        }
+    }
+
+    pub async fn spawn_sqlite_with(configure: impl FnOnce(&mut Config)) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("c360.db").display());
-        Self::start(Config::for_store(url), Some(dir), None).await
+        let mut config = Config::for_store(url);
+        configure(&mut config);
+        Self::start(config, Some(dir), None).await
     }
 
     /// A fresh database on the configured PostgreSQL; `None` when the variable
     /// is unset. Set but unreachable is a failure, never a skip.
     pub async fn spawn_postgres() -> Option<TestApp> {
+        Self::spawn_postgres_with(|_| {}).await
+    }
+
+    pub async fn spawn_postgres_with(configure: impl FnOnce(&mut Config)) -> Option<TestApp> {
         let admin_url = std::env::var("C360_TEST_POSTGRES_URL").ok()?;
         let name = format!(
             "c360_test_{}_{}",
@@ -83,6 +136,7 @@ impl TestApp {
         let url = with_database(&admin_url, &name);
         let mut config = Config::for_store(url);
         config.db_max_connections = 4;
+        configure(&mut config);
         Some(Self::start(config, None, Some((admin_url, name))).await)
     }
 

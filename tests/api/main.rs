@@ -5,5 +5,10 @@ mod helpers;
 
 mod batching;
 mod cli;
+mod exposure;
 mod http_spec;
+mod jwks;
+mod limits;
+mod privacy;
+mod rate_limits;
 mod read_api;

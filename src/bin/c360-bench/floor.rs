@@ -33,9 +33,13 @@ pub async fn capture(store: &Prepared, scenario: Scenario, seed: u64) -> anyhow:
             v.push(info.statement.clone());
         }
     });
+    let config = Config::for_store(store.url.clone());
     let app = AppState(Arc::new(App {
         store: db,
-        config: Config::for_store(store.url.clone()),
+        rate_limiter: c360::http::rate_limit::RateLimiter::new(
+            c360::http::rate_limit::Quotas::from_config(&config),
+        ),
+        config,
         verifier: None,
         issuer: None,
         metrics: Default::default(),

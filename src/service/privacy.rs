@@ -1,0 +1,215 @@
+//! Privacy requests: everything the store holds on one customer as a JSON
+//! document, and erasure that redacts every piece of personal data in one
+//! transaction while keeping the anonymous order and metric history, so
+//! revenue, counts and segment figures stay right.
+
+use c360_entity::{
+    audit_event, customer, customer_metrics, customer_tag, loyalty_account, loyalty_transaction,
+    nps_response, order, order_line, referral, review, ticket, ticket_message,
+};
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, Func};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder, Set, TransactionSession, TransactionTrait,
+};
+use serde_json::{Value as Json, json};
+
+use super::audit;
+use crate::auth::Principal;
+use crate::error::{AppError, AppResult};
+
+/// What replaces redacted free text.
+pub const REDACTED: &str = "[erased]";
+
+/// The address an erased customer keeps: unique (the column is), and on the
+/// reserved `.invalid` domain so nothing is ever sent to it.
+pub fn erased_email(customer_id: i64) -> String {
+    format!("erased-{customer_id}@erased.invalid")
+}
+
+/// Every record on the customer, one array per table (one statement each),
+/// or `None` when there is no such customer.
+pub async fn export(db: &impl ConnectionTrait, customer_id: i64) -> AppResult<Option<Json>> {
+    let Some(profile) = customer::Entity::find_by_id(customer_id)
+        .into_json()
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    macro_rules! rows {
+        ($entity:ident, $column:expr) => {
+            Json::Array(
+                $entity::Entity::find()
+                    .filter($column.eq(customer_id))
+                    .order_by_asc($entity::Column::Id)
+                    .into_json()
+                    .all(db)
+                    .await?,
+            )
+        };
+    }
+    let tags = Json::Array(
+        customer_tag::Entity::find()
+            .filter(customer_tag::Column::CustomerId.eq(customer_id))
+            .order_by_asc(customer_tag::Column::Tag)
+            .into_json()
+            .all(db)
+            .await?,
+    );
+    let metrics = customer_metrics::Entity::find_by_id(customer_id)
+        .into_json()
+        .one(db)
+        .await?;
+    Ok(Some(json!({
+        "exportedAt": Utc::now(),
+        "customer": profile,
+        "tags": tags,
+        "orders": rows!(order, order::Column::CustomerId),
+        "orderLines": rows!(order_line, order_line::Column::CustomerId),
+        "tickets": rows!(ticket, ticket::Column::CustomerId),
+        "ticketMessages": rows!(ticket_message, ticket_message::Column::CustomerId),
+        "reviews": rows!(review, review::Column::CustomerId),
+        "referralsMade": rows!(referral, referral::Column::CustomerId),
+        "referredBy": rows!(referral, referral::Column::RefereeCustomerId),
+        "loyaltyAccount": rows!(loyalty_account, loyalty_account::Column::CustomerId),
+        "loyaltyTransactions": rows!(loyalty_transaction, loyalty_transaction::Column::CustomerId),
+        "npsResponses": rows!(nps_response, nps_response::Column::CustomerId),
+        "metrics": metrics,
+        "auditEvents": json_details(rows!(audit_event, audit_event::Column::CustomerId)),
+    })))
+}
+
+/// SQLite hands JSON columns back as text; the export shows them as JSON on
+/// every store.
+fn json_details(mut events: Json) -> Json {
+    if let Some(rows) = events.as_array_mut() {
+        for row in rows {
+            if let Some(details) = row.get_mut("details")
+                && let Some(parsed) = details
+                    .as_str()
+                    .and_then(|text| serde_json::from_str::<Json>(text).ok())
+            {
+                *details = parsed;
+            }
+        }
+    }
+    events
+}
+
+/// Erases the customer's personal data everywhere, in one transaction with
+/// its audit row. Orders, lines, loyalty balances and metrics stay (they hold
+/// no personal data once the profile is redacted); `target` is the customer's
+/// global id for the audit row. Returns when it was erased, `None` when
+/// there is no such customer. Erasing again is harmless.
+pub async fn erase<C>(
+    db: &C,
+    principal: &Principal,
+    customer_id: i64,
+    target: &str,
+) -> AppResult<Option<DateTime<Utc>>>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    let txn = db.begin().await?;
+    let Some(found) = customer::Entity::find_by_id(customer_id).one(&txn).await? else {
+        return Ok(None);
+    };
+    let original_email = found.email.clone();
+    let placeholder = erased_email(customer_id);
+    let now = Utc::now();
+
+    let mut profile = found.into_active_model();
+    profile.email = Set(placeholder.clone());
+    profile.first_name = Set(None);
+    profile.last_name = Set(None);
+    profile.phone = Set(None);
+    profile.birthday = Set(None);
+    profile.city = Set(None);
+    profile.external_source = Set(None);
+    profile.external_ref = Set(None);
+    profile.email_marketing_state = Set(c360_entity::enums::EmailMarketingState::NotSubscribed);
+    profile.consent_updated_at = Set(Some(now));
+    profile.erased_at = Set(Some(now));
+    profile.updated_at = Set(now);
+    profile.update(&txn).await?;
+
+    customer_tag::Entity::delete_many()
+        .filter(customer_tag::Column::CustomerId.eq(customer_id))
+        .exec(&txn)
+        .await?;
+    // Subjects and messages are free text the customer (or an agent quoting
+    // them) wrote; names appear in them.
+    ticket::Entity::update_many()
+        .col_expr(ticket::Column::Subject, Expr::value(REDACTED))
+        .col_expr(
+            ticket::Column::SatisfactionComment,
+            Expr::value(Option::<String>::None),
+        )
+        .filter(ticket::Column::CustomerId.eq(customer_id))
+        .exec(&txn)
+        .await?;
+    ticket_message::Entity::update_many()
+        .col_expr(ticket_message::Column::Body, Expr::value(REDACTED))
+        .col_expr(
+            ticket_message::Column::AuthorName,
+            Expr::value(Option::<String>::None),
+        )
+        .filter(ticket_message::Column::CustomerId.eq(customer_id))
+        .exec(&txn)
+        .await?;
+    review::Entity::update_many()
+        .col_expr(review::Column::Title, Expr::value(Option::<String>::None))
+        .col_expr(review::Column::Body, Expr::value(Option::<String>::None))
+        .filter(review::Column::CustomerId.eq(customer_id))
+        .exec(&txn)
+        .await?;
+    nps_response::Entity::update_many()
+        .col_expr(
+            nps_response::Column::Comment,
+            Expr::value(Option::<String>::None),
+        )
+        .filter(nps_response::Column::CustomerId.eq(customer_id))
+        .exec(&txn)
+        .await?;
+    // Invitations addressed to this customer, signed up or not.
+    referral::Entity::update_many()
+        .col_expr(
+            referral::Column::RefereeEmail,
+            Expr::value(placeholder.clone()),
+        )
+        .filter(
+            Condition::any()
+                .add(referral::Column::RefereeCustomerId.eq(customer_id))
+                .add(referral::Column::RefereeEmail.eq(original_email.clone())),
+        )
+        .exec(&txn)
+        .await?;
+    // Other customers' ledger lines may name this one (a referral bonus).
+    loyalty_transaction::Entity::update_many()
+        .col_expr(
+            loyalty_transaction::Column::Description,
+            Expr::from(
+                Func::cust("REPLACE")
+                    .arg(Expr::col(loyalty_transaction::Column::Description))
+                    .arg(original_email.clone())
+                    .arg(placeholder.clone()),
+            ),
+        )
+        .filter(loyalty_transaction::Column::Description.contains(&original_email))
+        .exec(&txn)
+        .await?;
+
+    audit::record(
+        &txn,
+        principal,
+        "customer.erase",
+        target,
+        Some(customer_id),
+        json!({ "redacted": ["customers", "customer_tags", "tickets", "ticket_messages", "reviews", "nps_responses", "referrals", "loyalty_transactions"] }),
+    )
+    .await?;
+    txn.commit().await.map_err(AppError::from)?;
+    Ok(Some(now))
+}
