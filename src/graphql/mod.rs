@@ -18,6 +18,7 @@ mod order;
 mod pagination;
 mod referral;
 mod review;
+mod segment;
 mod stats;
 mod ticket;
 
@@ -28,11 +29,15 @@ use crate::auth::{CustomerScope, Identity, visible_customer_ids};
 use crate::error::AppError;
 
 pub use errors::{Outcome, classify};
-pub use money::Money;
+pub use money::{Money, minor_digits};
 pub use pagination::MAX_PAGE_SIZE;
 
 #[derive(MergedObject, Default)]
-pub struct Query(customer::CustomerQuery, node::NodeQuery);
+pub struct Query(
+    customer::CustomerQuery,
+    node::NodeQuery,
+    segment::SegmentQuery,
+);
 
 pub type C360Schema = Schema<Query, EmptyMutation, EmptySubscription>;
 

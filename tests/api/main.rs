@@ -7,3 +7,5 @@ mod batching;
 mod cli;
 mod http_spec;
 mod read_api;
+mod segment_differential;
+mod segments;

@@ -1,0 +1,199 @@
+//! The segment language through GraphQL: errors with their position and
+//! suggestion, members and their pages, the catalogue, access.
+
+use serde_json::{Value, json};
+
+use crate::both_stores;
+
+const MEMBERS: &str = "query($q: String!, $first: Int, $after: String) {
+    segmentMembers(query: $q, first: $first, after: $after) {
+        totalCount edges { cursor node { id } } pageInfo { hasNextPage endCursor }
+    }
+}";
+
+/// The single error of a segment query, as (message, extensions).
+async fn segment_error(app: &crate::helpers::TestApp, q: &str) -> (String, Value) {
+    let (status, body) = app
+        .post(MEMBERS, json!({ "q": q }), Some(&app.staff()))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let errors = body["errors"].as_array().expect("errors");
+    assert_eq!(errors.len(), 1, "{body}");
+    (
+        errors[0]["message"].as_str().expect("message").to_owned(),
+        errors[0]["extensions"].clone(),
+    )
+}
+
+fn gid(id: i64) -> String {
+    format!("gid://c360/Customer/{id}")
+}
+
+both_stores! {
+    async fn every_segment_error_names_its_place_and_a_suggestion(app: TestApp) {
+        // (query, line, column, suggestion, words the message must contain)
+        let cases: &[(&str, u32, u32, Option<&str>, &str)] = &[
+            ("amount_spend >= 500", 1, 1, Some("amount_spent"), "unknown attribute `amount_spend`"),
+            ("amount_spent >= 500\n  AND loyalty_tier > 'GOLD'", 2, 20, Some("="), "does not take >"),
+            ("loyalty_tier = 'GOLDD'", 1, 16, Some("'GOLD'"), "`GOLDD` is not a value of `loyalty_tier`"),
+            ("last_order_date < 2026-02-30", 1, 19, None, "not a calendar date"),
+            ("last_order_date < tomorrow", 1, 19, Some("today"), "takes a date"),
+            ("last_order_date < 30d", 1, 19, Some("-30d"), "needs a sign"),
+            ("amount_spent >= 'lots'", 1, 17, None, "takes an amount"),
+            ("amount_spent >= 1.234", 1, 17, None, "at most 2 decimals"),
+            ("number_of_orders >= 2.5", 1, 21, None, "whole number"),
+            ("(amount_spent >= 500", 1, 21, Some(")"), "expected `)`"),
+            ("amount_spent >= 500 number_of_orders > 2", 1, 21, None, "join conditions with AND or OR"),
+            ("amount_spent IS NULL", 1, 14, Some("="), "never null"),
+            ("customer_tags = 'vip'", 1, 15, Some("CONTAINS"), "does not take ="),
+            ("products_purchased MATCHES (skuu = 'LIP-001')", 1, 29, Some("sku"), "unknown field `skuu`"),
+            ("anniversary(birthdate) = today", 1, 13, Some("birthday"), "anniversary() takes birthday or customer_added_date"),
+            ("country = 'FR' AND city BETWEEN 'a' AND 'b'", 1, 25, Some("="), "does not take BETWEEN"),
+            ("nps_score >= 9 ANDD open_tickets > 0", 1, 16, None, "join conditions"),
+            ("country = 'FR", 1, 11, None, "never closed"),
+            ("", 1, 1, None, "empty"),
+        ];
+        for (q, line, column, suggestion, words) in cases {
+            let (message, ext) = segment_error(&app, q).await;
+            assert_eq!(ext["code"], "BAD_USER_INPUT", "{q}: {message}");
+            assert_eq!(ext["field"], "query", "{q}");
+            assert_eq!((ext["line"].as_u64(), ext["column"].as_u64()), (Some(u64::from(*line)), Some(u64::from(*column))), "{q}: {message}");
+            assert_eq!(ext["suggestion"].as_str(), *suggestion, "{q}: {message}");
+            assert!(message.contains(words), "{q}: `{message}` lacks `{words}`");
+            assert!(message.contains(&format!("line {line}, column {column}")), "{message}");
+        }
+    }
+}
+
+both_stores! {
+    async fn segment_members_page_through_exactly_the_matching_customers(app: TestApp) {
+        app.seed(60).await;
+        let q = "amount_spent >= 100 AND (number_of_orders >= 2 OR customer_tags CONTAINS 'vip') AND NOT country = 'US'";
+        let expected = app
+            .ids(
+                "SELECT c.id FROM customers c JOIN customer_metrics m ON m.customer_id = c.id \
+                 WHERE m.net_spend >= 10000 AND (m.orders_count >= 2 OR EXISTS (SELECT 1 FROM customer_tags t \
+                 WHERE t.customer_id = c.id AND t.tag = 'vip')) AND (c.country IS NULL OR c.country <> 'US') ORDER BY c.id",
+            )
+            .await;
+        assert!(expected.len() >= 4, "the seed gives too few members: {expected:?}");
+        let mut seen = Vec::new();
+        let mut after = Value::Null;
+        loop {
+            let data = app.query(MEMBERS, json!({ "q": q, "first": 3, "after": after })).await;
+            let page = &data["segmentMembers"];
+            assert_eq!(page["totalCount"], expected.len(), "{page}");
+            for edge in page["edges"].as_array().expect("edges") {
+                seen.push(edge["node"]["id"].as_str().expect("id").to_owned());
+            }
+            if page["pageInfo"]["hasNextPage"] != true {
+                break;
+            }
+            after = page["pageInfo"]["endCursor"].clone();
+        }
+        let expected: Vec<String> = expected.into_iter().map(gid).collect();
+        assert_eq!(seen, expected);
+    }
+}
+
+both_stores! {
+    async fn customers_query_is_anded_with_the_typed_filter(app: TestApp) {
+        app.seed(40).await;
+        let data = app
+            .query(
+                "query($q: String) { customers(first: 100, query: $q, filter: { country: [\"US\", \"GB\"] }) {
+                    totalCount edges { node { id } } } }",
+                json!({ "q": "number_of_orders >= 1 AND email_subscription_status IN ('SUBSCRIBED', 'PENDING')" }),
+            )
+            .await;
+        let expected: Vec<String> = app
+            .ids(
+                "SELECT c.id FROM customers c JOIN customer_metrics m ON m.customer_id = c.id \
+                 WHERE c.country IN ('US', 'GB') AND m.orders_count >= 1 \
+                 AND c.email_marketing_state IN ('SUBSCRIBED', 'PENDING') ORDER BY c.created_at DESC, c.id DESC",
+            )
+            .await
+            .into_iter()
+            .map(gid)
+            .collect();
+        assert!(!expected.is_empty());
+        let ids: Vec<String> = data["customers"]["edges"]
+            .as_array()
+            .expect("edges")
+            .iter()
+            .map(|e| e["node"]["id"].as_str().expect("id").to_owned())
+            .collect();
+        assert_eq!(ids, expected);
+        assert_eq!(data["customers"]["totalCount"], expected.len());
+
+        let (_, body) = app
+            .post(
+                "{ customers(query: \"amount_spent >= 500 AND loyalty_teir = 'GOLD'\") { totalCount } }",
+                json!({}),
+                Some(&app.staff()),
+            )
+            .await;
+        let ext = &body["errors"][0]["extensions"];
+        assert_eq!(ext["code"], "BAD_USER_INPUT", "{body}");
+        assert_eq!((ext["column"].as_u64(), ext["suggestion"].as_str()), (Some(25), Some("loyalty_tier")));
+    }
+}
+
+both_stores! {
+    async fn segment_filters_list_every_attribute_with_its_operators(app: TestApp) {
+        let data = app
+            .query(
+                "{ segmentFilters { name function valueType operators values arguments fields { name aggregate } } }",
+                json!({}),
+            )
+            .await;
+        let filters = data["segmentFilters"].as_array().expect("list");
+        let by_name = |n: &str| {
+            filters
+                .iter()
+                .find(|f| f["name"] == n)
+                .unwrap_or_else(|| panic!("{n} missing"))
+                .clone()
+        };
+        let tier = by_name("loyalty_tier");
+        assert_eq!(tier["valueType"], "ENUM");
+        assert_eq!(tier["values"], json!(["BRONZE", "SILVER", "GOLD", "PLATINUM"]));
+        assert_eq!(tier["operators"], json!(["=", "!=", "IN", "NOT IN", "IS NULL", "IS NOT NULL"]));
+        assert_eq!(by_name("amount_spent")["valueType"], "MONEY");
+        assert_eq!(by_name("customer_tags")["operators"], json!(["CONTAINS", "NOT CONTAINS"]));
+        assert_eq!(by_name("anniversary")["arguments"], json!(["birthday", "customer_added_date"]));
+        let placed = by_name("orders_placed");
+        assert_eq!(placed["function"], true);
+        assert_eq!(
+            placed["fields"],
+            json!([{"name": "date", "aggregate": false}, {"name": "count", "aggregate": true}, {"name": "sum_amount", "aggregate": true}])
+        );
+        assert_eq!(filters.len(), 22);
+    }
+}
+
+both_stores! {
+    async fn customers_and_partners_without_the_scope_never_see_segments(app: TestApp) {
+        app.seed(3).await;
+        let customer = app.token(c360::auth::Role::Customer, "1", &[]);
+        let partner = app.token(c360::auth::Role::Partner, "crm", &["customers:read"]);
+        for token in [&customer, &partner] {
+            let (_, body) = app
+                .post(MEMBERS, json!({ "q": "amount_spent >= 0" }), Some(token))
+                .await;
+            assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN", "{body}");
+            assert!(body["data"].is_null(), "{body}");
+        }
+        // A partner with both scopes reads members, but filtering on email needs pii:read.
+        let reader = app.token(c360::auth::Role::Partner, "crm", &["customers:read", "segments:read"]);
+        let (_, body) = app
+            .post(MEMBERS, json!({ "q": "email_domain = 'example.com' OR number_of_orders >= 0" }), Some(&reader))
+            .await;
+        assert!(body.get("errors").is_none(), "{body}");
+        assert_eq!(body["data"]["segmentMembers"]["totalCount"], 3);
+        let (_, body) = app
+            .post(MEMBERS, json!({ "q": "email = 'a@example.com'" }), Some(&reader))
+            .await;
+        assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN", "{body}");
+    }
+}
