@@ -11,7 +11,7 @@ mod guard;
 mod ids;
 mod loaders;
 mod loyalty;
-mod money;
+pub(crate) mod money;
 mod node;
 mod nps;
 mod order;
@@ -22,7 +22,7 @@ mod segment;
 mod stats;
 mod ticket;
 
-use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
 
 use crate::app::AppState;
 use crate::auth::{CustomerScope, Identity, visible_customer_ids};
@@ -37,12 +37,16 @@ pub struct Query(
     customer::CustomerQuery,
     node::NodeQuery,
     segment::SegmentQuery,
+    segment::SavedSegmentQuery,
 );
 
-pub type C360Schema = Schema<Query, EmptyMutation, EmptySubscription>;
+#[derive(MergedObject, Default)]
+pub struct Mutation(segment::SegmentMutation);
 
-fn builder() -> SchemaBuilder<Query, EmptyMutation, EmptySubscription> {
-    Schema::build(Query::default(), EmptyMutation, EmptySubscription)
+pub type C360Schema = Schema<Query, Mutation, EmptySubscription>;
+
+fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
 }
 
 /// The schema the server runs, with the configured limits and the state attached.

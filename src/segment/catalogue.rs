@@ -414,10 +414,13 @@ pub fn function(func: Func) -> &'static FuncSpec {
         .unwrap_or(&FUNCTIONS[0])
 }
 
-/// The candidate closest to `word` by edit distance (case-insensitive).
+/// The candidate closest to `word` (case-insensitive): one that contains it
+/// (`tier` → `loyalty_tier`) first, then the smallest edit distance.
 pub fn nearest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let word = word.to_lowercase();
-    candidates
-        .into_iter()
-        .min_by_key(|c| strsim::levenshtein(&word, &c.to_lowercase()))
+    candidates.into_iter().min_by_key(|c| {
+        let c = c.to_lowercase();
+        let contains = word.len() >= 3 && c.contains(&word);
+        (!contains, strsim::levenshtein(&word, &c))
+    })
 }

@@ -3,3 +3,4 @@
 pub mod audit;
 pub mod loyalty;
 pub mod metrics;
+pub mod segments;

@@ -197,3 +197,114 @@ both_stores! {
         assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN", "{body}");
     }
 }
+
+const CREATE: &str = "mutation($input: SegmentCreateInput!) {
+    segmentCreate(input: $input) { id name description query createdBy }
+}";
+
+both_stores! {
+    async fn saved_segments_are_checked_on_save_and_report_their_members(app: TestApp) {
+        app.seed(50).await;
+        let q = "number_of_orders >= 2 AND NOT nps_category = 'DETRACTOR'";
+        let data = app
+            .query(CREATE, json!({ "input": { "name": " Repeat buyers ", "description": "2+ orders", "query": q } }))
+            .await;
+        let saved = &data["segmentCreate"];
+        assert_eq!(saved["name"], "Repeat buyers");
+        assert_eq!(saved["query"], q);
+        assert_eq!(saved["createdBy"], "staff-test");
+        let id = saved["id"].as_str().expect("id").to_owned();
+        assert_eq!(
+            app.scalar("SELECT COUNT(*) FROM audit_events WHERE action = 'segment.create'").await,
+            1
+        );
+
+        let members = "(SELECT c.id FROM customers c JOIN customer_metrics m ON m.customer_id = c.id \
+            WHERE m.orders_count >= 2 AND (m.last_nps_score IS NULL OR m.last_nps_score >= 7))";
+        let count = app.scalar(&format!("SELECT COUNT(*) FROM {members} x")).await;
+        let ltv = app.scalar(&format!("SELECT CAST(COALESCE(SUM(net_spend), 0) AS BIGINT) FROM customer_metrics WHERE customer_id IN {members}")).await;
+        let orders = app.scalar(&format!("SELECT CAST(COALESCE(SUM(orders_count), 0) AS BIGINT) FROM customer_metrics WHERE customer_id IN {members}")).await;
+        let points = app.scalar(&format!("SELECT CAST(COALESCE(SUM(points_available), 0) AS BIGINT) FROM loyalty_accounts WHERE customer_id IN {members}")).await;
+        let promoters = app.scalar(&format!("SELECT COUNT(*) FROM customer_metrics WHERE last_nps_score >= 9 AND customer_id IN {members}")).await;
+        let respondents = app.scalar(&format!("SELECT COUNT(*) FROM customer_metrics WHERE last_nps_score IS NOT NULL AND customer_id IN {members}")).await;
+        assert!(count >= 3 && respondents >= 1, "seed too small: {count} members, {respondents} respondents");
+
+        let data = app
+            .query(
+                "query($id: ID!) { segment(id: $id) { name count
+                    members(first: 100) { edges { node { id } } }
+                    statistics { customers totalLifetimeValue { amount currencyCode } averageLifetimeValue { amount }
+                                 orders points promoters detractors npsRespondents nps } } }",
+                json!({ "id": id }),
+            )
+            .await;
+        let seg = &data["segment"];
+        assert_eq!(seg["count"], count);
+        assert_eq!(seg["members"]["edges"].as_array().expect("edges").len() as i64, count);
+        let st = &seg["statistics"];
+        assert_eq!(st["customers"], count);
+        let money = |minor: i64| format!("{}.{:02}", minor / 100, minor % 100);
+        assert_eq!(st["totalLifetimeValue"], json!({ "amount": money(ltv), "currencyCode": "USD" }));
+        let avg = (ltv * 2 + count) / (count * 2); // half up; spend is never negative here
+        assert_eq!(st["averageLifetimeValue"]["amount"], money(avg));
+        assert_eq!(st["orders"], orders);
+        assert_eq!(st["points"], points);
+        assert_eq!(st["promoters"], promoters);
+        assert_eq!(st["detractors"], 0, "detractors are excluded by the query");
+        assert_eq!(st["npsRespondents"], respondents);
+        let nps = st["nps"].as_f64().expect("nps");
+        assert!((nps - promoters as f64 * 100.0 / respondents as f64).abs() < 1e-9, "{nps}");
+
+        // A bad query is refused with its place; a taken name is a conflict.
+        let (_, body) = app
+            .post(CREATE, json!({ "input": { "name": "Bad", "query": "number_of_orders >= 2 AND tier = 'GOLD'" } }), Some(&app.staff()))
+            .await;
+        let ext = &body["errors"][0]["extensions"];
+        assert_eq!((ext["code"].as_str(), ext["column"].as_u64(), ext["suggestion"].as_str()), (Some("BAD_USER_INPUT"), Some(27), Some("loyalty_tier")), "{body}");
+        let (_, body) = app
+            .post(CREATE, json!({ "input": { "name": "Repeat buyers", "query": "amount_spent > 0" } }), Some(&app.staff()))
+            .await;
+        assert_eq!(body["errors"][0]["extensions"]["code"], "CONFLICT", "{body}");
+
+        // Update re-checks the query; delete removes it.
+        let data = app
+            .query(
+                "mutation($id: ID!) { segmentUpdate(id: $id, input: { query: \"amount_spent >= 100\", description: null }) { query description } }",
+                json!({ "id": id }),
+            )
+            .await;
+        assert_eq!(data["segmentUpdate"], json!({ "query": "amount_spent >= 100", "description": null }));
+        let (_, body) = app
+            .post("mutation($id: ID!) { segmentUpdate(id: $id, input: { query: \"amount_spent >= \" }) { query } }", json!({ "id": id }), Some(&app.staff()))
+            .await;
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
+        let data = app.query("{ segments(first: 10) { edges { node { name query } } } }", json!({})).await;
+        assert_eq!(data["segments"]["edges"], json!([{ "node": { "name": "Repeat buyers", "query": "amount_spent >= 100" } }]));
+        let data = app.query("mutation($id: ID!) { segmentDelete(id: $id) }", json!({ "id": id })).await;
+        assert_eq!(data["segmentDelete"], id);
+        let data = app.query("query($id: ID!) { segment(id: $id) { name } }", json!({ "id": id })).await;
+        assert!(data["segment"].is_null());
+        let (_, body) = app.post("mutation($id: ID!) { segmentDelete(id: $id) }", json!({ "id": id }), Some(&app.staff())).await;
+        assert_eq!(body["errors"][0]["extensions"]["code"], "NOT_FOUND", "{body}");
+    }
+}
+
+both_stores! {
+    async fn writing_segments_needs_staff_or_the_write_scope(app: TestApp) {
+        let input = json!({ "input": { "name": "Gold", "query": "loyalty_tier = 'GOLD'" } });
+        let reader = app.token(c360::auth::Role::Partner, "crm", &["segments:read"]);
+        let customer = app.token(c360::auth::Role::Customer, "1", &[]);
+        for token in [&reader, &customer] {
+            let (_, body) = app.post(CREATE, input.clone(), Some(token)).await;
+            assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN", "{body}");
+        }
+        assert_eq!(app.scalar("SELECT COUNT(*) FROM segments").await, 0);
+        let writer = app.token(c360::auth::Role::Partner, "crm", &["segments:read", "segments:write"]);
+        let (_, body) = app.post(CREATE, input, Some(&writer)).await;
+        assert_eq!(body["data"]["segmentCreate"]["name"], "Gold", "{body}");
+        let (_, body) = app.post("{ segments { edges { node { name } } } }", json!({}), Some(&customer)).await;
+        assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN", "{body}");
+        let (_, body) = app.post("query { segment(id: \"gid://c360/Customer/1\") { name } }", json!({}), Some(&app.staff())).await;
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
+    }
+}
