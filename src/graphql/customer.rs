@@ -22,7 +22,7 @@ use super::pagination::{
 use super::referral::{Referral, referred_by};
 use super::review::Review;
 use super::segment::{segment_condition, segment_env};
-use super::stats::CustomerStats;
+use super::stats::{CustomerStats, Profile};
 use super::ticket::Ticket;
 use crate::auth::{CustomerScope, Domain, Identity, Role, mask_email, mask_name, mask_phone};
 use crate::error::AppError;
@@ -255,7 +255,13 @@ impl Customer {
             .await
             .map_err(|e| e.extend())?
             .unwrap_or_else(|| empty_metrics(self.0.id));
-        Ok(CustomerStats::new(metrics, currency))
+        let tz = state(ctx)?.config.timezone;
+        Ok(CustomerStats::new(metrics, currency).with_profile(Profile {
+            added_at: self.0.created_at,
+            birthday: self.0.birthday,
+            today: Utc::now().with_timezone(&tz).date_naive(),
+            tz,
+        }))
     }
 }
 

@@ -6,6 +6,7 @@ mod helpers;
 mod batching;
 mod cli;
 mod http_spec;
+mod insights;
 mod read_api;
 mod segment_differential;
 mod segments;
