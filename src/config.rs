@@ -70,7 +70,7 @@ pub struct Config {
     pub base_currency: String,
 
     /// IANA time zone (e.g. `Europe/Paris`) whose calendar days segment dates
-    /// (`today`, `-7d`, `2026-01-31`) and period metrics are counted in.
+    /// (`today`, `-7d`, `2026-01-31`) and customer stats (days since, next birthday) count in.
     #[arg(long, env = "C360_TIMEZONE", default_value = "UTC", value_parser = parse_timezone, global = true)]
     pub timezone: chrono_tz::Tz,
 
