@@ -28,6 +28,7 @@ use crate::app::AppState;
 use crate::auth::{CustomerScope, Identity, visible_customer_ids};
 use crate::error::AppError;
 
+pub use context::sees_pii;
 pub use errors::{Outcome, classify};
 pub use money::{Money, minor_digits};
 pub use pagination::MAX_PAGE_SIZE;

@@ -2,6 +2,7 @@
 //! `/readyz`, `/metrics`. [`Application::build`] binds and wires everything;
 //! the binary and the tests start the same application.
 
+mod export;
 mod graphql;
 mod health;
 pub mod metrics;
@@ -38,6 +39,7 @@ pub fn router(app: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))
+        .route("/segments/{id}/export", get(export::export_segment))
         .with_state(HttpState { app, schema })
 }
 
