@@ -527,6 +527,8 @@ impl CustomerQuery {
         let env = segment_env(ctx, None)?;
         let mut cond = compile(&filter.unwrap_or_default().to_segment(pii)?, &env)?;
         if let Some(text) = query {
+            // The segment language is a segments feature: CUSTOMER tokens never use it.
+            authorize(ctx, Domain::Segments)?;
             cond = cond.add(segment_condition(&text, pii, &env)?);
         }
         if let CustomerScope::Only(own) = scope_of(principal) {

@@ -666,7 +666,17 @@ async fn smallest_mismatch(
 
 both_stores! {
     async fn random_segments_select_what_the_ast_means(app: TestApp) {
-        app.seed(80).await;
+        // Fresh random data each run; the seed is in every failure message.
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_nanos() as u64;
+        c360::seed::run(
+            &app.db,
+            &c360::seed::SeedOptions { customers: 80, seed, base_currency: "USD".into(), progress: false },
+        )
+        .await
+        .expect("seed");
         let data = load(&app.db).await;
         let tz: Tz = "America/New_York".parse().expect("zone");
         let env = Env::now(tz, "USD");
@@ -697,7 +707,7 @@ both_stores! {
             let actual = sql_members(&app.db, &text, &env).await;
             if actual != expected {
                 let culprit = smallest_mismatch(&app.db, &data, &oracle, &env, &expr).await;
-                panic!("members of `{text}` differ: SQL {actual:?}, Rust {expected:?}; smallest differing part: {culprit}");
+                panic!("data seed {seed}: members of `{text}` differ: SQL {actual:?}, Rust {expected:?}; smallest differing part: {culprit}");
             }
             nonempty += usize::from(!expected.is_empty());
             partial += usize::from(!expected.is_empty() && expected.len() < data.rows.len());

@@ -195,6 +195,21 @@ both_stores! {
             .post(MEMBERS, json!({ "q": "email = 'a@example.com'" }), Some(&reader))
             .await;
         assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN", "{body}");
+        // Nor may a CUSTOMER token reach the language through `customers(query:)`.
+        let (_, body) = app
+            .post("{ customers(query: \"amount_spent >= 0\") { totalCount } }", json!({}), Some(&customer))
+            .await;
+        assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN", "{body}");
+        // A request's time zone must be a real one.
+        let (_, body) = app
+            .post(
+                "{ segmentMembers(query: \"customer_added_date = today\", timezone: \"Mars/Olympus\") { totalCount } }",
+                json!({}),
+                Some(&app.staff()),
+            )
+            .await;
+        let ext = &body["errors"][0]["extensions"];
+        assert_eq!((ext["code"].as_str(), ext["field"].as_str()), (Some("BAD_USER_INPUT"), Some("timezone")), "{body}");
     }
 }
 
