@@ -78,6 +78,11 @@ pub struct Config {
     #[arg(long, env = "C360_BASE_CURRENCY", default_value = "USD", global = true)]
     pub base_currency: String,
 
+    /// IANA time zone (e.g. `Europe/Paris`) whose calendar days segment dates
+    /// (`today`, `-7d`, `2026-01-31`) and customer stats (days since, next birthday) count in.
+    #[arg(long, env = "C360_TIMEZONE", default_value = "UTC", value_parser = parse_timezone, global = true)]
+    pub timezone: chrono_tz::Tz,
+
     /// Largest accepted request body, in bytes (HTTP 413 past it).
     #[arg(long, env = "C360_BODY_LIMIT_BYTES", default_value_t = 256 * 1024, global = true)]
     pub body_limit_bytes: usize,
@@ -245,4 +250,11 @@ impl Config {
         config.jwt_secret = None;
         config
     }
+}
+
+/// An IANA time-zone name, refused with the reason when unknown.
+pub fn parse_timezone(name: &str) -> Result<chrono_tz::Tz, String> {
+    name.trim()
+        .parse::<chrono_tz::Tz>()
+        .map_err(|_| format!("`{name}` is not an IANA time zone such as `UTC` or `Europe/Paris`"))
 }

@@ -35,6 +35,10 @@ pub enum AppError {
     /// `TIMEOUT`: the request ran past its deadline and was cancelled.
     #[error("the request took longer than {0} ms and was cancelled")]
     Timeout(u64),
+    /// `BAD_USER_INPUT` with `line`, `column` and `suggestion`: a segment query
+    /// that does not parse or check.
+    #[error("{0}")]
+    Segment(#[from] crate::segment::SegmentError),
     /// `INTERNAL`: a database failure; logged, never shown.
     #[error("internal error")]
     Database(#[source] DbErr),
@@ -57,7 +61,7 @@ impl AppError {
         match self {
             AppError::Unauthenticated(_) => "UNAUTHENTICATED",
             AppError::Forbidden(_) => "FORBIDDEN",
-            AppError::BadUserInput { .. } => "BAD_USER_INPUT",
+            AppError::BadUserInput { .. } | AppError::Segment(_) => "BAD_USER_INPUT",
             AppError::NotFound(_) => "NOT_FOUND",
             AppError::Conflict(_) => "CONFLICT",
             AppError::RateLimited { .. } => "RATE_LIMITED",
@@ -99,6 +103,14 @@ impl ErrorExtensions for AppError {
             ext.set("code", self.code());
             match self {
                 AppError::BadUserInput { field: Some(f), .. } => ext.set("field", f.as_str()),
+                AppError::Segment(e) => {
+                    ext.set("field", "query");
+                    ext.set("line", e.line);
+                    ext.set("column", e.column);
+                    if let Some(s) = &e.suggestion {
+                        ext.set("suggestion", s.as_str());
+                    }
+                }
                 AppError::RateLimited { retry_after_secs } => {
                     ext.set("retryAfter", *retry_after_secs)
                 }

@@ -21,6 +21,8 @@ pub mod graphql;
 pub mod http;
 /// Deterministic demo and benchmark data.
 pub mod seed;
+/// The segment language: lexer, parser, catalogue, compiler to SQL.
+pub mod segment;
 /// Business rules per domain, independent of GraphQL.
 pub mod service;
 

@@ -4,7 +4,7 @@
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, ErrorExtensions, Object};
-use sea_orm::{Condition, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{Condition, PaginatorTrait, QueryFilter};
 
 use super::context::{loaders, state};
 use super::loaders::{ChildList, PageKey, PageLoader};
@@ -43,7 +43,8 @@ impl Total {
             Total::NpsResponses(p) => l.nps_response_count.load_one(*p).await,
             Total::Customers(cond) => {
                 let db = &state(ctx)?.store.conn;
-                let n = c360_entity::customer::Entity::find()
+                // Segment conditions may read metrics and loyalty columns.
+                let n = crate::segment::customers_joined()
                     .filter(cond.clone())
                     .count(db)
                     .await

@@ -1,10 +1,12 @@
 //! Customers: the profile, every related list, and the root queries that find them.
 
 use async_graphql::{Context, Enum, ErrorExtensions, ID, InputObject, Object};
-use c360_entity::{customer, customer_metrics, customer_tag};
+use c360_entity::{customer, customer_metrics};
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, NullOrdering, Order, Query as SqlQuery};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::sea_query::{Expr as SqlExpr, NullOrdering, Order};
+use sea_orm::{
+    ActiveEnum, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+};
 
 use super::connection::{Conn, Total, child_page};
 use super::context::{authorize, identity, loaders, note_pii_read, scope_of, sees_pii, state};
@@ -20,10 +22,13 @@ use super::pagination::{
 };
 use super::referral::{Referral, referred_by};
 use super::review::Review;
-use super::stats::CustomerStats;
+use super::segment::{segment_condition, segment_env};
+use super::stats::{CustomerStats, Profile};
 use super::ticket::Ticket;
 use crate::auth::{CustomerScope, Domain, Identity, Role, mask_email, mask_name, mask_phone};
 use crate::error::AppError;
+use crate::segment::ast::{Attr, CmpOp, Expr, Pred, Test, Value};
+use crate::segment::compile::{compile, join_loyalty};
 
 pub struct Customer(pub customer::Model);
 
@@ -267,7 +272,13 @@ impl Customer {
             .await
             .map_err(|e| e.extend())?
             .unwrap_or_else(|| empty_metrics(self.0.id));
-        Ok(CustomerStats::new(metrics, currency))
+        let tz = state(ctx)?.config.timezone;
+        Ok(CustomerStats::new(metrics, currency).with_profile(Profile {
+            added_at: self.0.created_at,
+            birthday: self.0.birthday,
+            today: Utc::now().with_timezone(&tz).date_naive(),
+            tz,
+        }))
     }
 }
 
@@ -346,15 +357,19 @@ pub struct CustomerFilter {
 }
 
 impl CustomerFilter {
-    fn condition(&self, pii: bool) -> Result<Condition, AppError> {
-        let mut cond = Condition::all();
+    /// The filter as a segment: every given field is one ANDed predicate.
+    pub fn to_segment(&self, pii: bool) -> Result<Expr, AppError> {
+        let pred = |attr: Attr, test: Test| Expr::Pred(Pred::Attr { attr, test });
+        let text = |s: String| Value::Text(s);
+        let mut terms = Vec::new();
         if let Some(email) = &self.email {
             if !pii {
                 return Err(AppError::Forbidden(
                     "filtering by email needs the `pii:read` scope".into(),
                 ));
             }
-            cond = cond.add(customer::Column::Email.eq(normalise_email("filter.email", email)?));
+            let email = normalise_email("filter.email", email)?;
+            terms.push(pred(Attr::Email, Test::Cmp(CmpOp::Eq, text(email))));
         }
         if let Some(domain) = &self.email_domain {
             let domain = domain.trim().trim_start_matches('@').to_lowercase();
@@ -364,7 +379,7 @@ impl CustomerFilter {
                     "`emailDomain` must be a domain such as `example.com`",
                 ));
             }
-            cond = cond.add(customer::Column::Email.like(format!("%@{domain}")));
+            terms.push(pred(Attr::EmailDomain, Test::Cmp(CmpOp::Eq, text(domain))));
         }
         if let Some(countries) = &self.country {
             let codes: Vec<String> = countries.iter().map(|c| c.trim().to_uppercase()).collect();
@@ -377,36 +392,46 @@ impl CustomerFilter {
                     format!("`{bad}` is not an ISO 3166-1 alpha-2 country code such as `US`"),
                 ));
             }
-            cond = cond.add(customer::Column::Country.is_in(codes));
+            terms.push(pred(
+                Attr::Country,
+                Test::In(codes.into_iter().map(text).collect()),
+            ));
         }
         if let Some(city) = &self.city {
-            cond = cond.add(customer::Column::City.eq(city.trim()));
+            terms.push(pred(
+                Attr::City,
+                Test::Cmp(CmpOp::Eq, text(city.trim().to_owned())),
+            ));
         }
         if let Some(states) = &self.email_marketing_state {
-            let states: Vec<c360_entity::enums::EmailMarketingState> =
-                states.iter().map(|s| (*s).into()).collect();
-            cond = cond.add(customer::Column::EmailMarketingState.is_in(states));
+            let states = states
+                .iter()
+                .map(|s| {
+                    let state: c360_entity::enums::EmailMarketingState = (*s).into();
+                    text(state.to_value())
+                })
+                .collect();
+            terms.push(pred(Attr::EmailSubscriptionStatus, Test::In(states)));
         }
         if let Some(tag) = &self.tag {
-            cond = cond.add(
-                customer::Column::Id.in_subquery(
-                    SqlQuery::select()
-                        .column(customer_tag::Column::CustomerId)
-                        .from(customer_tag::Entity)
-                        .and_where(
-                            Expr::col(customer_tag::Column::Tag).eq(tag.trim().to_lowercase()),
-                        )
-                        .to_owned(),
-                ),
-            );
+            terms.push(pred(
+                Attr::CustomerTags,
+                Test::Contains(text(tag.trim().to_lowercase())),
+            ));
         }
         if let Some(after) = self.created_after {
-            cond = cond.add(customer::Column::CreatedAt.gte(after));
+            terms.push(pred(
+                Attr::CustomerAddedDate,
+                Test::Cmp(CmpOp::Ge, Value::Instant(after)),
+            ));
         }
         if let Some(before) = self.created_before {
-            cond = cond.add(customer::Column::CreatedAt.lt(before));
+            terms.push(pred(
+                Attr::CustomerAddedDate,
+                Test::Cmp(CmpOp::Lt, Value::Instant(before)),
+            ));
         }
-        Ok(cond)
+        Ok(Expr::And(terms))
     }
 }
 
@@ -490,6 +515,10 @@ impl CustomerQuery {
         #[graphql(desc = "Cursor of the edge to end before.")] before: Option<String>,
         filter: Option<CustomerFilter>,
         order_by: Option<CustomerOrder>,
+        #[graphql(
+            desc = "A segment query (see `segmentFilters`), ANDed with `filter`, e.g. `amount_spent >= 500 AND last_order_date < -90d`."
+        )]
+        query: Option<String>,
     ) -> async_graphql::Result<Conn<Customer>> {
         let principal = authorize(ctx, Domain::Customers)?;
         let order = order_by.unwrap_or_default();
@@ -512,7 +541,14 @@ impl CustomerQuery {
         let after = decode_cursor("after", after.as_deref(), key)?;
         let before = decode_cursor("before", before.as_deref(), key)?;
 
-        let mut cond = filter.unwrap_or_default().condition(sees_pii(principal))?;
+        let pii = sees_pii(principal);
+        let env = segment_env(ctx, None)?;
+        let mut cond = compile(&filter.unwrap_or_default().to_segment(pii)?, &env)?;
+        if let Some(text) = query {
+            // The segment language is a segments feature: CUSTOMER tokens never use it.
+            authorize(ctx, Domain::Segments)?;
+            cond = cond.add(segment_condition(&text, pii, &env)?);
+        }
         if let CustomerScope::Only(own) = scope_of(principal) {
             cond = cond.add(customer::Column::Id.eq(own));
         }
@@ -524,9 +560,9 @@ impl CustomerQuery {
         };
         let id_col = (customer::Entity, customer::Column::Id);
         let sort_col = sort_column(order.field);
-        let mut query = customer::Entity::find()
-            .find_also_related(customer_metrics::Entity)
-            .filter(cond);
+        let mut query = customer::Entity::find().find_also_related(customer_metrics::Entity);
+        join_loyalty(QueryTrait::query(&mut query));
+        let mut query = query.filter(cond);
         if let Some(c) = &after {
             query = query.filter(seek_after(Some(sort_col.clone()), id_col, dir, c));
         }
@@ -545,8 +581,8 @@ impl CustomerQuery {
             NullOrdering::Last
         };
         query = query
-            .order_by_with_nulls(Expr::col(sort_col), sql_order.clone(), nulls)
-            .order_by(Expr::col(id_col), sql_order)
+            .order_by_with_nulls(SqlExpr::col(sort_col), sql_order.clone(), nulls)
+            .order_by(SqlExpr::col(id_col), sql_order)
             .limit(size + 1);
         let db = &state(ctx)?.store.conn;
         let mut rows = query.all(db).await.map_err(AppError::from)?;

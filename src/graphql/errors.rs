@@ -41,15 +41,28 @@ pub fn classify(response: &mut Response) -> Outcome {
             }
             let field = match app {
                 AppError::BadUserInput { field, .. } => field.clone(),
+                AppError::Segment(_) => Some("query".to_owned()),
                 _ => None,
             };
-            (app.code(), field)
+            let segment = match app {
+                AppError::Segment(e) => Some(e.clone()),
+                _ => None,
+            };
+            (app.code(), field, segment)
         });
-        if let (false, Some((code, field))) = (has_code, from_app) {
+        if let (false, Some((code, field, segment))) = (has_code, from_app) {
             let ext = err.extensions.get_or_insert_with(Default::default);
             ext.set("code", code);
             if let Some(f) = field {
                 ext.set("field", f);
+            }
+            // Where a segment query went wrong, for editors to underline.
+            if let Some(e) = segment {
+                ext.set("line", e.line);
+                ext.set("column", e.column);
+                if let Some(s) = e.suggestion {
+                    ext.set("suggestion", s);
+                }
             }
         } else if !has_code {
             let code = if err.message.starts_with("Query is nested too deep")

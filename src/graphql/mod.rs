@@ -12,7 +12,7 @@ mod ids;
 mod limits;
 mod loaders;
 mod loyalty;
-mod money;
+pub(crate) mod money;
 mod node;
 mod nps;
 mod order;
@@ -20,6 +20,7 @@ mod pagination;
 mod privacy;
 mod referral;
 mod review;
+mod segment;
 mod stats;
 mod ticket;
 
@@ -29,9 +30,10 @@ use crate::app::AppState;
 use crate::auth::{CustomerScope, Identity, may_introspect, visible_customer_ids};
 use crate::error::AppError;
 
+pub use context::sees_pii;
 pub use errors::{Outcome, classify};
 pub use limits::{DocumentLimits, check_document, count_tokens};
-pub use money::Money;
+pub use money::{Money, minor_digits};
 pub use pagination::MAX_PAGE_SIZE;
 
 #[derive(MergedObject, Default)]
@@ -39,10 +41,12 @@ pub struct Query(
     customer::CustomerQuery,
     node::NodeQuery,
     privacy::PrivacyQuery,
+    segment::SegmentQuery,
+    segment::SavedSegmentQuery,
 );
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(privacy::PrivacyMutation);
+pub struct Mutation(privacy::PrivacyMutation, segment::SegmentMutation);
 
 pub type C360Schema = Schema<Query, Mutation, EmptySubscription>;
 

@@ -24,7 +24,7 @@ use crate::graphql::{Outcome, classify, execute};
 
 /// A request refused before any GraphQL ran: a status and one coded error.
 #[derive(Debug)]
-struct Rejection {
+pub(super) struct Rejection {
     status: StatusCode,
     code: &'static str,
     message: String,
@@ -33,7 +33,7 @@ struct Rejection {
 }
 
 impl Rejection {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub(super) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Rejection {
             status,
             code,
@@ -51,7 +51,7 @@ impl Rejection {
         self
     }
 
-    fn into_response(self, media: MediaType) -> Response {
+    pub(super) fn into_response(self, media: MediaType) -> Response {
         let body =
             json!({ "errors": [{ "message": self.message, "extensions": { "code": self.code } }] });
         let mut response = (self.status, body.to_string()).into_response();
@@ -80,7 +80,10 @@ fn accepted(headers: &HeaderMap) -> Result<MediaType, Rejection> {
 }
 
 /// The caller from the `Authorization` header; a present but invalid token is refused with 401.
-async fn identity(state: &HttpState, headers: &HeaderMap) -> Result<Identity, Rejection> {
+pub(super) async fn identity(
+    state: &HttpState,
+    headers: &HeaderMap,
+) -> Result<Identity, Rejection> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(Identity::Anonymous);
     };

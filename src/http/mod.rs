@@ -2,6 +2,7 @@
 //! `/readyz`, `/metrics`. [`Application::build`] binds and wires everything;
 //! the binary and the tests start the same application.
 
+mod export;
 mod graphql;
 mod health;
 pub mod metrics;
@@ -45,6 +46,7 @@ pub fn router(app: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))
+        .route("/segments/{id}/export", get(export::export_segment))
         .layer(cors)
         .with_state(HttpState {
             app,

@@ -4,3 +4,4 @@ pub mod audit;
 pub mod loyalty;
 pub mod metrics;
 pub mod privacy;
+pub mod segments;
