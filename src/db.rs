@@ -104,6 +104,49 @@ impl Store {
     pub fn backend(&self) -> DbBackend {
         self.conn.get_database_backend()
     }
+
+    /// Open and idle connections of the pool, and its maximum.
+    pub fn pool_usage(&self) -> PoolUsage {
+        // sea-orm's pool accessors panic on the wrong backend: ask by backend.
+        let (open, idle, max) = match self.backend() {
+            DbBackend::Sqlite => {
+                let pool = self.conn.get_sqlite_connection_pool();
+                (
+                    pool.size(),
+                    pool.num_idle(),
+                    pool.options().get_max_connections(),
+                )
+            }
+            DbBackend::Postgres => {
+                let pool = self.conn.get_postgres_connection_pool();
+                (
+                    pool.size(),
+                    pool.num_idle(),
+                    pool.options().get_max_connections(),
+                )
+            }
+            _ => (0, 0, 0),
+        };
+        PoolUsage {
+            open,
+            idle: idle as u32,
+            max,
+        }
+    }
+}
+
+/// A snapshot of the connection pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUsage {
+    pub open: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
+impl PoolUsage {
+    pub fn in_use(&self) -> u32 {
+        self.open.saturating_sub(self.idle)
+    }
 }
 
 /// Applies every pending migration.

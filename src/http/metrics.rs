@@ -151,6 +151,17 @@ pub async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
         "# HELP c360_sql_statement_errors_total SQL statements that failed.\n# TYPE c360_sql_statement_errors_total counter\nc360_sql_statement_errors_total {}",
         stats.failed()
     );
+    let pool = state.app.store.pool_usage();
+    let _ = writeln!(
+        out,
+        "# HELP c360_db_pool_connections Pooled database connections by state.\n# TYPE c360_db_pool_connections gauge\n\
+         c360_db_pool_connections{{state=\"in_use\"}} {}\nc360_db_pool_connections{{state=\"idle\"}} {}\n\
+         # HELP c360_db_pool_max_connections Largest size the pool may grow to.\n# TYPE c360_db_pool_max_connections gauge\n\
+         c360_db_pool_max_connections {}",
+        pool.in_use(),
+        pool.idle,
+        pool.max
+    );
     (
         [(
             header::CONTENT_TYPE,

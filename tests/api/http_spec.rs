@@ -247,6 +247,8 @@ both_stores! {
         let text = app.client.get(app.url("/metrics")).send().await.expect("sent").text().await.expect("text");
         assert_eq!(metric(&text, "c360_graphql_requests_total{outcome=\"ok\"}"), Some(1.0), "{text}");
         assert!(metric(&text, "c360_graphql_request_duration_seconds_count").is_some_and(|n| n >= 1.0));
+        assert_eq!(metric(&text, "c360_db_pool_max_connections"), Some(if app.db.get_database_backend() == sea_orm::DbBackend::Sqlite { 10.0 } else { 4.0 }), "{text}");
+        assert!(metric(&text, "c360_db_pool_connections{state=\"idle\"}").is_some_and(|n| n >= 1.0), "{text}");
     }
 }
 
