@@ -86,6 +86,45 @@ pub struct Config {
     /// default adds no delay.
     #[arg(long, env = "C360_LOADER_DELAY", default_value = "0ms", value_parser = humantime::parse_duration, global = true)]
     pub loader_delay: Duration,
+
+    /// Loyalty points earned per major unit of the base currency paid (e.g. 1
+    /// point per dollar); orders in other currencies earn none, as metrics
+    /// count only base-currency orders.
+    #[arg(
+        long,
+        env = "C360_LOYALTY_POINTS_PER_UNIT",
+        default_value_t = 1,
+        global = true
+    )]
+    pub loyalty_points_per_unit: i64,
+
+    /// How long earned points stay PENDING (the return window) before they
+    /// become AVAILABLE, e.g. `14d`; `0s` makes them available at once.
+    #[arg(long, env = "C360_LOYALTY_RETURN_WINDOW", default_value = "14d", value_parser = humantime::parse_duration, global = true)]
+    pub loyalty_return_window: Duration,
+
+    /// Trailing-12-month net spend (minor units of the base currency) that
+    /// reaches SILVER; BRONZE starts at 0.
+    #[arg(
+        long,
+        env = "C360_TIER_SILVER",
+        default_value_t = 50_000,
+        global = true
+    )]
+    pub tier_silver: i64,
+
+    /// Trailing-12-month net spend (minor units) that reaches GOLD.
+    #[arg(long, env = "C360_TIER_GOLD", default_value_t = 150_000, global = true)]
+    pub tier_gold: i64,
+
+    /// Trailing-12-month net spend (minor units) that reaches PLATINUM.
+    #[arg(
+        long,
+        env = "C360_TIER_PLATINUM",
+        default_value_t = 500_000,
+        global = true
+    )]
+    pub tier_platinum: i64,
 }
 
 impl Config {

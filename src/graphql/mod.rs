@@ -21,7 +21,7 @@ mod review;
 mod stats;
 mod ticket;
 
-use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
 
 use crate::app::AppState;
 use crate::auth::{CustomerScope, Identity, visible_customer_ids};
@@ -29,15 +29,20 @@ use crate::error::AppError;
 
 pub use errors::{Outcome, classify};
 pub use money::Money;
+pub use money::minor_digits;
 pub use pagination::MAX_PAGE_SIZE;
 
 #[derive(MergedObject, Default)]
 pub struct Query(customer::CustomerQuery, node::NodeQuery);
 
-pub type C360Schema = Schema<Query, EmptyMutation, EmptySubscription>;
+/// Every write, one object per domain.
+#[derive(MergedObject, Default)]
+pub struct Mutation(order::OrderMutation, loyalty::LoyaltyMutation);
 
-fn builder() -> SchemaBuilder<Query, EmptyMutation, EmptySubscription> {
-    Schema::build(Query::default(), EmptyMutation, EmptySubscription)
+pub type C360Schema = Schema<Query, Mutation, EmptySubscription>;
+
+fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
 }
 
 /// The schema the server runs, with the configured limits and the state attached.

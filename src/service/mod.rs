@@ -3,3 +3,8 @@
 pub mod audit;
 pub mod loyalty;
 pub mod metrics;
+pub mod orders;
+pub mod owner;
+pub mod rules;
+
+pub use rules::Rules;

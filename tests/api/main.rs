@@ -7,3 +7,4 @@ mod batching;
 mod cli;
 mod http_spec;
 mod read_api;
+mod writes_orders;
