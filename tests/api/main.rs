@@ -7,4 +7,5 @@ mod batching;
 mod cli;
 mod http_spec;
 mod read_api;
+mod writes_loyalty;
 mod writes_orders;
