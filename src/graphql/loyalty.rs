@@ -9,14 +9,44 @@ use super::context::loaders;
 use super::context::{identity, state};
 use super::enums::{LoyaltyTier, LoyaltyTransactionKind, LoyaltyTransactionState};
 use super::ids::{Kind, decode, encode};
+use super::money::Money;
 use crate::auth::{Domain, Role, require_domain_write};
 use crate::error::AppError;
-use crate::service::{audit, loyalty, owner};
+use crate::service::{Rules, audit, loyalty, owner};
+use async_graphql::ErrorExtensions;
+use c360_entity::enums::LoyaltyTier as EntityTier;
 use c360_entity::enums::LoyaltyTransactionKind as EntityKind;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
 use serde_json::json;
 
 pub struct LoyaltyAccount(pub loyalty_account::Model);
+
+impl LoyaltyAccount {
+    /// Trailing spend in the base currency, the next tier with its
+    /// threshold, and the base currency: batched over every account of the
+    /// request by the trailing-spend loader.
+    async fn progress(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<(i64, Option<(EntityTier, i64)>, String)> {
+        let rules = Rules::from_config(&state(ctx)?.config)?;
+        let spend = loaders(ctx)?
+            .trailing_spend
+            .load_one(self.0.customer_id)
+            .await
+            .map_err(|e| e.extend())?
+            .unwrap_or_default()
+            .into_iter()
+            .find(|(currency, _)| *currency == rules.base_currency)
+            .map_or(0, |(_, spend)| spend);
+        let tier = loyalty::tier_for_spend(spend, &rules.tiers);
+        Ok((
+            spend,
+            loyalty::next_tier(tier, &rules.tiers),
+            rules.base_currency,
+        ))
+    }
+}
 
 #[Object]
 impl LoyaltyAccount {
@@ -38,6 +68,30 @@ impl LoyaltyAccount {
     /// Every point ever earned, redeemed or not.
     async fn points_lifetime_earned(&self) -> i64 {
         self.0.points_lifetime_earned
+    }
+    /// Net spend of paid orders in the last 12 months, in the base currency:
+    /// what the tier is computed from.
+    async fn trailing_spend(&self, ctx: &Context<'_>) -> async_graphql::Result<Money> {
+        let (spend, _, currency) = self.progress(ctx).await?;
+        Ok(Money::from_minor(spend, &currency))
+    }
+    /// The tier the trailing spend leads to next; null at PLATINUM.
+    async fn next_tier(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<LoyaltyTier>> {
+        let (_, next, _) = self.progress(ctx).await?;
+        Ok(next.map(|(tier, _)| tier.into()))
+    }
+    /// Base-currency spend still needed for the next tier; null at PLATINUM.
+    async fn spend_to_next_tier(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Money>> {
+        let (spend, next, currency) = self.progress(ctx).await?;
+        Ok(next.map(|(_, at)| Money::from_minor((at - spend).max(0), &currency)))
+    }
+    /// Points that spending `spendToNextTier` would earn at the configured
+    /// rate (tiers follow spend, so this is the points-side view of the gap);
+    /// null at PLATINUM.
+    async fn points_to_next_tier(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<i64>> {
+        let (spend, next, currency) = self.progress(ctx).await?;
+        let rules = Rules::from_config(&state(ctx)?.config)?;
+        Ok(next.map(|(_, at)| loyalty::points_for(&rules, (at - spend).max(0), &currency)))
     }
     /// The ledger, newest first. Balances always equal its sums.
     async fn transactions(

@@ -132,6 +132,17 @@ impl Default for TierThresholds {
     }
 }
 
+/// The tier above `tier` and the spend (minor units) it starts at; `None`
+/// at PLATINUM.
+pub fn next_tier(tier: LoyaltyTier, thresholds: &TierThresholds) -> Option<(LoyaltyTier, i64)> {
+    match tier {
+        LoyaltyTier::Bronze => Some((LoyaltyTier::Silver, thresholds.silver)),
+        LoyaltyTier::Silver => Some((LoyaltyTier::Gold, thresholds.gold)),
+        LoyaltyTier::Gold => Some((LoyaltyTier::Platinum, thresholds.platinum)),
+        LoyaltyTier::Platinum => None,
+    }
+}
+
 /// The tier for a trailing-12-month net spend (minor units); BRONZE below SILVER.
 pub fn tier_for_spend(net_spend_minor: i64, thresholds: &TierThresholds) -> LoyaltyTier {
     if net_spend_minor >= thresholds.platinum {
@@ -390,7 +401,7 @@ pub async fn trailing_spend(
 }
 
 /// Statuses whose money counts towards a tier: the order was paid.
-const SPENDING: [OrderStatus; 4] = [
+pub const SPENDING: [OrderStatus; 4] = [
     OrderStatus::Paid,
     OrderStatus::Fulfilled,
     OrderStatus::PartiallyRefunded,

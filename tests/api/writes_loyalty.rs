@@ -172,3 +172,44 @@ both_stores! {
         app.db.execute_unprepared("SELECT 1").await.expect("store still answers");
     }
 }
+
+const TIER: &str = r#"
+query($id: ID!) { customer(id: $id) { loyalty { tier nextTier trailingSpend { amount currencyCode }
+  spendToNextTier { amount } pointsToNextTier } } }"#;
+
+both_stores! {
+    async fn paying_the_spend_to_the_next_tier_reaches_it(app: TestApp) {
+        app.seed(3).await;
+        let id = first_customer(&app).await;
+        let since = (Utc::now() - chrono::TimeDelta::days(365)).format("%Y-%m-%dT%H:%M:%S+00:00");
+        let spend = app.scalar(&format!(
+            "SELECT CAST(COALESCE(SUM(total - refunded), 0) AS BIGINT) FROM orders WHERE customer_id = {id} \
+             AND currency = 'USD' AND status IN ('PAID', 'FULFILLED', 'PARTIALLY_REFUNDED', 'REFUNDED') \
+             AND placed_at >= '{since}'"
+        )).await;
+        let data = app.query(TIER, json!({ "id": gid("Customer", id) })).await;
+        let loyalty = &data["customer"]["loyalty"];
+        let shown: f64 = loyalty["trailingSpend"]["amount"].as_str().expect("amount").parse().expect("number");
+        let shown = (shown * 100.0).round() as i64;
+        assert_eq!(shown, spend, "{loyalty}");
+        let (next, threshold) = match shown {
+            s if s < 50_000 => ("SILVER", 50_000),
+            s if s < 150_000 => ("GOLD", 150_000),
+            s if s < 500_000 => ("PLATINUM", 500_000),
+            _ => panic!("seeded customer already PLATINUM: {loyalty}"),
+        };
+        let gap = threshold - shown;
+        assert_eq!(loyalty["nextTier"], next, "{loyalty}");
+        assert_eq!(loyalty["spendToNextTier"]["amount"], format!("{}.{:02}", gap / 100, gap % 100));
+        assert_eq!(loyalty["pointsToNextTier"], gap / 100);
+
+        let (_, body) = app.post(INGEST, json!({ "input": order_of(id, "tier-up", "PAID", gap) }), Some(&partner(&app))).await;
+        assert!(body.get("errors").is_none(), "{body}");
+        let data = app.query(TIER, json!({ "id": gid("Customer", id) })).await;
+        assert_eq!(data["customer"]["loyalty"]["tier"], next, "{data}");
+        assert_eq!(
+            app.text(&format!("SELECT tier FROM loyalty_accounts WHERE customer_id = {id}")).await,
+            next
+        );
+    }
+}
