@@ -4,6 +4,7 @@
 mod connection;
 mod context;
 mod customer;
+mod customer_write;
 mod driver;
 mod enums;
 mod errors;
@@ -37,7 +38,11 @@ pub struct Query(customer::CustomerQuery, node::NodeQuery);
 
 /// Every write, one object per domain.
 #[derive(MergedObject, Default)]
-pub struct Mutation(order::OrderMutation, loyalty::LoyaltyMutation);
+pub struct Mutation(
+    order::OrderMutation,
+    loyalty::LoyaltyMutation,
+    customer_write::CustomerMutation,
+);
 
 pub type C360Schema = Schema<Query, Mutation, EmptySubscription>;
 

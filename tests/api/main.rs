@@ -7,5 +7,6 @@ mod batching;
 mod cli;
 mod http_spec;
 mod read_api;
+mod writes_customers;
 mod writes_loyalty;
 mod writes_orders;
