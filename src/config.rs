@@ -125,6 +125,11 @@ pub struct Config {
         global = true
     )]
     pub tier_platinum: i64,
+
+    /// First-reply target of a support ticket (e.g. `1h`): `firstReplyBreached`
+    /// is true once a ticket waited longer for its first agent reply.
+    #[arg(long, env = "C360_TICKET_FIRST_REPLY_TARGET", default_value = "1h", value_parser = humantime::parse_duration, global = true)]
+    pub ticket_first_reply_target: Duration,
 }
 
 impl Config {

@@ -42,6 +42,7 @@ pub struct Mutation(
     order::OrderMutation,
     loyalty::LoyaltyMutation,
     customer_write::CustomerMutation,
+    ticket::TicketMutation,
 );
 
 pub type C360Schema = Schema<Query, Mutation, EmptySubscription>;

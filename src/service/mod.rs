@@ -7,5 +7,6 @@ pub mod metrics;
 pub mod orders;
 pub mod owner;
 pub mod rules;
+pub mod tickets;
 
 pub use rules::Rules;

@@ -10,3 +10,4 @@ mod read_api;
 mod writes_customers;
 mod writes_loyalty;
 mod writes_orders;
+mod writes_tickets;
