@@ -43,6 +43,8 @@ pub struct Mutation(
     loyalty::LoyaltyMutation,
     customer_write::CustomerMutation,
     ticket::TicketMutation,
+    review::ReviewMutation,
+    nps::NpsMutation,
 );
 
 pub type C360Schema = Schema<Query, Mutation, EmptySubscription>;

@@ -4,8 +4,10 @@ pub mod audit;
 pub mod customers;
 pub mod loyalty;
 pub mod metrics;
+pub mod nps;
 pub mod orders;
 pub mod owner;
+pub mod reviews;
 pub mod rules;
 pub mod tickets;
 

@@ -10,4 +10,5 @@ mod read_api;
 mod writes_customers;
 mod writes_loyalty;
 mod writes_orders;
+mod writes_reviews;
 mod writes_tickets;
