@@ -6,6 +6,7 @@ mod helpers;
 mod batching;
 mod cli;
 mod http_spec;
+mod properties;
 mod read_api;
 mod writes_customers;
 mod writes_loyalty;
