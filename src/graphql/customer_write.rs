@@ -174,6 +174,25 @@ impl CustomerMutation {
         txn.commit().await.map_err(AppError::from)?;
         Ok(Customer(customer))
     }
+
+    /// Moves every record of `merge` to `keep`, deletes `merge`, and
+    /// recomputes `keep`'s metrics, balances and tier (staff only).
+    async fn customer_merge(
+        &self,
+        ctx: &Context<'_>,
+        keep: ID,
+        merge: ID,
+    ) -> async_graphql::Result<Customer> {
+        let principal = require_domain_write(identity(ctx), Domain::Customers)?;
+        let app = state(ctx)?;
+        let rules = Rules::from_config(&app.config)?;
+        let keep = decode("keep", Kind::Customer, &keep)?;
+        let merge = decode("merge", Kind::Customer, &merge)?;
+        let txn = app.store.conn.begin().await.map_err(AppError::from)?;
+        let customer = customers::merge(&txn, &rules, principal, keep, merge).await?;
+        txn.commit().await.map_err(AppError::from)?;
+        Ok(Customer(customer))
+    }
 }
 
 async fn tags_change(

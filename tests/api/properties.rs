@@ -4,7 +4,7 @@
 //! up to 12 operations each.
 
 use c360::auth::{Principal, Role};
-use c360::service::{Rules, loyalty, metrics, nps, orders, tickets};
+use c360::service::{Rules, customers, loyalty, metrics, nps, orders, tickets};
 use c360_entity::enums::{
     AuthorKind, LoyaltyTransactionState, NpsChannel, OrderChannel, OrderStatus, TicketChannel,
     TicketPriority, TicketStatus,
@@ -22,6 +22,10 @@ const MAX_OPS: usize = 12;
 
 #[derive(Debug, Clone)]
 enum Op {
+    Merge {
+        keep: usize,
+        merge: usize,
+    },
     Ingest {
         customer: usize,
         paid: bool,
@@ -77,6 +81,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..10usize).prop_map(|ticket| Op::Solve { ticket }),
         1 => (0..10usize, 1..=5i32).prop_map(|(ticket, score)| Op::Rate { ticket, score }),
         1 => (0..3usize, 0..=10i32).prop_map(|(customer, score)| Op::Nps { customer, score }),
+        1 => (0..6usize, 0..6usize).prop_map(|(keep, merge)| Op::Merge { keep, merge }),
     ]
 }
 
@@ -105,7 +110,7 @@ async fn apply(db: &DatabaseConnection, rules: &Rules, staff: &Principal, w: &mu
             } => {
                 w.next_ref += 1;
                 let new = orders::NewOrder {
-                    customer_id: w.customers[customer],
+                    customer_id: w.customers[customer % w.customers.len()],
                     external_ref: Some(format!(
                         "prop-{}-{}",
                         w.next_ref,
@@ -159,7 +164,7 @@ async fn apply(db: &DatabaseConnection, rules: &Rules, staff: &Principal, w: &mu
                 w.next_ref += 1;
                 loyalty::redeem(
                     &txn,
-                    w.customers[customer],
+                    w.customers[customer % w.customers.len()],
                     points,
                     &format!("r-{}", w.next_ref),
                     Utc::now(),
@@ -171,7 +176,7 @@ async fn apply(db: &DatabaseConnection, rules: &Rules, staff: &Principal, w: &mu
                     &txn,
                     rules,
                     staff,
-                    w.customers[customer],
+                    w.customers[customer % w.customers.len()],
                     "s",
                     "b",
                     TicketPriority::Normal,
@@ -198,12 +203,24 @@ async fn apply(db: &DatabaseConnection, rules: &Rules, staff: &Principal, w: &mu
                 };
                 tickets::rate(&txn, rules, staff, id, score, None).await?;
             }
+            Op::Merge { keep, merge } => {
+                let (k, m) = (
+                    w.customers[keep % w.customers.len()],
+                    w.customers[merge % w.customers.len()],
+                );
+                // Keep at least two customers so later operations have a choice.
+                if k == m || w.customers.len() <= 2 {
+                    return Ok(());
+                }
+                customers::merge(&txn, rules, staff, k, m).await?;
+                w.customers.retain(|&c| c != m);
+            }
             Op::Nps { customer, score } => {
                 nps::record(
                     &txn,
                     rules,
                     staff,
-                    w.customers[customer],
+                    w.customers[customer % w.customers.len()],
                     score,
                     None,
                     NpsChannel::Web,

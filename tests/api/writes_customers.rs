@@ -144,3 +144,53 @@ both_stores! {
         assert_eq!(app.scalar(&format!("SELECT COUNT(*) FROM audit_events WHERE action = 'customer.consent' AND customer_id = {id}")).await, 3);
     }
 }
+
+const MERGE: &str = r#"
+mutation($k: ID!, $m: ID!) { customerMerge(keep: $k, merge: $m) {
+  id stats { ordersCount openTickets } loyalty { pointsAvailable pointsPending } } }"#;
+
+both_stores! {
+    async fn merging_moves_every_record_and_recomputes_the_keeper(app: TestApp) {
+        app.seed(3).await;
+        let ids = app.ids("SELECT id FROM customers ORDER BY id").await;
+        let (keep, merge) = (ids[0], ids[1]);
+        let owned = |table: &str, id: i64| format!("SELECT COUNT(*) FROM {table} WHERE customer_id = {id}");
+        let tables = ["orders", "order_lines", "tickets", "ticket_messages", "nps_responses", "loyalty_transactions", "referrals"];
+        let mut expected = Vec::new();
+        for t in tables {
+            expected.push(app.scalar(&owned(t, keep)).await + app.scalar(&owned(t, merge)).await);
+        }
+        let points = app.scalar(&format!(
+            "SELECT CAST(SUM(points_available + points_pending) AS BIGINT) FROM loyalty_accounts WHERE customer_id IN ({keep}, {merge})"
+        )).await;
+        let orders = app.scalar(&format!("SELECT CAST(SUM(orders_count) AS BIGINT) FROM customer_metrics WHERE customer_id IN ({keep}, {merge})")).await;
+
+        // Refusals first: nothing moves.
+        let before = snapshot(&app).await;
+        let crm = crm(&app);
+        let (_, body) = app.post(MERGE, json!({ "k": gid("Customer", keep), "m": gid("Customer", merge) }), Some(&crm)).await;
+        assert_eq!(codes(&body), ["FORBIDDEN"], "{body}");
+        let (_, body) = app.post(MERGE, json!({ "k": gid("Customer", keep), "m": gid("Customer", keep) }), Some(&app.staff())).await;
+        assert_eq!((codes(&body), field(&body)), (vec!["BAD_USER_INPUT".to_owned()], "merge"), "{body}");
+        let (_, body) = app.post(MERGE, json!({ "k": gid("Customer", keep), "m": gid("Customer", 999_999) }), Some(&app.staff())).await;
+        assert_eq!(codes(&body), ["NOT_FOUND"], "{body}");
+        assert_eq!(snapshot(&app).await, before);
+
+        let (_, body) = app.post(MERGE, json!({ "k": gid("Customer", keep), "m": gid("Customer", merge) }), Some(&app.staff())).await;
+        assert!(body.get("errors").is_none(), "{body}");
+        let merged = &body["data"]["customerMerge"];
+        assert_eq!(merged["stats"]["ordersCount"], orders, "{body}");
+        assert_eq!(
+            merged["loyalty"]["pointsAvailable"].as_i64().expect("n") + merged["loyalty"]["pointsPending"].as_i64().expect("n"),
+            points
+        );
+        for (t, n) in tables.iter().zip(expected) {
+            assert_eq!(app.scalar(&owned(t, keep)).await, n, "{t}");
+            assert_eq!(app.scalar(&owned(t, merge)).await, 0, "{t}");
+        }
+        assert_eq!(app.scalar(&format!("SELECT COUNT(*) FROM customers WHERE id = {merge}")).await, 0);
+        assert_eq!(app.scalar(&format!("SELECT COUNT(*) FROM loyalty_accounts WHERE customer_id = {merge}")).await, 0);
+        let data = app.query("query($id: ID!) { customer(id: $id) { id } }", json!({ "id": gid("Customer", merge) })).await;
+        assert!(data["customer"].is_null());
+    }
+}
