@@ -130,6 +130,34 @@ pub struct Config {
     /// is true once a ticket waited longer for its first agent reply.
     #[arg(long, env = "C360_TICKET_FIRST_REPLY_TARGET", default_value = "1h", value_parser = humantime::parse_duration, global = true)]
     pub ticket_first_reply_target: Duration,
+
+    /// Smallest first PAID order (minor units of the base currency) of a
+    /// referred customer that rewards both sides of the referral.
+    #[arg(
+        long,
+        env = "C360_REFERRAL_MIN_ORDER",
+        default_value_t = 0,
+        global = true
+    )]
+    pub referral_min_order: i64,
+
+    /// Points the referrer gets when the referral converts.
+    #[arg(
+        long,
+        env = "C360_REFERRAL_REFERRER_POINTS",
+        default_value_t = 1_000,
+        global = true
+    )]
+    pub referral_referrer_points: i64,
+
+    /// Points the referred customer gets when the referral converts.
+    #[arg(
+        long,
+        env = "C360_REFERRAL_REFEREE_POINTS",
+        default_value_t = 500,
+        global = true
+    )]
+    pub referral_referee_points: i64,
 }
 
 impl Config {

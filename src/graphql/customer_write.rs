@@ -54,6 +54,9 @@ pub struct CustomerCreateInput {
     pub email_marketing_state: Option<EmailMarketingState>,
     #[graphql(default)]
     pub tags: Vec<String>,
+    /// The referral code the customer signed up with: attributes the
+    /// referral (BAD_USER_INPUT when unknown).
+    pub referral_code: Option<String>,
 }
 
 fn new_customer(input: CustomerCreateInput, subject: &str) -> customers::NewCustomer {
@@ -69,6 +72,7 @@ fn new_customer(input: CustomerCreateInput, subject: &str) -> customers::NewCust
         profile: input.profile.into(),
         consent: input.email_marketing_state.map(Into::into),
         tags: input.tags,
+        referral_code: input.referral_code,
     }
 }
 

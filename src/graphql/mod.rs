@@ -45,6 +45,7 @@ pub struct Mutation(
     ticket::TicketMutation,
     review::ReviewMutation,
     nps::NpsMutation,
+    referral::ReferralMutation,
 );
 
 pub type C360Schema = Schema<Query, Mutation, EmptySubscription>;

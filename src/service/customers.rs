@@ -133,6 +133,8 @@ pub struct NewCustomer {
     pub external: Option<(String, String)>,
     pub consent: Option<EmailMarketingState>,
     pub tags: Vec<String>,
+    /// A referral code the customer signed up with.
+    pub referral_code: Option<String>,
 }
 
 fn not_for_customers(principal: &Principal) -> AppResult<()> {
@@ -175,6 +177,10 @@ pub async fn create(
         validate_consent(state)?;
     }
     email_taken(db, &email, None).await?;
+    let referrer = match new.referral_code.as_deref() {
+        Some(code) => Some(super::referrals::referrer_of_code(db, code).await?),
+        None => None,
+    };
     if let Some((source, reference)) = &new.external
         && find_external(db, source, reference).await?.is_some()
     {
@@ -218,6 +224,9 @@ pub async fn create(
     }
     .insert(db)
     .await?;
+    if let Some(referrer) = referrer {
+        super::referrals::attribute(db, referrer, &customer, now).await?;
+    }
     metrics::refresh_for(db, &rules.base_currency, &[customer.id]).await?;
     audit::record(
         db,

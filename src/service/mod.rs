@@ -7,6 +7,7 @@ pub mod metrics;
 pub mod nps;
 pub mod orders;
 pub mod owner;
+pub mod referrals;
 pub mod reviews;
 pub mod rules;
 pub mod tickets;

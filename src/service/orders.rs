@@ -234,6 +234,7 @@ pub async fn ingest(
     .exec(db)
     .await?;
     let points = if order.status == OrderStatus::Paid {
+        super::referrals::reward_on_paid(db, rules, &order, now).await?;
         loyalty::earn_for_order(db, rules, &order, now).await?
     } else {
         0
@@ -390,7 +391,10 @@ pub async fn set_status(
     active.updated_at = Set(now);
     let order = active.update(db).await?;
     let points = match (from, status) {
-        (_, OrderStatus::Paid) => loyalty::earn_for_order(db, rules, &order, now).await?,
+        (_, OrderStatus::Paid) => {
+            super::referrals::reward_on_paid(db, rules, &order, now).await?;
+            loyalty::earn_for_order(db, rules, &order, now).await?
+        }
         (OrderStatus::Paid, OrderStatus::Cancelled) => {
             let owed = loyalty::points_for(rules, order.total - order.refunded, &order.currency);
             -loyalty::claw_back(db, &order, owed, now).await?

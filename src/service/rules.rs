@@ -16,6 +16,10 @@ pub struct Rules {
     /// How long earned points stay PENDING.
     pub return_window: TimeDelta,
     pub tiers: TierThresholds,
+    /// Smallest first paid order (minor units) that converts a referral.
+    pub referral_min_order: i64,
+    /// Points for the referrer and the referee when a referral converts.
+    pub referral_points: (i64, i64),
 }
 
 impl Rules {
@@ -34,6 +38,11 @@ impl Rules {
                 gold: config.tier_gold,
                 platinum: config.tier_platinum,
             },
+            referral_min_order: config.referral_min_order,
+            referral_points: (
+                config.referral_referrer_points,
+                config.referral_referee_points,
+            ),
         })
     }
 }

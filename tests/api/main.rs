@@ -11,5 +11,6 @@ mod read_api;
 mod writes_customers;
 mod writes_loyalty;
 mod writes_orders;
+mod writes_referrals;
 mod writes_reviews;
 mod writes_tickets;
