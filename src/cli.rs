@@ -66,6 +66,18 @@ pub enum Command {
     },
     /// Print the GraphQL schema (SDL) the server serves.
     Schema,
+    /// Loyalty maintenance.
+    Loyalty {
+        #[command(subcommand)]
+        action: LoyaltyAction,
+    },
+}
+
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub enum LoyaltyAction {
+    /// Make PENDING points whose return window has ended AVAILABLE (run it
+    /// periodically, e.g. hourly from cron); prints the rows settled.
+    Settle,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -145,6 +157,19 @@ async fn dispatch(cli: Cli) -> AppResult<()> {
         }
         Command::Schema => {
             print!("{}", crate::graphql::sdl());
+            Ok(())
+        }
+        Command::Loyalty {
+            action: LoyaltyAction::Settle,
+        } => {
+            use sea_orm::TransactionTrait;
+            let store = open_store(&config).await?;
+            crate::db::migrate_up(&store.conn).await?;
+            let txn = store.conn.begin().await?;
+            let settled =
+                crate::service::loyalty::settle_due(&txn, chrono::Utc::now(), None).await?;
+            txn.commit().await?;
+            println!("settled {settled} loyalty transactions");
             Ok(())
         }
     }

@@ -193,6 +193,78 @@ pub struct Config {
     /// default adds no delay.
     #[arg(long, env = "C360_LOADER_DELAY", default_value = "0ms", value_parser = humantime::parse_duration, global = true)]
     pub loader_delay: Duration,
+
+    /// Loyalty points earned per major unit of the base currency paid (e.g. 1
+    /// point per dollar); orders in other currencies earn none, as metrics
+    /// count only base-currency orders.
+    #[arg(
+        long,
+        env = "C360_LOYALTY_POINTS_PER_UNIT",
+        default_value_t = 1,
+        global = true
+    )]
+    pub loyalty_points_per_unit: i64,
+
+    /// How long earned points stay PENDING (the return window) before they
+    /// become AVAILABLE, e.g. `14d`; `0s` makes them available at once.
+    #[arg(long, env = "C360_LOYALTY_RETURN_WINDOW", default_value = "14d", value_parser = humantime::parse_duration, global = true)]
+    pub loyalty_return_window: Duration,
+
+    /// Trailing-12-month net spend (minor units of the base currency) that
+    /// reaches SILVER; BRONZE starts at 0.
+    #[arg(
+        long,
+        env = "C360_TIER_SILVER",
+        default_value_t = 50_000,
+        global = true
+    )]
+    pub tier_silver: i64,
+
+    /// Trailing-12-month net spend (minor units) that reaches GOLD.
+    #[arg(long, env = "C360_TIER_GOLD", default_value_t = 150_000, global = true)]
+    pub tier_gold: i64,
+
+    /// Trailing-12-month net spend (minor units) that reaches PLATINUM.
+    #[arg(
+        long,
+        env = "C360_TIER_PLATINUM",
+        default_value_t = 500_000,
+        global = true
+    )]
+    pub tier_platinum: i64,
+
+    /// First-reply target of a support ticket (e.g. `1h`): `firstReplyBreached`
+    /// is true once a ticket waited longer for its first agent reply.
+    #[arg(long, env = "C360_TICKET_FIRST_REPLY_TARGET", default_value = "1h", value_parser = humantime::parse_duration, global = true)]
+    pub ticket_first_reply_target: Duration,
+
+    /// Smallest first PAID order (minor units of the base currency) of a
+    /// referred customer that rewards both sides of the referral.
+    #[arg(
+        long,
+        env = "C360_REFERRAL_MIN_ORDER",
+        default_value_t = 0,
+        global = true
+    )]
+    pub referral_min_order: i64,
+
+    /// Points the referrer gets when the referral converts.
+    #[arg(
+        long,
+        env = "C360_REFERRAL_REFERRER_POINTS",
+        default_value_t = 1_000,
+        global = true
+    )]
+    pub referral_referrer_points: i64,
+
+    /// Points the referred customer gets when the referral converts.
+    #[arg(
+        long,
+        env = "C360_REFERRAL_REFEREE_POINTS",
+        default_value_t = 500,
+        global = true
+    )]
+    pub referral_referee_points: i64,
 }
 
 /// A kind of caller, for settings that differ by audience.

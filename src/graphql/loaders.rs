@@ -317,6 +317,52 @@ where
     }
 }
 
+/// Net spend (`total - refunded`) of paid orders placed in the last 365
+/// days, per customer and currency: one grouped statement per batch. The
+/// resolver picks the base currency, so the loader needs no configuration.
+pub struct TrailingSpendLoader {
+    db: DatabaseConnection,
+}
+
+impl Loader<i64> for TrailingSpendLoader {
+    type Value = Vec<(String, i64)>;
+    type Error = LoadError;
+
+    async fn load(&self, ids: &[i64]) -> Result<HashMap<i64, Vec<(String, i64)>>, Self::Error> {
+        use order::Column as O;
+        let since = chrono::Utc::now() - chrono::TimeDelta::days(365);
+        let select = Query::select()
+            .column(O::CustomerId)
+            .column(O::Currency)
+            .expr(Expr::cust(r#"CAST(SUM("total" - "refunded") AS BIGINT)"#))
+            .from(order::Entity)
+            .and_where(Expr::col(O::CustomerId).is_in(ids.iter().copied()))
+            .and_where(Expr::col(O::Status).is_in(
+                crate::service::loyalty::SPENDING.map(|s| sea_orm::ActiveEnum::to_value(&s)),
+            ))
+            .and_where(Expr::col(O::PlacedAt).gte(since))
+            .group_by_col(O::CustomerId)
+            .group_by_col(O::Currency)
+            .to_owned();
+        let rows = sea_orm::ConnectionTrait::query_all(&self.db, &select)
+            .await
+            .map_err(|e| Arc::new(AppError::from(e)))?;
+        let mut out: HashMap<i64, Vec<(String, i64)>> = HashMap::new();
+        for row in rows {
+            let parsed = (|| {
+                Ok::<_, sea_orm::DbErr>((
+                    row.try_get_by_index::<i64>(0)?,
+                    row.try_get_by_index::<String>(1)?,
+                    row.try_get_by_index::<i64>(2)?,
+                ))
+            })();
+            let (customer, currency, spend) = parsed.map_err(|e| Arc::new(AppError::from(e)))?;
+            out.entry(customer).or_default().push((currency, spend));
+        }
+        Ok(out)
+    }
+}
+
 /// A customer's tags, sorted.
 pub struct TagsLoader {
     db: DatabaseConnection,
@@ -409,6 +455,8 @@ where
 pub struct Loaders {
     pub customers: DataLoader<CustomerLoader>,
     pub stats: DataLoader<ByCustomer<customer_metrics::Entity>>,
+    /// Trailing-12-month net spend per currency, for the next-tier fields.
+    pub trailing_spend: DataLoader<TrailingSpendLoader>,
     pub loyalty: DataLoader<ByCustomer<loyalty_account::Entity>>,
     pub tags: DataLoader<TagsLoader>,
     pub referred_by: DataLoader<ReferredByLoader>,
@@ -501,6 +549,7 @@ impl Loaders {
                 tasks,
                 delay,
             ),
+            trailing_spend: dl(TrailingSpendLoader { db: db.clone() }, tasks, delay),
             stats: dl(
                 ByCustomer {
                     db: db.clone(),

@@ -6,11 +6,48 @@ use chrono::{DateTime, Utc};
 
 use super::connection::{Conn, Total, child_page};
 use super::context::loaders;
+use super::context::{identity, state};
 use super::enums::{LoyaltyTier, LoyaltyTransactionKind, LoyaltyTransactionState};
-use super::ids::{Kind, encode};
+use super::ids::{Kind, decode, encode};
 use super::limits::page_cost;
+use super::money::Money;
+use crate::auth::{Domain, Role, require_domain_write};
+use crate::error::AppError;
+use crate::service::{Rules, audit, loyalty, owner};
+use async_graphql::ErrorExtensions;
+use c360_entity::enums::LoyaltyTier as EntityTier;
+use c360_entity::enums::LoyaltyTransactionKind as EntityKind;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use serde_json::json;
 
 pub struct LoyaltyAccount(pub loyalty_account::Model);
+
+impl LoyaltyAccount {
+    /// Trailing spend in the base currency, the next tier with its
+    /// threshold, and the base currency: batched over every account of the
+    /// request by the trailing-spend loader.
+    async fn progress(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<(i64, Option<(EntityTier, i64)>, String)> {
+        let rules = Rules::from_config(&state(ctx)?.config)?;
+        let spend = loaders(ctx)?
+            .trailing_spend
+            .load_one(self.0.customer_id)
+            .await
+            .map_err(|e| e.extend())?
+            .unwrap_or_default()
+            .into_iter()
+            .find(|(currency, _)| *currency == rules.base_currency)
+            .map_or(0, |(_, spend)| spend);
+        let tier = loyalty::tier_for_spend(spend, &rules.tiers);
+        Ok((
+            spend,
+            loyalty::next_tier(tier, &rules.tiers),
+            rules.base_currency,
+        ))
+    }
+}
 
 #[Object]
 impl LoyaltyAccount {
@@ -32,6 +69,30 @@ impl LoyaltyAccount {
     /// Every point ever earned, redeemed or not.
     async fn points_lifetime_earned(&self) -> i64 {
         self.0.points_lifetime_earned
+    }
+    /// Net spend of paid orders in the last 12 months, in the base currency:
+    /// what the tier is computed from.
+    async fn trailing_spend(&self, ctx: &Context<'_>) -> async_graphql::Result<Money> {
+        let (spend, _, currency) = self.progress(ctx).await?;
+        Ok(Money::from_minor(spend, &currency))
+    }
+    /// The tier the trailing spend leads to next; null at PLATINUM.
+    async fn next_tier(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<LoyaltyTier>> {
+        let (_, next, _) = self.progress(ctx).await?;
+        Ok(next.map(|(tier, _)| tier.into()))
+    }
+    /// Base-currency spend still needed for the next tier; null at PLATINUM.
+    async fn spend_to_next_tier(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Money>> {
+        let (spend, next, currency) = self.progress(ctx).await?;
+        Ok(next.map(|(_, at)| Money::from_minor((at - spend).max(0), &currency)))
+    }
+    /// Points that spending `spendToNextTier` would earn at the configured
+    /// rate (tiers follow spend, so this is the points-side view of the gap);
+    /// null at PLATINUM.
+    async fn points_to_next_tier(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<i64>> {
+        let (spend, next, currency) = self.progress(ctx).await?;
+        let rules = Rules::from_config(&state(ctx)?.config)?;
+        Ok(next.map(|(_, at)| loyalty::points_for(&rules, (at - spend).max(0), &currency)))
     }
     /// The ledger, newest first. Balances always equal its sums.
     #[graphql(complexity = "page_cost(first, child_complexity)")]
@@ -87,4 +148,125 @@ impl LoyaltyTransaction {
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
+}
+
+/// Loyalty writes: redemptions (the customer itself, a partner with
+/// `loyalty:write`, staff) and manual adjustments (staff only).
+#[derive(Default)]
+pub struct LoyaltyMutation;
+
+#[Object]
+impl LoyaltyMutation {
+    /// Spends `points` of the AVAILABLE balance. CONFLICT when the balance is
+    /// short; the same `idempotencyKey` again returns the account without
+    /// redeeming twice.
+    async fn redeem_points(
+        &self,
+        ctx: &Context<'_>,
+        customer_id: ID,
+        points: i64,
+        idempotency_key: String,
+    ) -> async_graphql::Result<LoyaltyAccount> {
+        let principal = require_domain_write(identity(ctx), Domain::Loyalty)?;
+        let app = state(ctx)?;
+        let db = &app.store.conn;
+        let customer = decode("customerId", Kind::Customer, &customer_id)?;
+        loyalty::validate_redemption(points, &idempotency_key)?;
+        owner::writable_customer(db, principal, customer).await?;
+        let kind = EntityKind::Redeem;
+        if let Some(done) = loyalty::find_by_key(db, customer, &idempotency_key).await? {
+            loyalty::replay(done, kind, -points)?;
+            return account(db, customer).await;
+        }
+        let txn = db.begin().await.map_err(AppError::from)?;
+        match loyalty::redeem(&txn, customer, points, &idempotency_key, Utc::now()).await {
+            Ok(row) => {
+                audit::record(
+                    &txn,
+                    principal,
+                    "loyalty.redeem",
+                    &encode(Kind::LoyaltyTransaction, row.id),
+                    Some(customer),
+                    json!({ "points": points, "idempotencyKey": idempotency_key }),
+                )
+                .await?;
+                txn.commit().await.map_err(AppError::from)?;
+            }
+            Err(err) => {
+                txn.rollback().await.map_err(AppError::from)?;
+                // A concurrent call with the same key won the unique index.
+                match loyalty::find_by_key(db, customer, &idempotency_key).await? {
+                    Some(done) if matches!(err, AppError::Conflict(_)) => {
+                        loyalty::replay(done, kind, -points)?;
+                    }
+                    _ => return Err(err.into()),
+                }
+            }
+        }
+        account(db, customer).await
+    }
+
+    /// A manual correction by staff, positive or negative, with a reason.
+    async fn adjust_points(
+        &self,
+        ctx: &Context<'_>,
+        customer_id: ID,
+        points: i64,
+        reason: String,
+        #[graphql(desc = "Makes a retried adjustment one ledger row.")] idempotency_key: Option<
+            String,
+        >,
+    ) -> async_graphql::Result<LoyaltyAccount> {
+        let principal = require_domain_write(identity(ctx), Domain::Loyalty)?;
+        if principal.role != Role::Staff {
+            return Err(AppError::Forbidden("only staff may adjust points".into()).into());
+        }
+        let app = state(ctx)?;
+        let db = &app.store.conn;
+        let customer = decode("customerId", Kind::Customer, &customer_id)?;
+        loyalty::validate_adjustment(points, &reason)?;
+        owner::writable_customer(db, principal, customer).await?;
+        if let Some(key) = idempotency_key.as_deref()
+            && let Some(done) = loyalty::find_by_key(db, customer, key).await?
+        {
+            loyalty::replay(done, EntityKind::Adjust, points)?;
+            return account(db, customer).await;
+        }
+        let txn = db.begin().await.map_err(AppError::from)?;
+        let row = loyalty::adjust(
+            &txn,
+            customer,
+            points,
+            &reason,
+            idempotency_key.as_deref(),
+            Utc::now(),
+        )
+        .await?;
+        audit::record(
+            &txn,
+            principal,
+            "loyalty.adjust",
+            &encode(Kind::LoyaltyTransaction, row.id),
+            Some(customer),
+            json!({ "points": points, "reason": row.description }),
+        )
+        .await?;
+        txn.commit().await.map_err(AppError::from)?;
+        account(db, customer).await
+    }
+}
+
+async fn account(
+    db: &impl sea_orm::ConnectionTrait,
+    customer: i64,
+) -> async_graphql::Result<LoyaltyAccount> {
+    loyalty_account::Entity::find()
+        .filter(loyalty_account::Column::CustomerId.eq(customer))
+        .one(db)
+        .await
+        .map_err(AppError::from)?
+        .map(LoyaltyAccount)
+        .ok_or_else(|| {
+            AppError::NotFound(format!("customer {customer} has no loyalty account")).into()
+        })
 }

@@ -4,6 +4,7 @@
 mod connection;
 mod context;
 mod customer;
+mod customer_write;
 mod driver;
 mod enums;
 mod errors;
@@ -45,8 +46,19 @@ pub struct Query(
     segment::SavedSegmentQuery,
 );
 
+/// Every write, one object per domain.
 #[derive(MergedObject, Default)]
-pub struct Mutation(privacy::PrivacyMutation, segment::SegmentMutation);
+pub struct Mutation(
+    order::OrderMutation,
+    loyalty::LoyaltyMutation,
+    customer_write::CustomerMutation,
+    ticket::TicketMutation,
+    review::ReviewMutation,
+    nps::NpsMutation,
+    referral::ReferralMutation,
+    privacy::PrivacyMutation,
+    segment::SegmentMutation,
+);
 
 pub type C360Schema = Schema<Query, Mutation, EmptySubscription>;
 

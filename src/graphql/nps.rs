@@ -4,8 +4,13 @@ use async_graphql::{Enum, ID, Object};
 use c360_entity::nps_response;
 use chrono::{DateTime, Utc};
 
+use super::context::{identity, state};
 use super::enums::NpsChannel;
-use super::ids::{Kind, encode};
+use super::ids::{Kind, decode, encode};
+use crate::auth::{Domain, require_domain_write};
+use crate::error::AppError;
+use crate::service::{Rules, nps};
+use sea_orm::TransactionTrait;
 
 /// How an NPS answer counts: PROMOTER 9-10, PASSIVE 7-8, DETRACTOR 0-6.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,5 +55,40 @@ impl NpsResponse {
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
+    }
+}
+
+/// NPS writes: a CUSTOMER answers for itself, a PARTNER needs `customers:write`.
+#[derive(Default)]
+pub struct NpsMutation;
+
+#[Object]
+impl NpsMutation {
+    /// Records an NPS answer (score 0-10, optional comment).
+    async fn nps_record(
+        &self,
+        ctx: &async_graphql::Context<'_>,
+        customer_id: ID,
+        score: i32,
+        comment: Option<String>,
+        #[graphql(default_with = "NpsChannel::Web")] channel: NpsChannel,
+    ) -> async_graphql::Result<NpsResponse> {
+        let principal = require_domain_write(identity(ctx), Domain::Customers)?;
+        let app = state(ctx)?;
+        let rules = Rules::from_config(&app.config)?;
+        let customer = decode("customerId", Kind::Customer, &customer_id)?;
+        let txn = app.store.conn.begin().await.map_err(AppError::from)?;
+        let answer = nps::record(
+            &txn,
+            &rules,
+            principal,
+            customer,
+            score,
+            comment,
+            channel.into(),
+        )
+        .await?;
+        txn.commit().await.map_err(AppError::from)?;
+        Ok(NpsResponse(answer))
     }
 }

@@ -1,15 +1,19 @@
 //! Orders and their lines.
 
-use async_graphql::{Context, ID, Object, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use c360_entity::{order, order_line};
 use chrono::{DateTime, Utc};
+use sea_orm::TransactionTrait;
 
 use super::connection::{Conn, Total, child_page};
-use super::context::loaders;
+use super::context::{identity, loaders, state};
 use super::enums::{OrderChannel, OrderStatus};
-use super::ids::{Kind, encode};
+use super::ids::{Kind, decode, encode};
 use super::limits::page_cost;
 use super::money::Money;
+use crate::auth::{Domain, require_domain_write};
+use crate::error::AppError;
+use crate::service::{Rules, orders};
 
 pub struct Order(pub order::Model);
 
@@ -105,5 +109,139 @@ impl OrderLine {
             product_name: line.product_name,
             quantity: line.quantity,
         }
+    }
+}
+
+/// An order line as a sender posts it.
+#[derive(InputObject)]
+pub struct OrderLineInput {
+    pub sku: String,
+    pub product_name: String,
+    /// At least 1.
+    pub quantity: i32,
+    /// Minor units of the order's currency (cents for USD), zero or more.
+    pub unit_price: i64,
+}
+
+/// An order as a POS or storefront posts it; amounts in minor units.
+#[derive(InputObject)]
+pub struct OrderIngestInput {
+    pub customer_id: ID,
+    /// The sender's id for the order: posting it again returns the first
+    /// order; a different payload under the same value is CONFLICT.
+    pub external_ref: Option<String>,
+    /// Defaults to `C360-<id>`.
+    pub order_number: Option<String>,
+    /// PENDING (default) or PAID; PAID earns loyalty points.
+    #[graphql(default_with = "OrderStatus::Pending")]
+    pub status: OrderStatus,
+    #[graphql(default_with = "OrderChannel::OnlineStore")]
+    pub channel: OrderChannel,
+    /// ISO 4217, e.g. `USD`.
+    pub currency_code: String,
+    #[graphql(default)]
+    pub discount: i64,
+    #[graphql(default)]
+    pub tax: i64,
+    /// Must equal sum(quantity × unitPrice) - discount + tax.
+    pub total: i64,
+    /// Defaults to now.
+    pub placed_at: Option<DateTime<Utc>>,
+    pub lines: Vec<OrderLineInput>,
+}
+
+/// Order writes: PARTNER tokens need `orders:write`; a CUSTOMER token may
+/// only place its own PENDING orders.
+#[derive(Default)]
+pub struct OrderMutation;
+
+#[Object]
+impl OrderMutation {
+    /// Records an order with its lines, idempotent by `externalRef`.
+    async fn order_ingest(
+        &self,
+        ctx: &Context<'_>,
+        input: OrderIngestInput,
+    ) -> async_graphql::Result<Order> {
+        let principal = require_domain_write(identity(ctx), Domain::Orders)?;
+        let app = state(ctx)?;
+        let rules = Rules::from_config(&app.config)?;
+        let new = orders::NewOrder {
+            customer_id: decode("input.customerId", Kind::Customer, &input.customer_id)?,
+            external_ref: input.external_ref,
+            order_number: input.order_number,
+            status: input.status.into(),
+            channel: input.channel.into(),
+            currency: input.currency_code,
+            discount: input.discount,
+            tax: input.tax,
+            total: input.total,
+            placed_at: input.placed_at,
+            lines: input
+                .lines
+                .into_iter()
+                .map(|l| orders::NewLine {
+                    sku: l.sku,
+                    product_name: l.product_name,
+                    quantity: l.quantity,
+                    unit_price: l.unit_price,
+                })
+                .collect(),
+        };
+        let db = &app.store.conn;
+        let txn = db.begin().await.map_err(AppError::from)?;
+        match orders::ingest(&txn, &rules, principal, new.clone()).await {
+            Ok(done) => {
+                txn.commit().await.map_err(AppError::from)?;
+                Ok(Order(done.order))
+            }
+            // Two posts of one new order raced: the loser's insert hit the
+            // unique externalRef; it answers like a retry after the winner.
+            Err(AppError::Conflict(_)) if new.external_ref.is_some() => {
+                txn.rollback().await.map_err(AppError::from)?;
+                let txn = db.begin().await.map_err(AppError::from)?;
+                let done = orders::ingest(&txn, &rules, principal, new).await?;
+                txn.commit().await.map_err(AppError::from)?;
+                Ok(Order(done.order))
+            }
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// Moves an order along PENDING → PAID → FULFILLED, or cancels a PENDING
+    /// or PAID order. Impossible moves are CONFLICT naming the current status.
+    async fn order_update_status(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        status: OrderStatus,
+    ) -> async_graphql::Result<Order> {
+        let principal = require_domain_write(identity(ctx), Domain::Orders)?;
+        let app = state(ctx)?;
+        let rules = Rules::from_config(&app.config)?;
+        let order_id = decode("id", Kind::Order, &id)?;
+        let txn = app.store.conn.begin().await.map_err(AppError::from)?;
+        let order = orders::set_status(&txn, &rules, principal, order_id, status.into()).await?;
+        txn.commit().await.map_err(AppError::from)?;
+        Ok(Order(order))
+    }
+
+    /// Refunds `amount` minor units of a paid order (partial or full); the
+    /// points of the refunded amount are taken back.
+    async fn order_refund(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        #[graphql(desc = "Minor units of the order's currency, at most total - refunded.")]
+        amount: i64,
+    ) -> async_graphql::Result<Order> {
+        let principal = require_domain_write(identity(ctx), Domain::Orders)?;
+        let app = state(ctx)?;
+        let rules = Rules::from_config(&app.config)?;
+        let order_id = decode("id", Kind::Order, &id)?;
+        let txn = app.store.conn.begin().await.map_err(AppError::from)?;
+        let order = orders::refund(&txn, &rules, principal, order_id, amount).await?;
+        txn.commit().await.map_err(AppError::from)?;
+        Ok(Order(order))
     }
 }

@@ -4,11 +4,14 @@ use async_graphql::{Context, ID, Object};
 use c360_entity::referral;
 use chrono::{DateTime, Utc};
 
-use super::context::{identity, loaders};
+use super::context::{identity, loaders, state};
 use super::customer::Customer;
 use super::enums::ReferralStatus;
-use super::ids::{Kind, encode};
-use crate::auth::{Identity, mask_email};
+use super::ids::{Kind, decode, encode};
+use crate::auth::{Domain, Identity, mask_email, require_domain_write};
+use crate::error::AppError;
+use crate::service::referrals;
+use sea_orm::TransactionTrait;
 
 pub struct Referral(pub referral::Model);
 
@@ -80,4 +83,30 @@ pub async fn referred_by(
         .await
         .map_err(|e| e.extend())?
         .map(Referral))
+}
+
+/// Referral writes: a CUSTOMER invites for itself, a PARTNER needs
+/// `referrals:write`.
+#[derive(Default)]
+pub struct ReferralMutation;
+
+#[Object]
+impl ReferralMutation {
+    /// Invites `email` on behalf of `customerId`. A blocked invitation comes
+    /// back REJECTED with `rejectionReason` SELF_REFERRAL, ALREADY_CUSTOMER
+    /// or ALREADY_REFERRED.
+    async fn referral_invite(
+        &self,
+        ctx: &Context<'_>,
+        customer_id: ID,
+        email: String,
+    ) -> async_graphql::Result<Referral> {
+        let principal = require_domain_write(identity(ctx), Domain::Referrals)?;
+        let app = state(ctx)?;
+        let referrer = decode("customerId", Kind::Customer, &customer_id)?;
+        let txn = app.store.conn.begin().await.map_err(AppError::from)?;
+        let row = referrals::invite(&txn, principal, referrer, &email).await?;
+        txn.commit().await.map_err(AppError::from)?;
+        Ok(Referral(row))
+    }
 }

@@ -4,8 +4,13 @@ use async_graphql::{ID, Object};
 use c360_entity::review;
 use chrono::{DateTime, Utc};
 
+use super::context::{identity, state};
 use super::enums::ReviewStatus;
-use super::ids::{Kind, encode};
+use super::ids::{Kind, decode, encode};
+use crate::auth::{Domain, require_domain_write};
+use crate::error::AppError;
+use crate::service::{Rules, reviews};
+use sea_orm::TransactionTrait;
 
 pub struct Review(pub review::Model);
 
@@ -42,5 +47,62 @@ impl Review {
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
+    }
+}
+
+/// Review writes: a CUSTOMER submits its own, a PARTNER needs
+/// `reviews:write`; only STAFF moderate.
+#[derive(Default)]
+pub struct ReviewMutation;
+
+#[Object]
+impl ReviewMutation {
+    /// Submits a review (PENDING until moderated); one per customer and sku.
+    /// `verifiedPurchase` is true when one of the customer's paid orders
+    /// holds the sku.
+    #[allow(clippy::too_many_arguments)]
+    async fn review_submit(
+        &self,
+        ctx: &async_graphql::Context<'_>,
+        customer_id: ID,
+        sku: String,
+        #[graphql(desc = "1 to 5.")] rating: i32,
+        title: Option<String>,
+        body: Option<String>,
+        order_id: Option<ID>,
+    ) -> async_graphql::Result<Review> {
+        let principal = require_domain_write(identity(ctx), Domain::Reviews)?;
+        let app = state(ctx)?;
+        let rules = Rules::from_config(&app.config)?;
+        let new = reviews::NewReview {
+            customer_id: decode("customerId", Kind::Customer, &customer_id)?,
+            sku,
+            rating,
+            title,
+            body,
+            order_id: order_id
+                .map(|id| decode("orderId", Kind::Order, &id))
+                .transpose()?,
+        };
+        let txn = app.store.conn.begin().await.map_err(AppError::from)?;
+        let review = reviews::submit(&txn, &rules, principal, new).await?;
+        txn.commit().await.map_err(AppError::from)?;
+        Ok(Review(review))
+    }
+
+    /// Publishes or rejects a review (staff).
+    async fn review_moderate(
+        &self,
+        ctx: &async_graphql::Context<'_>,
+        id: ID,
+        status: ReviewStatus,
+    ) -> async_graphql::Result<Review> {
+        let principal = require_domain_write(identity(ctx), Domain::Reviews)?;
+        let app = state(ctx)?;
+        let review_id = decode("id", Kind::Review, &id)?;
+        let txn = app.store.conn.begin().await.map_err(AppError::from)?;
+        let review = reviews::moderate(&txn, principal, review_id, status.into()).await?;
+        txn.commit().await.map_err(AppError::from)?;
+        Ok(Review(review))
     }
 }

@@ -5,10 +5,14 @@ use c360_entity::{ticket, ticket_message};
 use chrono::{DateTime, Utc};
 
 use super::connection::{Conn, Total, child_page};
-use super::context::loaders;
+use super::context::{identity, loaders, state};
 use super::enums::{AuthorKind, TicketChannel, TicketPriority, TicketStatus};
-use super::ids::{Kind, encode};
+use super::ids::{Kind, decode, encode};
 use super::limits::page_cost;
+use crate::auth::{Domain, require_domain_write};
+use crate::error::AppError;
+use crate::service::{Rules, tickets};
+use sea_orm::TransactionTrait;
 
 pub struct Ticket(pub ticket::Model);
 
@@ -56,6 +60,13 @@ impl Ticket {
     /// Whole minutes from creation to solved.
     async fn resolution_minutes(&self) -> Option<i64> {
         minutes_between(self.0.created_at, self.0.solved_at)
+    }
+    /// Whether the first agent reply came (or, unanswered, is already) later
+    /// than the configured first-reply target.
+    async fn first_reply_breached(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        let target = state(ctx)?.config.ticket_first_reply_target;
+        let waited = self.0.first_reply_at.unwrap_or_else(Utc::now) - self.0.created_at;
+        Ok(waited.to_std().is_ok_and(|w| w > target))
     }
     /// The customer's rating once solved (CSAT).
     async fn satisfaction(&self) -> Option<Satisfaction> {
@@ -111,5 +122,108 @@ impl From<ticket_message::Model> for TicketMessage {
             body: m.body,
             created_at: m.created_at,
         }
+    }
+}
+
+/// Ticket writes: PARTNER tokens (a helpdesk) need `tickets:write`; a
+/// CUSTOMER token opens, replies to and rates its own tickets.
+#[derive(Default)]
+pub struct TicketMutation;
+
+#[Object]
+impl TicketMutation {
+    /// Opens a ticket with the customer's first message; status NEW.
+    async fn ticket_open(
+        &self,
+        ctx: &Context<'_>,
+        customer_id: ID,
+        subject: String,
+        body: String,
+        #[graphql(default_with = "TicketPriority::Normal")] priority: TicketPriority,
+        #[graphql(default_with = "TicketChannel::Web")] channel: TicketChannel,
+    ) -> async_graphql::Result<Ticket> {
+        let principal = require_domain_write(identity(ctx), Domain::Tickets)?;
+        let app = state(ctx)?;
+        let rules = Rules::from_config(&app.config)?;
+        let customer = decode("customerId", Kind::Customer, &customer_id)?;
+        let txn = app.store.conn.begin().await.map_err(AppError::from)?;
+        let ticket = tickets::open(
+            &txn,
+            &rules,
+            principal,
+            customer,
+            &subject,
+            &body,
+            priority.into(),
+            channel.into(),
+        )
+        .await?;
+        txn.commit().await.map_err(AppError::from)?;
+        Ok(Ticket(ticket))
+    }
+
+    /// Adds a message. The first AGENT reply sets `firstReplyAt`.
+    async fn ticket_reply(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        author_kind: AuthorKind,
+        body: String,
+        #[graphql(desc = "Agent's display name.")] author_name: Option<String>,
+    ) -> async_graphql::Result<Ticket> {
+        let principal = require_domain_write(identity(ctx), Domain::Tickets)?;
+        let app = state(ctx)?;
+        let rules = Rules::from_config(&app.config)?;
+        let ticket_id = decode("id", Kind::Ticket, &id)?;
+        let txn = app.store.conn.begin().await.map_err(AppError::from)?;
+        let ticket = tickets::reply(
+            &txn,
+            &rules,
+            principal,
+            ticket_id,
+            author_kind.into(),
+            author_name,
+            &body,
+        )
+        .await?;
+        txn.commit().await.map_err(AppError::from)?;
+        Ok(Ticket(ticket))
+    }
+
+    /// Moves a ticket (agents): among OPEN, PENDING, HOLD and SOLVED; SOLVED
+    /// reopens or closes; CLOSED is final.
+    async fn ticket_update_status(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        status: TicketStatus,
+    ) -> async_graphql::Result<Ticket> {
+        let principal = require_domain_write(identity(ctx), Domain::Tickets)?;
+        let app = state(ctx)?;
+        let rules = Rules::from_config(&app.config)?;
+        let ticket_id = decode("id", Kind::Ticket, &id)?;
+        let txn = app.store.conn.begin().await.map_err(AppError::from)?;
+        let ticket = tickets::set_status(&txn, &rules, principal, ticket_id, status.into()).await?;
+        txn.commit().await.map_err(AppError::from)?;
+        Ok(Ticket(ticket))
+    }
+
+    /// The customer's satisfaction rating (1-5, optional comment), once,
+    /// after the ticket is solved.
+    async fn ticket_rate(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        score: i32,
+        comment: Option<String>,
+    ) -> async_graphql::Result<Ticket> {
+        let principal = require_domain_write(identity(ctx), Domain::Tickets)?;
+        let app = state(ctx)?;
+        let rules = Rules::from_config(&app.config)?;
+        let ticket_id = decode("id", Kind::Ticket, &id)?;
+        let txn = app.store.conn.begin().await.map_err(AppError::from)?;
+        let ticket = tickets::rate(&txn, &rules, principal, ticket_id, score, comment).await?;
+        txn.commit().await.map_err(AppError::from)?;
+        Ok(Ticket(ticket))
     }
 }

@@ -4,13 +4,19 @@
 //! `loyalty_accounts` are a cache of it, recomputed by [`refresh_balances`]
 //! in the same transaction as every ledger write.
 
-use c360_entity::enums::{LoyaltyTier, LoyaltyTransactionKind, LoyaltyTransactionState};
-use c360_entity::{loyalty_account, loyalty_transaction};
-use chrono::{SubsecRound, Utc};
+use c360_entity::enums::{
+    LoyaltyTier, LoyaltyTransactionKind, LoyaltyTransactionState, OrderStatus,
+};
+use c360_entity::{loyalty_account, loyalty_transaction, order};
+use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use sea_orm::sea_query::{Alias, Cond, Expr, ExprTrait, Func, Query, SubQueryStatement};
-use sea_orm::{ActiveEnum, ConnectionTrait};
+use sea_orm::{
+    ActiveEnum, ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set,
+};
 
-use crate::error::AppResult;
+use super::Rules;
+use crate::error::{AppError, AppResult};
+use crate::graphql::minor_digits;
 
 /// Accounts per statement when refreshing a list of customers.
 const IDS_PER_STATEMENT: usize = 1_000;
@@ -126,6 +132,17 @@ impl Default for TierThresholds {
     }
 }
 
+/// The tier above `tier` and the spend (minor units) it starts at; `None`
+/// at PLATINUM.
+pub fn next_tier(tier: LoyaltyTier, thresholds: &TierThresholds) -> Option<(LoyaltyTier, i64)> {
+    match tier {
+        LoyaltyTier::Bronze => Some((LoyaltyTier::Silver, thresholds.silver)),
+        LoyaltyTier::Silver => Some((LoyaltyTier::Gold, thresholds.gold)),
+        LoyaltyTier::Gold => Some((LoyaltyTier::Platinum, thresholds.platinum)),
+        LoyaltyTier::Platinum => None,
+    }
+}
+
 /// The tier for a trailing-12-month net spend (minor units); BRONZE below SILVER.
 pub fn tier_for_spend(net_spend_minor: i64, thresholds: &TierThresholds) -> LoyaltyTier {
     if net_spend_minor >= thresholds.platinum {
@@ -137,6 +154,457 @@ pub fn tier_for_spend(net_spend_minor: i64, thresholds: &TierThresholds) -> Loya
     } else {
         LoyaltyTier::Bronze
     }
+}
+
+/// Points an amount of `currency` (minor units) earns: `points_per_unit` per
+/// whole major unit, rounded down. Only base-currency orders earn, as only
+/// they count towards metrics and tiers.
+pub fn points_for(rules: &Rules, amount_minor: i64, currency: &str) -> i64 {
+    if currency != rules.base_currency || amount_minor <= 0 || rules.points_per_unit <= 0 {
+        return 0;
+    }
+    let scale = 10i128.pow(minor_digits(currency));
+    let points = i128::from(amount_minor) * i128::from(rules.points_per_unit) / scale;
+    i64::try_from(points).unwrap_or(i64::MAX)
+}
+
+/// Writes the EARN row of a freshly PAID order: PENDING until the return
+/// window ends (AVAILABLE at once for a zero window). The idempotency key
+/// `order:<id>:earn` makes a second earn for the same order a unique
+/// violation instead of doubled points.
+pub async fn earn_for_order(
+    db: &impl ConnectionTrait,
+    rules: &Rules,
+    order: &order::Model,
+    now: DateTime<Utc>,
+) -> AppResult<i64> {
+    let points = points_for(rules, order.total - order.refunded, &order.currency);
+    if points <= 0 {
+        return Ok(0);
+    }
+    let state = if rules.return_window.is_zero() {
+        LoyaltyTransactionState::Available
+    } else {
+        LoyaltyTransactionState::Pending
+    };
+    loyalty_transaction::ActiveModel {
+        customer_id: Set(order.customer_id),
+        kind: Set(LoyaltyTransactionKind::Earn),
+        points: Set(points),
+        state: Set(state),
+        order_id: Set(Some(order.id)),
+        idempotency_key: Set(Some(format!("order:{}:earn", order.id))),
+        description: Set(Some(format!("order {}", order.order_number))),
+        available_at: Set(Some(now + rules.return_window)),
+        expires_at: Set(None),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(points)
+}
+
+/// Takes back up to `points` earned on `order` (a refund or a cancellation):
+/// first from the order's points still PENDING (a PENDING CLAWBACK row that
+/// settles together with the EARN row, so the pair nets out), then from the
+/// AVAILABLE balance, never more than the balance holds and never more than
+/// the order earned minus what was already taken back. Returns the points
+/// taken.
+pub async fn claw_back(
+    db: &impl ConnectionTrait,
+    order: &order::Model,
+    points: i64,
+    now: DateTime<Utc>,
+) -> AppResult<i64> {
+    if points <= 0 {
+        return Ok(0);
+    }
+    use loyalty_transaction::Column as L;
+    let rows = loyalty_transaction::Entity::find()
+        .filter(L::CustomerId.eq(order.customer_id))
+        .filter(L::OrderId.eq(order.id))
+        .all(db)
+        .await?;
+    let earned: i64 = rows
+        .iter()
+        .filter(|r| {
+            r.kind == LoyaltyTransactionKind::Earn && r.state != LoyaltyTransactionState::Cancelled
+        })
+        .map(|r| r.points)
+        .sum();
+    let clawed: i64 = rows
+        .iter()
+        .filter(|r| r.kind == LoyaltyTransactionKind::Clawback)
+        .map(|r| -r.points)
+        .sum();
+    let mut left = Ord::max(Ord::min(points, earned - clawed), 0);
+    let mut taken = 0;
+    let pending: i64 = rows
+        .iter()
+        .filter(|r| r.state == LoyaltyTransactionState::Pending)
+        .map(|r| r.points)
+        .sum();
+    let settles_at = rows
+        .iter()
+        .filter(|r| r.state == LoyaltyTransactionState::Pending)
+        .filter_map(|r| r.available_at)
+        .max();
+    let from_pending = Ord::min(left, Ord::max(pending, 0));
+    if from_pending > 0 {
+        clawback_row(
+            db,
+            order,
+            from_pending,
+            LoyaltyTransactionState::Pending,
+            settles_at,
+            now,
+        )
+        .await?;
+        left -= from_pending;
+        taken += from_pending;
+    }
+    if left > 0 {
+        let balance = available_in_ledger(db, order.customer_id).await?;
+        let from_available = Ord::min(left, Ord::max(balance, 0));
+        if from_available > 0 {
+            clawback_row(
+                db,
+                order,
+                from_available,
+                LoyaltyTransactionState::Available,
+                Some(now),
+                now,
+            )
+            .await?;
+            taken += from_available;
+        }
+    }
+    Ok(taken)
+}
+
+async fn clawback_row(
+    db: &impl ConnectionTrait,
+    order: &order::Model,
+    points: i64,
+    state: LoyaltyTransactionState,
+    available_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    loyalty_transaction::ActiveModel {
+        customer_id: Set(order.customer_id),
+        kind: Set(LoyaltyTransactionKind::Clawback),
+        points: Set(-points),
+        state: Set(state),
+        order_id: Set(Some(order.id)),
+        idempotency_key: Set(None),
+        description: Set(Some(format!("refund of order {}", order.order_number))),
+        available_at: Set(available_at),
+        expires_at: Set(None),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+/// `SUM(points)` of the customer's AVAILABLE ledger rows.
+async fn available_in_ledger(db: &impl ConnectionTrait, customer_id: i64) -> AppResult<i64> {
+    use loyalty_transaction::Column as L;
+    let select = Query::select()
+        .expr(Expr::cust(r#"CAST(COALESCE(SUM("points"), 0) AS BIGINT)"#))
+        .from(loyalty_transaction::Entity)
+        .and_where(Expr::col(L::CustomerId).eq(customer_id))
+        .and_where(Expr::col(L::State).eq(LoyaltyTransactionState::Available.to_value()))
+        .to_owned();
+    scalar_i64(db, &select).await
+}
+
+async fn scalar_i64(
+    db: &impl ConnectionTrait,
+    select: &sea_orm::sea_query::SelectStatement,
+) -> AppResult<i64> {
+    let row = db.query_one(select).await?;
+    Ok(match row {
+        Some(row) => row.try_get_by_index::<Option<i64>>(0)?.unwrap_or(0),
+        None => 0,
+    })
+}
+
+/// Turns PENDING rows whose return window has ended (`available_at <= now`)
+/// AVAILABLE, for `customer_ids` (every customer for `None`), and refreshes
+/// the balances of the customers touched. Returns the rows settled.
+pub async fn settle_due(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    customer_ids: Option<&[i64]>,
+) -> AppResult<u64> {
+    use loyalty_transaction::Column as L;
+    let due = || {
+        Cond::all()
+            .add(Expr::col(L::State).eq(LoyaltyTransactionState::Pending.to_value()))
+            .add(Expr::col(L::AvailableAt).lte(now))
+    };
+    let ids: Vec<i64> = match customer_ids {
+        Some(ids) => ids.to_vec(),
+        None => {
+            let select = Query::select()
+                .distinct()
+                .column(L::CustomerId)
+                .from(loyalty_transaction::Entity)
+                .cond_where(due())
+                .to_owned();
+            db.query_all(&select)
+                .await?
+                .iter()
+                .map(|row| row.try_get_by_index::<i64>(0))
+                .collect::<Result<_, _>>()?
+        }
+    };
+    let mut settled = 0;
+    for chunk in ids.chunks(IDS_PER_STATEMENT) {
+        let update = Query::update()
+            .table(loyalty_transaction::Entity)
+            .value(L::State, LoyaltyTransactionState::Available.to_value())
+            .cond_where(due().add(Expr::col(L::CustomerId).is_in(chunk.iter().copied())))
+            .to_owned();
+        settled += db.execute(&update).await?.rows_affected();
+    }
+    if settled > 0 {
+        refresh_balances(db, Some(&ids)).await?;
+    }
+    Ok(settled)
+}
+
+/// Net spend of the trailing twelve months in the base currency: paid,
+/// fulfilled and (partially) refunded orders placed since `now - 365 days`,
+/// `total - refunded`.
+pub async fn trailing_spend(
+    db: &impl ConnectionTrait,
+    rules: &Rules,
+    customer_id: i64,
+    now: DateTime<Utc>,
+) -> AppResult<i64> {
+    use order::Column as O;
+    let select = Query::select()
+        .expr(Expr::cust(
+            r#"CAST(COALESCE(SUM("total" - "refunded"), 0) AS BIGINT)"#,
+        ))
+        .from(order::Entity)
+        .and_where(Expr::col(O::CustomerId).eq(customer_id))
+        .and_where(Expr::col(O::Currency).eq(rules.base_currency.as_str()))
+        .and_where(Expr::col(O::Status).is_in(SPENDING.map(|s| s.to_value())))
+        .and_where(Expr::col(O::PlacedAt).gte(now - TimeDelta::days(365)))
+        .to_owned();
+    scalar_i64(db, &select).await
+}
+
+/// Statuses whose money counts towards a tier: the order was paid.
+pub const SPENDING: [OrderStatus; 4] = [
+    OrderStatus::Paid,
+    OrderStatus::Fulfilled,
+    OrderStatus::PartiallyRefunded,
+    OrderStatus::Refunded,
+];
+
+/// Sets the customer's tier from their trailing-12-month net spend.
+pub async fn refresh_tier(
+    db: &impl ConnectionTrait,
+    rules: &Rules,
+    customer_id: i64,
+    now: DateTime<Utc>,
+) -> AppResult<LoyaltyTier> {
+    let tier = tier_for_spend(
+        trailing_spend(db, rules, customer_id, now).await?,
+        &rules.tiers,
+    );
+    let update = Query::update()
+        .table(loyalty_account::Entity)
+        .value(loyalty_account::Column::Tier, tier.to_value())
+        .and_where(Expr::col(loyalty_account::Column::CustomerId).eq(customer_id))
+        .to_owned();
+    db.execute(&update).await?;
+    Ok(tier)
+}
+
+/// Input of a redemption, validated before anything is written.
+pub fn validate_redemption(points: i64, idempotency_key: &str) -> AppResult<()> {
+    if points <= 0 {
+        return Err(AppError::bad_input(
+            "points",
+            format!("points must be a positive number, not {points}"),
+        ));
+    }
+    let key = idempotency_key.trim();
+    if key.is_empty() || key.len() > 200 {
+        return Err(AppError::bad_input(
+            "idempotencyKey",
+            "idempotencyKey must be 1 to 200 characters; reuse it when retrying the same redemption",
+        ));
+    }
+    Ok(())
+}
+
+/// The customer's ledger row written under `key`, if any: a retried
+/// redemption returns it instead of redeeming twice.
+pub async fn find_by_key(
+    db: &impl ConnectionTrait,
+    customer_id: i64,
+    key: &str,
+) -> AppResult<Option<loyalty_transaction::Model>> {
+    use loyalty_transaction::Column as L;
+    Ok(loyalty_transaction::Entity::find()
+        .filter(L::CustomerId.eq(customer_id))
+        .filter(L::IdempotencyKey.eq(key.trim()))
+        .one(db)
+        .await?)
+}
+
+/// Checks that a replayed key asked for the same thing as the first call.
+pub fn replay(
+    existing: loyalty_transaction::Model,
+    kind: LoyaltyTransactionKind,
+    points: i64,
+) -> AppResult<loyalty_transaction::Model> {
+    if existing.kind == kind && existing.points == points {
+        Ok(existing)
+    } else {
+        Err(AppError::Conflict(format!(
+            "idempotencyKey was already used for a {:?} of {} points; use a new key for a different request",
+            existing.kind, existing.points
+        )))
+    }
+}
+
+/// Spends `points` of the customer's AVAILABLE balance under `key`.
+///
+/// The balance check and the debit are one conditional `UPDATE ... SET
+/// points_available = points_available - n WHERE points_available >= n`, the
+/// first statement of the transaction: PostgreSQL row-locks the account, so
+/// concurrent redemptions queue and each re-checks the condition against the
+/// committed balance; SQLite serialises writers. The balance can therefore
+/// never go below zero. Due pending points are settled first, so they count.
+/// Callers look the key up before ([`find_by_key`]) and after a unique
+/// violation, so a retry is one redemption.
+pub async fn redeem(
+    db: &impl ConnectionTrait,
+    customer_id: i64,
+    points: i64,
+    idempotency_key: &str,
+    now: DateTime<Utc>,
+) -> AppResult<loyalty_transaction::Model> {
+    validate_redemption(points, idempotency_key)?;
+    debit(db, customer_id, points).await?;
+    let row = loyalty_transaction::ActiveModel {
+        customer_id: Set(customer_id),
+        kind: Set(LoyaltyTransactionKind::Redeem),
+        points: Set(-points),
+        state: Set(LoyaltyTransactionState::Available),
+        order_id: Set(None),
+        idempotency_key: Set(Some(idempotency_key.trim().to_owned())),
+        description: Set(Some("redemption".into())),
+        available_at: Set(Some(now)),
+        expires_at: Set(None),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    refresh_balances(db, Some(&[customer_id])).await?;
+    Ok(row)
+}
+
+/// Takes `points` off the cached AVAILABLE balance only if it holds them;
+/// NOT_FOUND without an account, CONFLICT when short.
+async fn debit(db: &impl ConnectionTrait, customer_id: i64, points: i64) -> AppResult<()> {
+    use loyalty_account::Column as A;
+    settle_due(db, Utc::now(), Some(&[customer_id])).await?;
+    let update = Query::update()
+        .table(loyalty_account::Entity)
+        .value(
+            A::PointsAvailable,
+            Expr::col(A::PointsAvailable).sub(points),
+        )
+        .and_where(Expr::col(A::CustomerId).eq(customer_id))
+        .and_where(Expr::col(A::PointsAvailable).gte(points))
+        .to_owned();
+    if db.execute(&update).await?.rows_affected() == 1 {
+        return Ok(());
+    }
+    let account = loyalty_account::Entity::find()
+        .filter(A::CustomerId.eq(customer_id))
+        .one(db)
+        .await?;
+    match account {
+        None => Err(AppError::NotFound(format!(
+            "customer {customer_id} has no loyalty account"
+        ))),
+        Some(a) => Err(AppError::Conflict(format!(
+            "insufficient points: {} available, {points} requested",
+            a.points_available
+        ))),
+    }
+}
+
+/// A manual correction by staff: `points` (signed, not zero) with a reason.
+/// A negative adjustment may not take the AVAILABLE balance below zero.
+pub async fn adjust(
+    db: &impl ConnectionTrait,
+    customer_id: i64,
+    points: i64,
+    reason: &str,
+    idempotency_key: Option<&str>,
+    now: DateTime<Utc>,
+) -> AppResult<loyalty_transaction::Model> {
+    let reason = validate_adjustment(points, reason)?;
+    if points < 0 {
+        debit(db, customer_id, -points).await?;
+    } else if loyalty_account::Entity::find()
+        .filter(loyalty_account::Column::CustomerId.eq(customer_id))
+        .one(db)
+        .await?
+        .is_none()
+    {
+        return Err(AppError::NotFound(format!(
+            "customer {customer_id} has no loyalty account"
+        )));
+    }
+    let row = loyalty_transaction::ActiveModel {
+        customer_id: Set(customer_id),
+        kind: Set(LoyaltyTransactionKind::Adjust),
+        points: Set(points),
+        state: Set(LoyaltyTransactionState::Available),
+        order_id: Set(None),
+        idempotency_key: Set(idempotency_key.map(|k| k.trim().to_owned())),
+        description: Set(Some(reason)),
+        available_at: Set(Some(now)),
+        expires_at: Set(None),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    refresh_balances(db, Some(&[customer_id])).await?;
+    Ok(row)
+}
+
+/// Checks an adjustment's input; returns the trimmed reason.
+pub fn validate_adjustment(points: i64, reason: &str) -> AppResult<String> {
+    if points == 0 {
+        return Err(AppError::bad_input(
+            "points",
+            "points must not be zero; positive adds, negative removes",
+        ));
+    }
+    let reason = reason.trim();
+    if reason.is_empty() || reason.len() > 500 {
+        return Err(AppError::bad_input(
+            "reason",
+            "reason must be 1 to 500 characters saying why the balance changes",
+        ));
+    }
+    Ok(reason.to_owned())
 }
 
 #[cfg(test)]

@@ -1,7 +1,17 @@
 //! Business rules per domain, independent of GraphQL: functions taking `&impl ConnectionTrait`.
 
 pub mod audit;
+pub mod customers;
 pub mod loyalty;
 pub mod metrics;
+pub mod nps;
+pub mod orders;
+pub mod owner;
 pub mod privacy;
+pub mod referrals;
+pub mod reviews;
+pub mod rules;
 pub mod segments;
+pub mod tickets;
+
+pub use rules::Rules;

@@ -167,3 +167,67 @@ async fn serve_stops_cleanly_on_sigterm() {
         .expect("read stderr");
     assert!(stderr.contains("finishing in-flight requests"), "{stderr}");
 }
+
+#[tokio::test]
+async fn loyalty_settle_makes_due_pending_points_available() {
+    use sea_orm::{ConnectionTrait, Database, Statement};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("s.db").display());
+    let out = c360()
+        .args(["seed", "--customers", "20", "--database-url", &url])
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let db = Database::connect(&url).await.expect("connect");
+    let count = |sql: &'static str| {
+        let db = &db;
+        async move {
+            db.query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+                .await
+                .expect("query")
+                .expect("row")
+                .try_get_by_index::<i64>(0)
+                .expect("int")
+        }
+    };
+    // Make every pending row due, as if the return window had passed.
+    db.execute_unprepared(
+        "UPDATE loyalty_transactions SET available_at = '2000-01-01T00:00:00+00:00' WHERE state = 'PENDING'",
+    )
+    .await
+    .expect("age rows");
+    let due = count("SELECT COUNT(*) FROM loyalty_transactions WHERE state = 'PENDING'").await;
+    assert!(due > 0, "the seed has pending points");
+    let out = c360()
+        .args(["loyalty", "settle", "--database-url", &url])
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("settled {due} loyalty transactions")
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM loyalty_transactions WHERE state = 'PENDING'").await,
+        0
+    );
+    assert_eq!(
+        count("SELECT COALESCE(SUM(points_pending), 0) FROM loyalty_accounts").await,
+        0
+    );
+    assert_eq!(
+        count("SELECT COALESCE(SUM(points_available), 0) FROM loyalty_accounts").await,
+        count(
+            "SELECT COALESCE(SUM(points), 0) FROM loyalty_transactions WHERE state = 'AVAILABLE'"
+        )
+        .await
+    );
+}

@@ -1,0 +1,239 @@
+//! Referrals: invitations by email, attribution at sign-up by code, and the
+//! rewards on the referee's first qualifying PAID order, written in the same
+//! transaction as that status change and only once.
+//!
+//! A blocked invitation is kept as a REJECTED row whose reason says why:
+//! `SELF_REFERRAL`, `ALREADY_CUSTOMER` or `ALREADY_REFERRED`.
+
+use c360_entity::enums::{
+    LoyaltyTransactionKind, LoyaltyTransactionState, OrderStatus, ReferralStatus,
+};
+use c360_entity::{customer, loyalty_account, loyalty_transaction, order, referral};
+use chrono::{DateTime, SubsecRound, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Set,
+};
+use serde_json::json;
+
+use super::customers::normalise_email;
+use super::{Rules, audit, loyalty, metrics, owner};
+use crate::auth::Principal;
+use crate::error::{AppError, AppResult};
+
+/// Statuses of a referral that still holds its email.
+const LIVE: [ReferralStatus; 4] = [
+    ReferralStatus::Invited,
+    ReferralStatus::SignedUp,
+    ReferralStatus::Converted,
+    ReferralStatus::Rewarded,
+];
+
+async fn code_of(db: &impl ConnectionTrait, customer_id: i64) -> AppResult<String> {
+    loyalty_account::Entity::find()
+        .filter(loyalty_account::Column::CustomerId.eq(customer_id))
+        .one(db)
+        .await?
+        .map(|a| a.referral_code)
+        .ok_or_else(|| AppError::NotFound(format!("customer {customer_id} has no loyalty account")))
+}
+
+/// Invites `email` on behalf of `referrer`. A blocked invitation is stored
+/// REJECTED with its reason and returned, so the caller sees why.
+pub async fn invite(
+    db: &impl ConnectionTrait,
+    principal: &Principal,
+    referrer: i64,
+    email: &str,
+) -> AppResult<referral::Model> {
+    let email = normalise_email(email)?;
+    let who = owner::writable_customer(db, principal, referrer).await?;
+    let code = code_of(db, referrer).await?;
+    let reason = if who.email == email {
+        Some("SELF_REFERRAL")
+    } else if customer::Entity::find()
+        .filter(customer::Column::Email.eq(email.as_str()))
+        .count(db)
+        .await?
+        > 0
+    {
+        Some("ALREADY_CUSTOMER")
+    } else if referral::Entity::find()
+        .filter(referral::Column::RefereeEmail.eq(email.as_str()))
+        .filter(referral::Column::Status.is_in(LIVE))
+        .count(db)
+        .await?
+        > 0
+    {
+        Some("ALREADY_REFERRED")
+    } else {
+        None
+    };
+    let now = Utc::now().trunc_subsecs(0);
+    let row = referral::ActiveModel {
+        customer_id: Set(referrer),
+        referee_email: Set(email),
+        referee_customer_id: Set(None),
+        code: Set(code),
+        status: Set(if reason.is_some() {
+            ReferralStatus::Rejected
+        } else {
+            ReferralStatus::Invited
+        }),
+        rejection_reason: Set(reason.map(str::to_owned)),
+        referrer_reward_points: Set(0),
+        referee_reward_points: Set(0),
+        invited_at: Set(now),
+        signed_up_at: Set(None),
+        converted_at: Set(None),
+        rewarded_at: Set(None),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    audit::record(
+        db,
+        principal,
+        "referral.invite",
+        &format!("gid://c360/Referral/{}", row.id),
+        Some(referrer),
+        json!({ "status": row.status, "reason": reason }),
+    )
+    .await?;
+    Ok(row)
+}
+
+/// The referrer a sign-up code names; BAD_USER_INPUT for an unknown code.
+pub async fn referrer_of_code(db: &impl ConnectionTrait, code: &str) -> AppResult<i64> {
+    loyalty_account::Entity::find()
+        .filter(loyalty_account::Column::ReferralCode.eq(code.trim().to_uppercase()))
+        .one(db)
+        .await?
+        .map(|a| a.customer_id)
+        .ok_or_else(|| {
+            AppError::bad_input("referralCode", format!("`{code}` is not a referral code"))
+        })
+}
+
+/// Attributes a new customer to the referrer of `code`: the referrer's
+/// invitation of that email becomes SIGNED_UP (a row is created when the
+/// code was shared without an invitation).
+pub async fn attribute(
+    db: &impl ConnectionTrait,
+    referrer: i64,
+    referee: &customer::Model,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let invited = referral::Entity::find()
+        .filter(referral::Column::CustomerId.eq(referrer))
+        .filter(referral::Column::RefereeEmail.eq(referee.email.as_str()))
+        .filter(referral::Column::Status.eq(ReferralStatus::Invited))
+        .one(db)
+        .await?;
+    match invited {
+        Some(row) => {
+            let mut active: referral::ActiveModel = row.into();
+            active.status = Set(ReferralStatus::SignedUp);
+            active.referee_customer_id = Set(Some(referee.id));
+            active.signed_up_at = Set(Some(now));
+            active.updated_at = Set(now);
+            active.update(db).await?;
+        }
+        None => {
+            referral::ActiveModel {
+                customer_id: Set(referrer),
+                referee_email: Set(referee.email.clone()),
+                referee_customer_id: Set(Some(referee.id)),
+                code: Set(code_of(db, referrer).await?),
+                status: Set(ReferralStatus::SignedUp),
+                rejection_reason: Set(None),
+                referrer_reward_points: Set(0),
+                referee_reward_points: Set(0),
+                invited_at: Set(now),
+                signed_up_at: Set(Some(now)),
+                converted_at: Set(None),
+                rewarded_at: Set(None),
+                updated_at: Set(now),
+                ..Default::default()
+            }
+            .insert(db)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Called when `order` has just become PAID: if it is the referee's first
+/// paid order, in the base currency and at least the minimum, both sides get
+/// their points (AVAILABLE at once) and the referral becomes REWARDED. The
+/// ledger keys `referral:<id>:referrer|referee` make a second reward a
+/// unique violation rather than doubled points. Returns the referrer's id
+/// when a reward was written, so the caller refreshes its balances too.
+pub async fn reward_on_paid(
+    db: &impl ConnectionTrait,
+    rules: &Rules,
+    order: &order::Model,
+    now: DateTime<Utc>,
+) -> AppResult<Option<i64>> {
+    if order.currency != rules.base_currency || order.total < rules.referral_min_order {
+        return Ok(None);
+    }
+    let Some(row) = referral::Entity::find()
+        .filter(referral::Column::RefereeCustomerId.eq(order.customer_id))
+        .filter(referral::Column::Status.eq(ReferralStatus::SignedUp))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let paid_before = order::Entity::find()
+        .filter(order::Column::CustomerId.eq(order.customer_id))
+        .filter(order::Column::Id.ne(order.id))
+        .filter(order::Column::Status.is_in([
+            OrderStatus::Paid,
+            OrderStatus::Fulfilled,
+            OrderStatus::PartiallyRefunded,
+            OrderStatus::Refunded,
+        ]))
+        .count(db)
+        .await?;
+    if paid_before > 0 {
+        return Ok(None);
+    }
+    let (referrer_points, referee_points) = rules.referral_points;
+    for (customer, points, side) in [
+        (row.customer_id, referrer_points, "referrer"),
+        (order.customer_id, referee_points, "referee"),
+    ] {
+        if points <= 0 {
+            continue;
+        }
+        loyalty_transaction::ActiveModel {
+            customer_id: Set(customer),
+            kind: Set(LoyaltyTransactionKind::ReferralBonus),
+            points: Set(points),
+            state: Set(LoyaltyTransactionState::Available),
+            order_id: Set(Some(order.id)),
+            idempotency_key: Set(Some(format!("referral:{}:{side}", row.id))),
+            description: Set(Some(format!("referral {}", row.code))),
+            available_at: Set(Some(now)),
+            expires_at: Set(None),
+            created_at: Set(now),
+            ..Default::default()
+        }
+        .insert(db)
+        .await?;
+    }
+    let referrer = row.customer_id;
+    let mut active: referral::ActiveModel = row.into();
+    active.status = Set(ReferralStatus::Rewarded);
+    active.referrer_reward_points = Set(referrer_points);
+    active.referee_reward_points = Set(referee_points);
+    active.converted_at = Set(Some(now));
+    active.rewarded_at = Set(Some(now));
+    active.updated_at = Set(now);
+    active.update(db).await?;
+    metrics::refresh_for(db, &rules.base_currency, &[referrer]).await?;
+    loyalty::refresh_balances(db, Some(&[referrer, order.customer_id])).await?;
+    Ok(Some(referrer))
+}

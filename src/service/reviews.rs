@@ -1,0 +1,159 @@
+//! Product reviews: one per customer and sku, `verified_purchase` from the
+//! customer's paid orders, moderation by staff.
+
+use c360_entity::enums::{OrderStatus, ReviewStatus};
+use c360_entity::{order, order_line, review};
+use chrono::{SubsecRound, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
+};
+use serde_json::json;
+
+use super::{Rules, audit, metrics, owner};
+use crate::auth::{Principal, Role};
+use crate::error::{AppError, AppResult};
+
+/// A review as submitted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewReview {
+    pub customer_id: i64,
+    pub sku: String,
+    pub rating: i32,
+    pub title: Option<String>,
+    pub body: Option<String>,
+    pub order_id: Option<i64>,
+}
+
+fn optional(field: &str, value: Option<String>, max: usize) -> AppResult<Option<String>> {
+    match value.map(|v| v.trim().to_owned()) {
+        Some(v) if v.len() > max => Err(AppError::bad_input(
+            field,
+            format!("{field} is at most {max} characters"),
+        )),
+        Some(v) if v.is_empty() => Ok(None),
+        other => Ok(other),
+    }
+}
+
+/// Statuses of an order that was paid and not fully refunded.
+const PURCHASED: [OrderStatus; 3] = [
+    OrderStatus::Paid,
+    OrderStatus::Fulfilled,
+    OrderStatus::PartiallyRefunded,
+];
+
+/// Submits a review (status PENDING until moderated). CONFLICT when the
+/// customer already reviewed the sku.
+pub async fn submit(
+    db: &impl ConnectionTrait,
+    rules: &Rules,
+    principal: &Principal,
+    new: NewReview,
+) -> AppResult<review::Model> {
+    if !(1..=5).contains(&new.rating) {
+        return Err(AppError::bad_input(
+            "rating",
+            format!("rating is 1 to 5, not {}", new.rating),
+        ));
+    }
+    let sku = new.sku.trim().to_owned();
+    if sku.is_empty() || sku.len() > 64 {
+        return Err(AppError::bad_input("sku", "sku must be 1 to 64 characters"));
+    }
+    let title = optional("title", new.title, 200)?;
+    let body = optional("body", new.body, 10_000)?;
+    owner::writable_customer(db, principal, new.customer_id).await?;
+    if let Some(order_id) = new.order_id {
+        let order = order::Entity::find_by_id(order_id).one(db).await?;
+        if order.is_none_or(|o| o.customer_id != new.customer_id) {
+            return Err(AppError::NotFound(format!(
+                "no order with id {order_id} for this customer"
+            )));
+        }
+    }
+    let existing = review::Entity::find()
+        .filter(review::Column::CustomerId.eq(new.customer_id))
+        .filter(review::Column::ProductSku.eq(sku.as_str()))
+        .one(db)
+        .await?;
+    if existing.is_some() {
+        return Err(AppError::Conflict(format!(
+            "this customer already reviewed {sku}; one review per customer and product"
+        )));
+    }
+    let verified = order_line::Entity::find()
+        .select_only()
+        .column(order_line::Column::Id)
+        .inner_join(order::Entity)
+        .filter(order_line::Column::CustomerId.eq(new.customer_id))
+        .filter(order_line::Column::Sku.eq(sku.as_str()))
+        .filter(order::Column::Status.is_in(PURCHASED))
+        .into_tuple::<i64>()
+        .one(db)
+        .await?
+        .is_some();
+    let now = Utc::now().trunc_subsecs(0);
+    let review = review::ActiveModel {
+        customer_id: Set(new.customer_id),
+        product_sku: Set(sku),
+        order_id: Set(new.order_id),
+        rating: Set(new.rating),
+        title: Set(title),
+        body: Set(body),
+        status: Set(ReviewStatus::Pending),
+        verified_purchase: Set(verified),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    metrics::refresh_for(db, &rules.base_currency, &[review.customer_id]).await?;
+    audit::record(
+        db,
+        principal,
+        "review.submit",
+        &format!("gid://c360/Review/{}", review.id),
+        Some(review.customer_id),
+        json!({ "sku": review.product_sku, "rating": review.rating, "verifiedPurchase": verified }),
+    )
+    .await?;
+    Ok(review)
+}
+
+/// Publishes or rejects a review (staff only).
+pub async fn moderate(
+    db: &impl ConnectionTrait,
+    principal: &Principal,
+    review_id: i64,
+    status: ReviewStatus,
+) -> AppResult<review::Model> {
+    if principal.role != Role::Staff {
+        return Err(AppError::Forbidden("only staff moderate reviews".into()));
+    }
+    if status == ReviewStatus::Pending {
+        return Err(AppError::bad_input(
+            "status",
+            "moderation sets PUBLISHED or REJECTED",
+        ));
+    }
+    let review = review::Entity::find_by_id(review_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("no review with id {review_id}")))?;
+    let from = review.status;
+    let mut active: review::ActiveModel = review.into();
+    active.status = Set(status);
+    active.updated_at = Set(Utc::now().trunc_subsecs(0));
+    let review = active.update(db).await?;
+    audit::record(
+        db,
+        principal,
+        "review.moderate",
+        &format!("gid://c360/Review/{}", review.id),
+        Some(review.customer_id),
+        json!({ "from": from, "to": status }),
+    )
+    .await?;
+    Ok(review)
+}

@@ -1,0 +1,48 @@
+//! The configurable numbers behind the business rules, taken from `Config`
+//! once per write so service functions need no GraphQL or CLI context.
+
+use chrono::TimeDelta;
+
+use super::loyalty::TierThresholds;
+use crate::config::Config;
+use crate::error::{AppError, AppResult};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rules {
+    /// ISO 4217 code metrics, points and tiers are computed in.
+    pub base_currency: String,
+    /// Points per major unit of the base currency paid.
+    pub points_per_unit: i64,
+    /// How long earned points stay PENDING.
+    pub return_window: TimeDelta,
+    pub tiers: TierThresholds,
+    /// Smallest first paid order (minor units) that converts a referral.
+    pub referral_min_order: i64,
+    /// Points for the referrer and the referee when a referral converts.
+    pub referral_points: (i64, i64),
+}
+
+impl Rules {
+    pub fn from_config(config: &Config) -> AppResult<Rules> {
+        let return_window = TimeDelta::from_std(config.loyalty_return_window).map_err(|_| {
+            AppError::Internal(anyhow::anyhow!(
+                "C360_LOYALTY_RETURN_WINDOW is too long to add to a date"
+            ))
+        })?;
+        Ok(Rules {
+            base_currency: config.base_currency.clone(),
+            points_per_unit: config.loyalty_points_per_unit,
+            return_window,
+            tiers: TierThresholds {
+                silver: config.tier_silver,
+                gold: config.tier_gold,
+                platinum: config.tier_platinum,
+            },
+            referral_min_order: config.referral_min_order,
+            referral_points: (
+                config.referral_referrer_points,
+                config.referral_referee_points,
+            ),
+        })
+    }
+}

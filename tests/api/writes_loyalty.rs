@@ -1,0 +1,215 @@
+//! The loyalty ledger through the API: redemptions (idempotent, never
+//! overdrawn, also under 50 concurrent calls), staff adjustments, and
+//! pending points settling after the return window.
+
+use c360::auth::Role;
+use chrono::Utc;
+use futures_util::future::join_all;
+use sea_orm::ConnectionTrait;
+use serde_json::{Value, json};
+
+use crate::both_stores;
+use crate::helpers::TestApp;
+use crate::writes_orders::{
+    INGEST, codes, field, first_customer, gid, order_of, partner, snapshot,
+};
+
+const REDEEM: &str = r#"
+mutation Redeem($c: ID!, $p: Int!, $k: String!) {
+  redeemPoints(customerId: $c, points: $p, idempotencyKey: $k) { pointsAvailable pointsPending }
+}"#;
+
+const ADJUST: &str = r#"
+mutation Adjust($c: ID!, $p: Int!, $r: String!) {
+  adjustPoints(customerId: $c, points: $p, reason: $r) { pointsAvailable }
+}"#;
+
+async fn available(app: &TestApp, customer: i64) -> i64 {
+    app.scalar(&format!(
+        "SELECT points_available FROM loyalty_accounts WHERE customer_id = {customer}"
+    ))
+    .await
+}
+
+async fn ledger_available(app: &TestApp, customer: i64) -> i64 {
+    app.scalar(&format!(
+        "SELECT CAST(COALESCE(SUM(points), 0) AS BIGINT) FROM loyalty_transactions WHERE customer_id = {customer} AND state = 'AVAILABLE'"
+    ))
+    .await
+}
+
+/// Settles the customer's due points, then adjusts the balance to `target`.
+async fn balance_of(app: &TestApp, customer: i64, target: i64) {
+    c360::service::loyalty::settle_due(&app.db, Utc::now(), Some(&[customer]))
+        .await
+        .expect("settle");
+    let delta = target - available(app, customer).await;
+    if delta != 0 {
+        let (_, body) = app
+            .post(
+                ADJUST,
+                json!({ "c": gid("Customer", customer), "p": delta, "r": "test setup" }),
+                Some(&app.staff()),
+            )
+            .await;
+        assert!(body.get("errors").is_none(), "{body}");
+    }
+    assert_eq!(available(app, customer).await, target);
+}
+
+both_stores! {
+    async fn redemptions_spend_the_available_balance_once_per_key(app: TestApp) {
+        app.seed(3).await;
+        let id = first_customer(&app).await;
+        let other = app.scalar("SELECT MAX(id) FROM customers").await;
+        balance_of(&app, id, 500).await;
+        let own = app.token(Role::Customer, &id.to_string(), &[]);
+        let vars = |p: i64, k: &str| json!({ "c": gid("Customer", id), "p": p, "k": k });
+
+        let before = snapshot(&app).await;
+        let (_, body) = app.post(REDEEM, vars(501, "short"), Some(&own)).await;
+        assert_eq!(codes(&body), ["CONFLICT"], "{body}");
+        let message = body["errors"][0]["message"].as_str().expect("message");
+        assert!(message.contains("insufficient points") && message.contains("500 available"), "{message}");
+        let (_, body) = app.post(REDEEM, vars(0, "zero"), Some(&own)).await;
+        assert_eq!((codes(&body), field(&body)), (vec!["BAD_USER_INPUT".to_owned()], "points"), "{body}");
+        let (_, body) = app.post(REDEEM, vars(10, " "), Some(&own)).await;
+        assert_eq!((codes(&body), field(&body)), (vec!["BAD_USER_INPUT".to_owned()], "idempotencyKey"), "{body}");
+        let (_, body) = app.post(REDEEM, json!({ "c": gid("Customer", other), "p": 1, "k": "x" }), Some(&own)).await;
+        assert_eq!(codes(&body), ["NOT_FOUND"], "{body}");
+        let reader = app.token(Role::Partner, "p", &["loyalty:read"]);
+        let (_, body) = app.post(REDEEM, vars(1, "x"), Some(&reader)).await;
+        assert_eq!(codes(&body), ["FORBIDDEN"], "{body}");
+        assert_eq!(snapshot(&app).await, before);
+
+        let (_, body) = app.post(REDEEM, vars(120, "basket-9"), Some(&own)).await;
+        assert_eq!(body["data"]["redeemPoints"]["pointsAvailable"], 380, "{body}");
+        let (_, body) = app.post(REDEEM, vars(120, "basket-9"), Some(&own)).await;
+        assert_eq!(body["data"]["redeemPoints"]["pointsAvailable"], 380, "a retry redeems nothing: {body}");
+        let (_, body) = app.post(REDEEM, vars(121, "basket-9"), Some(&own)).await;
+        assert_eq!(codes(&body), ["CONFLICT"], "{body}");
+        assert_eq!(app.scalar(&format!("SELECT COUNT(*) FROM loyalty_transactions WHERE customer_id = {id} AND idempotency_key = 'basket-9' AND points = -120 AND kind = 'REDEEM'")).await, 1);
+        assert_eq!(app.scalar("SELECT COUNT(*) FROM audit_events WHERE action = 'loyalty.redeem'").await, 1);
+
+        // Staff adjustments: a reason is required, a partner may not adjust,
+        // and a removal cannot overdraw.
+        let staff = app.staff();
+        let (_, body) = app.post(ADJUST, json!({ "c": gid("Customer", id), "p": 50, "r": "  " }), Some(&staff)).await;
+        assert_eq!((codes(&body), field(&body)), (vec!["BAD_USER_INPUT".to_owned()], "reason"), "{body}");
+        let writer = app.token(Role::Partner, "p", &["loyalty:write"]);
+        let (_, body) = app.post(ADJUST, json!({ "c": gid("Customer", id), "p": 50, "r": "goodwill" }), Some(&writer)).await;
+        assert_eq!(codes(&body), ["FORBIDDEN"], "{body}");
+        let (_, body) = app.post(ADJUST, json!({ "c": gid("Customer", id), "p": -381, "r": "correction" }), Some(&staff)).await;
+        assert_eq!(codes(&body), ["CONFLICT"], "{body}");
+        let (_, body) = app.post(ADJUST, json!({ "c": gid("Customer", id), "p": 50, "r": "goodwill" }), Some(&staff)).await;
+        assert_eq!(body["data"]["adjustPoints"]["pointsAvailable"], 430, "{body}");
+        assert_eq!(ledger_available(&app, id).await, 430);
+        assert_eq!(app.text(&format!("SELECT description FROM loyalty_transactions WHERE customer_id = {id} AND kind = 'ADJUST' ORDER BY id DESC LIMIT 1")).await, "goodwill");
+    }
+}
+
+both_stores! {
+    async fn fifty_concurrent_redemptions_never_overdraw_the_balance(app: TestApp) {
+        app.seed(2).await;
+        let id = first_customer(&app).await;
+        balance_of(&app, id, 1_000).await;
+        let token = app.token(Role::Partner, "wallet", &["loyalty:write"]);
+        let calls = (0..50).map(|i| {
+            let token = token.clone();
+            let app = &app;
+            async move {
+                app.post(REDEEM, json!({ "c": gid("Customer", id), "p": 30, "k": format!("c-{i}") }), Some(&token))
+                    .await
+                    .1
+            }
+        });
+        let bodies: Vec<Value> = join_all(calls).await;
+        let ok = bodies.iter().filter(|b| b.get("errors").is_none()).count();
+        let short = bodies.iter().filter(|b| codes(b) == ["CONFLICT"]).count();
+        assert_eq!((ok, short), (33, 17), "{bodies:?}");
+        assert_eq!(available(&app, id).await, 10);
+        assert_eq!(ledger_available(&app, id).await, 10);
+        assert_eq!(
+            app.scalar(&format!("SELECT COUNT(*) FROM loyalty_transactions WHERE customer_id = {id} AND kind = 'REDEEM' AND idempotency_key LIKE 'c-%'")).await,
+            33
+        );
+    }
+}
+
+both_stores! {
+    async fn earned_points_become_available_when_the_return_window_ends(app: TestApp) {
+        app.seed(2).await;
+        let id = first_customer(&app).await;
+        balance_of(&app, id, 0).await;
+        let pending = app.scalar(&format!("SELECT points_pending FROM loyalty_accounts WHERE customer_id = {id}")).await;
+        let (_, body) = app.post(INGEST, json!({ "input": order_of(id, "settle-1", "PAID", 25_000) }), Some(&partner(&app))).await;
+        let order: i64 = body["data"]["orderIngest"]["id"].as_str().expect("id").rsplit('/').next().expect("n").parse().expect("int");
+        let window = app.scalar(&format!(
+            "SELECT COUNT(*) FROM loyalty_transactions WHERE order_id = {order} AND state = 'PENDING' AND points = 250"
+        )).await;
+        assert_eq!(window, 1);
+        // Nothing is due yet.
+        assert_eq!(c360::service::loyalty::settle_due(&app.db, Utc::now(), Some(&[id])).await.expect("settle"), 0);
+        assert_eq!(available(&app, id).await, 0);
+        // Fifteen days later the 14-day window has ended.
+        let later = Utc::now() + chrono::TimeDelta::days(15);
+        let settled = c360::service::loyalty::settle_due(&app.db, later, None).await.expect("settle");
+        assert!(settled >= 1);
+        assert_eq!(available(&app, id).await, 250);
+        assert_eq!(
+            app.scalar(&format!("SELECT points_pending FROM loyalty_accounts WHERE customer_id = {id}")).await,
+            app.scalar(&format!("SELECT CAST(COALESCE(SUM(points), 0) AS BIGINT) FROM loyalty_transactions WHERE customer_id = {id} AND state = 'PENDING'")).await,
+        );
+        assert!(pending >= 0);
+        // A full refund now takes the points back from the available balance.
+        let (_, body) = app.post(
+            crate::writes_orders::REFUND,
+            json!({ "id": gid("Order", order), "amount": 25_000 }),
+            Some(&partner(&app)),
+        ).await;
+        assert_eq!(body["data"]["orderRefund"]["status"], "REFUNDED", "{body}");
+        assert_eq!(available(&app, id).await, 0);
+        app.db.execute_unprepared("SELECT 1").await.expect("store still answers");
+    }
+}
+
+const TIER: &str = r#"
+query($id: ID!) { customer(id: $id) { loyalty { tier nextTier trailingSpend { amount currencyCode }
+  spendToNextTier { amount } pointsToNextTier } } }"#;
+
+both_stores! {
+    async fn paying_the_spend_to_the_next_tier_reaches_it(app: TestApp) {
+        app.seed(3).await;
+        let id = first_customer(&app).await;
+        let since = (Utc::now() - chrono::TimeDelta::days(365)).format("%Y-%m-%dT%H:%M:%S+00:00");
+        let spend = app.scalar(&format!(
+            "SELECT CAST(COALESCE(SUM(total - refunded), 0) AS BIGINT) FROM orders WHERE customer_id = {id} \
+             AND currency = 'USD' AND status IN ('PAID', 'FULFILLED', 'PARTIALLY_REFUNDED', 'REFUNDED') \
+             AND placed_at >= '{since}'"
+        )).await;
+        let data = app.query(TIER, json!({ "id": gid("Customer", id) })).await;
+        let loyalty = &data["customer"]["loyalty"];
+        let shown: f64 = loyalty["trailingSpend"]["amount"].as_str().expect("amount").parse().expect("number");
+        let shown = (shown * 100.0).round() as i64;
+        assert_eq!(shown, spend, "{loyalty}");
+        let (next, threshold) = match shown {
+            s if s < 50_000 => ("SILVER", 50_000),
+            s if s < 150_000 => ("GOLD", 150_000),
+            s if s < 500_000 => ("PLATINUM", 500_000),
+            _ => panic!("seeded customer already PLATINUM: {loyalty}"),
+        };
+        let gap = threshold - shown;
+        assert_eq!(loyalty["nextTier"], next, "{loyalty}");
+        assert_eq!(loyalty["spendToNextTier"]["amount"], format!("{}.{:02}", gap / 100, gap % 100));
+        assert_eq!(loyalty["pointsToNextTier"], gap / 100);
+
+        let (_, body) = app.post(INGEST, json!({ "input": order_of(id, "tier-up", "PAID", gap) }), Some(&partner(&app))).await;
+        assert!(body.get("errors").is_none(), "{body}");
+        let data = app.query(TIER, json!({ "id": gid("Customer", id) })).await;
+        assert_eq!(data["customer"]["loyalty"]["tier"], next, "{data}");
+        assert_eq!(
+            app.text(&format!("SELECT tier FROM loyalty_accounts WHERE customer_id = {id}")).await,
+            next
+        );
+    }
+}
