@@ -72,9 +72,12 @@ impl Store {
             .min_connections(1)
             .acquire_timeout(options.acquire_timeout)
             .connect_timeout(options.acquire_timeout)
-            // A connection the server dropped is noticed before it is handed out,
-            // so the pool recovers on its own once the database is back.
-            .test_before_acquire(true)
+            // sea-orm pings on every acquire by default, and it acquires per
+            // statement: that doubles the round trips of a request. Only a
+            // connection idle long enough to have been dropped is pinged; one
+            // that fails in use is discarded, so the pool still recovers on its
+            // own once the database is back.
+            .test_before_acquire_if_idle_for(Duration::from_secs(30))
             .sqlx_logging(false)
             .map_sqlx_sqlite_opts(|o| {
                 o.journal_mode(SqliteJournalMode::Wal)

@@ -18,7 +18,7 @@ use super::loyalty::LoyaltyAccount;
 use super::nps::NpsResponse;
 use super::order::Order as OrderNode;
 use super::pagination::{
-    Cursor, Direction, KeyKind, SortValue, decode_cursor, page_size, seek_after, seek_before,
+    Cursor, Direction, Key, KeyKind, SortValue, decode_cursor, page_size, seek_after, seek_before,
 };
 use super::referral::{Referral, referred_by};
 use super::review::Review;
@@ -560,14 +560,19 @@ impl CustomerQuery {
         };
         let id_col = (customer::Entity, customer::Column::Id);
         let sort_col = sort_column(order.field);
+        let sort_key = Key {
+            column: sort_col.clone(),
+            // Metrics keys are NULL for a customer without a metrics row.
+            nullable: order.field != CustomerSortField::CreatedAt,
+        };
         let mut query = customer::Entity::find().find_also_related(customer_metrics::Entity);
         join_loyalty(QueryTrait::query(&mut query));
         let mut query = query.filter(cond);
         if let Some(c) = &after {
-            query = query.filter(seek_after(Some(sort_col.clone()), id_col, dir, c));
+            query = query.filter(seek_after(Some(sort_key.clone()), id_col, dir, c));
         }
         if let Some(c) = &before {
-            query = query.filter(seek_before(Some(sort_col.clone()), id_col, dir, c));
+            query = query.filter(seek_before(Some(sort_key.clone()), id_col, dir, c));
         }
         // Walking backwards reads the order reversed (NULLs first) and flips the page.
         let walk = if backward { dir.reverse() } else { dir };
@@ -575,13 +580,19 @@ impl CustomerQuery {
             Direction::Asc => Order::Asc,
             Direction::Desc => Order::Desc,
         };
-        let nulls = if backward {
-            NullOrdering::First
+        query = if sort_key.nullable {
+            let nulls = if backward {
+                NullOrdering::First
+            } else {
+                NullOrdering::Last
+            };
+            query.order_by_with_nulls(SqlExpr::col(sort_col), sql_order.clone(), nulls)
         } else {
-            NullOrdering::Last
+            // An explicit NULLS clause would keep PostgreSQL from walking the
+            // (created_at, id) index backwards.
+            query.order_by(SqlExpr::col(sort_col), sql_order.clone())
         };
         query = query
-            .order_by_with_nulls(SqlExpr::col(sort_col), sql_order.clone(), nulls)
             .order_by(SqlExpr::col(id_col), sql_order)
             .limit(size + 1);
         let db = &state(ctx)?.store.conn;

@@ -26,7 +26,7 @@ use sea_orm::{
 };
 
 use super::driver::RequestTasks;
-use super::pagination::{Cursor, Direction, KeyKind, SortValue, seek_after};
+use super::pagination::{Cursor, Direction, Key, KeyKind, SortValue, seek_after};
 use crate::auth::CustomerScope;
 use crate::error::AppError;
 
@@ -86,7 +86,12 @@ impl<R: ChildList> PageLoader<R> {
             .from(R::Entity::default())
             .and_where(R::parent_col().is_in(parents.iter().copied()));
         if let Some(cursor) = after {
-            inner.cond_where(seek_after(R::sort_col(), R::id_col(), R::DIRECTION, cursor));
+            inner.cond_where(seek_after(
+                R::sort_col().map(Key::not_null),
+                R::id_col(),
+                R::DIRECTION,
+                cursor,
+            ));
         }
         // One extra row per parent tells whether a next page exists.
         Query::select()

@@ -160,7 +160,7 @@ impl Direction {
 
 /// The condition selecting rows strictly after `cursor` when rows are ordered
 /// by (`sort`, `id`) in `dir`, NULL sort keys last.
-pub fn seek_after<S, I>(sort: Option<S>, id: I, dir: Direction, cursor: &Cursor) -> Cond
+pub fn seek_after<S, I>(sort: Option<Key<S>>, id: I, dir: Direction, cursor: &Cursor) -> Cond
 where
     S: IntoColumnRef + Clone,
     I: IntoColumnRef + Clone,
@@ -169,7 +169,7 @@ where
 }
 
 /// The condition selecting rows strictly before `cursor` in the same order.
-pub fn seek_before<S, I>(sort: Option<S>, id: I, dir: Direction, cursor: &Cursor) -> Cond
+pub fn seek_before<S, I>(sort: Option<Key<S>>, id: I, dir: Direction, cursor: &Cursor) -> Cond
 where
     S: IntoColumnRef + Clone,
     I: IntoColumnRef + Clone,
@@ -177,17 +177,44 @@ where
     seek(sort, id, dir, cursor, false)
 }
 
-fn seek<S, I>(sort: Option<S>, id: I, dir: Direction, cursor: &Cursor, after: bool) -> Cond
+/// A sort column and whether it can hold NULL.
+#[derive(Debug, Clone)]
+pub struct Key<S> {
+    pub column: S,
+    pub nullable: bool,
+}
+
+impl<S> Key<S> {
+    pub fn not_null(column: S) -> Self {
+        Key {
+            column,
+            nullable: false,
+        }
+    }
+}
+
+fn seek<S, I>(sort: Option<Key<S>>, id: I, dir: Direction, cursor: &Cursor, after: bool) -> Cond
 where
     S: IntoColumnRef + Clone,
     I: IntoColumnRef + Clone,
 {
     let forward = (dir == Direction::Asc) == after;
-    let past = |col: Expr, v: Value| -> Expr { if forward { col.gt(v) } else { col.lt(v) } };
-    let id_past = past(Expr::col(id), cursor.id.into());
-    let Some(sort) = sort else {
-        return Cond::all().add(id_past);
+    let past = |col: Expr, v: Expr| -> Expr { if forward { col.gt(v) } else { col.lt(v) } };
+    let Some(Key {
+        column: sort,
+        nullable,
+    }) = sort
+    else {
+        return Cond::all().add(past(Expr::col(id), Expr::val(cursor.id)));
     };
+    if let (false, Some(v)) = (nullable, cursor.key.sql()) {
+        // A row-value comparison is one index range on both stores.
+        return Cond::all().add(past(
+            Expr::tuple([Expr::col(sort), Expr::col(id)]),
+            Expr::tuple([Expr::val(v), Expr::val(cursor.id)]),
+        ));
+    }
+    let id_past = past(Expr::col(id), Expr::val(cursor.id));
     let null = Expr::col(sort.clone()).is_null();
     match (cursor.key.sql(), after) {
         // Past a NULL-keyed row come only NULL-keyed rows with a later id.
@@ -198,7 +225,7 @@ where
             .add(Cond::all().add(null).add(id_past)),
         (Some(v), after) => {
             let mut cond = Cond::any()
-                .add(past(Expr::col(sort.clone()), v.clone()))
+                .add(past(Expr::col(sort.clone()), Expr::val(v.clone())))
                 .add(Cond::all().add(Expr::col(sort).eq(v)).add(id_past));
             if after {
                 cond = cond.add(null);

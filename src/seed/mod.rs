@@ -132,6 +132,10 @@ pub async fn run(db: &DatabaseConnection, opts: &SeedOptions) -> AppResult<SeedR
         elapsed_ms = derive.elapsed().as_millis() as u64,
         "customer_metrics and loyalty balances derived"
     );
+    // Fresh planner statistics: without them PostgreSQL guesses a thousand
+    // orders per customer after a bulk load and scans whole tables.
+    bar.set_message("analysing");
+    db.execute_unprepared("ANALYZE").await?;
     bar.finish_and_clear();
 
     Ok(SeedReport {
