@@ -1,4 +1,4 @@
-//! The `c360` command line: serve, migrate, seed, token, schema.
+//! The `c360` command line: serve, migrate, seed, token, schema, insights.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -66,6 +66,17 @@ pub enum Command {
     },
     /// Print the GraphQL schema (SDL) the server serves.
     Schema,
+    /// Customer insights kept outside the write path.
+    Insights {
+        #[command(subcommand)]
+        action: InsightsAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InsightsAction {
+    /// Recompute every customer's RFM scores and group now.
+    Refresh,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -76,7 +87,7 @@ pub enum MigrateAction {
     Down,
     /// List applied and pending migrations.
     Status,
-    /// Drop every table and apply all migrations again.
+    /// Revert every migration (dropping their tables) and apply them all again.
     Fresh,
 }
 
@@ -147,6 +158,15 @@ async fn dispatch(cli: Cli) -> AppResult<()> {
             print!("{}", crate::graphql::sdl());
             Ok(())
         }
+        Command::Insights {
+            action: InsightsAction::Refresh,
+        } => {
+            let store = open_store(&config).await?;
+            crate::db::migrate_up(&store.conn).await?;
+            let rows = crate::service::rfm::refresh(&store.conn).await?;
+            println!("RFM scores refreshed for {rows} customers");
+            Ok(())
+        }
     }
 }
 
@@ -179,7 +199,13 @@ async fn migrate(config: &Config, action: MigrateAction) -> AppResult<()> {
     match action {
         MigrateAction::Up => Migrator::up(db, None).await?,
         MigrateAction::Down => Migrator::down(db, Some(1)).await?,
-        MigrateAction::Fresh => Migrator::fresh(db).await?,
+        // Each migration's own `down` drops its tables children first; a
+        // blanket drop of every table breaks SQLite's foreign keys once
+        // parents go before children.
+        MigrateAction::Fresh => {
+            Migrator::down(db, None).await?;
+            Migrator::up(db, None).await?
+        }
         MigrateAction::Status => {
             for migration in Migrator::get_migration_with_status(db).await? {
                 println!(

@@ -4,4 +4,5 @@ pub mod audit;
 pub mod loyalty;
 pub mod metrics;
 pub mod privacy;
+pub mod rfm;
 pub mod segments;

@@ -13,5 +13,6 @@ mod limits;
 mod privacy;
 mod rate_limits;
 mod read_api;
+mod rfm;
 mod segment_differential;
 mod segments;
