@@ -9,6 +9,7 @@ mod enums;
 mod errors;
 mod guard;
 mod ids;
+mod insights;
 mod limits;
 mod loaders;
 mod loyalty;
@@ -43,6 +44,7 @@ pub struct Query(
     privacy::PrivacyQuery,
     segment::SegmentQuery,
     segment::SavedSegmentQuery,
+    insights::InsightsQuery,
 );
 
 #[derive(MergedObject, Default)]

@@ -1,6 +1,7 @@
 //! Business rules per domain, independent of GraphQL: functions taking `&impl ConnectionTrait`.
 
 pub mod audit;
+pub mod insights;
 pub mod loyalty;
 pub mod metrics;
 pub mod privacy;

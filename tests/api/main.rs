@@ -10,6 +10,7 @@ mod http_spec;
 mod insights;
 mod jwks;
 mod limits;
+mod period_insights;
 mod privacy;
 mod rate_limits;
 mod read_api;
