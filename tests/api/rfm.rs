@@ -171,3 +171,29 @@ both_stores! {
         assert_eq!(with_rfm as i64, buyers);
     }
 }
+
+crate::each_store! {
+    async fn serve_refreshes_rfm_on_its_interval(store: StoreKind) {
+        let app = TestApp::spawn(store, |c| {
+            c.rfm_refresh_interval = std::time::Duration::from_millis(300);
+        })
+        .await;
+        app.seed(10).await;
+        let buyers = app
+            .scalar("SELECT COUNT(*) FROM customer_metrics WHERE orders_count > 0")
+            .await;
+        assert!(buyers > 0);
+        sea_orm::ConnectionTrait::execute_unprepared(&app.db, "DELETE FROM customer_rfm")
+            .await
+            .expect("delete");
+        let mut rows = 0;
+        for _ in 0..50 {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            rows = app.scalar("SELECT COUNT(*) FROM customer_rfm").await;
+            if rows == buyers {
+                break;
+            }
+        }
+        assert_eq!(rows, buyers, "the scheduled refresh rewrote the scores");
+    }
+}
