@@ -1,4 +1,4 @@
-//! The `c360` command line: serve, migrate, seed, token, schema.
+//! The `c360` command line: serve, migrate, seed, token, schema, insights.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -71,6 +71,11 @@ pub enum Command {
         #[command(subcommand)]
         action: LoyaltyAction,
     },
+    /// Customer insights kept outside the write path.
+    Insights {
+        #[command(subcommand)]
+        action: InsightsAction,
+    },
 }
 
 #[derive(Debug, Clone, Copy, Subcommand)]
@@ -78,6 +83,12 @@ pub enum LoyaltyAction {
     /// Make PENDING points whose return window has ended AVAILABLE (run it
     /// periodically, e.g. hourly from cron); prints the rows settled.
     Settle,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InsightsAction {
+    /// Recompute every customer's RFM scores and group now.
+    Refresh,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -88,7 +99,7 @@ pub enum MigrateAction {
     Down,
     /// List applied and pending migrations.
     Status,
-    /// Drop every table and apply all migrations again.
+    /// Revert every migration (dropping their tables) and apply them all again.
     Fresh,
 }
 
@@ -172,6 +183,15 @@ async fn dispatch(cli: Cli) -> AppResult<()> {
             println!("settled {settled} loyalty transactions");
             Ok(())
         }
+        Command::Insights {
+            action: InsightsAction::Refresh,
+        } => {
+            let store = open_store(&config).await?;
+            crate::db::migrate_up(&store.conn).await?;
+            let rows = crate::service::rfm::refresh(&store.conn).await?;
+            println!("RFM scores refreshed for {rows} customers");
+            Ok(())
+        }
     }
 }
 
@@ -204,7 +224,13 @@ async fn migrate(config: &Config, action: MigrateAction) -> AppResult<()> {
     match action {
         MigrateAction::Up => Migrator::up(db, None).await?,
         MigrateAction::Down => Migrator::down(db, Some(1)).await?,
-        MigrateAction::Fresh => Migrator::fresh(db).await?,
+        // Each migration's own `down` drops its tables children first; a
+        // blanket drop of every table breaks SQLite's foreign keys once
+        // parents go before children.
+        MigrateAction::Fresh => {
+            Migrator::down(db, None).await?;
+            Migrator::up(db, None).await?
+        }
         MigrateAction::Status => {
             for migration in Migrator::get_migration_with_status(db).await? {
                 println!(

@@ -265,6 +265,12 @@ pub struct Config {
         global = true
     )]
     pub referral_referee_points: i64,
+
+    /// How often `serve` recomputes every customer's RFM scores and group
+    /// (quintiles over all customers, so not kept in step with each write);
+    /// `0s` disables the schedule (`c360 insights refresh` still works).
+    #[arg(long, env = "C360_RFM_REFRESH_INTERVAL", default_value = "1h", value_parser = humantime::parse_duration, global = true)]
+    pub rfm_refresh_interval: Duration,
 }
 
 /// A kind of caller, for settings that differ by audience.

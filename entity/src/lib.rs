@@ -7,6 +7,7 @@
 pub mod audit_event;
 pub mod customer;
 pub mod customer_metrics;
+pub mod customer_rfm;
 pub mod customer_tag;
 pub mod enums;
 pub mod loyalty_account;

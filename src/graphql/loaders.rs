@@ -14,8 +14,8 @@ use std::sync::Arc;
 use async_graphql::dataloader::{DataLoader, Loader};
 use c360_entity::enums::ReferralStatus;
 use c360_entity::{
-    customer, customer_metrics, customer_tag, loyalty_account, loyalty_transaction, nps_response,
-    order, order_line, referral, review, ticket, ticket_message,
+    customer, customer_metrics, customer_rfm, customer_tag, loyalty_account, loyalty_transaction,
+    nps_response, order, order_line, referral, review, ticket, ticket_message,
 };
 use sea_orm::sea_query::{
     Alias, Asterisk, Expr, ExprTrait, Func, Order, Query, SelectStatement, WindowStatement,
@@ -304,6 +304,15 @@ impl CustomerKeyed for loyalty_account::Entity {
     }
 }
 
+impl CustomerKeyed for customer_rfm::Entity {
+    fn customer_col() -> Self::Column {
+        customer_rfm::Column::CustomerId
+    }
+    fn customer_of(model: &Self::Model) -> i64 {
+        model.customer_id
+    }
+}
+
 impl<E> Loader<i64> for ByCustomer<E>
 where
     E: CustomerKeyed + Send + Sync + 'static,
@@ -463,6 +472,7 @@ pub struct Loaders {
     /// Trailing-12-month net spend per currency, for the next-tier fields.
     pub trailing_spend: DataLoader<TrailingSpendLoader>,
     pub loyalty: DataLoader<ByCustomer<loyalty_account::Entity>>,
+    pub rfm: DataLoader<ByCustomer<customer_rfm::Entity>>,
     pub tags: DataLoader<TagsLoader>,
     pub referred_by: DataLoader<ReferredByLoader>,
     pub orders: DataLoader<PageLoader<CustomerOrders>>,
@@ -564,6 +574,14 @@ impl Loaders {
                 delay,
             ),
             loyalty: dl(
+                ByCustomer {
+                    db: db.clone(),
+                    _e: PhantomData,
+                },
+                tasks,
+                delay,
+            ),
+            rfm: dl(
                 ByCustomer {
                     db: db.clone(),
                     _e: PhantomData,

@@ -10,6 +10,7 @@ mod enums;
 mod errors;
 mod guard;
 mod ids;
+mod insights;
 mod limits;
 mod loaders;
 mod loyalty;
@@ -44,6 +45,7 @@ pub struct Query(
     privacy::PrivacyQuery,
     segment::SegmentQuery,
     segment::SavedSegmentQuery,
+    insights::InsightsQuery,
 );
 
 /// Every write, one object per domain.

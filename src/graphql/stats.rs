@@ -1,10 +1,11 @@
 //! Per-customer figures from `customer_metrics`, kept in step with every write.
 
-use async_graphql::{ComplexObject, SimpleObject};
-use c360_entity::customer_metrics;
+use async_graphql::{ComplexObject, Context, Enum, ErrorExtensions, SimpleObject};
+use c360_entity::{customer_metrics, customer_rfm};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use chrono_tz::Tz;
 
+use super::context::loaders;
 use super::money::Money;
 use super::nps::NpsCategory;
 
@@ -34,6 +35,78 @@ pub struct CustomerStats {
     pub currency: String,
     #[graphql(skip)]
     pub profile: Option<Profile>,
+}
+
+/// RFM scores of a customer who has ordered: each is the customer's quintile,
+/// 1-5 (5 best), among all customers with at least one order not cancelled
+/// (in the base currency), computed with NTILE(5) with ties split by customer
+/// id (lower id, lower score). Recomputed on a schedule, not on every write.
+#[derive(SimpleObject)]
+pub struct Rfm {
+    /// 5 for the fifth whose latest order is most recent (fewest days since the last order).
+    pub recency: i32,
+    /// 5 for the fifth with the most orders.
+    pub frequency: i32,
+    /// 5 for the fifth with the highest net spend (order totals less refunds).
+    pub monetary: i32,
+    pub group: RfmGroup,
+    /// When the scores were computed.
+    pub refreshed_at: DateTime<Utc>,
+}
+
+/// A customer's RFM group: the first rule that holds, with R, F, M the scores.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RfmGroup {
+    /// R ≥ 4, F ≥ 4 and M ≥ 4.
+    Champions,
+    /// R ≥ 3 and F ≥ 4 (and not a champion).
+    Loyal,
+    /// R ≥ 4 and F = 1.
+    New,
+    /// R ≥ 4 and F 2-3.
+    Promising,
+    /// R = 3 and F ≤ 3.
+    NeedsAttention,
+    /// R ≤ 2 and F ≥ 3.
+    AtRisk,
+    /// R = 2 and F ≤ 2.
+    AlmostLost,
+    /// R = 1 and F ≤ 2.
+    Dormant,
+}
+
+impl RfmGroup {
+    fn parse(stored: &str) -> Option<RfmGroup> {
+        Some(match stored {
+            "CHAMPIONS" => RfmGroup::Champions,
+            "LOYAL" => RfmGroup::Loyal,
+            "NEW" => RfmGroup::New,
+            "PROMISING" => RfmGroup::Promising,
+            "NEEDS_ATTENTION" => RfmGroup::NeedsAttention,
+            "AT_RISK" => RfmGroup::AtRisk,
+            "ALMOST_LOST" => RfmGroup::AlmostLost,
+            "DORMANT" => RfmGroup::Dormant,
+            _ => return None,
+        })
+    }
+}
+
+impl Rfm {
+    fn of(model: customer_rfm::Model) -> Result<Rfm, crate::error::AppError> {
+        let group = RfmGroup::parse(&model.rfm_group).ok_or_else(|| {
+            crate::error::AppError::Internal(anyhow::anyhow!(
+                "customer_rfm holds an unknown group {:?}",
+                model.rfm_group
+            ))
+        })?;
+        Ok(Rfm {
+            recency: model.recency_score.into(),
+            frequency: model.frequency_score.into(),
+            monetary: model.monetary_score.into(),
+            group,
+            refreshed_at: model.refreshed_at,
+        })
+    }
 }
 
 /// What the calendar figures need besides the metrics: the customer's dates
@@ -151,6 +224,16 @@ impl CustomerStats {
     async fn next_signup_anniversary(&self) -> Option<NaiveDate> {
         let p = self.profile?;
         next_anniversary(p.added_at.with_timezone(&p.tz).date_naive(), p.today)
+    }
+    /// RFM scores and group as of the last refresh; null for a customer
+    /// without orders, or one whose first order came after it.
+    async fn rfm(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Rfm>> {
+        let row = loaders(ctx)?
+            .rfm
+            .load_one(self.model.customer_id)
+            .await
+            .map_err(|e| e.extend())?;
+        Ok(row.map(Rfm::of).transpose()?)
     }
     /// Mean minutes to the first agent reply, over replied tickets.
     async fn average_first_reply_minutes(&self) -> Option<f64> {

@@ -117,11 +117,40 @@ impl Application {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> AppResult<()> {
         let router = router(self.app.clone()).into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, router)
+        let rfm = rfm_schedule(&self.app);
+        let served = axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown)
             .await
-            .map_err(|e| AppError::Internal(e.into()))
+            .map_err(|e| AppError::Internal(e.into()));
+        // Aborting mid-refresh drops its transaction, which rolls back.
+        if let Some(task) = rfm {
+            task.abort();
+        }
+        served
     }
+}
+
+/// Recomputes RFM scores every `rfm_refresh_interval` while serving. The first
+/// run is one interval after start: seeding and `c360 insights refresh`
+/// already leave fresh scores, and a refresh racing a seed would only wait
+/// on its locks.
+fn rfm_schedule(app: &AppState) -> Option<tokio::task::JoinHandle<()>> {
+    let period = app.config.rfm_refresh_interval;
+    if period.is_zero() {
+        return None;
+    }
+    let db = app.store.conn.clone();
+    Some(tokio::spawn(async move {
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            match crate::service::rfm::refresh(&db).await {
+                Ok(rows) => tracing::info!(rows, "RFM scores refreshed"),
+                Err(e) => tracing::warn!(error = %e, "RFM refresh failed; retrying next interval"),
+            }
+        }
+    }))
 }
 
 pub async fn open_store(config: &Config) -> AppResult<Store> {

@@ -27,7 +27,7 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use c360_entity::customer;
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
@@ -35,7 +35,7 @@ use sea_orm::{
 };
 
 use crate::error::{AppError, AppResult};
-use crate::service::{loyalty, metrics};
+use crate::service::{loyalty, metrics, rfm};
 
 /// Customers per transaction: large enough to amortise commits, small enough
 /// that a batch's rows (about 50 per customer) stay a few megabytes.
@@ -127,6 +127,7 @@ pub async fn run(db: &DatabaseConnection, opts: &SeedOptions) -> AppResult<SeedR
     let txn = db.begin().await?;
     rows += metrics::refresh_all(&txn, &opts.base_currency).await?;
     loyalty::refresh_balances(&txn, None).await?;
+    rfm::refresh_in(&txn, Utc::now().trunc_subsecs(0)).await?;
     txn.commit().await?;
     tracing::debug!(
         elapsed_ms = derive.elapsed().as_millis() as u64,

@@ -111,6 +111,7 @@ pub enum Attr {
     CustomerAddedDate,
     Birthday,
     LoyaltyTier,
+    RfmGroup,
     EmailSubscriptionStatus,
     NpsCategory,
     Country,
@@ -140,6 +141,7 @@ impl AttrSpec {
 pub const LOYALTY_TIERS: &[&str] = &["BRONZE", "SILVER", "GOLD", "PLATINUM"];
 pub const EMAIL_STATES: &[&str] = &["SUBSCRIBED", "UNSUBSCRIBED", "PENDING", "NOT_SUBSCRIBED"];
 pub const NPS_CATEGORIES: &[&str] = &["PROMOTER", "PASSIVE", "DETRACTOR"];
+pub const RFM_GROUPS: &[&str] = crate::service::rfm::GROUPS;
 
 macro_rules! attr {
     ($attr:ident, $name:literal, $ty:ident, $nullable:literal, $values:expr, $desc:literal) => {
@@ -243,6 +245,14 @@ pub const ATTRIBUTES: &[AttrSpec] = &[
         true,
         LOYALTY_TIERS,
         "Loyalty tier; null without a loyalty account."
+    ),
+    attr!(
+        RfmGroup,
+        "rfm_group",
+        Enum,
+        true,
+        RFM_GROUPS,
+        "RFM group as of the last refresh (see `CustomerStats.rfm`): CHAMPIONS R≥4 F≥4 M≥4, LOYAL R≥3 F≥4, NEW R≥4 F=1, PROMISING R≥4 F 2-3, NEEDS_ATTENTION R=3 F≤3, AT_RISK R≤2 F≥3, ALMOST_LOST R=2 F≤2, DORMANT R=1 F≤2; null without orders."
     ),
     attr!(
         EmailSubscriptionStatus,

@@ -12,7 +12,8 @@
 use std::collections::BTreeSet;
 
 use c360_entity::{
-    customer, customer_metrics as cm, customer_tag, loyalty_account as la, order, order_line,
+    customer, customer_metrics as cm, customer_rfm, customer_tag, loyalty_account as la, order,
+    order_line,
 };
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -143,6 +144,7 @@ fn attribute(attr: Attr, test: &Test, env: &Env) -> Result<Sql, AppError> {
             scalar(c(customer::Column::Birthday), true, &test)
         }
         Attr::LoyaltyTier => scalar(l(la::Column::Tier), true, test),
+        Attr::RfmGroup => rfm_group(test),
         Attr::EmailSubscriptionStatus => {
             scalar(c(customer::Column::EmailMarketingState), false, test)
         }
@@ -153,6 +155,28 @@ fn attribute(attr: Attr, test: &Test, env: &Env) -> Result<Sql, AppError> {
         Attr::NpsCategory => nps_category(test),
         Attr::CustomerTags => tags(test),
     }
+}
+
+/// `rfm_group`: an EXISTS on `customer_rfm`, which holds a row only for
+/// customers who have ordered, so an absent row is a null group.
+fn rfm_group(test: &Test) -> Result<Sql, AppError> {
+    let mut sub = Query::select();
+    sub.expr(Sql::val(1)).from(customer_rfm::Entity).and_where(
+        Sql::col((customer_rfm::Entity, customer_rfm::Column::CustomerId))
+            .equals((customer::Entity, customer::Column::Id)),
+    );
+    match test {
+        Test::IsNull => return Ok(Sql::exists(sub).not()),
+        Test::IsNotNull => {}
+        other => {
+            sub.and_where(scalar(
+                Sql::col((customer_rfm::Entity, customer_rfm::Column::RfmGroup)),
+                false,
+                other,
+            )?);
+        }
+    }
+    Ok(Sql::exists(sub))
 }
 
 fn value(v: &Value) -> Sql {

@@ -267,7 +267,7 @@ fn orders_aggregate(base_currency: &str, ids: Option<&[i64]>) -> SelectStatement
 /// (`2024-05-01T12:00:00+00:00`, sqlx's encoding), which SQLite's date
 /// functions parse; `strftime('%s', ...)` (any SQLite version) gives Unix
 /// seconds. PostgreSQL subtracts `timestamptz` values into an interval.
-fn first_reply_minutes(backend: DbBackend) -> Expr {
+pub(crate) fn first_reply_minutes(backend: DbBackend) -> Expr {
     match backend {
         DbBackend::Sqlite => Expr::cust(
             r#"(CAST(strftime('%s', "first_reply_at") AS INTEGER) - CAST(strftime('%s', "created_at") AS INTEGER)) / 60"#,

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod customers;
+pub mod insights;
 pub mod loyalty;
 pub mod metrics;
 pub mod nps;
@@ -10,6 +11,7 @@ pub mod owner;
 pub mod privacy;
 pub mod referrals;
 pub mod reviews;
+pub mod rfm;
 pub mod rules;
 pub mod segments;
 pub mod tickets;

@@ -231,3 +231,51 @@ async fn loyalty_settle_makes_due_pending_points_available() {
         .await
     );
 }
+
+#[tokio::test]
+async fn insights_refresh_recomputes_rfm_scores() {
+    use sea_orm::{ConnectionTrait, Database, Statement};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("r.db").display());
+    let out = c360()
+        .args(["seed", "--customers", "20", "--database-url", &url])
+        .output()
+        .expect("seed runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let db = Database::connect(&url).await.expect("store");
+    let count = |sql: &'static str| {
+        let db = db.clone();
+        async move {
+            db.query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+                .await
+                .expect("query")
+                .expect("row")
+                .try_get_by_index::<i64>(0)
+                .expect("count")
+        }
+    };
+    let buyers = count("SELECT COUNT(*) FROM customer_metrics WHERE orders_count > 0").await;
+    assert!(buyers > 0);
+    db.execute_unprepared("DELETE FROM customer_rfm")
+        .await
+        .expect("delete");
+    let out = c360()
+        .args(["insights", "refresh", "--database-url", &url])
+        .output()
+        .expect("insights refresh runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&format!("for {buyers} customers")),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(count("SELECT COUNT(*) FROM customer_rfm").await, buyers);
+}

@@ -6,10 +6,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use c360::segment::ast::{Attr, CmpOp, Day, Expr, Func, Pred, SubAttr, Test, Unit, Value};
-use c360::segment::catalogue::{EMAIL_STATES, LOYALTY_TIERS, NPS_CATEGORIES, attribute};
+use c360::segment::catalogue::{
+    EMAIL_STATES, LOYALTY_TIERS, NPS_CATEGORIES, RFM_GROUPS, attribute,
+};
 use c360::segment::{Env, compile, customers_joined, parse};
 use c360_entity::enums::OrderStatus;
-use c360_entity::{customer, customer_metrics, customer_tag, loyalty_account, order, order_line};
+use c360_entity::{
+    customer, customer_metrics, customer_rfm, customer_tag, loyalty_account, order, order_line,
+};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use chrono_tz::Tz;
 use proptest::prelude::*;
@@ -35,6 +39,7 @@ struct Row {
     c: customer::Model,
     m: Option<customer_metrics::Model>,
     l: Option<loyalty_account::Model>,
+    rfm_group: Option<String>,
     tags: BTreeSet<String>,
     orders: Vec<OrderRow>,
 }
@@ -61,6 +66,13 @@ async fn load(db: &sea_orm::DatabaseConnection) -> Data {
         .expect("loyalty")
         .into_iter()
         .map(|l| (l.customer_id, l))
+        .collect();
+    let rfm: BTreeMap<i64, String> = customer_rfm::Entity::find()
+        .all(db)
+        .await
+        .expect("rfm")
+        .into_iter()
+        .map(|r| (r.customer_id, r.rfm_group))
         .collect();
     let mut tags: BTreeMap<i64, BTreeSet<String>> = BTreeMap::new();
     for t in customer_tag::Entity::find().all(db).await.expect("tags") {
@@ -98,6 +110,7 @@ async fn load(db: &sea_orm::DatabaseConnection) -> Data {
             id: c.id,
             m: metrics.get(&c.id).cloned(),
             l: loyalty.get(&c.id).cloned(),
+            rfm_group: rfm.get(&c.id).cloned(),
             tags: tags.get(&c.id).cloned().unwrap_or_default(),
             orders: orders.get(&c.id).cloned().unwrap_or_default(),
             c,
@@ -211,6 +224,7 @@ impl Oracle<'_> {
                 Attr::CustomerAddedDate => self.test(Some(self.local(r.c.created_at)), test, &date),
                 Attr::Birthday => self.test(r.c.birthday, test, &date),
                 Attr::LoyaltyTier => self.test(l.map(|l| l.tier.to_value()), test, &text),
+                Attr::RfmGroup => self.test(r.rfm_group.clone(), test, &text),
                 Attr::EmailSubscriptionStatus => {
                     self.test(Some(r.c.email_marketing_state.to_value()), test, &text)
                 }
@@ -560,6 +574,7 @@ fn predicate(data: &Data) -> BoxedStrategy<Pred> {
             Attr::LoyaltyTier,
             equality(pick(strings(LOYALTY_TIERS)), true)
         ),
+        attr(Attr::RfmGroup, equality(pick(strings(RFM_GROUPS)), true)),
         attr(
             Attr::EmailSubscriptionStatus,
             equality(pick(strings(EMAIL_STATES)), false)

@@ -168,7 +168,11 @@ both_stores! {
             placed["fields"],
             json!([{"name": "date", "aggregate": false}, {"name": "count", "aggregate": true}, {"name": "sum_amount", "aggregate": true}])
         );
-        assert_eq!(filters.len(), 22);
+        assert_eq!(
+            by_name("rfm_group")["values"],
+            json!(["CHAMPIONS", "LOYAL", "NEW", "PROMISING", "NEEDS_ATTENTION", "AT_RISK", "ALMOST_LOST", "DORMANT"])
+        );
+        assert_eq!(filters.len(), 23);
     }
 }
 
