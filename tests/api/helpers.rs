@@ -282,6 +282,28 @@ impl TestApp {
     }
 }
 
+/// The global id of a row.
+pub fn gid(kind: &str, id: i64) -> String {
+    format!("gid://c360/{kind}/{id}")
+}
+
+/// Every error's `extensions.code`, in order.
+pub fn codes(body: &Value) -> Vec<String> {
+    body["errors"]
+        .as_array()
+        .map(|errs| {
+            errs.iter()
+                .map(|e| {
+                    e["extensions"]["code"]
+                        .as_str()
+                        .unwrap_or("<none>")
+                        .to_owned()
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Reads one sample from Prometheus text.
 pub fn metric(text: &str, name: &str) -> Option<f64> {
     text.lines()

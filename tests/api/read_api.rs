@@ -5,7 +5,7 @@ use c360::auth::Role;
 use serde_json::{Value, json};
 
 use crate::both_stores;
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, codes, gid};
 
 pub const PROFILE: &str = r#"
 query Profile($id: ID!) {
@@ -29,30 +29,10 @@ query Profile($id: ID!) {
   }
 }"#;
 
-pub fn gid(kind: &str, id: i64) -> String {
-    format!("gid://c360/{kind}/{id}")
-}
-
 /// The customer with the most orders (ties: lowest id).
 async fn busiest_customer(app: &TestApp) -> i64 {
     app.scalar("SELECT customer_id FROM customer_metrics ORDER BY orders_count DESC, customer_id ASC LIMIT 1")
         .await
-}
-
-fn codes(body: &Value) -> Vec<String> {
-    body["errors"]
-        .as_array()
-        .map(|errs| {
-            errs.iter()
-                .map(|e| {
-                    e["extensions"]["code"]
-                        .as_str()
-                        .unwrap_or("<none>")
-                        .to_owned()
-                })
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 both_stores! {

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use crate::both_stores;
 use crate::helpers::TestApp;
+pub use crate::helpers::{codes, gid};
 
 pub const INGEST: &str = r#"
 mutation Ingest($input: OrderIngestInput!) {
@@ -27,26 +28,6 @@ pub const REFUND: &str = r#"
 mutation Refund($id: ID!, $amount: Int!) {
   orderRefund(id: $id, amount: $amount) { id status refunded { amount } net { amount } }
 }"#;
-
-pub fn gid(kind: &str, id: i64) -> String {
-    format!("gid://c360/{kind}/{id}")
-}
-
-pub fn codes(body: &Value) -> Vec<String> {
-    body["errors"]
-        .as_array()
-        .map(|errs| {
-            errs.iter()
-                .map(|e| {
-                    e["extensions"]["code"]
-                        .as_str()
-                        .unwrap_or("<none>")
-                        .to_owned()
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
 
 pub fn field(body: &Value) -> &str {
     body["errors"][0]["extensions"]["field"]
