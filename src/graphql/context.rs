@@ -72,3 +72,38 @@ pub fn note_pii_read(ctx: &Context<'_>, principal: &Principal, customer_id: i64)
         };
     }
 }
+
+/// A write in progress: the caller (allowed to write the domain), the
+/// store's business rules, and the one transaction that the write, its
+/// derived figures and its audit row share. Dropped without [`Write::commit`],
+/// the transaction rolls back, so a failed mutation leaves nothing behind.
+pub struct Write<'a> {
+    pub principal: &'a Principal,
+    pub rules: crate::service::Rules,
+    pub txn: sea_orm::DatabaseTransaction,
+}
+
+/// Checks that the caller may write `domain` and opens the write's transaction.
+pub async fn begin_write<'a>(
+    ctx: &Context<'a>,
+    domain: Domain,
+) -> async_graphql::Result<Write<'a>> {
+    use sea_orm::TransactionTrait;
+    let principal = crate::auth::require_domain_write(identity(ctx), domain)?;
+    let app = state(ctx)?;
+    let rules = crate::service::Rules::from_config(&app.config)?;
+    let txn = app.store.conn.begin().await.map_err(AppError::from)?;
+    Ok(Write {
+        principal,
+        rules,
+        txn,
+    })
+}
+
+impl Write<'_> {
+    /// Commits the write and returns what the mutation answers with.
+    pub async fn commit<T>(self, value: T) -> async_graphql::Result<T> {
+        self.txn.commit().await.map_err(AppError::from)?;
+        Ok(value)
+    }
+}

@@ -3,15 +3,13 @@
 
 use async_graphql::{Context, ID, InputObject, Object};
 use chrono::NaiveDate;
-use sea_orm::TransactionTrait;
 
-use super::context::{identity, state};
+use super::context::begin_write;
 use super::customer::Customer;
 use super::enums::EmailMarketingState;
 use super::ids::{Kind, decode};
-use crate::auth::{Domain, require_domain_write};
-use crate::error::AppError;
-use crate::service::{Rules, customers};
+use crate::auth::Domain;
+use crate::service::customers;
 
 /// Profile fields; an omitted field is left as it is.
 #[derive(InputObject, Default)]
@@ -89,19 +87,15 @@ impl CustomerMutation {
         ctx: &Context<'_>,
         input: CustomerCreateInput,
     ) -> async_graphql::Result<Customer> {
-        let principal = require_domain_write(identity(ctx), Domain::Customers)?;
-        let app = state(ctx)?;
-        let rules = Rules::from_config(&app.config)?;
-        let txn = app.store.conn.begin().await.map_err(AppError::from)?;
+        let write = begin_write(ctx, Domain::Customers).await?;
         let customer = customers::create(
-            &txn,
-            &rules,
-            principal,
-            new_customer(input, &principal.subject),
+            &write.txn,
+            &write.rules,
+            write.principal,
+            new_customer(input, &write.principal.subject),
         )
         .await?;
-        txn.commit().await.map_err(AppError::from)?;
-        Ok(Customer(customer))
+        write.commit(Customer(customer)).await
     }
 
     /// Creates the customer with this `externalRef` or updates it: the same
@@ -111,19 +105,15 @@ impl CustomerMutation {
         ctx: &Context<'_>,
         input: CustomerCreateInput,
     ) -> async_graphql::Result<Customer> {
-        let principal = require_domain_write(identity(ctx), Domain::Customers)?;
-        let app = state(ctx)?;
-        let rules = Rules::from_config(&app.config)?;
-        let txn = app.store.conn.begin().await.map_err(AppError::from)?;
+        let write = begin_write(ctx, Domain::Customers).await?;
         let (customer, _) = customers::upsert(
-            &txn,
-            &rules,
-            principal,
-            new_customer(input, &principal.subject),
+            &write.txn,
+            &write.rules,
+            write.principal,
+            new_customer(input, &write.principal.subject),
         )
         .await?;
-        txn.commit().await.map_err(AppError::from)?;
-        Ok(Customer(customer))
+        write.commit(Customer(customer)).await
     }
 
     /// Changes the given profile fields.
@@ -133,13 +123,10 @@ impl CustomerMutation {
         id: ID,
         profile: CustomerProfileInput,
     ) -> async_graphql::Result<Customer> {
-        let principal = require_domain_write(identity(ctx), Domain::Customers)?;
-        let app = state(ctx)?;
+        let write = begin_write(ctx, Domain::Customers).await?;
         let id = decode("id", Kind::Customer, &id)?;
-        let txn = app.store.conn.begin().await.map_err(AppError::from)?;
-        let customer = customers::update(&txn, principal, id, profile.into()).await?;
-        txn.commit().await.map_err(AppError::from)?;
-        Ok(Customer(customer))
+        let customer = customers::update(&write.txn, write.principal, id, profile.into()).await?;
+        write.commit(Customer(customer)).await
     }
 
     /// Adds tags (lower-cased); present ones are kept once.
@@ -170,13 +157,11 @@ impl CustomerMutation {
         id: ID,
         state: EmailMarketingState,
     ) -> async_graphql::Result<Customer> {
-        let principal = require_domain_write(identity(ctx), Domain::Customers)?;
-        let app = self::state(ctx)?;
+        let write = begin_write(ctx, Domain::Customers).await?;
         let id = decode("id", Kind::Customer, &id)?;
-        let txn = app.store.conn.begin().await.map_err(AppError::from)?;
-        let customer = customers::set_consent(&txn, principal, id, state.into()).await?;
-        txn.commit().await.map_err(AppError::from)?;
-        Ok(Customer(customer))
+        let customer =
+            customers::set_consent(&write.txn, write.principal, id, state.into()).await?;
+        write.commit(Customer(customer)).await
     }
 
     /// Moves every record of `merge` to `keep`, deletes `merge`, and
@@ -187,15 +172,12 @@ impl CustomerMutation {
         keep: ID,
         merge: ID,
     ) -> async_graphql::Result<Customer> {
-        let principal = require_domain_write(identity(ctx), Domain::Customers)?;
-        let app = state(ctx)?;
-        let rules = Rules::from_config(&app.config)?;
+        let write = begin_write(ctx, Domain::Customers).await?;
         let keep = decode("keep", Kind::Customer, &keep)?;
         let merge = decode("merge", Kind::Customer, &merge)?;
-        let txn = app.store.conn.begin().await.map_err(AppError::from)?;
-        let customer = customers::merge(&txn, &rules, principal, keep, merge).await?;
-        txn.commit().await.map_err(AppError::from)?;
-        Ok(Customer(customer))
+        let customer =
+            customers::merge(&write.txn, &write.rules, write.principal, keep, merge).await?;
+        write.commit(Customer(customer)).await
     }
 }
 
@@ -205,11 +187,8 @@ async fn tags_change(
     tags: Vec<String>,
     add: bool,
 ) -> async_graphql::Result<Customer> {
-    let principal = require_domain_write(identity(ctx), Domain::Customers)?;
-    let app = state(ctx)?;
+    let write = begin_write(ctx, Domain::Customers).await?;
     let id = decode("id", Kind::Customer, &id)?;
-    let txn = app.store.conn.begin().await.map_err(AppError::from)?;
-    let customer = customers::change_tags(&txn, principal, id, &tags, add).await?;
-    txn.commit().await.map_err(AppError::from)?;
-    Ok(Customer(customer))
+    let customer = customers::change_tags(&write.txn, write.principal, id, &tags, add).await?;
+    write.commit(Customer(customer)).await
 }

@@ -4,13 +4,11 @@ use async_graphql::{Enum, ID, Object};
 use c360_entity::nps_response;
 use chrono::{DateTime, Utc};
 
-use super::context::{identity, state};
+use super::context::begin_write;
 use super::enums::NpsChannel;
 use super::ids::{Kind, decode, encode};
-use crate::auth::{Domain, require_domain_write};
-use crate::error::AppError;
-use crate::service::{Rules, nps};
-use sea_orm::TransactionTrait;
+use crate::auth::Domain;
+use crate::service::nps;
 
 /// How an NPS answer counts: PROMOTER 9-10, PASSIVE 7-8, DETRACTOR 0-6.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,22 +71,18 @@ impl NpsMutation {
         comment: Option<String>,
         #[graphql(default_with = "NpsChannel::Web")] channel: NpsChannel,
     ) -> async_graphql::Result<NpsResponse> {
-        let principal = require_domain_write(identity(ctx), Domain::Customers)?;
-        let app = state(ctx)?;
-        let rules = Rules::from_config(&app.config)?;
+        let write = begin_write(ctx, Domain::Customers).await?;
         let customer = decode("customerId", Kind::Customer, &customer_id)?;
-        let txn = app.store.conn.begin().await.map_err(AppError::from)?;
         let answer = nps::record(
-            &txn,
-            &rules,
-            principal,
+            &write.txn,
+            &write.rules,
+            write.principal,
             customer,
             score,
             comment,
             channel.into(),
         )
         .await?;
-        txn.commit().await.map_err(AppError::from)?;
-        Ok(NpsResponse(answer))
+        write.commit(NpsResponse(answer)).await
     }
 }

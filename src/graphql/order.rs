@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::TransactionTrait;
 
 use super::connection::{Conn, Total, child_page};
-use super::context::{identity, loaders, state};
+use super::context::{begin_write, identity, loaders, state};
 use super::enums::{OrderChannel, OrderStatus};
 use super::ids::{Kind, decode, encode};
 use super::limits::page_cost;
@@ -216,14 +216,17 @@ impl OrderMutation {
         id: ID,
         status: OrderStatus,
     ) -> async_graphql::Result<Order> {
-        let principal = require_domain_write(identity(ctx), Domain::Orders)?;
-        let app = state(ctx)?;
-        let rules = Rules::from_config(&app.config)?;
+        let write = begin_write(ctx, Domain::Orders).await?;
         let order_id = decode("id", Kind::Order, &id)?;
-        let txn = app.store.conn.begin().await.map_err(AppError::from)?;
-        let order = orders::set_status(&txn, &rules, principal, order_id, status.into()).await?;
-        txn.commit().await.map_err(AppError::from)?;
-        Ok(Order(order))
+        let order = orders::set_status(
+            &write.txn,
+            &write.rules,
+            write.principal,
+            order_id,
+            status.into(),
+        )
+        .await?;
+        write.commit(Order(order)).await
     }
 
     /// Refunds `amount` minor units of a paid order (partial or full); the
@@ -235,13 +238,10 @@ impl OrderMutation {
         #[graphql(desc = "Minor units of the order's currency, at most total - refunded.")]
         amount: i64,
     ) -> async_graphql::Result<Order> {
-        let principal = require_domain_write(identity(ctx), Domain::Orders)?;
-        let app = state(ctx)?;
-        let rules = Rules::from_config(&app.config)?;
+        let write = begin_write(ctx, Domain::Orders).await?;
         let order_id = decode("id", Kind::Order, &id)?;
-        let txn = app.store.conn.begin().await.map_err(AppError::from)?;
-        let order = orders::refund(&txn, &rules, principal, order_id, amount).await?;
-        txn.commit().await.map_err(AppError::from)?;
-        Ok(Order(order))
+        let order =
+            orders::refund(&write.txn, &write.rules, write.principal, order_id, amount).await?;
+        write.commit(Order(order)).await
     }
 }

@@ -4,14 +4,12 @@ use async_graphql::{Context, ID, Object};
 use c360_entity::referral;
 use chrono::{DateTime, Utc};
 
-use super::context::{identity, loaders, state};
+use super::context::{begin_write, identity, loaders};
 use super::customer::Customer;
 use super::enums::ReferralStatus;
 use super::ids::{Kind, decode, encode};
-use crate::auth::{Domain, Identity, mask_email, require_domain_write};
-use crate::error::AppError;
+use crate::auth::{Domain, Identity, mask_email};
 use crate::service::referrals;
-use sea_orm::TransactionTrait;
 
 pub struct Referral(pub referral::Model);
 
@@ -101,12 +99,9 @@ impl ReferralMutation {
         customer_id: ID,
         email: String,
     ) -> async_graphql::Result<Referral> {
-        let principal = require_domain_write(identity(ctx), Domain::Referrals)?;
-        let app = state(ctx)?;
+        let write = begin_write(ctx, Domain::Referrals).await?;
         let referrer = decode("customerId", Kind::Customer, &customer_id)?;
-        let txn = app.store.conn.begin().await.map_err(AppError::from)?;
-        let row = referrals::invite(&txn, principal, referrer, &email).await?;
-        txn.commit().await.map_err(AppError::from)?;
-        Ok(Referral(row))
+        let row = referrals::invite(&write.txn, write.principal, referrer, &email).await?;
+        write.commit(Referral(row)).await
     }
 }

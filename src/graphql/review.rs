@@ -4,13 +4,11 @@ use async_graphql::{ID, Object};
 use c360_entity::review;
 use chrono::{DateTime, Utc};
 
-use super::context::{identity, state};
+use super::context::begin_write;
 use super::enums::ReviewStatus;
 use super::ids::{Kind, decode, encode};
-use crate::auth::{Domain, require_domain_write};
-use crate::error::AppError;
-use crate::service::{Rules, reviews};
-use sea_orm::TransactionTrait;
+use crate::auth::Domain;
+use crate::service::reviews;
 
 pub struct Review(pub review::Model);
 
@@ -71,9 +69,7 @@ impl ReviewMutation {
         body: Option<String>,
         order_id: Option<ID>,
     ) -> async_graphql::Result<Review> {
-        let principal = require_domain_write(identity(ctx), Domain::Reviews)?;
-        let app = state(ctx)?;
-        let rules = Rules::from_config(&app.config)?;
+        let write = begin_write(ctx, Domain::Reviews).await?;
         let new = reviews::NewReview {
             customer_id: decode("customerId", Kind::Customer, &customer_id)?,
             sku,
@@ -84,10 +80,8 @@ impl ReviewMutation {
                 .map(|id| decode("orderId", Kind::Order, &id))
                 .transpose()?,
         };
-        let txn = app.store.conn.begin().await.map_err(AppError::from)?;
-        let review = reviews::submit(&txn, &rules, principal, new).await?;
-        txn.commit().await.map_err(AppError::from)?;
-        Ok(Review(review))
+        let review = reviews::submit(&write.txn, &write.rules, write.principal, new).await?;
+        write.commit(Review(review)).await
     }
 
     /// Publishes or rejects a review (staff).
@@ -97,12 +91,10 @@ impl ReviewMutation {
         id: ID,
         status: ReviewStatus,
     ) -> async_graphql::Result<Review> {
-        let principal = require_domain_write(identity(ctx), Domain::Reviews)?;
-        let app = state(ctx)?;
+        let write = begin_write(ctx, Domain::Reviews).await?;
         let review_id = decode("id", Kind::Review, &id)?;
-        let txn = app.store.conn.begin().await.map_err(AppError::from)?;
-        let review = reviews::moderate(&txn, principal, review_id, status.into()).await?;
-        txn.commit().await.map_err(AppError::from)?;
-        Ok(Review(review))
+        let review =
+            reviews::moderate(&write.txn, write.principal, review_id, status.into()).await?;
+        write.commit(Review(review)).await
     }
 }

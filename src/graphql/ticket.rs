@@ -5,14 +5,12 @@ use c360_entity::{ticket, ticket_message};
 use chrono::{DateTime, Utc};
 
 use super::connection::{Conn, Total, child_page};
-use super::context::{identity, loaders, state};
+use super::context::{begin_write, loaders, state};
 use super::enums::{AuthorKind, TicketChannel, TicketPriority, TicketStatus};
 use super::ids::{Kind, decode, encode};
 use super::limits::page_cost;
-use crate::auth::{Domain, require_domain_write};
-use crate::error::AppError;
-use crate::service::{Rules, tickets};
-use sea_orm::TransactionTrait;
+use crate::auth::Domain;
+use crate::service::tickets;
 
 pub struct Ticket(pub ticket::Model);
 
@@ -142,15 +140,12 @@ impl TicketMutation {
         #[graphql(default_with = "TicketPriority::Normal")] priority: TicketPriority,
         #[graphql(default_with = "TicketChannel::Web")] channel: TicketChannel,
     ) -> async_graphql::Result<Ticket> {
-        let principal = require_domain_write(identity(ctx), Domain::Tickets)?;
-        let app = state(ctx)?;
-        let rules = Rules::from_config(&app.config)?;
+        let write = begin_write(ctx, Domain::Tickets).await?;
         let customer = decode("customerId", Kind::Customer, &customer_id)?;
-        let txn = app.store.conn.begin().await.map_err(AppError::from)?;
         let ticket = tickets::open(
-            &txn,
-            &rules,
-            principal,
+            &write.txn,
+            &write.rules,
+            write.principal,
             customer,
             &subject,
             &body,
@@ -158,8 +153,7 @@ impl TicketMutation {
             channel.into(),
         )
         .await?;
-        txn.commit().await.map_err(AppError::from)?;
-        Ok(Ticket(ticket))
+        write.commit(Ticket(ticket)).await
     }
 
     /// Adds a message. The first AGENT reply sets `firstReplyAt`.
@@ -171,23 +165,19 @@ impl TicketMutation {
         body: String,
         #[graphql(desc = "Agent's display name.")] author_name: Option<String>,
     ) -> async_graphql::Result<Ticket> {
-        let principal = require_domain_write(identity(ctx), Domain::Tickets)?;
-        let app = state(ctx)?;
-        let rules = Rules::from_config(&app.config)?;
+        let write = begin_write(ctx, Domain::Tickets).await?;
         let ticket_id = decode("id", Kind::Ticket, &id)?;
-        let txn = app.store.conn.begin().await.map_err(AppError::from)?;
         let ticket = tickets::reply(
-            &txn,
-            &rules,
-            principal,
+            &write.txn,
+            &write.rules,
+            write.principal,
             ticket_id,
             author_kind.into(),
             author_name,
             &body,
         )
         .await?;
-        txn.commit().await.map_err(AppError::from)?;
-        Ok(Ticket(ticket))
+        write.commit(Ticket(ticket)).await
     }
 
     /// Moves a ticket (agents): among OPEN, PENDING, HOLD and SOLVED; SOLVED
@@ -198,14 +188,17 @@ impl TicketMutation {
         id: ID,
         status: TicketStatus,
     ) -> async_graphql::Result<Ticket> {
-        let principal = require_domain_write(identity(ctx), Domain::Tickets)?;
-        let app = state(ctx)?;
-        let rules = Rules::from_config(&app.config)?;
+        let write = begin_write(ctx, Domain::Tickets).await?;
         let ticket_id = decode("id", Kind::Ticket, &id)?;
-        let txn = app.store.conn.begin().await.map_err(AppError::from)?;
-        let ticket = tickets::set_status(&txn, &rules, principal, ticket_id, status.into()).await?;
-        txn.commit().await.map_err(AppError::from)?;
-        Ok(Ticket(ticket))
+        let ticket = tickets::set_status(
+            &write.txn,
+            &write.rules,
+            write.principal,
+            ticket_id,
+            status.into(),
+        )
+        .await?;
+        write.commit(Ticket(ticket)).await
     }
 
     /// The customer's satisfaction rating (1-5, optional comment), once,
@@ -217,13 +210,17 @@ impl TicketMutation {
         score: i32,
         comment: Option<String>,
     ) -> async_graphql::Result<Ticket> {
-        let principal = require_domain_write(identity(ctx), Domain::Tickets)?;
-        let app = state(ctx)?;
-        let rules = Rules::from_config(&app.config)?;
+        let write = begin_write(ctx, Domain::Tickets).await?;
         let ticket_id = decode("id", Kind::Ticket, &id)?;
-        let txn = app.store.conn.begin().await.map_err(AppError::from)?;
-        let ticket = tickets::rate(&txn, &rules, principal, ticket_id, score, comment).await?;
-        txn.commit().await.map_err(AppError::from)?;
-        Ok(Ticket(ticket))
+        let ticket = tickets::rate(
+            &write.txn,
+            &write.rules,
+            write.principal,
+            ticket_id,
+            score,
+            comment,
+        )
+        .await?;
+        write.commit(Ticket(ticket)).await
     }
 }
