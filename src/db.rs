@@ -157,3 +157,18 @@ pub async fn migrate_up(conn: &DatabaseConnection) -> Result<(), DbErr> {
     use c360_migration::sea_orm_migration::MigratorTrait;
     c360_migration::Migrator::up(conn, None).await
 }
+
+/// Opens a transaction that will write. On SQLite it begins IMMEDIATE, taking
+/// the write lock at `BEGIN` and waiting for it up to the busy timeout: a
+/// plain (deferred) transaction reads first and, asking to write while
+/// another connection holds or has just released the lock, fails at once
+/// with SQLITE_BUSY, since waiting would leave it with a stale snapshot.
+/// Concurrent writers therefore queue instead of failing. PostgreSQL ignores
+/// the mode and locks rows as it writes them.
+pub async fn begin_write<C: sea_orm::TransactionTrait>(db: &C) -> Result<C::Transaction, DbErr> {
+    db.begin_with_options(sea_orm::TransactionOptions {
+        sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
+}

@@ -88,11 +88,12 @@ pub async fn begin_write<'a>(
     ctx: &Context<'a>,
     domain: Domain,
 ) -> async_graphql::Result<Write<'a>> {
-    use sea_orm::TransactionTrait;
     let principal = crate::auth::require_domain_write(identity(ctx), domain)?;
     let app = state(ctx)?;
     let rules = crate::service::Rules::from_config(&app.config)?;
-    let txn = app.store.conn.begin().await.map_err(AppError::from)?;
+    let txn = crate::db::begin_write(&app.store.conn)
+        .await
+        .map_err(AppError::from)?;
     Ok(Write {
         principal,
         rules,

@@ -112,7 +112,7 @@ pub async fn erase<C>(
 where
     C: ConnectionTrait + TransactionTrait,
 {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let Some(found) = customer::Entity::find_by_id(customer_id).one(&txn).await? else {
         return Ok(None);
     };

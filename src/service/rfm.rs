@@ -24,7 +24,7 @@
 use c360_entity::{customer_metrics as cm, customer_rfm as rfm};
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::sea_query::{Alias, Cond, Expr, ExprTrait, Order, Query, WindowStatement};
-use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
 
 use crate::error::{AppError, AppResult};
 
@@ -57,7 +57,7 @@ pub fn group_of(r: i16, f: i16, m: i16) -> &'static str {
 /// Recomputes `customer_rfm` in one transaction (a delete and one
 /// insert-select, whatever the number of customers); returns the rows written.
 pub async fn refresh(db: &DatabaseConnection) -> AppResult<u64> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let written = refresh_in(&txn, Utc::now().trunc_subsecs(0)).await?;
     txn.commit().await?;
     Ok(written)

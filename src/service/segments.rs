@@ -49,7 +49,7 @@ pub async fn create(
     let name = check_name(fields.name.as_deref().unwrap_or_default())?;
     let query = check_query(fields.query.as_deref().unwrap_or_default(), money_digits)?;
     let now = Utc::now().trunc_subsecs(0);
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let saved = segment::ActiveModel {
         name: Set(name),
         description: Set(fields.description.flatten()),
@@ -81,7 +81,7 @@ pub async fn update(
     fields: SegmentFields,
     money_digits: u32,
 ) -> AppResult<segment::Model> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let existing = segment::Entity::find_by_id(id)
         .one(&txn)
         .await?
@@ -112,7 +112,7 @@ pub async fn update(
 }
 
 pub async fn delete(db: &impl TransactionTrait, principal: &Principal, id: i64) -> AppResult<()> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let deleted = segment::Entity::delete_by_id(id).exec(&txn).await?;
     if deleted.rows_affected == 0 {
         return Err(AppError::NotFound(format!("segment {id} does not exist")));
