@@ -210,6 +210,17 @@ pub struct Config {
     #[arg(long, env = "C360_LOYALTY_RETURN_WINDOW", default_value = "14d", value_parser = humantime::parse_duration, global = true)]
     pub loyalty_return_window: Duration,
 
+    /// How long points stay spendable once AVAILABLE, e.g. `365d`; `0s` (the
+    /// default) keeps them forever. Spending takes the points that expire
+    /// first, so what expires is what is left of the oldest points.
+    #[arg(long, env = "C360_LOYALTY_POINTS_EXPIRE_AFTER", default_value = "0s", value_parser = humantime::parse_duration, global = true)]
+    pub loyalty_points_expire_after: Duration,
+
+    /// How often `serve` settles due loyalty accounts in the background
+    /// (reads settle the accounts they show on their own); `0s` turns it off.
+    #[arg(long, env = "C360_LOYALTY_SETTLE_INTERVAL", default_value = "15m", value_parser = humantime::parse_duration, global = true)]
+    pub loyalty_settle_interval: Duration,
+
     /// Trailing-12-month net spend (minor units of the base currency) that
     /// reaches SILVER; BRONZE starts at 0.
     #[arg(

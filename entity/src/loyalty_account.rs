@@ -20,6 +20,11 @@ pub struct Model {
     pub points_pending: i64,
     /// Sum of positive AVAILABLE and PENDING rows of kinds EARN, ADJUST and REFERRAL_BONUS.
     pub points_lifetime_earned: i64,
+    /// The earliest instant a PENDING row becomes AVAILABLE or a credit
+    /// expires; `None` when nothing is waiting.
+    pub settle_due_at: Option<DateTimeUtc>,
+    /// Credits expiring up to this instant have been expired.
+    pub expired_through: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -8,6 +8,8 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     pub customer_id: i64,
+    /// The survey tool's id of the answer, for imports; unique where set.
+    pub external_ref: Option<String>,
     /// 0-10.
     pub score: i32,
     pub comment: Option<String>,

@@ -8,6 +8,8 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     pub customer_id: i64,
+    /// The helpdesk's id of the ticket, for imports; unique where set.
+    pub external_ref: Option<String>,
     pub subject: String,
     pub status: TicketStatus,
     pub priority: TicketPriority,

@@ -5,6 +5,7 @@ use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_create_tables;
 mod m20261123_000002_create_customer_rfm;
+mod m20261123_000003_natural_keys_and_settlement;
 
 /// Every migration of the store, oldest first.
 #[derive(Debug)]
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261123_000001_create_tables::Migration),
             Box::new(m20261123_000002_create_customer_rfm::Migration),
+            Box::new(m20261123_000003_natural_keys_and_settlement::Migration),
         ]
     }
 }

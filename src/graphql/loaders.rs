@@ -275,6 +275,48 @@ impl Loader<i64> for CustomerLoader {
     }
 }
 
+/// Loyalty accounts by customer, settled when due: an account whose
+/// `settle_due_at` has passed has its due PENDING points made AVAILABLE and
+/// its expired points written off before it is shown (one transaction, then
+/// one more read of those accounts), so a balance is never stale. An account
+/// with nothing due costs no more than a plain read.
+pub struct LoyaltyLoader {
+    db: DatabaseConnection,
+}
+
+impl Loader<i64> for LoyaltyLoader {
+    type Value = loyalty_account::Model;
+    type Error = LoadError;
+
+    async fn load(&self, ids: &[i64]) -> Result<HashMap<i64, loyalty_account::Model>, Self::Error> {
+        let find = |ids: Vec<i64>| {
+            loyalty_account::Entity::find()
+                .filter(loyalty_account::Column::CustomerId.is_in(ids))
+                .all(&self.db)
+        };
+        let fail = |e: AppError| Arc::new(e);
+        let mut rows = find(ids.to_vec()).await.map_err(|e| fail(e.into()))?;
+        let now = chrono::Utc::now();
+        let due: Vec<i64> = rows
+            .iter()
+            .filter(|a| a.settle_due_at.is_some_and(|at| at <= now))
+            .map(|a| a.customer_id)
+            .collect();
+        if !due.is_empty() {
+            let txn = crate::db::begin_write(&self.db)
+                .await
+                .map_err(|e| fail(e.into()))?;
+            crate::service::loyalty::settle(&txn, now, &due)
+                .await
+                .map_err(fail)?;
+            txn.commit().await.map_err(|e| fail(e.into()))?;
+            rows.retain(|a| !due.contains(&a.customer_id));
+            rows.extend(find(due).await.map_err(|e| fail(e.into()))?);
+        }
+        Ok(rows.into_iter().map(|a| (a.customer_id, a)).collect())
+    }
+}
+
 /// Loads rows of a table with a unique `customer_id` column by customer.
 pub struct ByCustomer<E> {
     db: DatabaseConnection,
@@ -289,15 +331,6 @@ pub trait CustomerKeyed: EntityTrait {
 impl CustomerKeyed for customer_metrics::Entity {
     fn customer_col() -> Self::Column {
         customer_metrics::Column::CustomerId
-    }
-    fn customer_of(model: &Self::Model) -> i64 {
-        model.customer_id
-    }
-}
-
-impl CustomerKeyed for loyalty_account::Entity {
-    fn customer_col() -> Self::Column {
-        loyalty_account::Column::CustomerId
     }
     fn customer_of(model: &Self::Model) -> i64 {
         model.customer_id
@@ -471,7 +504,7 @@ pub struct Loaders {
     pub stats: DataLoader<ByCustomer<customer_metrics::Entity>>,
     /// Trailing-12-month net spend per currency, for the next-tier fields.
     pub trailing_spend: DataLoader<TrailingSpendLoader>,
-    pub loyalty: DataLoader<ByCustomer<loyalty_account::Entity>>,
+    pub loyalty: DataLoader<LoyaltyLoader>,
     pub rfm: DataLoader<ByCustomer<customer_rfm::Entity>>,
     pub tags: DataLoader<TagsLoader>,
     pub referred_by: DataLoader<ReferredByLoader>,
@@ -573,14 +606,7 @@ impl Loaders {
                 tasks,
                 delay,
             ),
-            loyalty: dl(
-                ByCustomer {
-                    db: db.clone(),
-                    _e: PhantomData,
-                },
-                tasks,
-                delay,
-            ),
+            loyalty: dl(LoyaltyLoader { db: db.clone() }, tasks, delay),
             rfm: dl(
                 ByCustomer {
                     db: db.clone(),

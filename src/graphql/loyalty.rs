@@ -17,7 +17,7 @@ use crate::service::{Rules, audit, loyalty, owner};
 use async_graphql::ErrorExtensions;
 use c360_entity::enums::LoyaltyTier as EntityTier;
 use c360_entity::enums::LoyaltyTransactionKind as EntityKind;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 
 pub struct LoyaltyAccount(pub loyalty_account::Model);
@@ -178,7 +178,7 @@ impl LoyaltyMutation {
             loyalty::replay(done, kind, -points)?;
             return account(db, customer).await;
         }
-        let txn = db.begin().await.map_err(AppError::from)?;
+        let txn = crate::db::begin_write(db).await.map_err(AppError::from)?;
         match loyalty::redeem(&txn, customer, points, &idempotency_key, Utc::now()).await {
             Ok(row) => {
                 audit::record(
@@ -232,9 +232,11 @@ impl LoyaltyMutation {
             loyalty::replay(done, EntityKind::Adjust, points)?;
             return account(db, customer).await;
         }
-        let txn = db.begin().await.map_err(AppError::from)?;
+        let txn = crate::db::begin_write(db).await.map_err(AppError::from)?;
+        let rules = Rules::from_config(&app.config)?;
         let row = loyalty::adjust(
             &txn,
+            &rules,
             customer,
             points,
             &reason,

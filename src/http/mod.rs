@@ -117,13 +117,13 @@ impl Application {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> AppResult<()> {
         let router = router(self.app.clone()).into_make_service_with_connect_info::<SocketAddr>();
-        let rfm = rfm_schedule(&self.app);
+        let jobs = [rfm_schedule(&self.app), settle_schedule(&self.app)];
         let served = axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown)
             .await
             .map_err(|e| AppError::Internal(e.into()));
-        // Aborting mid-refresh drops its transaction, which rolls back.
-        if let Some(task) = rfm {
+        // Aborting mid-job drops its transaction, which rolls back.
+        for task in jobs.into_iter().flatten() {
             task.abort();
         }
         served
@@ -135,28 +135,88 @@ impl Application {
 /// already leave fresh scores, and a refresh racing a seed would only wait
 /// on its locks.
 fn rfm_schedule(app: &AppState) -> Option<tokio::task::JoinHandle<()>> {
-    let period = app.config.rfm_refresh_interval;
+    let db = app.store.conn.clone();
+    every(app.config.rfm_refresh_interval, "RFM refresh", move || {
+        let db = db.clone();
+        async move {
+            let rows = crate::service::rfm::refresh(&db).await?;
+            Ok(format!("RFM scores refreshed for {rows} customers"))
+        }
+    })
+}
+
+/// Settles due loyalty accounts every `loyalty_settle_interval`. Reads
+/// settle the accounts they show; this keeps the balances that segments
+/// and list sorting read from the table current as well.
+fn settle_schedule(app: &AppState) -> Option<tokio::task::JoinHandle<()>> {
+    let db = app.store.conn.clone();
+    every(
+        app.config.loyalty_settle_interval,
+        "loyalty settlement",
+        move || {
+            let db = db.clone();
+            async move {
+                let now = chrono::Utc::now();
+                let due = crate::service::loyalty::due_accounts(&db, now).await?;
+                let txn = crate::db::begin_write(&db).await?;
+                let settled = crate::service::loyalty::settle(&txn, now, &due).await?;
+                txn.commit().await?;
+                Ok(format!(
+                    "loyalty settled: {} rows available, {} points expired",
+                    settled.rows, settled.points_expired
+                ))
+            }
+        },
+    )
+}
+
+/// Runs `job` every `period` while serving, the first time one period after
+/// start; `None` for a zero period. A failed run is logged and retried at
+/// the next tick.
+fn every<F, Fut>(
+    period: std::time::Duration,
+    what: &'static str,
+    job: F,
+) -> Option<tokio::task::JoinHandle<()>>
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: Future<Output = AppResult<String>> + Send,
+{
     if period.is_zero() {
         return None;
     }
-    let db = app.store.conn.clone();
     Some(tokio::spawn(async move {
         let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
-            match crate::service::rfm::refresh(&db).await {
-                Ok(rows) => tracing::info!(rows, "RFM scores refreshed"),
-                Err(e) => tracing::warn!(error = %e, "RFM refresh failed; retrying next interval"),
+            match job().await {
+                Ok(done) => tracing::info!("{done}"),
+                Err(e) => tracing::warn!(error = %e, "{what} failed; retrying next interval"),
             }
         }
     }))
 }
 
+/// The store as `serve` uses it: every PostgreSQL statement bounded by the
+/// request deadline.
 pub async fn open_store(config: &Config) -> AppResult<Store> {
+    open_store_with(config, Some(config.request_timeout)).await
+}
+
+/// The store for maintenance commands (seed, import, settle, refresh), whose
+/// bulk statements may rightly run longer than any request.
+pub async fn open_store_unbounded(config: &Config) -> AppResult<Store> {
+    open_store_with(config, None).await
+}
+
+async fn open_store_with(
+    config: &Config,
+    statement_timeout: Option<std::time::Duration>,
+) -> AppResult<Store> {
     let mut options = StoreOptions::new(config.database_url.clone());
     options.max_connections = config.db_max_connections;
-    options.statement_timeout = Some(config.request_timeout);
+    options.statement_timeout = statement_timeout;
     Store::connect(&options).await.map_err(|e| {
         AppError::Internal(anyhow::anyhow!(
             "cannot open the store at {}: {e}",
@@ -193,6 +253,7 @@ async fn app_state(config: Config, store: Store) -> AppResult<AppState> {
         issuer,
         metrics: metrics::Metrics::default(),
         rate_limiter: rate_limit::RateLimiter::new(rate_limit::Quotas::from_config(&config)),
+        documents: Default::default(),
         config,
     })))
 }

@@ -3,6 +3,20 @@
 //! The ledger (`loyalty_transactions`) is the truth; the balances on
 //! `loyalty_accounts` are a cache of it, recomputed by [`refresh_balances`]
 //! in the same transaction as every ledger write.
+//!
+//! Time moves balances too: PENDING points become AVAILABLE when their
+//! return window ends, and AVAILABLE credits expire when their period ends
+//! (when expiry is configured). [`settle`] does both for accounts whose
+//! `settle_due_at` has passed; reads of an account call it first, `c360
+//! loyalty settle` and a background sweep in `serve` call it for every due
+//! account.
+//!
+//! Expiry rule: spending takes the points that expire first. Every debit
+//! (redemption, clawback from the AVAILABLE balance, negative adjustment,
+//! earlier expiry) consumes, among the credits available when it happened,
+//! those expiring soonest (never-expiring credits last); what is left of a
+//! credit when its period ends expires. The ledger is replayed to apply the
+//! rule, so enabling expiry on a store with history is exact as well.
 
 use c360_entity::enums::{
     LoyaltyTier, LoyaltyTransactionKind, LoyaltyTransactionState, OrderStatus,
@@ -83,11 +97,44 @@ fn balances_update(ids: Option<&[i64]>) -> sea_orm::sea_query::UpdateStatement {
             ledger_sum(state_is(LoyaltyTransactionState::Pending)),
         )
         .value(A::PointsLifetimeEarned, ledger_sum(earned))
+        .value(A::SettleDueAt, next_due())
         .value(A::UpdatedAt, Utc::now().trunc_subsecs(0));
     if let Some(ids) = ids {
         update.and_where(Expr::col(A::CustomerId).is_in(ids.iter().copied()));
     }
     update
+}
+
+/// The earliest instant the account has something to settle: a PENDING
+/// row's `available_at`, or the expiry of a credit not yet expired
+/// (`expires_at` after the account's `expired_through`).
+///
+/// `(SELECT MIN(CASE WHEN <pending> THEN lt.available_at
+///                   WHEN <unexpired credit> THEN lt.expires_at END)
+///   FROM loyalty_transactions lt WHERE lt.customer_id = <account's>)`
+fn next_due() -> Expr {
+    use loyalty_account::Column as A;
+    use loyalty_transaction::Column as L;
+    let lt = |c: L| Expr::col((Alias::new("lt"), c));
+    let pending = lt(L::State).eq(LoyaltyTransactionState::Pending.to_value());
+    let unexpired_credit = Cond::all()
+        .add(lt(L::State).eq(LoyaltyTransactionState::Available.to_value()))
+        .add(lt(L::Points).gt(0))
+        .add(lt(L::ExpiresAt).is_not_null())
+        .add(
+            Cond::any()
+                .add(Expr::col((loyalty_account::Entity, A::ExpiredThrough)).is_null())
+                .add(lt(L::ExpiresAt).gt(Expr::col((loyalty_account::Entity, A::ExpiredThrough)))),
+        );
+    let when = sea_orm::sea_query::CaseStatement::new()
+        .case(pending, lt(L::AvailableAt))
+        .case(unexpired_credit, lt(L::ExpiresAt));
+    let sub = Query::select()
+        .expr(Func::min(when))
+        .from_as(loyalty_transaction::Entity, Alias::new("lt"))
+        .and_where(lt(L::CustomerId).equals((loyalty_account::Entity, A::CustomerId)))
+        .to_owned();
+    Expr::SubQuery(None, Box::new(SubQueryStatement::from(sub)))
 }
 
 /// `(SELECT COALESCE(SUM(lt.points), 0) FROM loyalty_transactions lt
@@ -196,7 +243,7 @@ pub async fn earn_for_order(
         idempotency_key: Set(Some(format!("order:{}:earn", order.id))),
         description: Set(Some(format!("order {}", order.order_number))),
         available_at: Set(Some(now + rules.return_window)),
-        expires_at: Set(None),
+        expires_at: Set(rules.expiry(now + rules.return_window)),
         created_at: Set(now),
         ..Default::default()
     }
@@ -332,49 +379,180 @@ async fn scalar_i64(
     })
 }
 
-/// Turns PENDING rows whose return window has ended (`available_at <= now`)
-/// AVAILABLE, for `customer_ids` (every customer for `None`), and refreshes
-/// the balances of the customers touched. Returns the rows settled.
-pub async fn settle_due(
+/// Customers whose loyalty account has something to settle by `now`: a
+/// PENDING row past its return window or a credit past its expiry.
+pub async fn due_accounts(db: &impl ConnectionTrait, now: DateTime<Utc>) -> AppResult<Vec<i64>> {
+    use loyalty_account::Column as A;
+    use loyalty_transaction::Column as L;
+    let accounts = Query::select()
+        .column(A::CustomerId)
+        .from(loyalty_account::Entity)
+        .and_where(Expr::col(A::SettleDueAt).lte(now))
+        .to_owned();
+    // Rows written before `settle_due_at` was kept are found by their own
+    // state, so no PENDING row is ever left behind.
+    let pending = Query::select()
+        .distinct()
+        .column(L::CustomerId)
+        .from(loyalty_transaction::Entity)
+        .and_where(Expr::col(L::State).eq(LoyaltyTransactionState::Pending.to_value()))
+        .and_where(Expr::col(L::AvailableAt).lte(now))
+        .to_owned();
+    let mut ids = Vec::new();
+    for select in [accounts, pending] {
+        for row in db.query_all(&select).await? {
+            ids.push(row.try_get_by_index::<i64>(0)?);
+        }
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
+}
+
+/// What [`settle`] changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Settled {
+    /// PENDING rows made AVAILABLE.
+    pub rows: u64,
+    /// Points written off by EXPIRE rows, and the accounts they came from.
+    pub points_expired: i64,
+    pub accounts_expired: u64,
+}
+
+/// Settles the accounts of `customer_ids` at `now`, in the caller's
+/// transaction: PENDING rows whose return window has ended become
+/// AVAILABLE, then the unspent part of credits that expired is written off
+/// with an EXPIRE row per account (see the module's expiry rule), then the
+/// balances and `settle_due_at` are refreshed.
+///
+/// The first statement writes the accounts, so concurrent settlements of
+/// the same account queue on its row (PostgreSQL) or on the write lock
+/// (SQLite) and the second finds nothing left to do: points are never
+/// expired twice.
+pub async fn settle(
     db: &impl ConnectionTrait,
     now: DateTime<Utc>,
-    customer_ids: Option<&[i64]>,
-) -> AppResult<u64> {
+    customer_ids: &[i64],
+) -> AppResult<Settled> {
+    use loyalty_account::Column as A;
     use loyalty_transaction::Column as L;
-    let due = || {
-        Cond::all()
-            .add(Expr::col(L::State).eq(LoyaltyTransactionState::Pending.to_value()))
-            .add(Expr::col(L::AvailableAt).lte(now))
-    };
-    let ids: Vec<i64> = match customer_ids {
-        Some(ids) => ids.to_vec(),
-        None => {
-            let select = Query::select()
-                .distinct()
-                .column(L::CustomerId)
-                .from(loyalty_transaction::Entity)
-                .cond_where(due())
-                .to_owned();
-            db.query_all(&select)
-                .await?
-                .iter()
-                .map(|row| row.try_get_by_index::<i64>(0))
-                .collect::<Result<_, _>>()?
-        }
-    };
-    let mut settled = 0;
-    for chunk in ids.chunks(IDS_PER_STATEMENT) {
-        let update = Query::update()
+    let mut settled = Settled::default();
+    for chunk in customer_ids.chunks(IDS_PER_STATEMENT) {
+        let lock = Query::update()
+            .table(loyalty_account::Entity)
+            .value(A::ExpiredThrough, now)
+            .and_where(Expr::col(A::CustomerId).is_in(chunk.iter().copied()))
+            .to_owned();
+        db.execute(&lock).await?;
+        let pending = Query::update()
             .table(loyalty_transaction::Entity)
             .value(L::State, LoyaltyTransactionState::Available.to_value())
-            .cond_where(due().add(Expr::col(L::CustomerId).is_in(chunk.iter().copied())))
+            .and_where(Expr::col(L::State).eq(LoyaltyTransactionState::Pending.to_value()))
+            .and_where(Expr::col(L::AvailableAt).lte(now))
+            .and_where(Expr::col(L::CustomerId).is_in(chunk.iter().copied()))
             .to_owned();
-        settled += db.execute(&update).await?.rows_affected();
+        settled.rows += db.execute(&pending).await?.rows_affected();
+        for (customer_id, points) in expiring(db, now, chunk).await? {
+            loyalty_transaction::ActiveModel {
+                customer_id: Set(customer_id),
+                kind: Set(LoyaltyTransactionKind::Expire),
+                points: Set(-points),
+                state: Set(LoyaltyTransactionState::Available),
+                order_id: Set(None),
+                idempotency_key: Set(None),
+                description: Set(Some("points expired".into())),
+                available_at: Set(Some(now)),
+                expires_at: Set(None),
+                created_at: Set(now),
+                ..Default::default()
+            }
+            .insert(db)
+            .await?;
+            settled.points_expired += points;
+            settled.accounts_expired += 1;
+        }
     }
-    if settled > 0 {
-        refresh_balances(db, Some(&ids)).await?;
-    }
+    refresh_balances(db, Some(customer_ids)).await?;
     Ok(settled)
+}
+
+/// Per customer of `ids`, the points to expire at `now`: the AVAILABLE
+/// ledger replayed in time order, each credit a lot and each debit (EXPIRE
+/// rows included) taken from the lots it could reach that expire first;
+/// what is left of lots expired by `now` expires.
+async fn expiring(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    ids: &[i64],
+) -> AppResult<Vec<(i64, i64)>> {
+    use loyalty_transaction::Column as L;
+    let rows = loyalty_transaction::Entity::find()
+        .filter(L::CustomerId.is_in(ids.iter().copied()))
+        .filter(L::State.eq(LoyaltyTransactionState::Available))
+        .all(db)
+        .await?;
+    let mut by_customer: std::collections::BTreeMap<i64, Vec<Movement>> = Default::default();
+    for row in rows {
+        by_customer
+            .entry(row.customer_id)
+            .or_default()
+            .push(Movement {
+                at: row.available_at.unwrap_or(row.created_at),
+                id: row.id,
+                points: row.points,
+                expires_at: row.expires_at,
+            });
+    }
+    Ok(by_customer
+        .into_iter()
+        .map(|(customer, movements)| (customer, expired_remainder(movements, now)))
+        .filter(|(_, points)| *points > 0)
+        .collect())
+}
+
+/// A row of the AVAILABLE ledger, as the expiry replay sees it.
+#[derive(Debug, Clone, Copy)]
+struct Movement {
+    /// When it reached the AVAILABLE balance.
+    at: DateTime<Utc>,
+    id: i64,
+    points: i64,
+    expires_at: Option<DateTime<Utc>>,
+}
+
+/// Replays `movements` first in, first expired: returns what is left at
+/// `now` of the credits whose expiry is at or before `now`.
+fn expired_remainder(mut movements: Vec<Movement>, now: DateTime<Utc>) -> i64 {
+    // Writers stamp rows to the second or finer; within one second the
+    // order of insertion (the id) is the order of events.
+    movements.sort_by_key(|m| (m.at.trunc_subsecs(0), m.id));
+    // Lots as (expiry, remaining); `None` never expires and is spent last.
+    let mut lots: Vec<(Option<DateTime<Utc>>, i64)> = Vec::new();
+    for m in movements {
+        if m.points > 0 {
+            let at = lots.partition_point(|(e, _)| match (e, m.expires_at) {
+                (_, None) => true,
+                (None, Some(_)) => false,
+                (Some(e), Some(x)) => *e <= x,
+            });
+            lots.insert(at, (m.expires_at, m.points));
+            continue;
+        }
+        let mut need = -m.points;
+        for (_, left) in lots.iter_mut() {
+            if need == 0 {
+                break;
+            }
+            let take = Ord::min(*left, need);
+            *left -= take;
+            need -= take;
+        }
+        lots.retain(|(_, left)| *left > 0);
+    }
+    lots.iter()
+        .filter(|(e, _)| e.is_some_and(|e| e <= now))
+        .map(|(_, left)| left)
+        .sum()
 }
 
 /// Net spend of the trailing twelve months in the base currency: paid,
@@ -519,7 +697,9 @@ pub async fn redeem(
 /// NOT_FOUND without an account, CONFLICT when short.
 async fn debit(db: &impl ConnectionTrait, customer_id: i64, points: i64) -> AppResult<()> {
     use loyalty_account::Column as A;
-    settle_due(db, Utc::now(), Some(&[customer_id])).await?;
+    // Due points count and expired ones do not; settling first also locks
+    // the account's row before the balance is checked.
+    settle(db, Utc::now(), &[customer_id]).await?;
     let update = Query::update()
         .table(loyalty_account::Entity)
         .value(
@@ -551,6 +731,7 @@ async fn debit(db: &impl ConnectionTrait, customer_id: i64, points: i64) -> AppR
 /// A negative adjustment may not take the AVAILABLE balance below zero.
 pub async fn adjust(
     db: &impl ConnectionTrait,
+    rules: &Rules,
     customer_id: i64,
     points: i64,
     reason: &str,
@@ -579,7 +760,7 @@ pub async fn adjust(
         idempotency_key: Set(idempotency_key.map(|k| k.trim().to_owned())),
         description: Set(Some(reason)),
         available_at: Set(Some(now)),
-        expires_at: Set(None),
+        expires_at: Set(if points > 0 { rules.expiry(now) } else { None }),
         created_at: Set(now),
         ..Default::default()
     }
@@ -610,6 +791,64 @@ pub fn validate_adjustment(points: i64, reason: &str) -> AppResult<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn at(day: i64) -> DateTime<Utc> {
+        DateTime::<Utc>::UNIX_EPOCH + TimeDelta::days(day)
+    }
+
+    fn credit(id: i64, day: i64, points: i64, expires: Option<i64>) -> Movement {
+        Movement {
+            at: at(day),
+            id,
+            points,
+            expires_at: expires.map(at),
+        }
+    }
+
+    fn debit(id: i64, day: i64, points: i64) -> Movement {
+        Movement {
+            at: at(day),
+            id,
+            points: -points,
+            expires_at: None,
+        }
+    }
+
+    #[test]
+    fn spending_takes_the_points_that_expire_first() {
+        // 100 expiring on day 10, 50 on day 20; 30 spent on day 5.
+        let ledger = vec![
+            credit(1, 0, 100, Some(10)),
+            debit(2, 5, 30),
+            credit(3, 8, 50, Some(20)),
+        ];
+        assert_eq!(expired_remainder(ledger.clone(), at(9)), 0);
+        assert_eq!(expired_remainder(ledger.clone(), at(10)), 70);
+        assert_eq!(expired_remainder(ledger.clone(), at(20)), 120);
+        // Once written off, the expired 70 is a debit and nothing is due twice.
+        let mut written_off = ledger;
+        written_off.push(debit(4, 10, 70));
+        assert_eq!(expired_remainder(written_off.clone(), at(15)), 0);
+        assert_eq!(expired_remainder(written_off, at(20)), 50);
+    }
+
+    #[test]
+    fn spending_before_a_credit_existed_does_not_shield_it() {
+        // Old points that never expire, all spent; then a new expiring credit.
+        let ledger = vec![
+            credit(1, 0, 500, None),
+            debit(2, 1, 500),
+            credit(3, 2, 100, Some(10)),
+        ];
+        assert_eq!(expired_remainder(ledger, at(10)), 100);
+        // Never-expiring points are spent last.
+        let ledger = vec![
+            credit(1, 0, 500, None),
+            credit(2, 1, 100, Some(10)),
+            debit(3, 2, 150),
+        ];
+        assert_eq!(expired_remainder(ledger, at(10)), 0);
+    }
 
     #[test]
     fn tiers_start_at_their_threshold() {

@@ -217,7 +217,7 @@ pub async fn reward_on_paid(
             idempotency_key: Set(Some(format!("referral:{}:{side}", row.id))),
             description: Set(Some(format!("referral {}", row.code))),
             available_at: Set(Some(now)),
-            expires_at: Set(None),
+            expires_at: Set(rules.expiry(now)),
             created_at: Set(now),
             ..Default::default()
         }

@@ -6,7 +6,8 @@ use serde_json::json;
 
 use crate::helpers::TestApp;
 
-fn c360() -> Command {
+/// The binary under test, with none of the tests' environment.
+pub fn c360() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_c360"));
     // The tests' environment must not leak into the commands under test.
     for var in [
@@ -213,7 +214,7 @@ async fn loyalty_settle_makes_due_pending_points_available() {
     );
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
-        format!("settled {due} loyalty transactions")
+        format!("settled {due} loyalty transactions; expired 0 points of 0 accounts")
     );
     assert_eq!(
         count("SELECT COUNT(*) FROM loyalty_transactions WHERE state = 'PENDING'").await,

@@ -8,11 +8,11 @@ use futures_util::future::join_all;
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
-use crate::both_stores;
 use crate::helpers::TestApp;
 use crate::writes_orders::{
     INGEST, codes, field, first_customer, gid, order_of, partner, snapshot,
 };
+use crate::{both_stores, each_store};
 
 const REDEEM: &str = r#"
 mutation Redeem($c: ID!, $p: Int!, $k: String!) {
@@ -40,7 +40,7 @@ async fn ledger_available(app: &TestApp, customer: i64) -> i64 {
 
 /// Settles the customer's due points, then adjusts the balance to `target`.
 async fn balance_of(app: &TestApp, customer: i64, target: i64) {
-    c360::service::loyalty::settle_due(&app.db, Utc::now(), Some(&[customer]))
+    c360::service::loyalty::settle(&app.db, Utc::now(), &[customer])
         .await
         .expect("settle");
     let delta = target - available(app, customer).await;
@@ -149,12 +149,14 @@ both_stores! {
         )).await;
         assert_eq!(window, 1);
         // Nothing is due yet.
-        assert_eq!(c360::service::loyalty::settle_due(&app.db, Utc::now(), Some(&[id])).await.expect("settle"), 0);
+        assert_eq!(c360::service::loyalty::settle(&app.db, Utc::now(), &[id]).await.expect("settle").rows, 0);
         assert_eq!(available(&app, id).await, 0);
         // Fifteen days later the 14-day window has ended.
         let later = Utc::now() + chrono::TimeDelta::days(15);
-        let settled = c360::service::loyalty::settle_due(&app.db, later, None).await.expect("settle");
-        assert!(settled >= 1);
+        let due = c360::service::loyalty::due_accounts(&app.db, later).await.expect("due");
+        assert!(due.contains(&id), "{due:?}");
+        let settled = c360::service::loyalty::settle(&app.db, later, &due).await.expect("settle");
+        assert!(settled.rows >= 1);
         assert_eq!(available(&app, id).await, 250);
         assert_eq!(
             app.scalar(&format!("SELECT points_pending FROM loyalty_accounts WHERE customer_id = {id}")).await,
@@ -211,5 +213,140 @@ both_stores! {
             app.text(&format!("SELECT tier FROM loyalty_accounts WHERE customer_id = {id}")).await,
             next
         );
+    }
+}
+
+const LOYALTY: &str = r#"
+query($id: ID!) { customer(id: $id) { loyalty { pointsAvailable pointsPending
+  transactions(first: 5) { edges { node { kind state points } } } } } }"#;
+
+async fn loyalty_of(app: &TestApp, customer: i64) -> Value {
+    app.query(LOYALTY, json!({ "id": gid("Customer", customer) }))
+        .await["customer"]["loyalty"]
+        .clone()
+}
+
+/// Whether the account's latest ledger rows include `row`.
+fn holds(loyalty: &Value, row: Value) -> bool {
+    loyalty["transactions"]["edges"]
+        .as_array()
+        .is_some_and(|edges| edges.iter().any(|e| e["node"] == row))
+}
+
+each_store! {
+    async fn pending_points_settle_when_the_profile_is_read(store: StoreKind) {
+        let app = TestApp::spawn(store, |c| {
+            // Stamps are whole seconds, so this window lasts 1 to 2 s.
+            c.loyalty_return_window = std::time::Duration::from_secs(2);
+            c.loyalty_settle_interval = std::time::Duration::ZERO;
+        })
+        .await;
+        app.seed(2).await;
+        let id = first_customer(&app).await;
+        balance_of(&app, id, 0).await;
+        let before = loyalty_of(&app, id).await;
+        let pending = before["pointsPending"].as_i64().expect("pending");
+        let (_, body) = app.post(INGEST, json!({ "input": order_of(id, "read-settle", "PAID", 25_000) }), Some(&partner(&app))).await;
+        assert!(body.get("errors").is_none(), "{body}");
+        let now = loyalty_of(&app, id).await;
+        assert_eq!((now["pointsAvailable"].as_i64(), now["pointsPending"].as_i64()), (Some(0), Some(pending + 250)));
+        assert!(holds(&now, json!({ "kind": "EARN", "state": "PENDING", "points": 250 })), "{now}");
+
+        // The return window ends; no job runs, the read settles.
+        tokio::time::sleep(std::time::Duration::from_millis(2_200)).await;
+        let later = loyalty_of(&app, id).await;
+        assert_eq!((later["pointsAvailable"].as_i64(), later["pointsPending"].as_i64()), (Some(250), Some(pending)));
+        assert!(holds(&later, json!({ "kind": "EARN", "state": "AVAILABLE", "points": 250 })), "{later}");
+        assert_eq!(available(&app, id).await, 250);
+        assert_eq!(ledger_available(&app, id).await, 250);
+        // The next read has nothing to settle and writes nothing.
+        let statements = app.sql_statements().await;
+        loyalty_of(&app, id).await;
+        let reread = app.sql_statements().await - statements;
+        let statements = app.sql_statements().await;
+        loyalty_of(&app, id).await;
+        assert_eq!(app.sql_statements().await - statements, reread);
+    }
+}
+
+/// Moves the customer's clock forward past the expiry of the ledger row
+/// `id`: its expiry and the account's next due time become past instants.
+async fn expire_row(app: &TestApp, customer: i64, row: i64) {
+    for sql in [
+        format!(
+            "UPDATE loyalty_transactions SET expires_at = '2001-01-01T00:00:00+00:00' WHERE id = {row}"
+        ),
+        format!(
+            "UPDATE loyalty_accounts SET settle_due_at = '2001-01-01T00:00:00+00:00' WHERE customer_id = {customer}"
+        ),
+    ] {
+        app.db
+            .execute_unprepared(&sql)
+            .await
+            .expect("age the ledger");
+    }
+}
+
+async fn earn_row(app: &TestApp, external_ref: &str) -> i64 {
+    app.scalar(&format!(
+        "SELECT lt.id FROM loyalty_transactions lt JOIN orders o ON o.id = lt.order_id \
+         WHERE o.external_ref = '{external_ref}' AND lt.kind = 'EARN'"
+    ))
+    .await
+}
+
+each_store! {
+    async fn points_expire_first_in_first_out_and_only_once(store: StoreKind) {
+        let app = TestApp::spawn(store, |c| {
+            c.loyalty_return_window = std::time::Duration::ZERO;
+            c.loyalty_points_expire_after = std::time::Duration::from_secs(365 * 24 * 3600);
+            c.loyalty_settle_interval = std::time::Duration::ZERO;
+        })
+        .await;
+        app.seed(2).await;
+        let id = first_customer(&app).await;
+        // Seeded points never expire; spend them all so only new ones count.
+        balance_of(&app, id, 0).await;
+        let pos = partner(&app);
+        let (_, body) = app.post(INGEST, json!({ "input": order_of(id, "exp-a", "PAID", 10_000) }), Some(&pos)).await;
+        assert!(body.get("errors").is_none(), "{body}");
+        let expires = app.text(&format!("SELECT CAST(expires_at AS TEXT) FROM loyalty_transactions WHERE id = {}", earn_row(&app, "exp-a").await)).await;
+        assert!(!expires.is_empty(), "earned points carry their expiry");
+        let own = app.token(Role::Customer, &id.to_string(), &[]);
+        let (_, body) = app.post(REDEEM, json!({ "c": gid("Customer", id), "p": 30, "k": "exp-r" }), Some(&own)).await;
+        assert_eq!(body["data"]["redeemPoints"]["pointsAvailable"], 70, "{body}");
+        let (_, body) = app.post(INGEST, json!({ "input": order_of(id, "exp-b", "PAID", 5_000) }), Some(&pos)).await;
+        assert!(body.get("errors").is_none(), "{body}");
+        assert_eq!(loyalty_of(&app, id).await["pointsAvailable"], 120);
+
+        // The first 100 points reach their expiry: the 30 spent came out of
+        // them, so 70 expire and the later 50 stay.
+        expire_row(&app, id, earn_row(&app, "exp-a").await).await;
+        let reads = join_all((0..8).map(|_| loyalty_of(&app, id))).await;
+        for read in &reads {
+            assert_eq!(read["pointsAvailable"], 50, "{read}");
+        }
+        assert!(holds(&reads[0], json!({ "kind": "EXPIRE", "state": "AVAILABLE", "points": -70 })), "{}", reads[0]);
+        assert_eq!(
+            app.scalar(&format!("SELECT COUNT(*) FROM loyalty_transactions WHERE customer_id = {id} AND kind = 'EXPIRE'")).await,
+            1,
+            "concurrent reads expire the points once"
+        );
+        // A redemption cannot spend expired points.
+        let (_, body) = app.post(REDEEM, json!({ "c": gid("Customer", id), "p": 60, "k": "exp-r2" }), Some(&own)).await;
+        assert_eq!(codes(&body), ["CONFLICT"], "{body}");
+
+        // Then the second credit expires in full.
+        expire_row(&app, id, earn_row(&app, "exp-b").await).await;
+        let due = c360::service::loyalty::due_accounts(&app.db, Utc::now()).await.expect("due");
+        assert_eq!(due, [id]);
+        let out = crate::cli::c360()
+            .args(["loyalty", "settle", "--database-url", &app.db_url])
+            .output()
+            .expect("runs");
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "settled 0 loyalty transactions; expired 50 points of 1 accounts");
+        assert_eq!(loyalty_of(&app, id).await["pointsAvailable"], 0);
+        assert_eq!(ledger_available(&app, id).await, 0);
+        assert!(c360::service::loyalty::due_accounts(&app.db, Utc::now()).await.expect("due").is_empty());
     }
 }
