@@ -1,4 +1,5 @@
-//! The `c360` command line: serve, migrate, seed, token, schema, insights.
+//! The `c360` command line: serve, migrate, seed, import, token, schema,
+//! loyalty and insights maintenance.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -12,7 +13,8 @@ use sea_orm::{EntityTrait, PaginatorTrait};
 use crate::auth::{Role, TokenIssuer};
 use crate::config::Config;
 use crate::error::{AppError, AppResult};
-use crate::http::{Application, open_store, redact_url};
+use crate::http::{Application, open_store_unbounded, redact_url};
+use crate::import::{Kind as ImportKind, read::Format as ImportFormat};
 use crate::seed::{SeedOptions, run as seed_store};
 
 /// Customers seeded by `serve --seed-demo`.
@@ -49,6 +51,32 @@ pub enum Command {
         #[arg(long, default_value_t = 360)]
         seed: u64,
     },
+    /// Load records from a JSON Lines or CSV file through the API's rules.
+    ///
+    /// Running a file again changes nothing. Rejected lines are listed with
+    /// their line number and reason; the exit status is 3 when any line was
+    /// rejected, 1 when the import could not run.
+    Import {
+        /// What the file holds.
+        #[arg(value_enum)]
+        kind: ImportKind,
+        /// The file: `.jsonl` / `.ndjson` (one JSON object per line) or `.csv`
+        /// (a header row of field names).
+        file: std::path::PathBuf,
+        /// The file's format, when its extension does not say.
+        #[arg(long, value_enum)]
+        format: Option<ImportFormat>,
+        /// Records per transaction.
+        #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+        batch_size: u64,
+        /// Write the rejected lines to this file as JSON Lines (line, code,
+        /// field, reason) instead of listing them on stderr.
+        #[arg(long)]
+        rejects: Option<std::path::PathBuf>,
+        /// The system the file's external references belong to.
+        #[arg(long, default_value = "import")]
+        source: String,
+    },
     /// Mint a token signed with the configured HS256 secret.
     Token {
         /// CUSTOMER, PARTNER or STAFF.
@@ -80,8 +108,9 @@ pub enum Command {
 
 #[derive(Debug, Clone, Copy, Subcommand)]
 pub enum LoyaltyAction {
-    /// Make PENDING points whose return window has ended AVAILABLE (run it
-    /// periodically, e.g. hourly from cron); prints the rows settled.
+    /// Make PENDING points whose return window has ended AVAILABLE and expire
+    /// credits whose period has ended, for every due account; prints what
+    /// changed. `serve` also does this every C360_LOYALTY_SETTLE_INTERVAL.
     Settle,
 }
 
@@ -108,7 +137,7 @@ pub async fn run() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
     match dispatch(cli).await {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(err) => {
             match &err {
                 AppError::Database(e) => eprintln!("error: database: {e}"),
@@ -130,13 +159,40 @@ fn init_tracing() {
         .try_init();
 }
 
-async fn dispatch(cli: Cli) -> AppResult<()> {
+async fn dispatch(cli: Cli) -> AppResult<ExitCode> {
     let config = cli.config;
-    match cli.command {
+    if let Command::Import {
+        kind,
+        file,
+        format,
+        batch_size,
+        rejects,
+        source,
+    } = cli.command
+    {
+        return import(
+            &config,
+            kind,
+            &file,
+            format,
+            batch_size,
+            rejects.as_deref(),
+            source,
+        )
+        .await;
+    }
+    run_command(config, cli.command)
+        .await
+        .map(|()| ExitCode::SUCCESS)
+}
+
+async fn run_command(config: Config, command: Command) -> AppResult<()> {
+    match command {
+        Command::Import { .. } => unreachable!("dispatched before"),
         Command::Serve { seed_demo } => serve(config, seed_demo).await,
         Command::Migrate { action } => migrate(&config, action).await,
         Command::Seed { customers, seed } => {
-            let store = open_store(&config).await?;
+            let store = open_store_unbounded(&config).await?;
             crate::db::migrate_up(&store.conn).await?;
             let report = seed_store(&store.conn, &seed_options(&config, customers, seed)).await?;
             println!("{report}");
@@ -173,25 +229,88 @@ async fn dispatch(cli: Cli) -> AppResult<()> {
         Command::Loyalty {
             action: LoyaltyAction::Settle,
         } => {
-            use sea_orm::TransactionTrait;
-            let store = open_store(&config).await?;
+            let store = open_store_unbounded(&config).await?;
             crate::db::migrate_up(&store.conn).await?;
-            let txn = store.conn.begin().await?;
-            let settled =
-                crate::service::loyalty::settle_due(&txn, chrono::Utc::now(), None).await?;
+            let now = chrono::Utc::now();
+            let due = crate::service::loyalty::due_accounts(&store.conn, now).await?;
+            let txn = crate::db::begin_write(&store.conn).await?;
+            let settled = crate::service::loyalty::settle(&txn, now, &due).await?;
             txn.commit().await?;
-            println!("settled {settled} loyalty transactions");
+            println!(
+                "settled {} loyalty transactions; expired {} points of {} accounts",
+                settled.rows, settled.points_expired, settled.accounts_expired
+            );
             Ok(())
         }
         Command::Insights {
             action: InsightsAction::Refresh,
         } => {
-            let store = open_store(&config).await?;
+            let store = open_store_unbounded(&config).await?;
             crate::db::migrate_up(&store.conn).await?;
             let rows = crate::service::rfm::refresh(&store.conn).await?;
             println!("RFM scores refreshed for {rows} customers");
             Ok(())
         }
+    }
+}
+
+/// Runs `c360 import`; exit status 3 when lines were rejected (2 is
+/// clap's for a usage error).
+async fn import(
+    config: &Config,
+    kind: ImportKind,
+    file: &std::path::Path,
+    format: Option<ImportFormat>,
+    batch_size: u64,
+    rejects: Option<&std::path::Path>,
+    source: String,
+) -> AppResult<ExitCode> {
+    use std::io::Write;
+    let store = open_store_unbounded(config).await?;
+    crate::db::migrate_up(&store.conn).await?;
+    let ctx = crate::import::records::Context {
+        rules: crate::service::Rules::from_config(config)?,
+        principal: crate::auth::Principal {
+            role: Role::Staff,
+            subject: "c360-import".into(),
+            scopes: Default::default(),
+        },
+        source,
+    };
+    let options = crate::import::Options {
+        format,
+        batch_size: usize::try_from(batch_size).unwrap_or(500),
+        progress: std::io::stderr().is_terminal(),
+    };
+    let report = crate::import::run(&store.conn, &ctx, kind, file, &options).await?;
+    match rejects {
+        Some(path) => {
+            let write = || -> std::io::Result<()> {
+                let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+                for r in &report.rejected {
+                    serde_json::to_writer(&mut out, r)?;
+                    out.write_all(b"\n")?;
+                }
+                out.flush()
+            };
+            write().map_err(|e| {
+                AppError::Internal(anyhow::anyhow!("cannot write {}: {e}", path.display()))
+            })?;
+        }
+        None => {
+            for r in &report.rejected {
+                eprintln!("{r}");
+            }
+        }
+    }
+    println!("{kind}: {report}");
+    if report.rejected.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        if let Some(path) = rejects {
+            eprintln!("rejected lines are listed in {}", path.display());
+        }
+        Ok(ExitCode::from(3))
     }
 }
 
@@ -219,7 +338,7 @@ fn issuer(config: &Config) -> AppResult<TokenIssuer> {
 }
 
 async fn migrate(config: &Config, action: MigrateAction) -> AppResult<()> {
-    let store = open_store(config).await?;
+    let store = open_store_unbounded(config).await?;
     let db = &store.conn;
     match action {
         MigrateAction::Up => Migrator::up(db, None).await?,

@@ -7,7 +7,7 @@
 pub mod app;
 /// Token verification, `Principal`, access guards.
 pub mod auth;
-/// Command line: serve, migrate, seed, token, schema.
+/// Command line: serve, migrate, seed, import, token, schema.
 pub mod cli;
 /// Typed configuration, loaded once from flags and `C360_*` / `DATABASE_URL`.
 pub mod config;
@@ -19,6 +19,8 @@ pub mod error;
 pub mod graphql;
 /// axum router: GraphQL-over-HTTP handler, health, metrics.
 pub mod http;
+/// Bulk loading of records from JSON Lines or CSV files.
+pub mod import;
 /// Deterministic demo and benchmark data.
 pub mod seed;
 /// The segment language: lexer, parser, catalogue, compiler to SQL.

@@ -17,3 +17,12 @@ pub mod segments;
 pub mod tickets;
 
 pub use rules::Rules;
+
+/// What writing an imported record did; a re-run of the same file is all
+/// `Unchanged`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Created,
+    Updated,
+    Unchanged,
+}

@@ -3,11 +3,11 @@
 
 use c360_entity::enums::NpsChannel;
 use c360_entity::nps_response;
-use chrono::{SubsecRound, Utc};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
+use chrono::{DateTime, SubsecRound, Utc};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use serde_json::json;
 
-use super::{Rules, audit, metrics, owner};
+use super::{Outcome, Rules, audit, metrics, owner};
 use crate::auth::Principal;
 use crate::error::{AppError, AppResult};
 
@@ -20,21 +20,7 @@ pub async fn record(
     comment: Option<String>,
     channel: NpsChannel,
 ) -> AppResult<nps_response::Model> {
-    if !(0..=10).contains(&score) {
-        return Err(AppError::bad_input(
-            "score",
-            format!("score is 0 to 10, not {score}"),
-        ));
-    }
-    let comment = comment
-        .map(|c| c.trim().to_owned())
-        .filter(|c| !c.is_empty());
-    if comment.as_ref().is_some_and(|c| c.len() > 2_000) {
-        return Err(AppError::bad_input(
-            "comment",
-            "comment is at most 2000 characters",
-        ));
-    }
+    let comment = checked(score, comment)?;
     owner::writable_customer(db, principal, customer_id).await?;
     let answer = nps_response::ActiveModel {
         customer_id: Set(customer_id),
@@ -57,4 +43,112 @@ pub async fn record(
     )
     .await?;
     Ok(answer)
+}
+
+/// Checks the score; returns the trimmed comment (`None` when blank).
+fn checked(score: i32, comment: Option<String>) -> AppResult<Option<String>> {
+    if !(0..=10).contains(&score) {
+        return Err(AppError::bad_input(
+            "score",
+            format!("score is 0 to 10, not {score}"),
+        ));
+    }
+    let comment = comment
+        .map(|c| c.trim().to_owned())
+        .filter(|c| !c.is_empty());
+    if comment.as_ref().is_some_and(|c| c.len() > 2_000) {
+        return Err(AppError::bad_input(
+            "comment",
+            "comment is at most 2000 characters",
+        ));
+    }
+    Ok(comment)
+}
+
+/// An answer as a survey tool exported it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportedAnswer {
+    /// The survey tool's id: importing it again updates this answer.
+    pub external_ref: String,
+    pub customer_id: i64,
+    pub score: i32,
+    pub comment: Option<String>,
+    pub channel: NpsChannel,
+    /// Defaults to now.
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+/// Writes an exported answer: a new `external_ref` adds it, a known one
+/// updates it when anything differs.
+pub async fn import(
+    db: &impl ConnectionTrait,
+    rules: &Rules,
+    principal: &Principal,
+    answer: ImportedAnswer,
+) -> AppResult<Outcome> {
+    let comment = checked(answer.score, answer.comment)?;
+    let external_ref = answer.external_ref.trim().to_owned();
+    if external_ref.is_empty() || external_ref.len() > 200 {
+        return Err(AppError::bad_input(
+            "externalRef",
+            "externalRef must be 1 to 200 characters",
+        ));
+    }
+    owner::writable_customer(db, principal, answer.customer_id).await?;
+    let now = Utc::now().trunc_subsecs(0);
+    let created_at = answer.created_at.map_or(now, |c| c.trunc_subsecs(0));
+    let existing = nps_response::Entity::find()
+        .filter(nps_response::Column::ExternalRef.eq(external_ref.as_str()))
+        .one(db)
+        .await?;
+    let (row, outcome) = match existing {
+        Some(current) => {
+            if current.customer_id != answer.customer_id {
+                return Err(AppError::Conflict(format!(
+                    "answer `{external_ref}` belongs to customer {}, not {}",
+                    current.customer_id, answer.customer_id
+                )));
+            }
+            if current.score == answer.score
+                && current.comment == comment
+                && current.channel == answer.channel
+                && (answer.created_at.is_none() || current.created_at == created_at)
+            {
+                return Ok(Outcome::Unchanged);
+            }
+            let mut active: nps_response::ActiveModel = current.into();
+            active.score = Set(answer.score);
+            active.comment = Set(comment);
+            active.channel = Set(answer.channel);
+            if answer.created_at.is_some() {
+                active.created_at = Set(created_at);
+            }
+            (active.update(db).await?, Outcome::Updated)
+        }
+        None => (
+            nps_response::ActiveModel {
+                customer_id: Set(answer.customer_id),
+                external_ref: Set(Some(external_ref)),
+                score: Set(answer.score),
+                comment: Set(comment),
+                channel: Set(answer.channel),
+                created_at: Set(created_at),
+                ..Default::default()
+            }
+            .insert(db)
+            .await?,
+            Outcome::Created,
+        ),
+    };
+    metrics::refresh_for(db, &rules.base_currency, &[row.customer_id]).await?;
+    audit::record(
+        db,
+        principal,
+        "nps.import",
+        &format!("gid://c360/NpsResponse/{}", row.id),
+        Some(row.customer_id),
+        json!({ "score": row.score, "created": outcome == Outcome::Created }),
+    )
+    .await?;
+    Ok(outcome)
 }

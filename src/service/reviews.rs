@@ -3,13 +3,13 @@
 
 use c360_entity::enums::{OrderStatus, ReviewStatus};
 use c360_entity::{order, order_line, review};
-use chrono::{SubsecRound, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
 };
 use serde_json::json;
 
-use super::{Rules, audit, metrics, owner};
+use super::{Outcome, Rules, audit, metrics, owner};
 use crate::auth::{Principal, Role};
 use crate::error::{AppError, AppResult};
 
@@ -50,16 +50,7 @@ pub async fn submit(
     principal: &Principal,
     new: NewReview,
 ) -> AppResult<review::Model> {
-    if !(1..=5).contains(&new.rating) {
-        return Err(AppError::bad_input(
-            "rating",
-            format!("rating is 1 to 5, not {}", new.rating),
-        ));
-    }
-    let sku = new.sku.trim().to_owned();
-    if sku.is_empty() || sku.len() > 64 {
-        return Err(AppError::bad_input("sku", "sku must be 1 to 64 characters"));
-    }
+    let sku = checked(new.rating, &new.sku)?;
     let title = optional("title", new.title, 200)?;
     let body = optional("body", new.body, 10_000)?;
     owner::writable_customer(db, principal, new.customer_id).await?;
@@ -81,17 +72,7 @@ pub async fn submit(
             "this customer already reviewed {sku}; one review per customer and product"
         )));
     }
-    let verified = order_line::Entity::find()
-        .select_only()
-        .column(order_line::Column::Id)
-        .inner_join(order::Entity)
-        .filter(order_line::Column::CustomerId.eq(new.customer_id))
-        .filter(order_line::Column::Sku.eq(sku.as_str()))
-        .filter(order::Column::Status.is_in(PURCHASED))
-        .into_tuple::<i64>()
-        .one(db)
-        .await?
-        .is_some();
+    let verified = verified_purchase(db, new.customer_id, &sku).await?;
     let now = Utc::now().trunc_subsecs(0);
     let review = review::ActiveModel {
         customer_id: Set(new.customer_id),
@@ -156,4 +137,152 @@ pub async fn moderate(
     )
     .await?;
     Ok(review)
+}
+
+/// Checks the rating; returns the trimmed sku.
+fn checked(rating: i32, sku: &str) -> AppResult<String> {
+    if !(1..=5).contains(&rating) {
+        return Err(AppError::bad_input(
+            "rating",
+            format!("rating is 1 to 5, not {rating}"),
+        ));
+    }
+    let sku = sku.trim().to_owned();
+    if sku.is_empty() || sku.len() > 64 {
+        return Err(AppError::bad_input("sku", "sku must be 1 to 64 characters"));
+    }
+    Ok(sku)
+}
+
+/// Whether one of the customer's paid, not fully refunded orders holds `sku`.
+async fn verified_purchase(
+    db: &impl ConnectionTrait,
+    customer_id: i64,
+    sku: &str,
+) -> AppResult<bool> {
+    Ok(order_line::Entity::find()
+        .select_only()
+        .column(order_line::Column::Id)
+        .inner_join(order::Entity)
+        .filter(order_line::Column::CustomerId.eq(customer_id))
+        .filter(order_line::Column::Sku.eq(sku))
+        .filter(order::Column::Status.is_in(PURCHASED))
+        .into_tuple::<i64>()
+        .one(db)
+        .await?
+        .is_some())
+}
+
+/// A review as a reviews platform exported it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportedReview {
+    pub customer_id: i64,
+    pub sku: String,
+    pub rating: i32,
+    pub title: Option<String>,
+    pub body: Option<String>,
+    /// As moderated at the source.
+    pub status: ReviewStatus,
+    /// Defaults to now.
+    pub created_at: Option<DateTime<Utc>>,
+    /// The order reviewed, by its `externalRef`.
+    pub order_external_ref: Option<String>,
+}
+
+/// Writes an exported review: one per customer and sku, so a review of a
+/// sku the customer already reviewed updates it when anything differs.
+/// `verified_purchase` is derived from the customer's orders, never taken
+/// from the file.
+pub async fn import(
+    db: &impl ConnectionTrait,
+    rules: &Rules,
+    principal: &Principal,
+    new: ImportedReview,
+) -> AppResult<Outcome> {
+    let sku = checked(new.rating, &new.sku)?;
+    let title = optional("title", new.title, 200)?;
+    let body = optional("body", new.body, 10_000)?;
+    owner::writable_customer(db, principal, new.customer_id).await?;
+    let order_id = match new.order_external_ref.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(reference) => Some(
+            order::Entity::find()
+                .select_only()
+                .column(order::Column::Id)
+                .filter(order::Column::ExternalRef.eq(reference))
+                .filter(order::Column::CustomerId.eq(new.customer_id))
+                .into_tuple::<i64>()
+                .one(db)
+                .await?
+                .ok_or_else(|| {
+                    AppError::NotFound(format!(
+                        "no order with externalRef `{reference}` for this customer"
+                    ))
+                })?,
+        ),
+    };
+    let verified = verified_purchase(db, new.customer_id, &sku).await?;
+    let now = Utc::now().trunc_subsecs(0);
+    let created_at = new.created_at.map_or(now, |c| c.trunc_subsecs(0));
+    let existing = review::Entity::find()
+        .filter(review::Column::CustomerId.eq(new.customer_id))
+        .filter(review::Column::ProductSku.eq(sku.as_str()))
+        .one(db)
+        .await?;
+    let (review, outcome) = match existing {
+        Some(current) => {
+            let same = current.rating == new.rating
+                && current.title == title
+                && current.body == body
+                && current.status == new.status
+                && current.order_id == order_id
+                && current.verified_purchase == verified
+                && (new.created_at.is_none() || current.created_at == created_at);
+            if same {
+                return Ok(Outcome::Unchanged);
+            }
+            let mut active: review::ActiveModel = current.into();
+            active.rating = Set(new.rating);
+            active.title = Set(title);
+            active.body = Set(body);
+            active.status = Set(new.status);
+            active.order_id = Set(order_id);
+            active.verified_purchase = Set(verified);
+            if new.created_at.is_some() {
+                active.created_at = Set(created_at);
+            }
+            active.updated_at = Set(now);
+            (active.update(db).await?, Outcome::Updated)
+        }
+        None => (
+            review::ActiveModel {
+                customer_id: Set(new.customer_id),
+                product_sku: Set(sku),
+                order_id: Set(order_id),
+                rating: Set(new.rating),
+                title: Set(title),
+                body: Set(body),
+                status: Set(new.status),
+                verified_purchase: Set(verified),
+                created_at: Set(created_at),
+                updated_at: Set(now),
+                ..Default::default()
+            }
+            .insert(db)
+            .await?,
+            Outcome::Created,
+        ),
+    };
+    metrics::refresh_for(db, &rules.base_currency, &[review.customer_id]).await?;
+    audit::record(
+        db,
+        principal,
+        "review.import",
+        &format!("gid://c360/Review/{}", review.id),
+        Some(review.customer_id),
+        json!({ "sku": review.product_sku, "rating": review.rating, "status": review.status,
+                "created": outcome == Outcome::Created }),
+    )
+    .await?;
+    Ok(outcome)
 }

@@ -74,6 +74,8 @@ pub enum StoreKind {
 pub struct TestApp {
     pub addr: SocketAddr,
     pub db: DatabaseConnection,
+    /// The store's URL, for running the `c360` binary against it.
+    pub db_url: String,
     pub client: reqwest::Client,
     issuer: TokenIssuer,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -162,6 +164,7 @@ impl TestApp {
         TestApp {
             addr,
             db,
+            db_url,
             client: reqwest::Client::new(),
             issuer: TokenIssuer::hs256(&SecretString::from(DEV_JWT_SECRET), None, None),
             shutdown: Some(tx),

@@ -8,6 +8,7 @@ mod batching;
 mod cli;
 mod exposure;
 mod http_spec;
+mod import;
 mod insights;
 mod jwks;
 mod limits;
