@@ -109,12 +109,19 @@ pub async fn reset_sequences(db: &impl ConnectionTrait) -> AppResult<()> {
         return Ok(());
     }
     for table in id_tables() {
-        // Table names are compile-time constants from the entities.
-        let sql = format!(
-            "SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), (SELECT MAX(id) FROM \"{table}\"))"
-        );
-        db.execute_raw(Statement::from_string(DbBackend::Postgres, sql))
-            .await?;
+        db.execute_raw(Statement::from_string(
+            DbBackend::Postgres,
+            setval_sql(table),
+        ))
+        .await?;
     }
     Ok(())
+}
+
+/// The statement moving `table`'s id sequence to `MAX(id)`. Table names are
+/// compile-time constants from the entities.
+pub fn setval_sql(table: &str) -> String {
+    format!(
+        "SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), (SELECT MAX(id) FROM \"{table}\"))"
+    )
 }

@@ -8,13 +8,15 @@
 //! - [`catalog`]: the static tables the data is drawn from;
 //! - [`generate`]: pure generation of rows from a seeded RNG;
 //! - [`rows`]: one struct per table and its column mapping;
-//! - [`insert`]: chunked multi-row INSERTs and PostgreSQL sequence resets.
+//! - [`insert`]: chunked multi-row INSERTs and PostgreSQL sequence resets;
+//! - [`copy`]: `COPY ... FROM STDIN` for PostgreSQL, same rows.
 //!
 //! Customers are written in batches, one transaction each, so memory stays
 //! flat for any size and a reader sees whole customers. A failure leaves the
 //! batches committed so far; `c360 migrate fresh` and a re-run start over.
 
 mod catalog;
+mod copy;
 mod generate;
 mod insert;
 mod rows;
@@ -30,9 +32,7 @@ use c360_entity::customer;
 use chrono::{SubsecRound, Utc};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sea_orm::sea_query::{Expr, Query};
-use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DbBackend, EntityName, Statement, TransactionTrait,
-};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, EntityName, Statement};
 
 use crate::error::{AppError, AppResult};
 use crate::service::{loyalty, metrics, rfm};
@@ -113,10 +113,7 @@ pub async fn run(db: &DatabaseConnection, opts: &SeedOptions) -> AppResult<SeedR
     while next < opts.customers {
         let end = (next + BATCH_CUSTOMERS).min(opts.customers);
         let batch = generate::batch(&world, &mut ids, next..end);
-        let txn = db.begin().await?;
-        rows += insert::batch(&txn, batch).await?;
-        insert::reset_sequences(&txn).await?;
-        txn.commit().await?;
+        rows += write_batch(db, batch).await?;
         tracing::debug!(customers = end, rows, "seed batch committed");
         bar.inc(end - next);
         next = end;
@@ -124,9 +121,14 @@ pub async fn run(db: &DatabaseConnection, opts: &SeedOptions) -> AppResult<SeedR
 
     bar.set_message("deriving metrics and balances");
     let derive = Instant::now();
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     rows += metrics::refresh_all(&txn, &opts.base_currency).await?;
     loyalty::refresh_balances(&txn, None).await?;
+    // Generation counts days from midnight: points whose window ended
+    // since then are due now.
+    let now = Utc::now();
+    let due = loyalty::due_accounts(&txn, now).await?;
+    loyalty::settle(&txn, now, &due).await?;
     rfm::refresh_in(&txn, Utc::now().trunc_subsecs(0)).await?;
     txn.commit().await?;
     tracing::debug!(
@@ -144,6 +146,26 @@ pub async fn run(db: &DatabaseConnection, opts: &SeedOptions) -> AppResult<SeedR
         rows,
         elapsed: started.elapsed(),
     })
+}
+
+/// Writes one batch in a transaction of its own, sequences included, so a
+/// committed batch leaves the store ready for ordinary inserts.
+async fn write_batch(db: &DatabaseConnection, batch: rows::Batch) -> AppResult<u64> {
+    if db.get_database_backend() == DbBackend::Postgres {
+        // COPY needs sqlx's connection; a transaction opened on the same pool
+        // keeps the batch as atomic as sea-orm's would.
+        let pool = db.get_postgres_connection_pool();
+        let mut txn = pool.begin().await.map_err(copy::db_err)?;
+        let rows = copy::batch(&mut txn, batch).await?;
+        copy::reset_sequences(&mut txn).await?;
+        txn.commit().await.map_err(copy::db_err)?;
+        return Ok(rows);
+    }
+    let txn = crate::db::begin_write(db).await?;
+    let rows = insert::batch(&txn, batch).await?;
+    insert::reset_sequences(&txn).await?;
+    txn.commit().await?;
+    Ok(rows)
 }
 
 async fn ensure_empty(db: &impl ConnectionTrait) -> AppResult<()> {
