@@ -32,4 +32,6 @@ pub struct App {
     pub metrics: crate::http::metrics::Metrics,
     /// Requests per caller and role.
     pub rate_limiter: crate::http::rate_limit::RateLimiter,
+    /// Documents already checked against the limits, parsed.
+    pub documents: crate::graphql::documents::DocumentCache,
 }

@@ -5,11 +5,12 @@ mod connection;
 mod context;
 mod customer;
 mod customer_write;
+pub mod documents;
 mod driver;
 mod enums;
 mod errors;
 mod guard;
-mod ids;
+pub(crate) mod ids;
 mod insights;
 mod limits;
 mod loaders;
@@ -114,17 +115,20 @@ pub async fn execute(
         .data(loaders)
         .data(pii_reads.clone());
     let limits = DocumentLimits::from_config(&app.config);
-    match check_document(&request.query, request.operation_name.as_deref(), &limits) {
-        Ok(Some(doc))
-            if !may_introspect(&identity, &app.config.introspection_audiences())
-                && limits::uses_introspection(&doc, request.operation_name.as_deref()) =>
+    match app
+        .documents
+        .check(&request.query, request.operation_name.as_deref(), &limits)
+    {
+        Ok(Some(checked))
+            if checked.introspection
+                && !may_introspect(&identity, &app.config.introspection_audiences()) =>
         {
             return error_response(&AppError::Forbidden(
                 "introspection is not available to this caller; use the published schema.graphql"
                     .into(),
             ));
         }
-        Ok(Some(doc)) => request.set_parsed_query(doc),
+        Ok(Some(checked)) => request.set_parsed_query(checked.doc.clone()),
         Ok(None) => {}
         Err(err) => return error_response(&err),
     }
