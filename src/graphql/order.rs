@@ -3,17 +3,15 @@
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use c360_entity::{order, order_line};
 use chrono::{DateTime, Utc};
-use sea_orm::TransactionTrait;
 
 use super::connection::{Conn, Total, child_page};
-use super::context::{begin_write, identity, loaders, state};
+use super::context::{begin_write, loaders};
 use super::enums::{OrderChannel, OrderStatus};
 use super::ids::{Kind, decode, encode};
 use super::limits::page_cost;
 use super::money::Money;
-use crate::auth::{Domain, require_domain_write};
-use crate::error::AppError;
-use crate::service::{Rules, orders};
+use crate::auth::Domain;
+use crate::service::orders;
 
 pub struct Order(pub order::Model);
 
@@ -163,9 +161,7 @@ impl OrderMutation {
         ctx: &Context<'_>,
         input: OrderIngestInput,
     ) -> async_graphql::Result<Order> {
-        let principal = require_domain_write(identity(ctx), Domain::Orders)?;
-        let app = state(ctx)?;
-        let rules = Rules::from_config(&app.config)?;
+        let write = begin_write(ctx, Domain::Orders).await?;
         let new = orders::NewOrder {
             customer_id: decode("input.customerId", Kind::Customer, &input.customer_id)?,
             external_ref: input.external_ref,
@@ -188,24 +184,10 @@ impl OrderMutation {
                 })
                 .collect(),
         };
-        let db = &app.store.conn;
-        let txn = db.begin().await.map_err(AppError::from)?;
-        match orders::ingest(&txn, &rules, principal, new.clone()).await {
-            Ok(done) => {
-                txn.commit().await.map_err(AppError::from)?;
-                Ok(Order(done.order))
-            }
-            // Two posts of one new order raced: the loser's insert hit the
-            // unique externalRef; it answers like a retry after the winner.
-            Err(AppError::Conflict(_)) if new.external_ref.is_some() => {
-                txn.rollback().await.map_err(AppError::from)?;
-                let txn = db.begin().await.map_err(AppError::from)?;
-                let done = orders::ingest(&txn, &rules, principal, new).await?;
-                txn.commit().await.map_err(AppError::from)?;
-                Ok(Order(done.order))
-            }
-            Err(err) => Err(err.into()),
-        }
+        // A retry racing the original post queues on the customer's row
+        // inside `ingest` and then finds the order by its external ref.
+        let done = orders::ingest(&write.txn, &write.rules, write.principal, new).await?;
+        write.commit(Order(done.order)).await
     }
 
     /// Moves an order along PENDING → PAID → FULFILLED, or cancels a PENDING

@@ -240,7 +240,7 @@ pub async fn create(
     Ok(customer)
 }
 
-async fn find_external(
+pub async fn find_external(
     db: &impl ConnectionTrait,
     source: &str,
     reference: &str,
@@ -477,6 +477,8 @@ pub async fn merge(
             "merge and keep are the same customer",
         ));
     }
+    // In id order, so two merges of one pair cannot deadlock.
+    owner::lock_customers(db, &[keep, merge]).await?;
     let kept = owner::writable_customer(db, principal, keep).await?;
     let gone = owner::writable_customer(db, principal, merge).await?;
     // Both ids are integers parsed by the API, never caller text, so they

@@ -60,6 +60,9 @@ pub async fn refresh_for(
     ids.dedup();
     let at = now();
     for chunk in ids.chunks(IDS_PER_STATEMENT) {
+        // DELETE then INSERT of one customer's row must not interleave with
+        // another writer's: the second INSERT would hit the primary key.
+        super::owner::lock_customers(db, chunk).await?;
         db.execute(
             &Query::delete()
                 .from_table(cm::Entity)

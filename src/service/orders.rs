@@ -182,6 +182,9 @@ pub async fn ingest(
                 .into(),
         ));
     }
+    // Locks the customer first, so a retry racing the original post waits
+    // for it and then finds the order by its external ref.
+    owner::writable_customer(db, principal, input.customer_id).await?;
     if let Some(existing) = find_by_external_ref(db, input.external_ref.as_deref()).await? {
         return same_order(db, existing, &input)
             .await
@@ -190,7 +193,6 @@ pub async fn ingest(
                 created: false,
             });
     }
-    owner::writable_customer(db, principal, input.customer_id).await?;
     let now = Utc::now().trunc_subsecs(0);
     let placeholder = format!(
         "pending-{}-{}",

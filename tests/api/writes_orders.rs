@@ -321,3 +321,80 @@ both_stores! {
         assert_eq!(codes(&body), ["FORBIDDEN"], "{body}");
     }
 }
+
+both_stores! {
+    async fn concurrent_orders_for_many_customers_all_land(app: TestApp) {
+        app.seed(5).await;
+        let ids = app.ids("SELECT id FROM customers ORDER BY id").await;
+        let pos = partner(&app);
+        let mut before = Vec::new();
+        for &id in &ids {
+            before.push((metric(&app, "orders_count", id).await, account(&app, "points_pending", id).await));
+        }
+        let posts = (0..24).map(|i| {
+            let input = order_of(ids[i % ids.len()], &format!("burst-{i}"), "PAID", 1_000 + i as i64);
+            let (app, pos) = (&app, &pos);
+            async move { app.post(INGEST, json!({ "input": input }), Some(pos)).await }
+        });
+        for (status, body) in futures_util::future::join_all(posts).await {
+            assert_eq!(status, 200);
+            assert!(body.get("errors").is_none(), "every write waits its turn: {body}");
+        }
+        assert_eq!(app.scalar("SELECT COUNT(*) FROM orders WHERE external_ref LIKE 'burst-%'").await, 24);
+        // Writes to one customer queue, so none of them computes the
+        // customer's derived rows from a view that misses another's order.
+        for (k, &id) in ids.iter().enumerate() {
+            let mine: Vec<i64> = (0..24).filter(|i| i % ids.len() == k).map(|i| 1_000 + i as i64).collect();
+            let points: i64 = mine.iter().map(|cents| cents / 100).sum();
+            let (orders, pending) = before[k];
+            assert_eq!(metric(&app, "orders_count", id).await, orders + mine.len() as i64, "customer {id}");
+            assert_eq!(account(&app, "points_pending", id).await, pending + points, "customer {id}");
+        }
+    }
+}
+
+/// Another transaction holds the customer's metrics row while orders for
+/// that customer arrive. All must land once it commits, one after another,
+/// with metrics that count each order once: writers of one customer that
+/// interleaved would each re-insert the metrics row, and all but one fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_behind_another_writer_queue_on_the_customer() {
+    use sea_orm::TransactionTrait;
+    let Some(app) = TestApp::spawn_postgres().await else {
+        return;
+    };
+    app.seed(2).await;
+    let id = first_customer(&app).await;
+    let orders = metric(&app, "orders_count", id).await;
+    let pos = partner(&app);
+
+    let other = app.db.begin().await.expect("begin");
+    other
+        .execute_unprepared(&format!(
+            "DELETE FROM customer_metrics WHERE customer_id = {id}"
+        ))
+        .await
+        .expect("hold the metrics row");
+    // The same order posted twice (a retry racing the original), and another.
+    let posts = futures_util::future::join_all(["queued-1", "queued-1", "queued-2"].map(|r| {
+        let input = order_of(id, r, "PAID", 2_000);
+        let (app, pos) = (&app, &pos);
+        async move { app.post(INGEST, json!({ "input": input }), Some(pos)).await }
+    }));
+    let release = async {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        other.commit().await.expect("commit");
+    };
+    let (answers, ()) = futures_util::future::join(posts, release).await;
+    let ids: Vec<&str> = answers
+        .iter()
+        .map(|(status, body)| {
+            assert_eq!(*status, 200);
+            assert!(body.get("errors").is_none(), "{body}");
+            body["data"]["orderIngest"]["id"].as_str().expect("id")
+        })
+        .collect();
+    assert_eq!(ids[0], ids[1], "a retry is the same order");
+    assert_ne!(ids[0], ids[2]);
+    assert_eq!(metric(&app, "orders_count", id).await, orders + 2);
+}
