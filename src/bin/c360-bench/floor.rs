@@ -15,7 +15,7 @@ use sea_orm::{ConnectionTrait, Statement};
 
 use crate::Args;
 use crate::load::{Measured, WorkerResult, summarise};
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, Workload};
 use crate::store::Prepared;
 
 /// Requests whose statements are captured and replayed.
@@ -24,7 +24,12 @@ const SAMPLES: u64 = 200;
 /// The statements of each sampled request, in the order they ran.
 pub struct Samples(Vec<Vec<Statement>>);
 
-pub async fn capture(store: &Prepared, scenario: Scenario, seed: u64) -> anyhow::Result<Samples> {
+pub async fn capture(
+    store: &Prepared,
+    scenario: Scenario,
+    workload: &Workload,
+    seed: u64,
+) -> anyhow::Result<Samples> {
     let mut db = store.connect(4).await?;
     let captured: Arc<Mutex<Vec<Statement>>> = Arc::default();
     let sink = captured.clone();
@@ -43,6 +48,7 @@ pub async fn capture(store: &Prepared, scenario: Scenario, seed: u64) -> anyhow:
         verifier: None,
         issuer: None,
         metrics: Default::default(),
+        documents: Default::default(),
     }));
     let schema = c360::graphql::schema(app.clone());
     let staff = Identity::Authenticated(Principal {
@@ -53,7 +59,7 @@ pub async fn capture(store: &Prepared, scenario: Scenario, seed: u64) -> anyhow:
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut samples = Vec::new();
     for _ in 0..SAMPLES {
-        let body = scenario.body(rng.random_range(1..=store.customers), store.customers);
+        let body = scenario.body(&mut rng, workload);
         let request: async_graphql::Request = serde_json::from_value(body)?;
         if let Ok(mut v) = captured.lock() {
             v.clear();

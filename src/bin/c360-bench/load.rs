@@ -5,11 +5,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::Args;
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, Workload};
 use crate::server::Server;
 
 /// What one measurement saw.
@@ -55,9 +55,9 @@ pub fn summarise(results: Vec<WorkerResult>, elapsed: Duration) -> Measured {
 }
 
 async fn worker(
-    server: Arc<ServerHandle>,
+    target: Arc<Shared>,
     scenario: Scenario,
-    customers: u64,
+    workload: Arc<Workload>,
     seed: u64,
     until: Instant,
 ) -> WorkerResult {
@@ -65,37 +65,40 @@ async fn worker(
     let mut latencies = Vec::with_capacity(4096);
     let mut failures = 0;
     while Instant::now() < until {
-        let pick = rng.random_range(1..=customers);
-        let body = scenario.body(pick, customers).to_string();
+        let body = scenario.body(&mut rng, &workload).to_string();
         let started = Instant::now();
-        let sent = server
+        let mut request = target
             .client
-            .post(&server.url)
+            .post(&target.url)
             .header("content-type", "application/json")
-            .header("accept", "application/graphql-response+json")
-            .bearer_auth(&server.token)
-            .body(body)
-            .send()
-            .await;
-        let ok = match sent {
+            .header("accept", "application/graphql-response+json");
+        if let Some(token) = &target.token {
+            request = request.bearer_auth(token);
+        }
+        let answer = match request.body(body.clone()).send().await {
             Ok(resp) => {
                 let status = resp.status();
                 match resp.bytes().await {
-                    Ok(bytes) => status.is_success() && !contains(&bytes, b"\"errors\""),
-                    Err(_) => false,
+                    Ok(bytes) if status.is_success() && !contains(&bytes, b"\"errors\"") => Ok(()),
+                    Ok(bytes) => Err(format!("{status} {}", String::from_utf8_lossy(&bytes))),
+                    Err(e) => Err(e.to_string()),
                 }
             }
-            Err(_) => false,
+            Err(e) => Err(e.to_string()),
         };
         let micros = started.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
-        if ok {
-            latencies.push(micros);
-        } else {
-            failures += 1;
-            if server.reported.swap(true, Ordering::Relaxed) {
-                continue;
+        match answer {
+            Ok(()) => latencies.push(micros),
+            Err(answer) => {
+                failures += 1;
+                if !target.reported.swap(true, Ordering::Relaxed) {
+                    eprintln!(
+                        "first failure on {}: {body}\n  -> {}",
+                        scenario.name(),
+                        answer.chars().take(500).collect::<String>()
+                    );
+                }
             }
-            eprintln!("first failure on {} (customer {pick})", scenario.name());
         }
     }
     WorkerResult {
@@ -108,18 +111,30 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-struct ServerHandle {
+/// Where requests go: c360's `/graphql` or an endpoint this bench did not start.
+pub struct Target<'a> {
+    pub client: reqwest::Client,
+    pub url: String,
+    pub token: Option<String>,
+    /// The serving process, for its peak RSS.
+    pub pid: Option<u32>,
+    /// c360 itself, for the statements-per-request histogram in `/metrics`.
+    pub server: Option<&'a Server>,
+}
+
+/// What the workers share.
+struct Shared {
     client: reqwest::Client,
     url: String,
-    token: String,
+    token: Option<String>,
     reported: AtomicBool,
 }
 
 async fn round(
-    server: &Arc<ServerHandle>,
+    target: &Arc<Shared>,
     scenario: Scenario,
     concurrency: usize,
-    customers: u64,
+    workload: &Arc<Workload>,
     length: Duration,
     seed: u64,
 ) -> (Vec<WorkerResult>, Duration) {
@@ -128,9 +143,9 @@ async fn round(
     let handles: Vec<_> = (0..concurrency)
         .map(|w| {
             tokio::spawn(worker(
-                server.clone(),
+                target.clone(),
                 scenario,
-                customers,
+                workload.clone(),
                 seed ^ (w as u64) << 20,
                 until,
             ))
@@ -147,31 +162,34 @@ async fn round(
 
 pub async fn run(
     args: &Args,
-    server: &Server,
+    target: &Target<'_>,
     scenario: Scenario,
     concurrency: usize,
-    customers: u64,
+    workload: &Arc<Workload>,
 ) -> anyhow::Result<Measured> {
-    let handle = Arc::new(ServerHandle {
-        client: server.client.clone(),
-        url: server.url("/graphql"),
-        token: server.token.clone(),
+    let shared = Arc::new(Shared {
+        client: target.client.clone(),
+        url: target.url.clone(),
+        token: target.token.clone(),
         reported: AtomicBool::new(false),
     });
     round(
-        &handle,
+        &shared,
         scenario,
         concurrency,
-        customers,
+        workload,
         args.warmup,
         args.seed,
     )
     .await;
 
-    let (sum_before, count_before) = server.statement_totals().await?;
+    let before = match target.server {
+        Some(s) => Some(s.statement_totals().await?),
+        None => None,
+    };
     let peak = Arc::new(AtomicU64::new(0));
     let sampling = Arc::new(AtomicBool::new(true));
-    let pid = server.pid();
+    let pid = target.pid;
     let sampler = {
         let (peak, sampling) = (peak.clone(), sampling.clone());
         tokio::spawn(async move {
@@ -184,22 +202,24 @@ pub async fn run(
         })
     };
     let (results, elapsed) = round(
-        &handle,
+        &shared,
         scenario,
         concurrency,
-        customers,
+        workload,
         args.duration,
         args.seed + 1,
     )
     .await;
     sampling.store(false, Ordering::Relaxed);
     let _ = sampler.await;
-    let (sum_after, count_after) = server.statement_totals().await?;
 
     let mut measured = summarise(results, elapsed);
-    let requests = count_after - count_before;
-    if requests > 0.0 {
-        measured.statements = Some((sum_after - sum_before) / requests);
+    if let (Some(server), Some((sum_before, count_before))) = (target.server, before) {
+        let (sum_after, count_after) = server.statement_totals().await?;
+        let requests = count_after - count_before;
+        if requests > 0.0 {
+            measured.statements = Some((sum_after - sum_before) / requests);
+        }
     }
     measured.peak_rss = Some(peak.load(Ordering::Relaxed)).filter(|p| *p > 0);
     Ok(measured)

@@ -7,17 +7,23 @@
 //! floor: the very statements the gateway issued for the same requests,
 //! replayed on one connection per worker without GraphQL.
 //!
+//! With `--postgraphile-url`, the scenario `postgraphile-profile` sends the
+//! profile, written in PostGraphile's generated schema, to a PostGraphile
+//! serving the same PostgreSQL database (`bench/postgraphile/run.sh`).
+//!
 //! ```sh
 //! cargo run --release --bin c360-bench -- --store sqlite --customers 100000
 //! ```
 
 mod floor;
 mod load;
+mod postgraphile;
 mod report;
 mod scenario;
 mod server;
 mod store;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
@@ -51,12 +57,13 @@ pub struct Args {
     /// Concurrency levels (closed-loop workers).
     #[arg(long, value_delimiter = ',', default_value = "1,16,64")]
     pub concurrency: Vec<usize>,
-    /// Scenarios to run.
+    /// Scenarios to run. `writes` adds orders and ledger rows to the data
+    /// set, so it is left out unless asked for.
     #[arg(
         long,
         value_enum,
         value_delimiter = ',',
-        default_value = "profile,list"
+        default_value = "profile,list,segment-count,segment-page"
     )]
     pub scenario: Vec<scenario::Scenario>,
     /// Measured time per scenario and concurrency.
@@ -75,6 +82,14 @@ pub struct Args {
         default_value = "postgres://postgres@127.0.0.1:5432/postgres"
     )]
     pub postgres_url: String,
+    /// PostgreSQL database of the data set (default `c360_bench_<customers>`),
+    /// e.g. a `CREATE DATABASE … TEMPLATE` copy for the writes.
+    #[arg(long)]
+    pub pg_database: Option<String>,
+    /// A PostGraphile serving the PostgreSQL data set, for the scenario
+    /// `postgraphile-profile`, e.g. `http://127.0.0.1:5678/graphql`.
+    #[arg(long, env = "C360_BENCH_POSTGRAPHILE_URL")]
+    pub postgraphile_url: Option<String>,
     /// Re-seed even when a data set of the right size exists.
     #[arg(long)]
     pub reseed: bool,
@@ -89,20 +104,42 @@ pub struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if args
+        .scenario
+        .contains(&scenario::Scenario::PostgraphileProfile)
+        && args.postgraphile_url.is_none()
+    {
+        anyhow::bail!("postgraphile-profile needs --postgraphile-url");
+    }
     let mut rows = Vec::new();
     for kind in args.store.clone() {
         let prepared = store::prepare(&args, kind).await?;
         eprintln!("{}", prepared.describe());
+        let redeemable = if args.scenario.contains(&scenario::Scenario::Writes) {
+            prepared.redeemable(scenario::REDEEMABLE_POINTS).await?
+        } else {
+            Vec::new()
+        };
+        let workload = Arc::new(scenario::Workload::new(prepared.customers, redeemable));
         let server = server::Server::start(&args, &prepared).await?;
         for scenario in &args.scenario {
-            let samples = if args.no_floor {
+            let target = match (scenario, &args.postgraphile_url) {
+                (scenario::Scenario::PostgraphileProfile, _) if kind != StoreKind::Postgres => {
+                    eprintln!("postgraphile-profile runs on PostgreSQL only; skipped on {kind:?}");
+                    continue;
+                }
+                (scenario::Scenario::PostgraphileProfile, Some(url)) => {
+                    postgraphile::target(url, server.client.clone()).await?
+                }
+                _ => server.target(scenario.caller()),
+            };
+            let samples = if args.no_floor || !scenario.has_floor() {
                 None
             } else {
-                Some(floor::capture(&prepared, *scenario, args.seed).await?)
+                Some(floor::capture(&prepared, *scenario, &workload, args.seed).await?)
             };
             for &concurrency in &args.concurrency {
-                let gateway =
-                    load::run(&args, &server, *scenario, concurrency, prepared.customers).await?;
+                let gateway = load::run(&args, &target, *scenario, concurrency, &workload).await?;
                 let floor = match &samples {
                     Some(s) => Some(floor::run(&args, &prepared, s, concurrency).await?),
                     None => None,

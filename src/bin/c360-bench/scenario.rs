@@ -1,6 +1,9 @@
 //! The requests each scenario sends, with a random customer each time.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use clap::ValueEnum;
+use rand::Rng;
 use serde_json::{Value, json};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -10,7 +13,68 @@ pub enum Scenario {
     Profile,
     /// `customers(first: 50)` with the same nesting one level shallower.
     List,
+    /// The README's four-clause segment, counted: `segmentMembers { totalCount }`.
+    SegmentCount,
+    /// The same segment's first page of 20 members.
+    SegmentPage,
+    /// A POS partner's writes: order ingest and point redemption, 4 to 1.
+    /// Every request is new (its own externalRef or idempotency key), so the
+    /// data set grows.
+    Writes,
+    /// The profile in PostGraphile's generated schema, sent to
+    /// `--postgraphile-url` instead of c360 (PostgreSQL only).
+    PostgraphileProfile,
 }
+
+/// Who sends a scenario's requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caller {
+    Staff,
+    /// A POS integration: `orders:write loyalty:write` and the reads of what
+    /// the mutations return.
+    Partner,
+    /// No token: PostGraphile serves the database without access rules.
+    Anonymous,
+}
+
+/// What requests are drawn from.
+pub struct Workload {
+    pub customers: u64,
+    /// Customers with at least [`REDEEMABLE_POINTS`] available points: the
+    /// writes scenario redeems from them only, so a redemption never meets
+    /// an empty balance (CONFLICT) and really writes.
+    pub redeemable: Vec<i64>,
+    /// Makes every externalRef and idempotency key of this run new.
+    run: u64,
+    next: AtomicU64,
+}
+
+/// The balance a customer needs to take part in redemptions: far more than
+/// one run's redemptions of one point could take from one customer.
+pub const REDEEMABLE_POINTS: i64 = 50;
+
+impl Workload {
+    pub fn new(customers: u64, redeemable: Vec<i64>) -> Workload {
+        let run = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        Workload {
+            customers,
+            redeemable,
+            run,
+            next: AtomicU64::new(0),
+        }
+    }
+
+    fn key(&self, kind: &str) -> String {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        format!("bench-{kind}-{}-{n}", self.run)
+    }
+}
+
+/// Lapsed big spenders who are not wholesale accounts: the README's
+/// four-clause segment (6,795 of 100,000 seeded customers).
+pub const SEGMENT: &str = "amount_spent >= 500 AND number_of_orders >= 3 AND last_order_date < -90d AND NOT customer_tags CONTAINS 'wholesale'";
 
 const PROFILE: &str = r#"query Profile($id: ID!) {
   customer(id: $id) {
@@ -42,16 +106,62 @@ const LIST: &str = r#"query List($before: DateTime!) {
   } } }
 }"#;
 
+/// Only the count: `first: 0` asks for no members.
+const SEGMENT_COUNT: &str = r#"query SegmentCount($q: String!) {
+  segmentMembers(query: $q, first: 0) { totalCount }
+}"#;
+
+const SEGMENT_PAGE: &str = r#"query SegmentPage($q: String!) {
+  segmentMembers(query: $q, first: 20) { edges { node { id email } } pageInfo { hasNextPage endCursor } }
+}"#;
+
+const INGEST: &str = r#"mutation Ingest($input: OrderIngestInput!) {
+  orderIngest(input: $input) { id orderNumber status total { amount currencyCode } }
+}"#;
+
+const REDEEM: &str = r#"mutation Redeem($c: ID!, $k: String!) {
+  redeemPoints(customerId: $c, points: 1, idempotencyKey: $k) { pointsAvailable pointsPending }
+}"#;
+
+/// A few products of the seed's catalogue (SKU, name, price in cents).
+const PRODUCTS: &[(&str, &str, i64)] = &[
+    ("LIP-001", "Velvet Matte Lipstick - Rosewood", 2_400),
+    ("EYE-001", "Lengthening Mascara", 2_600),
+    ("FCE-001", "Skin Tint Foundation", 3_800),
+    ("SKN-002", "Hydrating Hyaluronic Serum", 4_600),
+    ("HAI-003", "Bond Building Hair Mask", 3_600),
+];
+
 impl Scenario {
     pub fn name(self) -> &'static str {
         match self {
             Scenario::Profile => "profile",
             Scenario::List => "list",
+            Scenario::SegmentCount => "segment-count",
+            Scenario::SegmentPage => "segment-page",
+            Scenario::Writes => "writes",
+            Scenario::PostgraphileProfile => "postgraphile-profile",
         }
     }
 
-    /// The request body for customer number `pick` (1-based) of `customers`.
-    pub fn body(self, pick: u64, customers: u64) -> Value {
+    pub fn caller(self) -> Caller {
+        match self {
+            Scenario::Writes => Caller::Partner,
+            Scenario::PostgraphileProfile => Caller::Anonymous,
+            _ => Caller::Staff,
+        }
+    }
+
+    /// Whether the raw-SQL floor applies. Replayed writes would repeat the
+    /// captured keys and fail on them; PostGraphile's statements are not
+    /// c360's.
+    pub fn has_floor(self) -> bool {
+        !matches!(self, Scenario::Writes | Scenario::PostgraphileProfile)
+    }
+
+    /// The next request body.
+    pub fn body(self, rng: &mut impl Rng, w: &Workload) -> Value {
+        let pick = rng.random_range(1..=w.customers.max(1));
         match self {
             Scenario::Profile => json!({
                 "query": PROFILE,
@@ -61,10 +171,57 @@ impl Scenario {
                 // Customers were added over about three years; a random
                 // instant in that span starts a random page.
                 let span_secs = 3 * 365 * 24 * 3600;
-                let back = (pick * span_secs) / customers.max(1);
+                let back = (pick * span_secs) / w.customers.max(1);
                 let before = chrono::Utc::now() - chrono::Duration::seconds(back as i64);
                 json!({ "query": LIST, "variables": { "before": before.to_rfc3339() } })
             }
+            Scenario::SegmentCount => {
+                json!({ "query": SEGMENT_COUNT, "variables": { "q": SEGMENT } })
+            }
+            Scenario::SegmentPage => {
+                json!({ "query": SEGMENT_PAGE, "variables": { "q": SEGMENT } })
+            }
+            Scenario::Writes => {
+                if rng.random_range(0..5) == 0 && !w.redeemable.is_empty() {
+                    let customer = w.redeemable[rng.random_range(0..w.redeemable.len())];
+                    json!({ "query": REDEEM, "variables": {
+                        "c": format!("gid://c360/Customer/{customer}"),
+                        "k": w.key("redeem"),
+                    } })
+                } else {
+                    json!({ "query": INGEST, "variables": { "input": order(rng, pick, w.key("order")) } })
+                }
+            }
+            Scenario::PostgraphileProfile => json!({
+                "query": crate::postgraphile::PROFILE,
+                "variables": { "id": pick },
+            }),
         }
     }
+}
+
+/// A paid POS order of one to three lines, as a till would post it: paid
+/// orders earn points and move the customer's metrics and tier.
+fn order(rng: &mut impl Rng, customer: u64, external_ref: String) -> Value {
+    let lines: Vec<Value> = (0..rng.random_range(1..=3))
+        .map(|_| {
+            let (sku, name, price) = PRODUCTS[rng.random_range(0..PRODUCTS.len())];
+            json!({ "sku": sku, "productName": name, "quantity": rng.random_range(1..=2), "unitPrice": price })
+        })
+        .collect();
+    let subtotal: i64 = lines
+        .iter()
+        .map(|l| l["quantity"].as_i64().unwrap_or(0) * l["unitPrice"].as_i64().unwrap_or(0))
+        .sum();
+    let tax = subtotal * 8 / 100;
+    json!({
+        "customerId": format!("gid://c360/Customer/{customer}"),
+        "externalRef": external_ref,
+        "status": "PAID",
+        "channel": "POS",
+        "currencyCode": "USD",
+        "tax": tax,
+        "total": subtotal + tax,
+        "lines": lines,
+    })
 }

@@ -9,14 +9,28 @@ use secrecy::SecretString;
 use tokio::process::{Child, Command};
 
 use crate::Args;
+use crate::load::Target;
+use crate::scenario::Caller;
 use crate::store::Prepared;
 
 const SECRET: &str = "c360-bench-secret";
+
+/// What a POS integration holds: it writes orders and redeems points, and
+/// reads back what those mutations return. No `pii:read`.
+const PARTNER_SCOPES: &[&str] = &[
+    "customers:read",
+    "orders:read",
+    "orders:write",
+    "loyalty:read",
+    "loyalty:write",
+];
 
 pub struct Server {
     child: Child,
     pub addr: SocketAddr,
     pub token: String,
+    /// A POS integration's token, for the writes.
+    pub partner_token: String,
     pub client: reqwest::Client,
 }
 
@@ -35,15 +49,20 @@ impl Server {
             .env("C360_JWT_SECRET", SECRET)
             .env("C360_DB_MAX_CONNECTIONS", "16")
             .env("C360_LOG", "warn")
-            // The load generator is one staff caller sending as fast as it can.
+            // The load generator is one staff caller (and one partner)
+            // sending as fast as it can.
             .env("C360_RATE_LIMIT_STAFF", "0")
+            .env("C360_RATE_LIMIT_PARTNER", "0")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| anyhow::anyhow!("cannot start {}: {e}", bin.display()))?;
         let issuer = TokenIssuer::hs256(&SecretString::from(SECRET), None, None);
-        let token = issuer.mint(Role::Staff, "bench", &[], Duration::from_secs(24 * 3600))?;
+        let day = Duration::from_secs(24 * 3600);
+        let token = issuer.mint(Role::Staff, "bench", &[], day)?;
+        let scopes: Vec<String> = PARTNER_SCOPES.iter().map(|s| (*s).to_owned()).collect();
+        let partner_token = issuer.mint(Role::Partner, "bench-pos", &scopes, day)?;
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(256)
             .build()?;
@@ -51,6 +70,7 @@ impl Server {
             child,
             addr,
             token,
+            partner_token,
             client,
         };
         for _ in 0..300 {
@@ -62,6 +82,22 @@ impl Server {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         anyhow::bail!("the server did not become ready")
+    }
+
+    /// `/graphql` with the token of `caller`.
+    pub fn target(&self, caller: Caller) -> Target<'_> {
+        let token = match caller {
+            Caller::Staff => Some(self.token.clone()),
+            Caller::Partner => Some(self.partner_token.clone()),
+            Caller::Anonymous => None,
+        };
+        Target {
+            client: self.client.clone(),
+            url: self.url("/graphql"),
+            token,
+            pid: self.pid(),
+            server: Some(self),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -5,7 +5,10 @@ use std::time::Instant;
 
 use c360::db::{Store, StoreOptions};
 use c360::seed::{SeedOptions, run as seed};
-use sea_orm::{ConnectionTrait, Database, EntityTrait, PaginatorTrait};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, Database, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
 
 use crate::{Args, StoreKind};
 
@@ -34,6 +37,22 @@ impl Prepared {
         }
     }
 
+    /// Customers holding at least `points` available loyalty points.
+    pub async fn redeemable(&self, points: i64) -> anyhow::Result<Vec<i64>> {
+        use c360_entity::loyalty_account::{Column, Entity};
+        let store = self.connect(1).await?;
+        let ids = Entity::find()
+            .select_only()
+            .column(Column::CustomerId)
+            .filter(Column::PointsAvailable.gte(points))
+            .order_by_asc(Column::CustomerId)
+            .into_tuple::<i64>()
+            .all(&store.conn)
+            .await?;
+        store.conn.close().await?;
+        Ok(ids)
+    }
+
     pub async fn connect(&self, max_connections: u32) -> anyhow::Result<Store> {
         let mut options = StoreOptions::new(self.url.clone());
         options.max_connections = max_connections;
@@ -43,6 +62,7 @@ impl Prepared {
 
 pub async fn prepare(args: &Args, kind: StoreKind) -> anyhow::Result<Prepared> {
     let name = format!("c360_bench_{}", args.customers);
+    let pg_name = args.pg_database.clone().unwrap_or_else(|| name.clone());
     let url = match kind {
         StoreKind::Sqlite => {
             std::fs::create_dir_all(&args.data_dir)?;
@@ -58,19 +78,19 @@ pub async fn prepare(args: &Args, kind: StoreKind) -> anyhow::Result<Prepared> {
             let admin = Database::connect(&args.postgres_url).await?;
             if args.reseed {
                 admin
-                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {pg_name} WITH (FORCE)"))
                     .await?;
             }
             let exists = admin
                 .query_one_raw(sea_orm::Statement::from_string(
                     admin.get_database_backend(),
-                    format!("SELECT 1 FROM pg_database WHERE datname = '{name}'"),
+                    format!("SELECT 1 FROM pg_database WHERE datname = '{pg_name}'"),
                 ))
                 .await?
                 .is_some();
             if !exists {
                 admin
-                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                    .execute_unprepared(&format!("CREATE DATABASE {pg_name}"))
                     .await?;
             }
             admin.close().await?;
@@ -78,7 +98,7 @@ pub async fn prepare(args: &Args, kind: StoreKind) -> anyhow::Result<Prepared> {
                 .postgres_url
                 .rsplit_once('/')
                 .map_or(args.postgres_url.as_str(), |(b, _)| b);
-            format!("{base}/{name}")
+            format!("{base}/{pg_name}")
         }
     };
     let store = Store::connect(&StoreOptions::new(url.clone())).await?;
