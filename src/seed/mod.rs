@@ -11,9 +11,10 @@
 //! - [`insert`]: chunked multi-row INSERTs and PostgreSQL sequence resets;
 //! - [`copy`]: `COPY ... FROM STDIN` for PostgreSQL, same rows.
 //!
-//! Customers are written in batches, one transaction each, so memory stays
-//! flat for any size and a reader sees whole customers. A failure leaves the
-//! batches committed so far; `c360 migrate fresh` and a re-run start over.
+//! Customers are written in batches, so memory stays flat for any size. On
+//! SQLite a batch is one transaction. On PostgreSQL it is three, written side
+//! by side (see [`copy::pipelined`]). A failure leaves what was committed so
+//! far; `c360 migrate fresh` and a re-run start over.
 
 mod catalog;
 mod copy;
@@ -110,13 +111,26 @@ pub async fn run(db: &DatabaseConnection, opts: &SeedOptions) -> AppResult<SeedR
     let bar = progress_bar(opts);
     let mut rows = 0;
     let mut next = 0;
+    let mut children = copy::Children::default();
     while next < opts.customers {
         let end = (next + BATCH_CUSTOMERS).min(opts.customers);
         let batch = generate::batch(&world, &mut ids, next..end);
-        rows += write_batch(db, batch).await?;
+        rows += match db.get_database_backend() {
+            DbBackend::Postgres => copy::pipelined(db, batch, &mut children).await?,
+            _ => write_batch(db, batch).await?,
+        };
         tracing::debug!(customers = end, rows, "seed batch committed");
         bar.inc(end - next);
         next = end;
+    }
+    rows += children.finish().await?;
+    if db.get_database_backend() == DbBackend::Postgres {
+        let mut conn = db
+            .get_postgres_connection_pool()
+            .acquire()
+            .await
+            .map_err(copy::db_err)?;
+        copy::reset_sequences(&mut conn).await?;
     }
 
     bar.set_message("deriving metrics and balances");
@@ -148,19 +162,9 @@ pub async fn run(db: &DatabaseConnection, opts: &SeedOptions) -> AppResult<SeedR
     })
 }
 
-/// Writes one batch in a transaction of its own, sequences included, so a
-/// committed batch leaves the store ready for ordinary inserts.
+/// Writes one batch in a transaction of its own (SQLite), sequences included,
+/// so a committed batch leaves the store ready for ordinary inserts.
 async fn write_batch(db: &DatabaseConnection, batch: rows::Batch) -> AppResult<u64> {
-    if db.get_database_backend() == DbBackend::Postgres {
-        // COPY needs sqlx's connection; a transaction opened on the same pool
-        // keeps the batch as atomic as sea-orm's would.
-        let pool = db.get_postgres_connection_pool();
-        let mut txn = pool.begin().await.map_err(copy::db_err)?;
-        let rows = copy::batch(&mut txn, batch).await?;
-        copy::reset_sequences(&mut txn).await?;
-        txn.commit().await.map_err(copy::db_err)?;
-        return Ok(rows);
-    }
     let txn = crate::db::begin_write(db).await?;
     let rows = insert::batch(&txn, batch).await?;
     insert::reset_sequences(&txn).await?;

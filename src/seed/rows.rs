@@ -563,3 +563,47 @@ pub struct Batch {
     pub ledger: Vec<LedgerRow>,
     pub nps: Vec<NpsRow>,
 }
+
+impl Batch {
+    /// Splits the batch for writers that run side by side: the parent rows
+    /// (customers, accounts, orders, tickets), then two groups of children
+    /// that refer only to parents, of this batch or an earlier one: order
+    /// lines, the largest table, and everything else.
+    pub fn split(self) -> [Batch; 3] {
+        let Batch {
+            customers,
+            tags,
+            accounts,
+            orders,
+            lines,
+            tickets,
+            messages,
+            reviews,
+            referrals,
+            ledger,
+            nps,
+        } = self;
+        [
+            Batch {
+                customers,
+                accounts,
+                orders,
+                tickets,
+                ..Batch::default()
+            },
+            Batch {
+                lines,
+                ..Batch::default()
+            },
+            Batch {
+                tags,
+                messages,
+                reviews,
+                referrals,
+                ledger,
+                nps,
+                ..Batch::default()
+            },
+        ]
+    }
+}
