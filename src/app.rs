@@ -34,4 +34,6 @@ pub struct App {
     pub rate_limiter: crate::http::rate_limit::RateLimiter,
     /// Documents already checked against the limits, parsed.
     pub documents: crate::graphql::documents::DocumentCache,
+    /// Slots for executing GraphQL requests (`max_concurrent_requests`).
+    pub executions: crate::graphql::Executions,
 }

@@ -91,6 +91,13 @@ pub struct Config {
     #[arg(long, env = "C360_REQUEST_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration, global = true)]
     pub request_timeout: Duration,
 
+    /// GraphQL requests executed at once; later ones wait (within their
+    /// deadline) for a slot. Bounds the server's memory whatever the number
+    /// of clients; beyond a few per pooled connection they would only queue
+    /// on the pool holding their partial results.
+    #[arg(long, env = "C360_MAX_CONCURRENT_REQUESTS", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..), global = true)]
+    pub max_concurrent_requests: u32,
+
     /// Deepest selection nesting accepted.
     #[arg(long, env = "C360_MAX_DEPTH", default_value_t = 12, global = true)]
     pub max_depth: usize,

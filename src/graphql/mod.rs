@@ -27,6 +27,8 @@ mod segment;
 mod stats;
 mod ticket;
 
+use std::sync::atomic::{AtomicU32, Ordering};
+
 use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
 
 use crate::app::AppState;
@@ -133,14 +135,17 @@ pub async fn execute(
         Err(err) => return error_response(&err),
     }
     let deadline = app.config.request_timeout;
-    let mut response =
-        match tokio::time::timeout(deadline, tasks.drive(schema.execute(request))).await {
-            Ok(mut response) => {
-                explain_limits(&mut response, &app.config);
-                response
-            }
-            Err(_) => return error_response(&AppError::Timeout(deadline.as_millis() as u64)),
-        };
+    let run = async {
+        let _slot = app.executions.acquire().await;
+        tasks.drive(schema.execute(request)).await
+    };
+    let mut response = match tokio::time::timeout(deadline, run).await {
+        Ok(mut response) => {
+            explain_limits(&mut response, &app.config);
+            response
+        }
+        Err(_) => return error_response(&AppError::Timeout(deadline.as_millis() as u64)),
+    };
     if let Identity::Authenticated(principal) = &identity {
         let reads: Vec<(i64, String)> = pii_reads
             .customers()
@@ -156,6 +161,52 @@ pub async fn execute(
         }
     }
     response
+}
+
+/// Slots for executing GraphQL requests. A request waits for one after its
+/// document is checked and before any resolver runs, so requests beyond the
+/// limit hold nothing but their parsed document; the wait counts against the
+/// request's deadline.
+#[derive(Debug)]
+pub struct Executions {
+    slots: tokio::sync::Semaphore,
+    max: u32,
+    waiting: AtomicU32,
+}
+
+impl Executions {
+    pub fn new(max: u32) -> Executions {
+        Executions {
+            slots: tokio::sync::Semaphore::new(max as usize),
+            max,
+            waiting: AtomicU32::new(0),
+        }
+    }
+
+    async fn acquire(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        // Counted down on drop, also when the deadline cancels the wait.
+        struct Waiting<'a>(&'a AtomicU32);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let _waiting = Waiting(&self.waiting);
+        // The semaphore is never closed; were it, running unbounded beats failing.
+        self.slots.acquire().await.ok()
+    }
+
+    /// Requests executing now.
+    pub fn running(&self) -> u32 {
+        self.max
+            .saturating_sub(self.slots.available_permits() as u32)
+    }
+
+    /// Requests waiting for a slot.
+    pub fn waiting(&self) -> u32 {
+        self.waiting.load(Ordering::Relaxed)
+    }
 }
 
 /// A response that is one coded error and no data.

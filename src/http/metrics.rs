@@ -151,6 +151,14 @@ pub async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
         "# HELP c360_sql_statement_errors_total SQL statements that failed.\n# TYPE c360_sql_statement_errors_total counter\nc360_sql_statement_errors_total {}",
         stats.failed()
     );
+    let executions = &state.app.executions;
+    let _ = writeln!(
+        out,
+        "# HELP c360_graphql_requests_in_flight GraphQL requests executing, and waiting for a slot (C360_MAX_CONCURRENT_REQUESTS).\n# TYPE c360_graphql_requests_in_flight gauge\n\
+         c360_graphql_requests_in_flight{{state=\"running\"}} {}\nc360_graphql_requests_in_flight{{state=\"waiting\"}} {}",
+        executions.running(),
+        executions.waiting()
+    );
     let pool = state.app.store.pool_usage();
     let _ = writeln!(
         out,

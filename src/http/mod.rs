@@ -254,6 +254,7 @@ async fn app_state(config: Config, store: Store) -> AppResult<AppState> {
         metrics: metrics::Metrics::default(),
         rate_limiter: rate_limit::RateLimiter::new(rate_limit::Quotas::from_config(&config)),
         documents: Default::default(),
+        executions: crate::graphql::Executions::new(config.max_concurrent_requests),
         config,
     })))
 }

@@ -280,3 +280,17 @@ async fn insights_refresh_recomputes_rfm_scores() {
     );
     assert_eq!(count("SELECT COUNT(*) FROM customer_rfm").await, buyers);
 }
+
+#[test]
+fn serve_refuses_a_concurrency_limit_of_zero() {
+    let out = c360()
+        .args(["serve", "--max-concurrent-requests", "0"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2), "a usage error");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--max-concurrent-requests") && stderr.contains("0 is not in 1.."),
+        "{stderr}"
+    );
+}

@@ -280,3 +280,87 @@ async fn readiness_follows_the_database_and_recovers_without_restart() {
     }
     assert_eq!(status, 200, "ready again once the database is back");
 }
+
+/// With one execution slot, a request that arrives while another executes
+/// waits for it (and `/metrics` shows it waiting), then runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_beyond_the_concurrency_limit_wait_for_a_slot() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let Some(app) = TestApp::spawn_postgres_with(|c| c.max_concurrent_requests = 1).await else {
+        return;
+    };
+    app.seed(2).await;
+    let id = app
+        .ids("SELECT id FROM customers ORDER BY id LIMIT 1")
+        .await[0];
+    let expected = app
+        .scalar(&format!(
+            "SELECT orders_count FROM customer_metrics WHERE customer_id = {id}"
+        ))
+        .await;
+    let gauge = |state: &'static str| {
+        let app = &app;
+        async move {
+            let text = app
+                .client
+                .get(app.url("/metrics"))
+                .send()
+                .await
+                .expect("sent")
+                .text()
+                .await
+                .expect("text");
+            metric(
+                &text,
+                &format!("c360_graphql_requests_in_flight{{state=\"{state}\"}}"),
+            )
+        }
+    };
+    assert_eq!(
+        (gauge("running").await, gauge("waiting").await),
+        (Some(0.0), Some(0.0))
+    );
+
+    // The first request blocks inside SQL on a table another transaction holds.
+    let holder = app.db.begin().await.expect("begin");
+    holder
+        .execute_unprepared("LOCK TABLE customer_metrics IN ACCESS EXCLUSIVE MODE")
+        .await
+        .expect("lock");
+    let stats =
+        format!("{{ customer(id: \"gid://c360/Customer/{id}\") {{ stats {{ ordersCount }} }} }}");
+    let staff = app.staff();
+    let first = app.post(&stats, json!({}), Some(&staff));
+    let rest = async {
+        let until = |want: (Option<f64>, Option<f64>)| async move {
+            let mut seen = (None, None);
+            for _ in 0..100 {
+                seen = (gauge("running").await, gauge("waiting").await);
+                if seen == want {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            seen
+        };
+        until((Some(1.0), Some(0.0))).await;
+        let second = app.post("{ __typename }", json!({}), Some(&staff));
+        let watch = async {
+            let seen = until((Some(1.0), Some(1.0))).await;
+            holder.commit().await.expect("release");
+            seen
+        };
+        tokio::join!(second, watch)
+    };
+    let ((_, first), ((_, second), seen)) = tokio::join!(first, rest);
+    assert_eq!(seen, (Some(1.0), Some(1.0)), "one running, one waiting");
+    assert_eq!(
+        first["data"]["customer"]["stats"]["ordersCount"], expected,
+        "{first}"
+    );
+    assert_eq!(second["data"]["__typename"], "Query", "{second}");
+    assert_eq!(
+        (gauge("running").await, gauge("waiting").await),
+        (Some(0.0), Some(0.0))
+    );
+}

@@ -44,6 +44,7 @@ pub async fn capture(
         rate_limiter: c360::http::rate_limit::RateLimiter::new(
             c360::http::rate_limit::Quotas::from_config(&config),
         ),
+        executions: c360::graphql::Executions::new(config.max_concurrent_requests),
         config,
         verifier: None,
         issuer: None,
