@@ -18,7 +18,7 @@ use c360_entity::{
     nps_response, order, order_line, referral, review, ticket, ticket_message,
 };
 use sea_orm::sea_query::{
-    Alias, Asterisk, Expr, ExprTrait, Func, Order, Query, SelectStatement, WindowStatement,
+    Alias, Expr, ExprTrait, Func, Order, Query, SelectStatement, WindowStatement,
 };
 use sea_orm::{
     ColumnTrait, DatabaseConnection, EntityTrait, FromQueryResult, ModelTrait, QueryFilter,
@@ -79,9 +79,12 @@ impl<R: ChildList> PageLoader<R> {
             window.order_by(sort, order.clone());
         }
         window.order_by(R::id_col(), order);
+        // Columns by name, never `*`: the row's width is then fixed by the
+        // entity, not by the table as SQLite last prepared it.
+        let columns = || <<R::Entity as EntityTrait>::Column as sea_orm::Iterable>::iter();
         let mut inner = Query::select();
         inner
-            .column(Asterisk)
+            .columns(columns())
             .expr_window_as(Func::cust("ROW_NUMBER"), window, Alias::new("rn"))
             .from(R::Entity::default())
             .and_where(R::parent_col().is_in(parents.iter().copied()));
@@ -95,7 +98,7 @@ impl<R: ChildList> PageLoader<R> {
         }
         // One extra row per parent tells whether a next page exists.
         Query::select()
-            .column(Asterisk)
+            .columns(columns())
             .from_subquery(inner, Alias::new("paged"))
             .and_where(Expr::col(Alias::new("rn")).lte(first as i64 + 1))
             .order_by(Alias::new("rn"), Order::Asc)
