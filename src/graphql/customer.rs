@@ -4,16 +4,16 @@ use async_graphql::{Context, Enum, ErrorExtensions, ID, InputObject, Object};
 use c360_entity::{customer, customer_metrics};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr as SqlExpr, NullOrdering, Order};
-use sea_orm::{
-    ActiveEnum, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
-};
+use sea_orm::{ActiveEnum, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::connection::{Conn, Total, child_page};
 use super::context::{authorize, identity, loaders, note_pii_read, scope_of, sees_pii, state};
 use super::enums::EmailMarketingState;
 use super::guard::Reads;
 use super::ids::{Kind, decode, encode};
+use super::joined::{self, Joined, Joins};
 use super::limits::page_cost;
+use super::loaders::{CustomerKey, settlement_due};
 use super::loyalty::LoyaltyAccount;
 use super::nps::NpsResponse;
 use super::order::Order as OrderNode;
@@ -28,19 +28,31 @@ use super::ticket::Ticket;
 use crate::auth::{CustomerScope, Domain, Identity, Role, mask_email, mask_name, mask_phone};
 use crate::error::AppError;
 use crate::segment::ast::{Attr, CmpOp, Expr, Pred, Test, Value};
-use crate::segment::compile::{compile, join_loyalty};
+use crate::segment::compile::compile;
 
-pub struct Customer(pub customer::Model);
+/// A customer row, with the to-one rows its statement read beside it.
+pub struct Customer(pub customer::Model, pub Joined);
+
+impl From<customer::Model> for Customer {
+    fn from(row: customer::Model) -> Customer {
+        Customer(row, Joined::default())
+    }
+}
 
 impl Customer {
-    /// Loads a customer within the caller's scope (null when not visible).
+    /// Loads a customer within the caller's scope (null when not visible),
+    /// with the to-one rows the field's selection asks for.
     pub async fn load(ctx: &Context<'_>, id: i64) -> async_graphql::Result<Option<Customer>> {
+        let key = CustomerKey {
+            id,
+            joins: Joins::of(&ctx.look_ahead()),
+        };
         Ok(loaders(ctx)?
             .customers
-            .load_one(id)
+            .load_one(key)
             .await
             .map_err(|e| e.extend())?
-            .map(Customer))
+            .map(|(row, joined)| Customer(row, joined)))
     }
 
     fn pii<'a>(&self, ctx: &Context<'_>, value: &'a str, mask: fn(&str) -> String) -> String {
@@ -106,6 +118,9 @@ impl Customer {
         self.0.city.as_deref()
     }
     async fn tags(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<String>> {
+        if let Some(tags) = &self.1.tags {
+            return Ok(tags.clone());
+        }
         Ok(loaders(ctx)?
             .tags
             .load_one(self.0.id)
@@ -229,12 +244,23 @@ impl Customer {
     /// The referral that brought this customer in, if any.
     #[graphql(guard = "Reads(Domain::Referrals)")]
     async fn referred_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Referral>> {
+        if let Some(joined) = &self.1.referred_by {
+            return Ok(joined.clone().map(Referral));
+        }
         referred_by(ctx, self.0.id).await
     }
 
     /// Loyalty balances, tier and ledger.
     #[graphql(guard = "Reads(Domain::Loyalty)")]
     async fn loyalty(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<LoyaltyAccount>> {
+        // An account with points due to settle goes through the loader, which settles them.
+        match &self.1.loyalty {
+            Some(None) => return Ok(None),
+            Some(Some(account)) if !settlement_due(account, Utc::now()) => {
+                return Ok(Some(LoyaltyAccount(account.clone())));
+            }
+            _ => {}
+        }
         Ok(loaders(ctx)?
             .loyalty
             .load_one(self.0.id)
@@ -266,12 +292,15 @@ impl Customer {
     /// Figures kept in step with every write.
     async fn stats(&self, ctx: &Context<'_>) -> async_graphql::Result<CustomerStats> {
         let currency = &state(ctx)?.config.base_currency;
-        let metrics = loaders(ctx)?
-            .stats
-            .load_one(self.0.id)
-            .await
-            .map_err(|e| e.extend())?
-            .unwrap_or_else(|| empty_metrics(self.0.id));
+        let metrics = match &self.1.metrics {
+            Some(joined) => joined.clone(),
+            None => loaders(ctx)?
+                .stats
+                .load_one(self.0.id)
+                .await
+                .map_err(|e| e.extend())?,
+        }
+        .unwrap_or_else(|| empty_metrics(self.0.id));
         let tz = state(ctx)?.config.timezone;
         Ok(CustomerStats::new(metrics, currency).with_profile(Profile {
             added_at: self.0.created_at,
@@ -485,7 +514,11 @@ impl CustomerQuery {
             query = query.filter(customer::Column::Id.eq(own));
         }
         let db = &state(ctx)?.store.conn;
-        Ok(query.one(db).await.map_err(AppError::from)?.map(Customer))
+        Ok(query
+            .one(db)
+            .await
+            .map_err(AppError::from)?
+            .map(Customer::from))
     }
 
     /// The customer a CUSTOMER token speaks for.
@@ -565,9 +598,7 @@ impl CustomerQuery {
             // Metrics keys are NULL for a customer without a metrics row.
             nullable: order.field != CustomerSortField::CreatedAt,
         };
-        let mut query = customer::Entity::find().find_also_related(customer_metrics::Entity);
-        join_loyalty(QueryTrait::query(&mut query));
-        let mut query = query.filter(cond);
+        let mut query = crate::segment::customers_joined().filter(cond);
         if let Some(c) = &after {
             query = query.filter(seek_after(Some(sort_key.clone()), id_col, dir, c));
         }
@@ -595,8 +626,14 @@ impl CustomerQuery {
         query = query
             .order_by(SqlExpr::col(id_col), sql_order)
             .limit(size + 1);
+        // Cursors on a metrics key need the metrics row.
+        let joins = Joins::of_connection(&ctx.look_ahead())
+            | Joins {
+                metrics: sort_key.nullable,
+                ..Joins::default()
+            };
         let db = &state(ctx)?.store.conn;
-        let mut rows = query.all(db).await.map_err(AppError::from)?;
+        let mut rows = joined::fetch(db, query, joins).await?;
         let has_more = rows.len() as u64 > size;
         rows.truncate(size as usize);
         if backward {
@@ -608,9 +645,10 @@ impl CustomerQuery {
             (after.is_some(), has_more)
         };
         let mut conn = Conn::with_additional_fields(has_prev, has_next, total);
-        conn.edges.extend(rows.into_iter().map(|(c, m)| {
-            let cursor = cursor_for(order.field, &c, m.as_ref());
-            async_graphql::connection::Edge::new(cursor, Customer(c))
+        conn.edges.extend(rows.into_iter().map(|(c, joined)| {
+            let metrics = joined.metrics.as_ref().and_then(Option::as_ref);
+            let cursor = cursor_for(order.field, &c, metrics);
+            async_graphql::connection::Edge::new(cursor, Customer(c, joined))
         }));
         Ok(conn)
     }

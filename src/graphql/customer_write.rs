@@ -95,7 +95,7 @@ impl CustomerMutation {
             new_customer(input, &write.principal.subject),
         )
         .await?;
-        write.commit(Customer(customer)).await
+        write.commit(Customer::from(customer)).await
     }
 
     /// Creates the customer with this `externalRef` or updates it: the same
@@ -113,7 +113,7 @@ impl CustomerMutation {
             new_customer(input, &write.principal.subject),
         )
         .await?;
-        write.commit(Customer(customer)).await
+        write.commit(Customer::from(customer)).await
     }
 
     /// Changes the given profile fields.
@@ -126,7 +126,7 @@ impl CustomerMutation {
         let write = begin_write(ctx, Domain::Customers).await?;
         let id = decode("id", Kind::Customer, &id)?;
         let customer = customers::update(&write.txn, write.principal, id, profile.into()).await?;
-        write.commit(Customer(customer)).await
+        write.commit(Customer::from(customer)).await
     }
 
     /// Adds tags (lower-cased); present ones are kept once.
@@ -161,7 +161,7 @@ impl CustomerMutation {
         let id = decode("id", Kind::Customer, &id)?;
         let customer =
             customers::set_consent(&write.txn, write.principal, id, state.into()).await?;
-        write.commit(Customer(customer)).await
+        write.commit(Customer::from(customer)).await
     }
 
     /// Moves every record of `merge` to `keep`, deletes `merge`, and
@@ -177,7 +177,7 @@ impl CustomerMutation {
         let merge = decode("merge", Kind::Customer, &merge)?;
         let customer =
             customers::merge(&write.txn, &write.rules, write.principal, keep, merge).await?;
-        write.commit(Customer(customer)).await
+        write.commit(Customer::from(customer)).await
     }
 }
 
@@ -190,5 +190,5 @@ async fn tags_change(
     let write = begin_write(ctx, Domain::Customers).await?;
     let id = decode("id", Kind::Customer, &id)?;
     let customer = customers::change_tags(&write.txn, write.principal, id, &tags, add).await?;
-    write.commit(Customer(customer)).await
+    write.commit(Customer::from(customer)).await
 }

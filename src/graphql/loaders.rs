@@ -22,13 +22,15 @@ use sea_orm::sea_query::{
 };
 use sea_orm::{
     ColumnTrait, DatabaseConnection, EntityTrait, FromQueryResult, ModelTrait, QueryFilter,
-    QueryOrder, QuerySelect, StatementBuilder,
+    QueryOrder, QuerySelect, QueryTrait, StatementBuilder,
 };
 
 use super::driver::RequestTasks;
+use super::joined::{self, Joined, Joins};
 use super::pagination::{Cursor, Direction, Key, KeyKind, SortValue, seek_after};
 use crate::auth::CustomerScope;
 use crate::error::AppError;
+use crate::segment::compile::{join_loyalty, join_metrics};
 
 /// Errors a loader hands to every waiting resolver.
 pub type LoadError = Arc<AppError>;
@@ -254,28 +256,63 @@ lists! {
     CustomerNpsResponses => nps_response.customer_id(CustomerId), sort CreatedAt Desc;
 }
 
+/// A customer by id, with the to-one rows the selection asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CustomerKey {
+    pub id: i64,
+    pub joins: Joins,
+}
+
 /// Customers by id, within the caller's scope.
 pub struct CustomerLoader {
     db: DatabaseConnection,
     scope: CustomerScope,
 }
 
-impl Loader<i64> for CustomerLoader {
-    type Value = customer::Model;
+impl Loader<CustomerKey> for CustomerLoader {
+    type Value = (customer::Model, Joined);
     type Error = LoadError;
 
-    async fn load(&self, ids: &[i64]) -> Result<HashMap<i64, customer::Model>, Self::Error> {
-        let mut query =
-            customer::Entity::find().filter(customer::Column::Id.is_in(ids.iter().copied()));
-        if let CustomerScope::Only(own) = self.scope {
-            query = query.filter(customer::Column::Id.eq(own));
+    async fn load(
+        &self,
+        keys: &[CustomerKey],
+    ) -> Result<HashMap<CustomerKey, Self::Value>, Self::Error> {
+        // Selections of one level usually ask for the same joins: one statement.
+        let mut groups: HashMap<Joins, Vec<i64>> = HashMap::new();
+        for key in keys {
+            groups.entry(key.joins).or_default().push(key.id);
         }
-        let rows = query
-            .all(&self.db)
-            .await
-            .map_err(|e| Arc::new(AppError::from(e)))?;
-        Ok(rows.into_iter().map(|c| (c.id, c)).collect())
+        let mut out = HashMap::with_capacity(keys.len());
+        for (joins, ids) in groups {
+            let mut query = customer::Entity::find();
+            if joins.metrics {
+                join_metrics(QueryTrait::query(&mut query));
+            }
+            if joins.loyalty {
+                join_loyalty(QueryTrait::query(&mut query));
+            }
+            let mut query = query.filter(customer::Column::Id.is_in(ids));
+            if let CustomerScope::Only(own) = self.scope {
+                query = query.filter(customer::Column::Id.eq(own));
+            }
+            let rows = joined::fetch(&self.db, query, joins)
+                .await
+                .map_err(Arc::new)?;
+            out.extend(
+                rows.into_iter()
+                    .map(|(c, j)| (CustomerKey { id: c.id, joins }, (c, j))),
+            );
+        }
+        Ok(out)
     }
+}
+
+/// Whether an account has points to settle or expire before it is shown.
+pub fn settlement_due(
+    account: &loyalty_account::Model,
+    now: chrono::DateTime<chrono::Utc>,
+) -> bool {
+    account.settle_due_at.is_some_and(|at| at <= now)
 }
 
 /// Loyalty accounts by customer, settled when due: an account whose
@@ -302,7 +339,7 @@ impl Loader<i64> for LoyaltyLoader {
         let now = chrono::Utc::now();
         let due: Vec<i64> = rows
             .iter()
-            .filter(|a| a.settle_due_at.is_some_and(|at| at <= now))
+            .filter(|a| settlement_due(a, now))
             .map(|a| a.customer_id)
             .collect();
         if !due.is_empty() {

@@ -12,6 +12,7 @@ mod errors;
 mod guard;
 pub(crate) mod ids;
 mod insights;
+mod joined;
 mod limits;
 mod loaders;
 mod loyalty;

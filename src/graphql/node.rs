@@ -22,7 +22,7 @@ use crate::auth::Domain;
     desc = "Global id, e.g. `gid://c360/Customer/42`."
 ))]
 pub enum Node {
-    Customer(Customer),
+    Customer(Box<Customer>),
     Order(Order),
     Ticket(Ticket),
     Review(Review),
@@ -51,7 +51,9 @@ impl NodeQuery {
         Ok(match kind {
             Kind::Customer => {
                 authorize(ctx, Domain::Customers)?;
-                Customer::load(ctx, id).await?.map(Node::Customer)
+                Customer::load(ctx, id)
+                    .await?
+                    .map(|c| Node::Customer(Box::new(c)))
             }
             Kind::Order => owned!(Domain::Orders, order_by_id, Order, Order),
             Kind::Ticket => owned!(Domain::Tickets, ticket_by_id, Ticket, Ticket),

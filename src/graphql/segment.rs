@@ -14,6 +14,7 @@ use sea_orm::{
 use super::connection::{Conn, Total};
 use super::context::{authorize, identity, sees_pii, state};
 use super::customer::Customer;
+use super::joined::{self, Joins};
 use super::money::{Money, minor_digits};
 use super::pagination::{Cursor, KeyKind, SortValue, decode_cursor, page_size};
 use crate::auth::{Domain, require_domain_write};
@@ -169,17 +170,16 @@ pub async fn members_page(
         query = query.filter(customer::Column::Id.gt(c.id));
     }
     let db = &state(ctx)?.store.conn;
-    let mut rows = query
-        .order_by_asc(customer::Column::Id)
-        .limit(size + 1)
-        .all(db)
-        .await
-        .map_err(AppError::from)?;
+    let query = query.order_by_asc(customer::Column::Id).limit(size + 1);
+    let mut rows = joined::fetch(db, query, Joins::of_connection(&ctx.look_ahead())).await?;
     let has_next = rows.len() as u64 > size;
     rows.truncate(size as usize);
     let mut conn = Conn::with_additional_fields(after.is_some(), has_next, Total::Customers(cond));
-    conn.edges.extend(rows.into_iter().map(|c| {
-        async_graphql::connection::Edge::new(Cursor::new(SortValue::None, c.id), Customer(c))
+    conn.edges.extend(rows.into_iter().map(|(c, joined)| {
+        async_graphql::connection::Edge::new(
+            Cursor::new(SortValue::None, c.id),
+            Customer(c, joined),
+        )
     }));
     Ok(conn)
 }
