@@ -75,11 +75,13 @@ pub struct Args {
     /// Where the SQLite data set lives (kept between runs).
     #[arg(long, default_value = "target/bench")]
     pub data_dir: std::path::PathBuf,
-    /// PostgreSQL server; the bench uses (and keeps) its own database on it.
+    /// PostgreSQL server; the bench uses (and keeps) its own database on it,
+    /// with this URL's parameters. The default leaves TLS off: the server is
+    /// on loopback, and PostGraphile's client does not use TLS either.
     #[arg(
         long,
         env = "C360_BENCH_POSTGRES_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
     )]
     pub postgres_url: String,
     /// PostgreSQL database of the data set (default `c360_bench_<customers>`),

@@ -94,11 +94,16 @@ pub async fn prepare(args: &Args, kind: StoreKind) -> anyhow::Result<Prepared> {
                     .await?;
             }
             admin.close().await?;
-            let base = args
+            // The same server and parameters, another database.
+            let (path, params) = args
                 .postgres_url
-                .rsplit_once('/')
-                .map_or(args.postgres_url.as_str(), |(b, _)| b);
-            format!("{base}/{pg_name}")
+                .split_once('?')
+                .map_or((args.postgres_url.as_str(), None), |(p, q)| (p, Some(q)));
+            let base = path.rsplit_once('/').map_or(path, |(b, _)| b);
+            match params {
+                Some(q) => format!("{base}/{pg_name}?{q}"),
+                None => format!("{base}/{pg_name}"),
+            }
         }
     };
     let store = Store::connect(&StoreOptions::new(url.clone())).await?;
