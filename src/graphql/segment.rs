@@ -165,6 +165,15 @@ pub async fn members_page(
 ) -> async_graphql::Result<Conn<Customer>> {
     let size = page_size("first", first)?;
     let after = decode_cursor("after", after.as_deref(), KeyKind::IdOnly)?;
+    // `first: 0` with no `pageInfo` asks for the count alone: no members
+    // and nothing to probe for, so no statement beyond the count.
+    if size == 0 && !ctx.look_ahead().field("pageInfo").exists() {
+        return Ok(Conn::with_additional_fields(
+            after.is_some(),
+            false,
+            Total::Customers(cond),
+        ));
+    }
     let mut query = customers_joined().filter(cond.clone());
     if let Some(c) = &after {
         query = query.filter(customer::Column::Id.gt(c.id));

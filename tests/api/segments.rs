@@ -389,3 +389,32 @@ both_stores! {
 fn gid_of(id: i64) -> String {
     gid(id)
 }
+
+both_stores! {
+    async fn a_count_alone_costs_one_statement(app: TestApp) {
+        app.seed(60).await;
+        let q = "amount_spent >= 100 AND number_of_orders >= 2";
+        let expected = app
+            .scalar("SELECT COUNT(*) FROM customer_metrics WHERE net_spend >= 10000 AND orders_count >= 2")
+            .await;
+        assert!(expected > 0, "the seed has members to count");
+
+        let count = "query($q: String!) { segmentMembers(query: $q, first: 0) { totalCount edges { node { id } } } }";
+        let before = app.sql_statements().await;
+        let data = app.query(count, json!({ "q": q })).await;
+        assert_eq!(app.sql_statements().await - before, 1, "the count, and no probe");
+        assert_eq!(data["segmentMembers"]["totalCount"], expected);
+        assert_eq!(data["segmentMembers"]["edges"], json!([]));
+
+        // Asking whether a member exists costs the probe, and answers it.
+        let with_page = "query($q: String!) { segmentMembers(query: $q, first: 0) { totalCount pageInfo { hasNextPage } } }";
+        let before = app.sql_statements().await;
+        let data = app.query(with_page, json!({ "q": q })).await;
+        assert_eq!(app.sql_statements().await - before, 2);
+        assert_eq!(data["segmentMembers"]["totalCount"], expected);
+        assert_eq!(data["segmentMembers"]["pageInfo"]["hasNextPage"], true);
+        let data = app.query(with_page, json!({ "q": "amount_spent >= 100000000" })).await;
+        assert_eq!(data["segmentMembers"]["pageInfo"]["hasNextPage"], false);
+        assert_eq!(data["segmentMembers"]["totalCount"], 0);
+    }
+}
