@@ -2,7 +2,7 @@ use sea_orm::entity::prelude::*;
 
 use crate::enums::NpsChannel;
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Deserialize)]
 #[sea_orm(table_name = "nps_responses")]
 pub struct Model {
     #[sea_orm(primary_key)]

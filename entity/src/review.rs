@@ -3,7 +3,7 @@ use sea_orm::entity::prelude::*;
 use crate::enums::ReviewStatus;
 
 /// One review per customer and product sku.
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Deserialize)]
 #[sea_orm(table_name = "reviews")]
 pub struct Model {
     #[sea_orm(primary_key)]

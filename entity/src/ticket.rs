@@ -2,7 +2,7 @@ use sea_orm::entity::prelude::*;
 
 use crate::enums::{TicketChannel, TicketPriority, TicketStatus};
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Deserialize)]
 #[sea_orm(table_name = "tickets")]
 pub struct Model {
     #[sea_orm(primary_key)]

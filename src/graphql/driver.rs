@@ -12,6 +12,10 @@
 //! 30 items is resolved by a `FuturesUnordered`, which wakes itself and returns
 //! `Pending` after a budget of polls. A wake during the poll means there is
 //! more to do, so the execution is polled again before any batch runs.
+//!
+//! On PostgreSQL the page loaders hand their statements to a [`Combiner`]
+//! instead of running them; once the level's batches are all waiting, the
+//! driver sends what they handed in as one statement.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -21,10 +25,14 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use futures_util::future::BoxFuture;
 
+use super::combine::Combiner;
+
 /// The batches spawned by one request's loaders.
 #[derive(Clone, Default)]
 pub struct RequestTasks {
     queue: Arc<Mutex<Vec<BoxFuture<'static, ()>>>>,
+    /// Where page loaders hand in their statements, on PostgreSQL.
+    combiner: Option<Arc<Combiner>>,
 }
 
 impl std::fmt::Debug for RequestTasks {
@@ -34,6 +42,18 @@ impl std::fmt::Debug for RequestTasks {
 }
 
 impl RequestTasks {
+    /// Tasks whose page statements go out one level at a time through `combiner`.
+    pub fn combining(combiner: Arc<Combiner>) -> RequestTasks {
+        RequestTasks {
+            queue: Arc::default(),
+            combiner: Some(combiner),
+        }
+    }
+
+    pub fn combiner(&self) -> Option<Arc<Combiner>> {
+        self.combiner.clone()
+    }
+
     /// The spawner to give each DataLoader of this request.
     pub fn spawner(&self) -> impl Fn(BoxFuture<'static, ()>) + Send + Sync + 'static {
         let queue = self.queue.clone();
@@ -119,6 +139,12 @@ impl<F: Future> Future for Drive<F> {
             let before = self.running.len();
             self.running
                 .retain_mut(|task| task.as_mut().poll(cx).is_pending());
+            // Every batch of the level has run as far as it goes, so the
+            // statements it handed in are all there: send them as one.
+            if let Some(combined) = self.tasks.combiner.as_ref().and_then(|c| c.flush()) {
+                self.running.push(combined);
+                continue;
+            }
             // A finished batch has answered its waiters: run the resolvers
             // again at once rather than waiting for a wake-up.
             if self.running.len() == before {

@@ -25,6 +25,7 @@ use sea_orm::{
     QueryOrder, QuerySelect, QueryTrait, StatementBuilder,
 };
 
+use super::combine::Combiner;
 use super::driver::RequestTasks;
 use super::joined::{self, Joined, Joins};
 use super::pagination::{Cursor, Direction, Key, KeyKind, SortValue, seek_after};
@@ -38,7 +39,7 @@ pub type LoadError = Arc<AppError>;
 /// A child table paged per parent.
 pub trait ChildList: Send + Sync + 'static {
     type Entity: EntityTrait<Model = Self::Model>;
-    type Model: FromQueryResult + Clone + Send + Sync + 'static;
+    type Model: FromQueryResult + serde::de::DeserializeOwned + Clone + Send + Sync + 'static;
     /// Column holding the parent's id.
     fn parent_col() -> <Self::Entity as EntityTrait>::Column;
     /// Sort column, `None` to sort by id alone.
@@ -67,11 +68,28 @@ pub struct Page<M> {
 
 pub struct PageLoader<R> {
     db: DatabaseConnection,
+    /// Set on PostgreSQL: statements go out one level at a time.
+    combiner: Option<Arc<Combiner>>,
     _rel: PhantomData<R>,
 }
 
+/// A row of a combined page statement: the entity's columns and its rank
+/// within its parent's page.
+#[derive(serde::Deserialize)]
+struct Ranked<M> {
+    rn: i64,
+    #[serde(flatten)]
+    row: M,
+}
+
 impl<R: ChildList> PageLoader<R> {
-    fn statement(parents: &[i64], first: u64, after: Option<&Cursor>) -> SelectStatement {
+    /// `ranked` adds the row's rank within its parent (`rn`) to the columns.
+    fn statement(
+        parents: &[i64],
+        first: u64,
+        after: Option<&Cursor>,
+        ranked: bool,
+    ) -> SelectStatement {
         let order = match R::DIRECTION {
             Direction::Asc => Order::Asc,
             Direction::Desc => Order::Desc,
@@ -99,12 +117,51 @@ impl<R: ChildList> PageLoader<R> {
             ));
         }
         // One extra row per parent tells whether a next page exists.
-        Query::select()
-            .columns(columns())
+        let mut outer = Query::select();
+        outer.columns(columns());
+        if ranked {
+            outer.column(Alias::new("rn"));
+        }
+        outer
             .from_subquery(inner, Alias::new("paged"))
             .and_where(Expr::col(Alias::new("rn")).lte(first as i64 + 1))
             .order_by(Alias::new("rn"), Order::Asc)
             .to_owned()
+    }
+
+    /// The rows of one page statement, ordered by rank.
+    async fn rows(
+        &self,
+        parents: &[i64],
+        first: u64,
+        after: Option<&Cursor>,
+    ) -> Result<Vec<R::Model>, LoadError> {
+        let Some(combiner) = &self.combiner else {
+            let stmt = StatementBuilder::build(
+                &Self::statement(parents, first, after, false),
+                &self.db.get_database_backend(),
+            );
+            return R::Entity::find()
+                .from_raw_sql(stmt)
+                .all(&self.db)
+                .await
+                .map_err(|e| Arc::new(AppError::from(e)));
+        };
+        let json = combiner
+            .rows(Self::statement(parents, first, after, true))
+            .await?;
+        let mut ranked = json
+            .iter()
+            .map(|row| serde_json::from_str::<Ranked<R::Model>>(row))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| {
+                Arc::new(AppError::Internal(anyhow::anyhow!(
+                    "reading a row of a combined statement: {e}"
+                )))
+            })?;
+        // A union keeps no order of its own; the rank gives it back.
+        ranked.sort_by_key(|r| r.rn);
+        Ok(ranked.into_iter().map(|r| r.row).collect())
     }
 }
 
@@ -124,15 +181,7 @@ impl<R: ChildList> Loader<PageKey> for PageLoader<R> {
         }
         let mut out = HashMap::with_capacity(keys.len());
         for ((first, after), parents) in groups {
-            let stmt = StatementBuilder::build(
-                &Self::statement(&parents, first, after),
-                &self.db.get_database_backend(),
-            );
-            let rows = R::Entity::find()
-                .from_raw_sql(stmt)
-                .all(&self.db)
-                .await
-                .map_err(|e| Arc::new(AppError::from(e)))?;
+            let rows = self.rows(&parents, first, after).await?;
             let mut by_parent: HashMap<i64, Vec<R::Model>> = HashMap::new();
             for row in rows {
                 by_parent.entry(R::parent_of(&row)).or_default().push(row);
@@ -597,6 +646,7 @@ impl Loaders {
                 dl(
                     PageLoader {
                         db: db.clone(),
+                        combiner: tasks.combiner(),
                         _rel: PhantomData,
                     },
                     tasks,

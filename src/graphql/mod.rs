@@ -1,6 +1,7 @@
 //! The GraphQL schema: one module per domain, merged into one `Query`, and
 //! the per-request execution that attaches the caller and its loaders.
 
+mod combine;
 mod connection;
 mod context;
 mod customer;
@@ -110,7 +111,12 @@ pub async fn execute(
         // Anonymous callers read nothing; the guards say so before any loader runs.
         Identity::Anonymous => CustomerScope::Only(0),
     };
-    let tasks = driver::RequestTasks::default();
+    let tasks = match app.store.conn.get_database_backend() {
+        sea_orm::DatabaseBackend::Postgres => {
+            driver::RequestTasks::combining(combine::Combiner::new(app.store.conn.clone()))
+        }
+        _ => driver::RequestTasks::default(),
+    };
     let loaders = loaders::Loaders::new(&app.store.conn, scope, &tasks, app.config.loader_delay);
     let pii_reads = context::PiiReads::default();
     let mut request = request

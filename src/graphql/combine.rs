@@ -1,0 +1,126 @@
+//! One round trip per level on PostgreSQL.
+//!
+//! The page loaders of one level (a customer's orders, tickets, reviews,
+//! referrals, NPS answers and ledger rows; then the orders' lines and the
+//! tickets' messages) each build their own statement. Over a network every
+//! statement costs a round trip and, in PostgreSQL, a portal of its own. Here
+//! the loaders hand their statements in, and once the request's driver has
+//! run every loader of the level as far as it goes, it sends them as one
+//! `UNION ALL`, each row as JSON beside the number of the statement it
+//! answers. SQLite runs in-process, where a statement costs no round trip,
+//! so it keeps one statement per loader.
+
+use std::sync::{Arc, Mutex};
+
+use futures_util::future::BoxFuture;
+use sea_orm::sea_query::{Alias, Expr, Query, SelectStatement, UnionType};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+use tokio::sync::oneshot;
+
+use super::loaders::LoadError;
+use crate::error::AppError;
+
+/// What a statement answers: its rows as JSON objects, in its order.
+type Rows = Result<Vec<String>, LoadError>;
+
+struct Submitted {
+    stmt: SelectStatement,
+    reply: oneshot::Sender<Rows>,
+}
+
+/// The statements a request's loaders handed in and not yet sent.
+pub struct Combiner {
+    db: DatabaseConnection,
+    pending: Mutex<Vec<Submitted>>,
+}
+
+impl Combiner {
+    pub fn new(db: DatabaseConnection) -> Arc<Combiner> {
+        Arc::new(Combiner {
+            db,
+            pending: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Hands `stmt` in and waits for its rows, each a JSON object of its
+    /// columns. They arrive once the driver calls [`Combiner::flush`].
+    pub async fn rows(&self, stmt: SelectStatement) -> Rows {
+        let (reply, answer) = oneshot::channel();
+        self.pending
+            .lock()
+            .map_err(|_| {
+                Arc::new(AppError::Internal(anyhow::anyhow!(
+                    "statement queue poisoned"
+                )))
+            })?
+            .push(Submitted { stmt, reply });
+        answer.await.unwrap_or_else(|_| {
+            Err(Arc::new(AppError::Internal(anyhow::anyhow!(
+                "combined statement dropped before it answered"
+            ))))
+        })
+    }
+
+    /// The statements handed in so far as one statement, to be run by the
+    /// driver; `None` when there are none.
+    pub fn flush(&self) -> Option<BoxFuture<'static, ()>> {
+        let batch: Vec<Submitted> = match self.pending.lock() {
+            Ok(mut pending) if !pending.is_empty() => pending.drain(..).collect(),
+            _ => return None,
+        };
+        let db = self.db.clone();
+        Some(Box::pin(async move {
+            let (stmts, replies): (Vec<_>, Vec<_>) =
+                batch.into_iter().map(|s| (s.stmt, s.reply)).unzip();
+            match run(&db, stmts).await {
+                Ok(mut answers) => {
+                    for (reply, rows) in replies.into_iter().zip(answers.drain(..)) {
+                        let _ = reply.send(Ok(rows));
+                    }
+                }
+                Err(err) => {
+                    let err = Arc::new(err);
+                    for reply in replies {
+                        let _ = reply.send(Err(err.clone()));
+                    }
+                }
+            }
+        }))
+    }
+}
+
+/// Runs `stmts` as one statement and splits its rows back by statement.
+async fn run(
+    db: &DatabaseConnection,
+    stmts: Vec<SelectStatement>,
+) -> Result<Vec<Vec<String>>, AppError> {
+    let count = stmts.len();
+    let mut branches = stmts.into_iter().enumerate().map(|(i, stmt)| {
+        Query::select()
+            .expr_as(Expr::val(i as i32), Alias::new("q"))
+            .expr_as(Expr::cust(r#"row_to_json("t")::text"#), Alias::new("j"))
+            .from_subquery(stmt, Alias::new("t"))
+            .to_owned()
+    });
+    let Some(mut combined) = branches.next() else {
+        return Ok(Vec::new());
+    };
+    for branch in branches {
+        combined.union(UnionType::All, branch);
+    }
+    let rows = db.query_all(&combined).await?;
+    let mut answers = vec![Vec::new(); count];
+    for row in rows {
+        let q: i32 = row.try_get_by_index(0)?;
+        let json: String = row.try_get_by_index(1)?;
+        match answers.get_mut(q as usize) {
+            Some(rows) => rows.push(json),
+            None => {
+                return Err(AppError::Internal(anyhow::anyhow!(
+                    "combined statement answered statement {q} of {count}"
+                )));
+            }
+        }
+    }
+    Ok(answers)
+}
