@@ -13,7 +13,7 @@
 use std::sync::{Arc, Mutex};
 
 use futures_util::future::BoxFuture;
-use sea_orm::sea_query::{Alias, Expr, Query, SelectStatement, UnionType};
+use sea_orm::sea_query::{Alias, Expr, Order, Query, SelectStatement, UnionType};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use tokio::sync::oneshot;
 
@@ -21,6 +21,7 @@ use super::loaders::LoadError;
 use crate::error::AppError;
 
 /// What a statement answers: its rows as JSON objects, in its order.
+/// Every statement handed in must have a column `rn` that orders its rows.
 type Rows = Result<Vec<String>, LoadError>;
 
 struct Submitted {
@@ -98,16 +99,29 @@ async fn run(
     let mut branches = stmts.into_iter().enumerate().map(|(i, stmt)| {
         Query::select()
             .expr_as(Expr::val(i as i32), Alias::new("q"))
+            .expr_as(
+                Expr::col((Alias::new("t"), Alias::new("rn"))),
+                Alias::new("rn"),
+            )
             .expr_as(Expr::cust(r#"row_to_json("t")::text"#), Alias::new("j"))
             .from_subquery(stmt, Alias::new("t"))
             .to_owned()
     });
-    let Some(mut combined) = branches.next() else {
+    let Some(mut union) = branches.next() else {
         return Ok(Vec::new());
     };
     for branch in branches {
-        combined.union(UnionType::All, branch);
+        union.union(UnionType::All, branch);
     }
+    // A union keeps no order of its own: each statement's rows come back
+    // in the order of their rank.
+    let combined = Query::select()
+        .column(Alias::new("q"))
+        .column(Alias::new("j"))
+        .from_subquery(union, Alias::new("u"))
+        .order_by(Alias::new("q"), Order::Asc)
+        .order_by(Alias::new("rn"), Order::Asc)
+        .to_owned();
     let rows = db.query_all(&combined).await?;
     let mut answers = vec![Vec::new(); count];
     for row in rows {

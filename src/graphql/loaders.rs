@@ -73,17 +73,9 @@ pub struct PageLoader<R> {
     _rel: PhantomData<R>,
 }
 
-/// A row of a combined page statement: the entity's columns and its rank
-/// within its parent's page.
-#[derive(serde::Deserialize)]
-struct Ranked<M> {
-    rn: i64,
-    #[serde(flatten)]
-    row: M,
-}
-
 impl<R: ChildList> PageLoader<R> {
-    /// `ranked` adds the row's rank within its parent (`rn`) to the columns.
+    /// `ranked` adds the row's rank within its parent (`rn`) to the columns,
+    /// which a combined statement orders by.
     fn statement(
         parents: &[i64],
         first: u64,
@@ -129,7 +121,7 @@ impl<R: ChildList> PageLoader<R> {
             .to_owned()
     }
 
-    /// The rows of one page statement, ordered by rank.
+    /// The rows of one page statement, ordered by rank within each parent.
     async fn rows(
         &self,
         parents: &[i64],
@@ -150,18 +142,15 @@ impl<R: ChildList> PageLoader<R> {
         let json = combiner
             .rows(Self::statement(parents, first, after, true))
             .await?;
-        let mut ranked = json
-            .iter()
-            .map(|row| serde_json::from_str::<Ranked<R::Model>>(row))
+        // Each object also holds `rn`, which the model does not read.
+        json.iter()
+            .map(|row| serde_json::from_str::<R::Model>(row))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| {
                 Arc::new(AppError::Internal(anyhow::anyhow!(
                     "reading a row of a combined statement: {e}"
                 )))
-            })?;
-        // A union keeps no order of its own; the rank gives it back.
-        ranked.sort_by_key(|r| r.rn);
-        Ok(ranked.into_iter().map(|r| r.row).collect())
+            })
     }
 }
 
