@@ -201,6 +201,19 @@ pub struct Config {
     #[arg(long, env = "C360_LOADER_DELAY", default_value = "0ms", value_parser = humantime::parse_duration, global = true)]
     pub loader_delay: Duration,
 
+    /// PostgreSQL only: when the page statements of one level go out as one
+    /// statement. `auto` combines them while other requests are executing
+    /// (the cores are busy, and one statement costs less than several); a
+    /// request alone runs them side by side on idle connections.
+    #[arg(
+        long,
+        env = "C360_COMBINE_PAGES",
+        value_enum,
+        default_value = "auto",
+        global = true
+    )]
+    pub combine_pages: CombinePages,
+
     /// Loyalty points earned per major unit of the base currency paid (e.g. 1
     /// point per dollar); orders in other currencies earn none, as metrics
     /// count only base-currency orders.
@@ -289,6 +302,15 @@ pub struct Config {
     /// `0s` disables the schedule (`c360 insights refresh` still works).
     #[arg(long, env = "C360_RFM_REFRESH_INTERVAL", default_value = "1h", value_parser = humantime::parse_duration, global = true)]
     pub rfm_refresh_interval: Duration,
+}
+
+/// When a level's page statements go out as one (PostgreSQL).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CombinePages {
+    /// While other requests are executing.
+    Auto,
+    Always,
+    Never,
 }
 
 /// A kind of caller, for settings that differ by audience.

@@ -9,7 +9,14 @@
 //! `UNION ALL`, each row as JSON beside the number of the statement it
 //! answers. SQLite runs in-process, where a statement costs no round trip,
 //! so it keeps one statement per loader.
+//!
+//! Combining trades parallelism for less work: a request alone runs its
+//! level's statements side by side on idle connections and cores, and
+//! answers sooner that way, while under load one statement per level costs
+//! both servers less CPU. `Config::combine_pages` chooses; by default a
+//! request combines when others are executing beside it.
 
+use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
 use std::sync::{Arc, Mutex};
 
 use futures_util::future::BoxFuture;
@@ -32,6 +39,7 @@ struct Submitted {
 /// The statements a request's loaders handed in and not yet sent.
 pub struct Combiner {
     db: DatabaseConnection,
+    active: AtomicBool,
     pending: Mutex<Vec<Submitted>>,
 }
 
@@ -39,8 +47,19 @@ impl Combiner {
     pub fn new(db: DatabaseConnection) -> Arc<Combiner> {
         Arc::new(Combiner {
             db,
+            active: AtomicBool::new(false),
             pending: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Whether loaders hand their statements in, decided when the request
+    /// starts executing (see `Config::combine_pages`).
+    pub fn set_active(&self, active: bool) {
+        self.active.store(active, AtomicOrdering::Relaxed);
+    }
+
+    pub fn active(&self) -> bool {
+        self.active.load(AtomicOrdering::Relaxed)
     }
 
     /// Hands `stmt` in and waits for its rows, each a JSON object of its

@@ -128,7 +128,7 @@ impl<R: ChildList> PageLoader<R> {
         first: u64,
         after: Option<&Cursor>,
     ) -> Result<Vec<R::Model>, LoadError> {
-        let Some(combiner) = &self.combiner else {
+        let Some(combiner) = self.combiner.as_ref().filter(|c| c.active()) else {
             let stmt = StatementBuilder::build(
                 &Self::statement(parents, first, after, false),
                 &self.db.get_database_backend(),

@@ -35,6 +35,7 @@ use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
 
 use crate::app::AppState;
 use crate::auth::{CustomerScope, Identity, may_introspect, visible_customer_ids};
+use crate::config::CombinePages;
 use crate::error::AppError;
 
 pub use context::sees_pii;
@@ -144,6 +145,13 @@ pub async fn execute(
     let deadline = app.config.request_timeout;
     let run = async {
         let _slot = app.executions.acquire().await;
+        if let Some(combiner) = tasks.combiner() {
+            combiner.set_active(match app.config.combine_pages {
+                CombinePages::Always => true,
+                CombinePages::Never => false,
+                CombinePages::Auto => app.executions.running() > 1,
+            });
+        }
         tasks.drive(schema.execute(request)).await
     };
     let mut response = match tokio::time::timeout(deadline, run).await {

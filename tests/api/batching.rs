@@ -1,7 +1,7 @@
 //! Batched loading: a list with every relation nested costs the same number
 //! of SQL statements whatever its length.
 
-use sea_orm::DatabaseBackend;
+use c360::config::CombinePages;
 use serde_json::json;
 
 use crate::both_stores;
@@ -37,16 +37,10 @@ both_stores! {
         let five = statements_for(&app, 5).await;
         let fifty = statements_for(&app, 50).await;
         assert_eq!(five, fifty, "statements must not grow with the list");
-        let budget = match app.db.get_database_backend() {
-            // The page statements of a level go out as one: the customers
-            // (with their loyalty account, referral and stats beside them),
-            // then their orders, tickets, reviews, ledger rows, referrals and
-            // NPS answers, then the orders' lines and the tickets' messages.
-            DatabaseBackend::Postgres => 3,
-            // One statement per relation level: customers, orders, lines,
-            // tickets, messages, reviews, transactions, referrals, NPS.
-            _ => 9,
-        };
+        // One statement per relation level: the customers (with their
+        // loyalty account, referral and stats beside them), orders, lines,
+        // tickets, messages, reviews, transactions, referrals, NPS.
+        let budget = 9;
         assert_eq!(fifty, budget, "statement budget of the nested list");
         // Repeated runs cost the same: batching does not depend on timing.
         for _ in 0..3 {
@@ -173,6 +167,20 @@ both_stores! {
     }
 }
 
+/// Under load (here: always) PostgreSQL gets a level's page statements as one.
+#[tokio::test]
+async fn combined_levels_cost_three_statements_on_postgres() {
+    let Some(app) = TestApp::spawn_postgres_with(|c| c.combine_pages = CombinePages::Always).await
+    else {
+        return;
+    };
+    app.seed(60).await;
+    // The customers; then their orders, tickets, reviews, ledger rows,
+    // referrals and NPS answers; then the orders' lines and the tickets' messages.
+    assert_eq!(statements_for(&app, 5).await, 3);
+    assert_eq!(statements_for(&app, 50).await, 3);
+}
+
 /// Every relation with the fields that tell rows apart, two levels deep.
 const EVERYTHING: &str = r#"query($n: Int!) {
   customers(first: $n, orderBy: { field: CREATED_AT, direction: ASC }) { edges { node {
@@ -197,7 +205,8 @@ const EVERYTHING: &str = r#"query($n: Int!) {
 /// both gives the same answer, field for field.
 #[tokio::test]
 async fn combined_pages_answer_what_separate_statements_answer() {
-    let Some(pg) = TestApp::spawn_postgres().await else {
+    let Some(pg) = TestApp::spawn_postgres_with(|c| c.combine_pages = CombinePages::Always).await
+    else {
         return;
     };
     let sqlite = TestApp::spawn_sqlite().await;
