@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use c360::app::{App, AppState};
 use c360::auth::{Identity, Principal, Role};
-use c360::config::Config;
+use c360::config::{CombinePages, Config};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sea_orm::{ConnectionTrait, Statement};
@@ -29,6 +29,7 @@ pub async fn capture(
     scenario: Scenario,
     workload: &Workload,
     seed: u64,
+    combine_pages: CombinePages,
 ) -> anyhow::Result<Samples> {
     let mut db = store.connect(4).await?;
     let captured: Arc<Mutex<Vec<Statement>>> = Arc::default();
@@ -38,7 +39,8 @@ pub async fn capture(
             v.push(info.statement.clone());
         }
     });
-    let config = Config::for_store(store.url.clone());
+    let mut config = Config::for_store(store.url.clone());
+    config.combine_pages = combine_pages;
     let app = AppState(Arc::new(App {
         store: db,
         rate_limiter: c360::http::rate_limit::RateLimiter::new(

@@ -26,6 +26,7 @@ mod store;
 use std::sync::Arc;
 use std::time::Duration;
 
+use c360::config::CombinePages;
 use clap::{Parser, ValueEnum};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -135,15 +136,38 @@ async fn main() -> anyhow::Result<()> {
                 }
                 _ => server.target(scenario.caller()),
             };
+            // The server combines a level's page statements on PostgreSQL
+            // while other requests execute (`C360_COMBINE_PAGES=auto`): the
+            // floor replays what it issues alone at concurrency 1 and what it
+            // issues combined above.
             let samples = if args.no_floor || !scenario.has_floor() {
                 None
             } else {
-                Some(floor::capture(&prepared, *scenario, &workload, args.seed).await?)
+                let alone = floor::capture(
+                    &prepared,
+                    *scenario,
+                    &workload,
+                    args.seed,
+                    CombinePages::Never,
+                )
+                .await?;
+                let busy = floor::capture(
+                    &prepared,
+                    *scenario,
+                    &workload,
+                    args.seed,
+                    CombinePages::Always,
+                )
+                .await?;
+                Some((alone, busy))
             };
             for &concurrency in &args.concurrency {
                 let gateway = load::run(&args, &target, *scenario, concurrency, &workload).await?;
                 let floor = match &samples {
-                    Some(s) => Some(floor::run(&args, &prepared, s, concurrency).await?),
+                    Some((alone, busy)) => {
+                        let s = if concurrency > 1 { busy } else { alone };
+                        Some(floor::run(&args, &prepared, s, concurrency).await?)
+                    }
                     None => None,
                 };
                 let row = report::Row {
