@@ -2,7 +2,9 @@
 //! parent at that level, with each parent's page size applied in SQL.
 //!
 //! To-many relations page with `ROW_NUMBER() OVER (PARTITION BY parent ...)`
-//! (the same SQL on SQLite and PostgreSQL); to-one relations load by key.
+//! (the same SQL on SQLite and PostgreSQL); to-one relations load by key,
+//! unless the customer's own statement already read them (`joined`). On
+//! PostgreSQL a level's page statements may go out as one (`combine`).
 //! Every loader is created per request and carries the caller's customer
 //! scope, so a CUSTOMER token never loads another customer's rows.
 
