@@ -395,7 +395,10 @@ async fn serve(config: Config, seed_demo: bool) -> AppResult<()> {
         println!("  GraphiQL:     {url}/graphql");
         println!("  Staff token:  {token}");
         if let Some(id) = showcase_customer(db).await? {
-            println!("  A customer with every kind of record: gid://c360/Customer/{id}");
+            println!(
+                "  A customer with every kind of record: {}",
+                crate::domain::ids::gid(crate::domain::ids::Kind::Customer, id)
+            );
         }
         println!("\nIn GraphiQL, add the header {{\"Authorization\": \"Bearer <token>\"}}.\n");
     }

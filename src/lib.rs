@@ -13,6 +13,8 @@ pub mod cli;
 pub mod config;
 /// Opening the store: pool, SQLite pragmas, statement counting.
 pub mod db;
+/// Facts of the business, defined once: ids, money, tiers, NPS, RFM, statuses, codes, the clock.
+pub mod domain;
 /// The one error type and its `extensions.code`.
 pub mod error;
 /// GraphQL schema: one module per domain, batched loaders.

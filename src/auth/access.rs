@@ -158,3 +158,12 @@ pub fn may_introspect(identity: &Identity, allowed: &[crate::config::Audience]) 
     };
     allowed.contains(&audience)
 }
+
+/// Whether the caller sees PII unmasked: staff, a customer (only ever its own
+/// record), or a partner holding `pii:read`.
+pub fn sees_pii(principal: &Principal) -> bool {
+    match principal.role {
+        Role::Staff | Role::Customer => true,
+        Role::Partner => principal.has_scope("pii:read"),
+    }
+}

@@ -8,8 +8,9 @@ use async_graphql::Context;
 
 use super::loaders::Loaders;
 use crate::app::AppState;
+pub use crate::auth::sees_pii;
 use crate::auth::{
-    CustomerScope, Domain, Identity, Principal, Role, audits_pii_read, require_domain,
+    CustomerScope, Domain, Identity, Principal, audits_pii_read, require_domain,
     visible_customer_ids,
 };
 use crate::error::AppError;
@@ -31,15 +32,6 @@ pub fn loaders<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Loaders> {
 pub fn state<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a AppState> {
     ctx.data::<AppState>()
         .map_err(|_| AppError::Internal(anyhow::anyhow!("application state missing")).into())
-}
-
-/// Whether the caller sees PII unmasked: staff, a customer (only ever its own
-/// record), or a partner holding `pii:read`.
-pub fn sees_pii(principal: &Principal) -> bool {
-    match principal.role {
-        Role::Staff | Role::Customer => true,
-        Role::Partner => principal.has_scope("pii:read"),
-    }
 }
 
 pub fn scope_of(principal: &Principal) -> CustomerScope {

@@ -397,7 +397,7 @@ impl CustomerFilter {
                     "filtering by email needs the `pii:read` scope".into(),
                 ));
             }
-            let email = normalise_email("filter.email", email)?;
+            let email = crate::domain::email::normalise("filter.email", email)?;
             terms.push(pred(Attr::Email, Test::Cmp(CmpOp::Eq, text(email))));
         }
         if let Some(domain) = &self.email_domain {
@@ -464,25 +464,6 @@ impl CustomerFilter {
     }
 }
 
-/// Trims and lower-cases an address, rejecting what cannot be one (including masked values).
-pub fn normalise_email(field: &str, email: &str) -> Result<String, AppError> {
-    let email = email.trim().to_lowercase();
-    let valid = email.split_once('@').is_some_and(|(local, domain)| {
-        !local.is_empty()
-            && domain.contains('.')
-            && !domain.starts_with('.')
-            && !domain.ends_with('.')
-    }) && !email.contains(['*', ' ']);
-    if valid {
-        Ok(email)
-    } else {
-        Err(AppError::bad_input(
-            field,
-            format!("`{email}` is not an email address"),
-        ))
-    }
-}
-
 #[derive(Default)]
 pub struct CustomerQuery;
 
@@ -508,7 +489,7 @@ impl CustomerQuery {
             )
             .into());
         }
-        let email = normalise_email("email", &email)?;
+        let email = crate::domain::email::normalise("email", &email)?;
         let mut query = customer::Entity::find().filter(customer::Column::Email.eq(email));
         if let CustomerScope::Only(own) = scope_of(principal) {
             query = query.filter(customer::Column::Id.eq(own));

@@ -444,8 +444,7 @@ where
     }
 }
 
-/// Net spend (`total - refunded`) of paid orders placed in the last 365
-/// days, per customer and currency: one grouped statement per batch. The
+/// Net spend (`total - refunded`) of paid orders placed in the tier window, per customer and currency: one grouped statement per batch. The
 /// resolver picks the base currency, so the loader needs no configuration.
 pub struct TrailingSpendLoader {
     db: DatabaseConnection,
@@ -457,20 +456,21 @@ impl Loader<i64> for TrailingSpendLoader {
 
     async fn load(&self, ids: &[i64]) -> Result<HashMap<i64, Vec<(String, i64)>>, Self::Error> {
         use order::Column as O;
-        let since = chrono::Utc::now() - chrono::TimeDelta::days(365);
-        let select = Query::select()
-            .column(O::CustomerId)
-            .column(O::Currency)
-            .expr(Expr::cust(r#"CAST(SUM("total" - "refunded") AS BIGINT)"#))
-            .from(order::Entity)
-            .and_where(Expr::col(O::CustomerId).is_in(ids.iter().copied()))
-            .and_where(Expr::col(O::Status).is_in(
-                crate::service::loyalty::SPENDING.map(|s| sea_orm::ActiveEnum::to_value(&s)),
-            ))
-            .and_where(Expr::col(O::PlacedAt).gte(since))
-            .group_by_col(O::CustomerId)
-            .group_by_col(O::Currency)
-            .to_owned();
+        let since = crate::domain::tiers::window_start(chrono::Utc::now());
+        let select =
+            Query::select()
+                .column(O::CustomerId)
+                .column(O::Currency)
+                .expr(Expr::cust(r#"CAST(SUM("total" - "refunded") AS BIGINT)"#))
+                .from(order::Entity)
+                .and_where(Expr::col(O::CustomerId).is_in(ids.iter().copied()))
+                .and_where(Expr::col(O::Status).is_in(
+                    crate::domain::orders::SPENDING.map(|s| sea_orm::ActiveEnum::to_value(&s)),
+                ))
+                .and_where(Expr::col(O::PlacedAt).gte(since))
+                .group_by_col(O::CustomerId)
+                .group_by_col(O::Currency)
+                .to_owned();
         let rows = sea_orm::ConnectionTrait::query_all(&self.db, &select)
             .await
             .map_err(|e| Arc::new(AppError::from(e)))?;

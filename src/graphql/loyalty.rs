@@ -40,10 +40,10 @@ impl LoyaltyAccount {
             .into_iter()
             .find(|(currency, _)| *currency == rules.base_currency)
             .map_or(0, |(_, spend)| spend);
-        let tier = loyalty::tier_for_spend(spend, &rules.tiers);
+        let tier = crate::domain::tiers::tier_for_spend(spend, &rules.tiers);
         Ok((
             spend,
-            loyalty::next_tier(tier, &rules.tiers),
+            crate::domain::tiers::next_tier(tier, &rules.tiers),
             rules.base_currency,
         ))
     }

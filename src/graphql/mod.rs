@@ -38,10 +38,9 @@ use crate::auth::{CustomerScope, Identity, may_introspect, visible_customer_ids}
 use crate::config::CombinePages;
 use crate::error::AppError;
 
-pub use context::sees_pii;
 pub use errors::{Outcome, classify};
 pub use limits::{DocumentLimits, check_document, count_tokens};
-pub use money::{Money, minor_digits};
+pub use money::Money;
 pub use pagination::MAX_PAGE_SIZE;
 
 #[derive(MergedObject, Default)]

@@ -1,5 +1,5 @@
 //! Money as the API shows it: a decimal string and an ISO 4217 code, from
-//! integer minor units (never a float).
+//! integer minor units (`domain::money`).
 
 use async_graphql::SimpleObject;
 
@@ -12,34 +12,10 @@ pub struct Money {
     pub currency_code: String,
 }
 
-/// Digits after the decimal point for a currency (ISO 4217 exponent).
-pub fn minor_digits(currency: &str) -> u32 {
-    match currency {
-        "BIF" | "CLP" | "DJF" | "GNF" | "ISK" | "JPY" | "KMF" | "KRW" | "PYG" | "RWF" | "UGX"
-        | "UYI" | "VND" | "VUV" | "XAF" | "XOF" | "XPF" => 0,
-        "BHD" | "IQD" | "JOD" | "KWD" | "LYD" | "OMR" | "TND" => 3,
-        _ => 2,
-    }
-}
-
 impl Money {
     pub fn from_minor(minor: i64, currency: &str) -> Money {
-        let digits = minor_digits(currency);
-        let sign = if minor < 0 { "-" } else { "" };
-        let abs = minor.unsigned_abs();
-        let amount = if digits == 0 {
-            format!("{sign}{abs}")
-        } else {
-            let scale = 10u64.pow(digits);
-            format!(
-                "{sign}{}.{:0width$}",
-                abs / scale,
-                abs % scale,
-                width = digits as usize
-            )
-        };
         Money {
-            amount,
+            amount: crate::domain::money::format_minor(minor, currency),
             currency_code: currency.to_owned(),
         }
     }

@@ -49,6 +49,13 @@ impl NodeQuery {
             }};
         }
         Ok(match kind {
+            Kind::Segment => {
+                return Err(crate::error::AppError::bad_input(
+                    "id",
+                    "a segment is not a node; read it with `segment(id)`",
+                )
+                .into());
+            }
             Kind::Customer => {
                 authorize(ctx, Domain::Customers)?;
                 Customer::load(ctx, id)

@@ -12,20 +12,11 @@ use crate::service::nps;
 
 /// How an NPS answer counts: PROMOTER 9-10, PASSIVE 7-8, DETRACTOR 0-6.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "crate::domain::nps::Category")]
 pub enum NpsCategory {
     Promoter,
     Passive,
     Detractor,
-}
-
-impl NpsCategory {
-    pub fn of(score: i32) -> NpsCategory {
-        match score {
-            9.. => NpsCategory::Promoter,
-            7..=8 => NpsCategory::Passive,
-            _ => NpsCategory::Detractor,
-        }
-    }
 }
 
 pub struct NpsResponse(pub nps_response::Model);
@@ -43,7 +34,7 @@ impl NpsResponse {
         self.0.score
     }
     async fn category(&self) -> NpsCategory {
-        NpsCategory::of(self.0.score)
+        crate::domain::nps::Category::of(self.0.score).into()
     }
     async fn comment(&self) -> Option<&str> {
         self.0.comment.as_deref()

@@ -14,11 +14,14 @@ use sea_orm::{
 use super::connection::{Conn, Total};
 use super::context::{authorize, identity, sees_pii, state};
 use super::customer::Customer;
+use super::ids::{Kind, decode, encode};
 use super::joined::{self, Joins};
-use super::money::{Money, minor_digits};
+use super::money::Money;
 use super::pagination::{Cursor, KeyKind, SortValue, decode_cursor, page_size};
 use crate::auth::{Domain, require_domain_write};
 use crate::config::parse_timezone;
+use crate::domain::money::minor_digits;
+use crate::domain::nps::{DETRACTOR_MAX, PROMOTER_MIN};
 use crate::error::AppError;
 use crate::segment::catalogue::{
     ANNIVERSARY_OF, ANNIVERSARY_OPS, ATTRIBUTES, Attr, FUNCTIONS, Func, OpKind, Type, attribute,
@@ -39,7 +42,7 @@ pub fn segment_env(ctx: &Context<'_>, timezone: Option<&str>) -> async_graphql::
 
 /// Parses, checks and compiles a query; filtering by email needs PII access.
 pub fn segment_condition(text: &str, pii: bool, env: &Env) -> Result<Condition, AppError> {
-    let expr = parse(text, super::money::minor_digits(&env.base_currency))?;
+    let expr = parse(text, minor_digits(&env.base_currency))?;
     if !pii && expr.mentions(Attr::Email) {
         return Err(AppError::Forbidden(
             "segments on `email` need the `pii:read` scope".into(),
@@ -233,25 +236,12 @@ impl SegmentQuery {
     }
 }
 
-const SEGMENT_ID_PREFIX: &str = "gid://c360/Segment/";
-
 fn segment_gid(id: i64) -> ID {
-    ID(format!("{SEGMENT_ID_PREFIX}{id}"))
+    encode(Kind::Segment, id)
 }
 
 fn decode_segment_id(field: &str, id: &ID) -> Result<i64, AppError> {
-    id.strip_prefix(SEGMENT_ID_PREFIX)
-        .and_then(|n| n.parse::<i64>().ok())
-        .filter(|n| *n > 0)
-        .ok_or_else(|| {
-            AppError::bad_input(
-                field,
-                format!(
-                    "`{}` is not a segment id; they look like `gid://c360/Segment/3`",
-                    id.as_str()
-                ),
-            )
-        })
+    decode(field, Kind::Segment, id)
 }
 
 /// A saved segment: a named query in the segment language.
@@ -386,8 +376,8 @@ async fn statistics(
             big(sum(Sql::col((la::Entity, la::Column::PointsAvailable)))),
             "points",
         )
-        .expr_as(big(count_when(score().gte(9))), "promoters")
-        .expr_as(big(count_when(score().lte(6))), "detractors")
+        .expr_as(big(count_when(score().gte(PROMOTER_MIN))), "promoters")
+        .expr_as(big(count_when(score().lte(DETRACTOR_MAX))), "detractors")
         .expr_as(big(count_when(score().is_not_null())), "respondents")
         .filter(cond)
         .into_model::<StatsRow>()

@@ -56,6 +56,7 @@ pub struct Rfm {
 
 /// A customer's RFM group: the first rule that holds, with R, F, M the scores.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "crate::domain::rfm::Group")]
 pub enum RfmGroup {
     /// R ≥ 4, F ≥ 4 and M ≥ 4.
     Champions,
@@ -75,25 +76,9 @@ pub enum RfmGroup {
     Dormant,
 }
 
-impl RfmGroup {
-    fn parse(stored: &str) -> Option<RfmGroup> {
-        Some(match stored {
-            "CHAMPIONS" => RfmGroup::Champions,
-            "LOYAL" => RfmGroup::Loyal,
-            "NEW" => RfmGroup::New,
-            "PROMISING" => RfmGroup::Promising,
-            "NEEDS_ATTENTION" => RfmGroup::NeedsAttention,
-            "AT_RISK" => RfmGroup::AtRisk,
-            "ALMOST_LOST" => RfmGroup::AlmostLost,
-            "DORMANT" => RfmGroup::Dormant,
-            _ => return None,
-        })
-    }
-}
-
 impl Rfm {
     fn of(model: customer_rfm::Model) -> Result<Rfm, crate::error::AppError> {
-        let group = RfmGroup::parse(&model.rfm_group).ok_or_else(|| {
+        let group = crate::domain::rfm::Group::parse(&model.rfm_group).ok_or_else(|| {
             crate::error::AppError::Internal(anyhow::anyhow!(
                 "customer_rfm holds an unknown group {:?}",
                 model.rfm_group
@@ -103,7 +88,7 @@ impl Rfm {
             recency: model.recency_score.into(),
             frequency: model.frequency_score.into(),
             monetary: model.monetary_score.into(),
-            group,
+            group: group.into(),
             refreshed_at: model.refreshed_at,
         })
     }
@@ -188,7 +173,9 @@ impl CustomerStats {
     }
     /// Category of the most recent NPS answer.
     async fn last_nps_category(&self) -> Option<NpsCategory> {
-        self.model.last_nps_score.map(NpsCategory::of)
+        self.model
+            .last_nps_score
+            .map(|s| crate::domain::nps::Category::of(s).into())
     }
     /// Mean CSAT rating (1-5) over rated tickets.
     async fn csat_average(&self) -> Option<f64> {

@@ -16,9 +16,10 @@ use serde_json::json;
 use super::HttpState;
 use super::graphql::{Rejection, identity};
 use super::negotiate::MediaType;
+use crate::auth::sees_pii;
 use crate::auth::{Identity, Principal, Role, mask_email, mask_name, mask_phone};
+use crate::domain::ids::{Kind, gid};
 use crate::error::AppError;
-use crate::graphql::sees_pii;
 use crate::segment::{Env, customers_joined};
 
 /// Members read per statement.
@@ -88,12 +89,10 @@ pub async fn export_segment(
             return reject(StatusCode::BAD_REQUEST, "BAD_USER_INPUT", &m);
         }
     };
-    let Some(id) = id.parse::<i64>().ok().filter(|n| *n > 0) else {
-        return reject(
-            StatusCode::BAD_REQUEST,
-            "BAD_USER_INPUT",
-            "the segment id is the number of `gid://c360/Segment/<id>`",
-        );
+    // The path holds the number of `gid://c360/Segment/<id>`.
+    let id = match crate::domain::ids::decode_lenient("id", Kind::Segment, &id) {
+        Ok(id) => id,
+        Err(e) => return reject(StatusCode::BAD_REQUEST, "BAD_USER_INPUT", &e.to_string()),
     };
     let db = state.app.store.conn.clone();
     let saved = match segment::Entity::find_by_id(id).one(&db).await {
@@ -186,7 +185,7 @@ fn line(c: &customer::Model, format: Format, pii: bool) -> String {
         }
     });
     let values: Vec<Option<String>> = vec![
-        Some(format!("gid://c360/Customer/{}", c.id)),
+        Some(gid(Kind::Customer, c.id)),
         Some(masked(&c.email, mask_email)),
         c.first_name.as_deref().map(|v| masked(v, mask_name)),
         c.last_name.as_deref().map(|v| masked(v, mask_name)),

@@ -21,8 +21,8 @@ use serde::{Deserialize, de::DeserializeOwned};
 
 use super::read::Numbered;
 use crate::auth::Principal;
+use crate::domain::ids::{Kind as IdKind, decode_lenient};
 use crate::error::{AppError, AppResult};
-use crate::graphql::ids::{Kind as IdKind, decode};
 use crate::service::customers::{self, NewCustomer, Profile};
 use crate::service::orders::{self, NewLine, NewOrder};
 use crate::service::{Outcome, Rules, nps, reviews, tickets};
@@ -69,10 +69,7 @@ impl CustomerRef<'_> {
     async fn resolve(self, db: &impl ConnectionTrait, ctx: &Context) -> AppResult<i64> {
         let found = match (self.id, self.email, self.external_ref) {
             (Some(id), None, None) => {
-                let id = match id.parse::<i64>() {
-                    Ok(n) if n > 0 => n,
-                    _ => decode("customerId", IdKind::Customer, id)?,
-                };
+                let id = decode_lenient("customerId", IdKind::Customer, id)?;
                 customer::Entity::find_by_id(id).one(db).await?
             }
             (None, Some(email), None) => {

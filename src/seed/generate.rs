@@ -33,7 +33,7 @@ use super::rows::{
     Batch, CustomerRow, LedgerRow, LoyaltyAccountRow, NpsRow, OrderLineRow, OrderRow, ReferralRow,
     ReviewRow, TagRow, TicketMessageRow, TicketRow,
 };
-use crate::service::loyalty::{TierThresholds, tier_for_spend};
+use crate::domain::tiers::{TierThresholds, tier_for_spend};
 
 const MINUTE: i64 = 60;
 const HOUR: i64 = 3_600;
@@ -125,18 +125,7 @@ fn take(next: &mut i64) -> i64 {
     id
 }
 
-/// A unique, stable referral code per customer id: the id times an odd
-/// constant modulo 2^35 (a bijection), in Crockford base 32.
-pub fn referral_code(customer_id: i64) -> String {
-    const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-    let mut x = (customer_id as u64).wrapping_mul(0x9E37_79B9) & ((1 << 35) - 1);
-    let mut code = [b'0'; 7];
-    for slot in code.iter_mut().rev() {
-        *slot = ALPHABET[(x & 31) as usize];
-        x >>= 5;
-    }
-    format!("REF-{}", String::from_utf8_lossy(&code))
-}
+use crate::domain::referral::code as referral_code;
 
 fn splitmix64(mut x: u64) -> u64 {
     x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);

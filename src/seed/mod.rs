@@ -24,8 +24,6 @@ mod rows;
 
 /// Referral codes are derived from the customer id, unique by construction;
 /// customers created through the API get theirs the same way.
-pub use generate::referral_code;
-
 use std::fmt;
 use std::time::{Duration, Instant};
 

@@ -140,8 +140,8 @@ impl AttrSpec {
 
 pub const LOYALTY_TIERS: &[&str] = &["BRONZE", "SILVER", "GOLD", "PLATINUM"];
 pub const EMAIL_STATES: &[&str] = &["SUBSCRIBED", "UNSUBSCRIBED", "PENDING", "NOT_SUBSCRIBED"];
-pub const NPS_CATEGORIES: &[&str] = &["PROMOTER", "PASSIVE", "DETRACTOR"];
-pub const RFM_GROUPS: &[&str] = crate::service::rfm::GROUPS;
+pub const NPS_CATEGORIES: &[&str] = &crate::domain::nps::Category::NAMES;
+pub const RFM_GROUPS: &[&str] = &crate::domain::rfm::Group::NAMES;
 
 macro_rules! attr {
     ($attr:ident, $name:literal, $ty:ident, $nullable:literal, $values:expr, $desc:literal) => {

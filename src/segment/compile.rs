@@ -20,9 +20,10 @@ use chrono_tz::Tz;
 use sea_orm::sea_query::{
     Condition, Expr as Sql, ExprTrait, Func, IntoColumnRef, LikeExpr, Query, SelectStatement,
 };
-use sea_orm::{EntityTrait, QueryTrait, Select};
+use sea_orm::{ActiveEnum, EntityTrait, QueryTrait, Select};
 
 use super::ast::{Attr, CmpOp, Day, Expr, Func as Fn_, Pred, SubAttr, Test, Value};
+use crate::domain::orders::NOT_COUNTED;
 use crate::error::AppError;
 
 /// What a query is evaluated against: the day it is today and where.
@@ -328,13 +329,12 @@ fn email_domain(test: &Test) -> Result<Sql, AppError> {
     })
 }
 
-/// The score range of an NPS category.
+/// The score range of an NPS category (a name the parser has checked).
 pub fn nps_range(category: &str) -> (i64, i64) {
-    match category {
-        "PROMOTER" => (9, 10),
-        "PASSIVE" => (7, 8),
-        _ => (0, 6),
-    }
+    let category = crate::domain::nps::Category::parse(category)
+        .unwrap_or(crate::domain::nps::Category::Detractor);
+    let (lo, hi) = category.range();
+    (lo.into(), hi.into())
 }
 
 fn nps_category(test: &Test) -> Result<Sql, AppError> {
@@ -493,7 +493,7 @@ fn order_rows(func: Fn_, env: &Env) -> SelectStatement {
         Sql::col((order::Entity, order::Column::CustomerId))
             .equals((customer::Entity, customer::Column::Id)),
     )
-    .and_where(Sql::col((order::Entity, order::Column::Status)).ne("CANCELLED"))
+    .and_where(Sql::col((order::Entity, order::Column::Status)).ne(NOT_COUNTED.to_value()))
     .and_where(Sql::col((order::Entity, order::Column::Currency)).eq(env.base_currency.clone()));
     q.group_by_col((order::Entity, order::Column::CustomerId));
     q

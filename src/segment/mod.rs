@@ -53,7 +53,7 @@ pub fn condition(
     text: &str,
     env: &Env,
 ) -> Result<sea_orm::sea_query::Condition, crate::error::AppError> {
-    let digits = crate::graphql::minor_digits(&env.base_currency);
+    let digits = crate::domain::money::minor_digits(&env.base_currency);
     let expr = parse(text, digits)?;
     compile(&expr, env)
 }

@@ -11,8 +11,9 @@ use serde_json::json;
 
 use super::{Rules, audit, metrics, owner};
 use crate::auth::{Principal, Role};
+use crate::domain::ids::{Kind, gid};
+use crate::domain::referral::code as referral_code;
 use crate::error::{AppError, AppResult};
-use crate::seed::referral_code;
 
 /// Profile fields; `None` leaves a field as it is (on create: unset).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -27,29 +28,9 @@ pub struct Profile {
     pub city: Option<String>,
 }
 
-/// Trimmed and lower-cased; one `@`, a non-empty local part, a dotted domain.
+/// The address in its normal form (`domain::email`).
 pub fn normalise_email(email: &str) -> AppResult<String> {
-    let email = email.trim().to_lowercase();
-    let valid = email.len() <= 254
-        && match email.split_once('@') {
-            Some((local, domain)) => {
-                !local.is_empty()
-                    && !domain.contains('@')
-                    && domain.contains('.')
-                    && !domain.starts_with('.')
-                    && !domain.ends_with('.')
-                    && !email.chars().any(char::is_whitespace)
-            }
-            None => false,
-        };
-    if valid {
-        Ok(email)
-    } else {
-        Err(AppError::bad_input(
-            "email",
-            format!("`{email}` is not an email address such as jane@example.com"),
-        ))
-    }
+    crate::domain::email::normalise("email", email)
 }
 
 fn optional_text(field: &str, value: Option<String>, max: usize) -> AppResult<Option<String>> {
@@ -449,7 +430,7 @@ pub async fn set_consent(
 }
 
 fn target(id: i64) -> String {
-    format!("gid://c360/Customer/{id}")
+    gid(Kind::Customer, id)
 }
 
 /// Moves every record of customer `merge` to `keep` (orders and lines,

@@ -24,7 +24,7 @@
 //!   positive adjustments); points redeemed: REDEEM rows, as a positive
 //!   number; both over rows created in the period and not CANCELLED.
 
-use c360_entity::enums::{LoyaltyTransactionKind, LoyaltyTransactionState, OrderStatus};
+use c360_entity::enums::{LoyaltyTransactionKind, LoyaltyTransactionState};
 use c360_entity::{customer, loyalty_transaction as lt, nps_response as nps, order, ticket};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{
@@ -32,6 +32,8 @@ use sea_orm::sea_query::{
 };
 use sea_orm::{ActiveEnum, ConnectionTrait, QueryResult};
 
+use crate::domain::nps::{DETRACTOR_MAX, PROMOTER_MIN};
+use crate::domain::orders::NOT_COUNTED;
 use crate::error::{AppError, AppResult};
 use crate::service::metrics::first_reply_minutes;
 
@@ -246,7 +248,7 @@ fn orders_stmt(p: Period, base_currency: &str, pop: Option<&SelectStatement>) ->
         )
         .expr_as(count_if(placed().lt(p.from)), Alias::new("before_orders"))
         .from(order::Entity)
-        .and_where(Expr::col((order::Entity, O::Status)).ne(OrderStatus::Cancelled.to_value()))
+        .and_where(Expr::col((order::Entity, O::Status)).ne(NOT_COUNTED.to_value()))
         .and_where(Expr::col((order::Entity, O::Currency)).eq(base_currency))
         .and_where(placed().lt(p.to))
         .group_by_col((order::Entity, O::CustomerId));
@@ -267,8 +269,8 @@ fn orders_stmt(p: Period, base_currency: &str, pop: Option<&SelectStatement>) ->
 fn nps_stmt(p: Period, pop: Option<&SelectStatement>) -> SelectStatement {
     let score = || Expr::col((nps::Entity, nps::Column::Score));
     let mut q = Query::select();
-    q.expr(count_if(score().gte(9)))
-        .expr(count_if(score().lte(6)))
+    q.expr(count_if(score().gte(PROMOTER_MIN)))
+        .expr(count_if(score().lte(DETRACTOR_MAX)))
         .expr(
             Expr::col((nps::Entity, nps::Column::Id))
                 .count()

@@ -18,19 +18,19 @@
 //! credit when its period ends expires. The ledger is replayed to apply the
 //! rule, so enabling expiry on a store with history is exact as well.
 
-use c360_entity::enums::{
-    LoyaltyTier, LoyaltyTransactionKind, LoyaltyTransactionState, OrderStatus,
-};
+use c360_entity::enums::{LoyaltyTier, LoyaltyTransactionKind, LoyaltyTransactionState};
 use c360_entity::{loyalty_account, loyalty_transaction, order};
-use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::sea_query::{Alias, Cond, Expr, ExprTrait, Func, Query, SubQueryStatement};
 use sea_orm::{
     ActiveEnum, ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set,
 };
 
 use super::Rules;
+use crate::domain::money::minor_digits;
+use crate::domain::orders::SPENDING;
+use crate::domain::tiers::{self, tier_for_spend};
 use crate::error::{AppError, AppResult};
-use crate::graphql::minor_digits;
 
 /// Accounts per statement when refreshing a list of customers.
 const IDS_PER_STATEMENT: usize = 1_000;
@@ -157,50 +157,6 @@ fn ledger_sum(filter: Cond) -> Expr {
         )
         .to_owned();
     Expr::SubQuery(None, Box::new(SubQueryStatement::from(sub)))
-}
-
-/// Spend thresholds of the tiers, in minor units of the base currency; a
-/// customer is in the highest tier whose threshold their spend reaches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TierThresholds {
-    pub silver: i64,
-    pub gold: i64,
-    pub platinum: i64,
-}
-
-impl Default for TierThresholds {
-    /// 500 / 1,500 / 5,000 major units.
-    fn default() -> Self {
-        TierThresholds {
-            silver: 50_000,
-            gold: 150_000,
-            platinum: 500_000,
-        }
-    }
-}
-
-/// The tier above `tier` and the spend (minor units) it starts at; `None`
-/// at PLATINUM.
-pub fn next_tier(tier: LoyaltyTier, thresholds: &TierThresholds) -> Option<(LoyaltyTier, i64)> {
-    match tier {
-        LoyaltyTier::Bronze => Some((LoyaltyTier::Silver, thresholds.silver)),
-        LoyaltyTier::Silver => Some((LoyaltyTier::Gold, thresholds.gold)),
-        LoyaltyTier::Gold => Some((LoyaltyTier::Platinum, thresholds.platinum)),
-        LoyaltyTier::Platinum => None,
-    }
-}
-
-/// The tier for a trailing-12-month net spend (minor units); BRONZE below SILVER.
-pub fn tier_for_spend(net_spend_minor: i64, thresholds: &TierThresholds) -> LoyaltyTier {
-    if net_spend_minor >= thresholds.platinum {
-        LoyaltyTier::Platinum
-    } else if net_spend_minor >= thresholds.gold {
-        LoyaltyTier::Gold
-    } else if net_spend_minor >= thresholds.silver {
-        LoyaltyTier::Silver
-    } else {
-        LoyaltyTier::Bronze
-    }
 }
 
 /// Points an amount of `currency` (minor units) earns: `points_per_unit` per
@@ -556,7 +512,7 @@ fn expired_remainder(mut movements: Vec<Movement>, now: DateTime<Utc>) -> i64 {
 }
 
 /// Net spend of the trailing twelve months in the base currency: paid,
-/// fulfilled and (partially) refunded orders placed since `now - 365 days`,
+/// fulfilled and (partially) refunded orders placed within the tier window (`domain::tiers::WINDOW`),
 /// `total - refunded`.
 pub async fn trailing_spend(
     db: &impl ConnectionTrait,
@@ -573,18 +529,10 @@ pub async fn trailing_spend(
         .and_where(Expr::col(O::CustomerId).eq(customer_id))
         .and_where(Expr::col(O::Currency).eq(rules.base_currency.as_str()))
         .and_where(Expr::col(O::Status).is_in(SPENDING.map(|s| s.to_value())))
-        .and_where(Expr::col(O::PlacedAt).gte(now - TimeDelta::days(365)))
+        .and_where(Expr::col(O::PlacedAt).gte(tiers::window_start(now)))
         .to_owned();
     scalar_i64(db, &select).await
 }
-
-/// Statuses whose money counts towards a tier: the order was paid.
-pub const SPENDING: [OrderStatus; 4] = [
-    OrderStatus::Paid,
-    OrderStatus::Fulfilled,
-    OrderStatus::PartiallyRefunded,
-    OrderStatus::Refunded,
-];
 
 /// Sets the customer's tier from their trailing-12-month net spend.
 pub async fn refresh_tier(
@@ -791,6 +739,7 @@ pub fn validate_adjustment(points: i64, reason: &str) -> AppResult<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::TimeDelta;
 
     fn at(day: i64) -> DateTime<Utc> {
         DateTime::<Utc>::UNIX_EPOCH + TimeDelta::days(day)
@@ -848,16 +797,5 @@ mod tests {
             debit(3, 2, 150),
         ];
         assert_eq!(expired_remainder(ledger, at(10)), 0);
-    }
-
-    #[test]
-    fn tiers_start_at_their_threshold() {
-        let t = TierThresholds::default();
-        assert_eq!(tier_for_spend(-100, &t), LoyaltyTier::Bronze);
-        assert_eq!(tier_for_spend(49_999, &t), LoyaltyTier::Bronze);
-        assert_eq!(tier_for_spend(50_000, &t), LoyaltyTier::Silver);
-        assert_eq!(tier_for_spend(150_000, &t), LoyaltyTier::Gold);
-        assert_eq!(tier_for_spend(499_999, &t), LoyaltyTier::Gold);
-        assert_eq!(tier_for_spend(500_000, &t), LoyaltyTier::Platinum);
     }
 }

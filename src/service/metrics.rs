@@ -26,7 +26,7 @@
 //!   (latest `created_at`, ties broken by the highest id);
 //! - `updated_at`: the instant of the refresh (whole seconds).
 
-use c360_entity::enums::{OrderStatus, TicketStatus};
+use c360_entity::enums::TicketStatus;
 use c360_entity::{customer, customer_metrics as cm, nps_response, order, review, ticket};
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::sea_query::{
@@ -220,7 +220,7 @@ fn only_ids(
 
 fn orders_aggregate(base_currency: &str, ids: Option<&[i64]>) -> SelectStatement {
     use order::Column as O;
-    let cancelled = OrderStatus::Cancelled.to_value();
+    let cancelled = crate::domain::orders::NOT_COUNTED.to_value();
     let counted = || {
         Cond::all()
             .add(Expr::col(O::Status).ne(cancelled.clone()))

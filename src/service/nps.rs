@@ -9,6 +9,7 @@ use serde_json::json;
 
 use super::{Outcome, Rules, audit, metrics, owner};
 use crate::auth::Principal;
+use crate::domain::ids::{Kind, gid};
 use crate::error::{AppError, AppResult};
 
 pub async fn record(
@@ -37,7 +38,7 @@ pub async fn record(
         db,
         principal,
         "nps.record",
-        &format!("gid://c360/NpsResponse/{}", answer.id),
+        &gid(Kind::NpsResponse, answer.id),
         Some(customer_id),
         json!({ "score": score }),
     )
@@ -145,7 +146,7 @@ pub async fn import(
         db,
         principal,
         "nps.import",
-        &format!("gid://c360/NpsResponse/{}", row.id),
+        &gid(Kind::NpsResponse, row.id),
         Some(row.customer_id),
         json!({ "score": row.score, "created": outcome == Outcome::Created }),
     )

@@ -16,6 +16,7 @@ use serde_json::json;
 
 use super::{Rules, audit, loyalty, metrics, owner};
 use crate::auth::{Principal, Role};
+use crate::domain::ids::{Kind, gid};
 use crate::error::{AppError, AppResult};
 
 /// An order as a sender posts it; amounts in minor units of `currency`.
@@ -497,7 +498,7 @@ async fn after_write(
 }
 
 fn target(order: &order::Model) -> String {
-    format!("gid://c360/Order/{}", order.id)
+    gid(Kind::Order, order.id)
 }
 
 /// The status as the API spells it.

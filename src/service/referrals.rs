@@ -18,6 +18,7 @@ use serde_json::json;
 use super::customers::normalise_email;
 use super::{Rules, audit, loyalty, metrics, owner};
 use crate::auth::Principal;
+use crate::domain::ids::{Kind, gid};
 use crate::error::{AppError, AppResult};
 
 /// Statuses of a referral that still holds its email.
@@ -95,7 +96,7 @@ pub async fn invite(
         db,
         principal,
         "referral.invite",
-        &format!("gid://c360/Referral/{}", row.id),
+        &gid(Kind::Referral, row.id),
         Some(referrer),
         json!({ "status": row.status, "reason": reason }),
     )

@@ -11,6 +11,7 @@ use serde_json::json;
 
 use super::{Outcome, Rules, audit, metrics, owner};
 use crate::auth::{Principal, Role};
+use crate::domain::ids::{Kind, gid};
 use crate::error::{AppError, AppResult};
 
 /// A review as submitted.
@@ -94,7 +95,7 @@ pub async fn submit(
         db,
         principal,
         "review.submit",
-        &format!("gid://c360/Review/{}", review.id),
+        &gid(Kind::Review, review.id),
         Some(review.customer_id),
         json!({ "sku": review.product_sku, "rating": review.rating, "verifiedPurchase": verified }),
     )
@@ -131,7 +132,7 @@ pub async fn moderate(
         db,
         principal,
         "review.moderate",
-        &format!("gid://c360/Review/{}", review.id),
+        &gid(Kind::Review, review.id),
         Some(review.customer_id),
         json!({ "from": from, "to": status }),
     )
@@ -278,7 +279,7 @@ pub async fn import(
         db,
         principal,
         "review.import",
-        &format!("gid://c360/Review/{}", review.id),
+        &gid(Kind::Review, review.id),
         Some(review.customer_id),
         json!({ "sku": review.product_sku, "rating": review.rating, "status": review.status,
                 "created": outcome == Outcome::Created }),

@@ -12,10 +12,8 @@
 //! refresh is deterministic and the fifths stay equal in size (NTILE's sizes
 //! differ by at most one). Customers without orders get no row.
 //!
-//! Groups, the first rule that holds, with R, F, M the scores:
-//! CHAMPIONS R ≥ 4, F ≥ 4, M ≥ 4; LOYAL R ≥ 3, F ≥ 4; NEW R ≥ 4, F = 1;
-//! PROMISING R ≥ 4 (so F 2-3); NEEDS_ATTENTION R = 3 (so F ≤ 3);
-//! AT_RISK R ≤ 2, F ≥ 3; ALMOST_LOST R = 2; DORMANT otherwise (R = 1, F ≤ 2).
+//! The groups and their rules are `domain::rfm::Group`; [`group_case`]
+//! states the same rules in SQL, and a test holds the two together.
 //!
 //! `customer_metrics` is rewritten per customer on every write; these scores
 //! depend on every customer, so they live in their own table and are
@@ -23,36 +21,11 @@
 
 use c360_entity::{customer_metrics as cm, customer_rfm as rfm};
 use chrono::{DateTime, SubsecRound, Utc};
-use sea_orm::sea_query::{Alias, Cond, Expr, ExprTrait, Order, Query, WindowStatement};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query, WindowStatement};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 
+use crate::domain::rfm::Group;
 use crate::error::{AppError, AppResult};
-
-/// Every RFM group, in the order [`group_case`] tests them.
-pub const GROUPS: &[&str] = &[
-    "CHAMPIONS",
-    "LOYAL",
-    "NEW",
-    "PROMISING",
-    "NEEDS_ATTENTION",
-    "AT_RISK",
-    "ALMOST_LOST",
-    "DORMANT",
-];
-
-/// The group of scores `r`, `f`, `m` (1-5), as the refresh computes it in SQL.
-pub fn group_of(r: i16, f: i16, m: i16) -> &'static str {
-    match (r, f, m) {
-        (4.., 4.., 4..) => "CHAMPIONS",
-        (3.., 4.., _) => "LOYAL",
-        (4.., 1, _) => "NEW",
-        (4.., _, _) => "PROMISING",
-        (3, _, _) => "NEEDS_ATTENTION",
-        (_, 3.., _) => "AT_RISK",
-        (2, _, _) => "ALMOST_LOST",
-        _ => "DORMANT",
-    }
-}
 
 /// Recomputes `customer_rfm` in one transaction (a delete and one
 /// insert-select, whatever the number of customers); returns the rows written.
@@ -102,30 +75,27 @@ fn scored(at: DateTime<Utc>) -> sea_orm::sea_query::SelectStatement {
         .to_owned()
 }
 
-/// The rules of [`group_of`] as one CASE over the scores.
+/// [`Group::of`] as one CASE over the scores, generated from it: each group
+/// is the set of `r·100 + f·10 + m` codes that `Group::of` maps to it, so
+/// the SQL cannot drift from the rule.
 fn group_case() -> Expr {
-    let (r, f, m) = (score("r"), score("f"), score("m"));
-    Expr::case(
-        Cond::all()
-            .add(r.clone().gte(4))
-            .add(f.clone().gte(4))
-            .add(m.gte(4)),
-        "CHAMPIONS",
-    )
-    .case(
-        Cond::all().add(r.clone().gte(3)).add(f.clone().gte(4)),
-        "LOYAL",
-    )
-    .case(
-        Cond::all().add(r.clone().gte(4)).add(f.clone().eq(1)),
-        "NEW",
-    )
-    .case(r.clone().gte(4), "PROMISING")
-    .case(r.clone().eq(3), "NEEDS_ATTENTION")
-    .case(f.gte(3), "AT_RISK")
-    .case(r.eq(2), "ALMOST_LOST")
-    .finally("DORMANT")
-    .into()
+    let code = score("r").mul(100).add(score("f").mul(10)).add(score("m"));
+    let mut codes: Vec<(Group, Vec<i32>)> = Group::ALL.iter().map(|g| (*g, Vec::new())).collect();
+    for r in 1..=5i16 {
+        for f in 1..=5i16 {
+            for m in 1..=5i16 {
+                let group = Group::of(r, f, m);
+                if let Some((_, list)) = codes.iter_mut().find(|(g, _)| *g == group) {
+                    list.push(i32::from(r * 100 + f * 10 + m));
+                }
+            }
+        }
+    }
+    let mut case = sea_orm::sea_query::CaseStatement::new();
+    for (group, list) in codes.into_iter().filter(|(_, l)| !l.is_empty()) {
+        case = case.case(code.clone().is_in(list), group.as_str());
+    }
+    case.into()
 }
 
 /// One NTILE(5) per dimension over the customers with counted orders.
@@ -151,30 +121,4 @@ fn quintiles() -> sea_orm::sea_query::SelectStatement {
     q.from(cm::Entity)
         .and_where(Expr::col(cm::Column::OrdersCount).gt(0));
     q
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_score_combination_has_one_group() {
-        for r in 1..=5 {
-            for f in 1..=5 {
-                for m in 1..=5 {
-                    assert!(GROUPS.contains(&group_of(r, f, m)));
-                }
-            }
-        }
-        assert_eq!(group_of(5, 5, 5), "CHAMPIONS");
-        assert_eq!(group_of(5, 5, 3), "LOYAL");
-        assert_eq!(group_of(3, 4, 1), "LOYAL");
-        assert_eq!(group_of(5, 1, 5), "NEW");
-        assert_eq!(group_of(4, 3, 1), "PROMISING");
-        assert_eq!(group_of(3, 3, 5), "NEEDS_ATTENTION");
-        assert_eq!(group_of(2, 5, 5), "AT_RISK");
-        assert_eq!(group_of(1, 3, 1), "AT_RISK");
-        assert_eq!(group_of(2, 2, 5), "ALMOST_LOST");
-        assert_eq!(group_of(1, 2, 5), "DORMANT");
-    }
 }

@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::loyalty::TierThresholds;
 use crate::config::Config;
+use crate::domain::tiers::TierThresholds;
 use crate::error::{AppError, AppResult};
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,6 +8,7 @@ use sea_orm::{ActiveModelTrait, EntityTrait, Set, TransactionSession, Transactio
 use serde_json::json;
 
 use crate::auth::Principal;
+use crate::domain::ids::{Kind, gid};
 use crate::error::{AppError, AppResult};
 use crate::segment::parse;
 use crate::service::audit;
@@ -131,5 +132,5 @@ pub async fn delete(db: &impl TransactionTrait, principal: &Principal, id: i64) 
 }
 
 fn target(id: i64) -> String {
-    format!("gid://c360/Segment/{id}")
+    gid(Kind::Segment, id)
 }

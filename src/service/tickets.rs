@@ -16,6 +16,7 @@ use serde_json::json;
 
 use super::{Outcome, Rules, audit, metrics, owner};
 use crate::auth::{Principal, Role};
+use crate::domain::ids::{Kind, gid};
 use crate::error::{AppError, AppResult};
 
 fn text(field: &str, value: &str, max: usize) -> AppResult<String> {
@@ -101,7 +102,7 @@ async fn finish(
         db,
         principal,
         action,
-        &format!("gid://c360/Ticket/{}", ticket.id),
+        &gid(Kind::Ticket, ticket.id),
         Some(ticket.customer_id),
         details,
     )

@@ -305,7 +305,7 @@ async fn check(db: &DatabaseConnection, rules: &Rules) -> Result<(), String> {
         let spend = loyalty::trailing_spend(db, rules, account.customer_id, Utc::now())
             .await
             .map_err(|e| e.to_string())?;
-        if account.tier != loyalty::tier_for_spend(spend, &rules.tiers) {
+        if account.tier != c360::domain::tiers::tier_for_spend(spend, &rules.tiers) {
             return Err(format!(
                 "tier of {} is {:?} for spend {spend}",
                 account.customer_id, account.tier

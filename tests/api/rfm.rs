@@ -110,7 +110,7 @@ both_stores! {
             assert_eq!(rfm["monetary"], m, "{id}: {rfm}");
             assert_eq!(rfm["group"], group, "{id}: {rfm}");
             // The SQL CASE and the documented rules agree.
-            assert_eq!(c360::service::rfm::group_of(r, f, m), group);
+            assert_eq!(c360::domain::rfm::Group::of(r, f, m).as_str(), group);
             assert!(rfm["refreshedAt"].is_string(), "{rfm}");
         }
         assert_eq!(rfm_of(&app, none).await, Value::Null);

@@ -63,7 +63,7 @@ both_stores! {
         assert_eq!(c["stats"]["ordersCount"], 0);
         assert_eq!(c["loyalty"]["tier"], "BRONZE");
         let id: i64 = c["id"].as_str().expect("id").rsplit('/').next().expect("n").parse().expect("int");
-        assert_eq!(c["loyalty"]["referralCode"], c360::seed::referral_code(id));
+        assert_eq!(c["loyalty"]["referralCode"], c360::domain::referral::code(id));
         assert_eq!(app.scalar(&format!("SELECT COUNT(*) FROM customer_metrics WHERE customer_id = {id}")).await, 1);
 
         // Duplicates and invalid values write nothing.
