@@ -1,5 +1,5 @@
-//! The one state object: built once at start, shared by the HTTP layer and
-//! attached to the GraphQL schema.
+//! The one state object: built once by `startup`, shared by the HTTP layer
+//! and attached to the GraphQL schema.
 
 use std::sync::Arc;
 
@@ -23,6 +23,10 @@ pub struct App {
     /// The store and its statement counter.
     pub store: Store,
     pub config: Config,
+    /// The business rules, read from `config` once.
+    pub rules: crate::service::Rules,
+    /// What every rule reads the time from.
+    pub clock: crate::domain::Clock,
     /// Verifies bearer tokens; `None` when neither a secret nor a JWKS is configured
     /// (every token is refused).
     pub verifier: Option<TokenVerifier>,

@@ -12,10 +12,12 @@ use sea_orm::{EntityTrait, PaginatorTrait};
 
 use crate::auth::{Role, TokenIssuer};
 use crate::config::Config;
+use crate::db::redact_url;
+use crate::domain::Clock;
 use crate::error::{AppError, AppResult};
-use crate::http::{Application, open_store_unbounded, redact_url};
 use crate::import::{Kind as ImportKind, read::Format as ImportFormat};
 use crate::seed::{SeedOptions, run as seed_store};
+use crate::startup::{Application, Purpose};
 
 /// Customers seeded by `serve --seed-demo`.
 const DEMO_CUSTOMERS: u64 = 1_000;
@@ -192,9 +194,9 @@ async fn run_command(config: Config, command: Command) -> AppResult<()> {
         Command::Serve { seed_demo } => serve(config, seed_demo).await,
         Command::Migrate { action } => migrate(&config, action).await,
         Command::Seed { customers, seed } => {
-            let store = open_store_unbounded(&config).await?;
-            crate::db::migrate_up(&store.conn).await?;
-            let report = seed_store(&store.conn, &seed_options(&config, customers, seed)).await?;
+            let app = maintenance(config).await?;
+            let report =
+                seed_store(&app.store.conn, &seed_options(&app.config, customers, seed)).await?;
             println!("{report}");
             Ok(())
         }
@@ -229,13 +231,9 @@ async fn run_command(config: Config, command: Command) -> AppResult<()> {
         Command::Loyalty {
             action: LoyaltyAction::Settle,
         } => {
-            let store = open_store_unbounded(&config).await?;
-            crate::db::migrate_up(&store.conn).await?;
-            let now = chrono::Utc::now();
-            let due = crate::service::loyalty::due_accounts(&store.conn, now).await?;
-            let txn = crate::db::begin_write(&store.conn).await?;
-            let settled = crate::service::loyalty::settle(&txn, now, &due).await?;
-            txn.commit().await?;
+            let app = maintenance(config).await?;
+            let settled =
+                crate::service::loyalty::settle_due(&app.store.conn, app.clock.now()).await?;
             println!(
                 "settled {} loyalty transactions; expired {} points of {} accounts",
                 settled.rows, settled.points_expired, settled.accounts_expired
@@ -245,9 +243,8 @@ async fn run_command(config: Config, command: Command) -> AppResult<()> {
         Command::Insights {
             action: InsightsAction::Refresh,
         } => {
-            let store = open_store_unbounded(&config).await?;
-            crate::db::migrate_up(&store.conn).await?;
-            let rows = crate::service::rfm::refresh(&store.conn).await?;
+            let app = maintenance(config).await?;
+            let rows = crate::service::rfm::refresh(&app.store.conn, app.clock.now()).await?;
             println!("RFM scores refreshed for {rows} customers");
             Ok(())
         }
@@ -266,10 +263,10 @@ async fn import(
     source: String,
 ) -> AppResult<ExitCode> {
     use std::io::Write;
-    let store = open_store_unbounded(config).await?;
-    crate::db::migrate_up(&store.conn).await?;
+    let app = maintenance(config.clone()).await?;
+    let store = &app.store;
     let ctx = crate::import::records::Context {
-        rules: crate::service::Rules::from_config(config)?,
+        rules: app.rules.clone(),
         principal: crate::auth::Principal {
             role: Role::Staff,
             subject: "c360-import".into(),
@@ -337,8 +334,16 @@ fn issuer(config: &Config) -> AppResult<TokenIssuer> {
     ))
 }
 
+/// The app as maintenance commands use it: migrated, on the system clock,
+/// with no bound on statement time.
+async fn maintenance(config: Config) -> AppResult<crate::app::AppState> {
+    crate::startup::build(config, Purpose::Maintenance, Clock::system()).await
+}
+
 async fn migrate(config: &Config, action: MigrateAction) -> AppResult<()> {
-    let store = open_store_unbounded(config).await?;
+    // Not through `startup::build`, which migrates up: `down` and `status`
+    // must see the store as it is.
+    let store = crate::startup::open_store(config, Purpose::Maintenance).await?;
     let db = &store.conn;
     match action {
         MigrateAction::Up => Migrator::up(db, None).await?,

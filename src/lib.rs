@@ -1,7 +1,8 @@
 //! c360: a GraphQL customer-360 gateway.
 //!
 //! The binary is a thin shell over [`cli::run`]; tests start the same
-//! [`http::Application`] the binary serves.
+//! [`startup::Application`] the binary serves. `docs/ARCHITECTURE.md` maps
+//! the layers.
 
 /// The one state object, built once.
 pub mod app;
@@ -23,12 +24,16 @@ pub mod graphql;
 pub mod http;
 /// Bulk loading of records from JSON Lines or CSV files.
 pub mod import;
+/// The read path: batched loaders, joined and combined statements, keyset pagination.
+pub mod read;
 /// Deterministic demo and benchmark data.
 pub mod seed;
 /// The segment language: lexer, parser, catalogue, compiler to SQL.
 pub mod segment;
 /// Business rules per domain, independent of GraphQL.
 pub mod service;
+/// Builds the app once (store, rules, clock, caches, background jobs) for serve, the CLI, tests and the bench.
+pub mod startup;
 
 pub use config::Config;
 pub use error::{AppError, AppResult};

@@ -7,9 +7,9 @@ use async_graphql::{Context, ErrorExtensions, Object};
 use sea_orm::{Condition, PaginatorTrait, QueryFilter};
 
 use super::context::{loaders, state};
-use super::loaders::{ChildList, PageKey, PageLoader};
-use super::pagination::{Cursor, decode_cursor, page_size};
 use crate::error::AppError;
+use crate::read::loaders::{ChildList, PageKey, PageLoader};
+use crate::read::pagination::{Cursor, decode_cursor, page_size};
 
 /// What `totalCount` counts.
 #[derive(Debug, Clone)]
@@ -82,7 +82,7 @@ where
         .load_one(key)
         .await
         .map_err(|e| e.extend())?
-        .unwrap_or_else(|| super::loaders::Page {
+        .unwrap_or_else(|| crate::read::loaders::Page {
             rows: Vec::new(),
             has_next: false,
         });

@@ -6,7 +6,6 @@ use std::sync::{Arc, Mutex};
 
 use async_graphql::Context;
 
-use super::loaders::Loaders;
 use crate::app::AppState;
 pub use crate::auth::sees_pii;
 use crate::auth::{
@@ -14,6 +13,7 @@ use crate::auth::{
     visible_customer_ids,
 };
 use crate::error::AppError;
+use crate::read::loaders::Loaders;
 
 pub fn identity<'a>(ctx: &Context<'a>) -> &'a Identity {
     ctx.data_opt::<Identity>().unwrap_or(&Identity::Anonymous)
@@ -65,38 +65,14 @@ pub fn note_pii_read(ctx: &Context<'_>, principal: &Principal, customer_id: i64)
     }
 }
 
-/// A write in progress: the caller (allowed to write the domain), the
-/// store's business rules, and the one transaction that the write, its
-/// derived figures and its audit row share. Dropped without [`Write::commit`],
-/// the transaction rolls back, so a failed mutation leaves nothing behind.
-pub struct Write<'a> {
-    pub principal: &'a Principal,
-    pub rules: crate::service::Rules,
-    pub txn: sea_orm::DatabaseTransaction,
-}
-
 /// Checks that the caller may write `domain` and opens the write's transaction.
+pub use crate::service::Write;
+
 pub async fn begin_write<'a>(
     ctx: &Context<'a>,
     domain: Domain,
 ) -> async_graphql::Result<Write<'a>> {
     let principal = crate::auth::require_domain_write(identity(ctx), domain)?;
     let app = state(ctx)?;
-    let rules = crate::service::Rules::from_config(&app.config)?;
-    let txn = crate::db::begin_write(&app.store.conn)
-        .await
-        .map_err(AppError::from)?;
-    Ok(Write {
-        principal,
-        rules,
-        txn,
-    })
-}
-
-impl Write<'_> {
-    /// Commits the write and returns what the mutation answers with.
-    pub async fn commit<T>(self, value: T) -> async_graphql::Result<T> {
-        self.txn.commit().await.map_err(AppError::from)?;
-        Ok(value)
-    }
+    Ok(Write::begin(&app.store.conn, principal, &app.rules, &app.clock).await?)
 }

@@ -11,15 +11,10 @@ use super::context::{authorize, identity, loaders, note_pii_read, scope_of, sees
 use super::enums::EmailMarketingState;
 use super::guard::Reads;
 use super::ids::{Kind, decode, encode};
-use super::joined::{self, Joined, Joins};
 use super::limits::page_cost;
-use super::loaders::{CustomerKey, settlement_due};
 use super::loyalty::LoyaltyAccount;
 use super::nps::NpsResponse;
 use super::order::Order as OrderNode;
-use super::pagination::{
-    Cursor, Direction, Key, KeyKind, SortValue, decode_cursor, page_size, seek_after, seek_before,
-};
 use super::referral::{Referral, referred_by};
 use super::review::Review;
 use super::segment::{segment_condition, segment_env};
@@ -27,6 +22,11 @@ use super::stats::{CustomerStats, Profile};
 use super::ticket::Ticket;
 use crate::auth::{CustomerScope, Domain, Identity, Role, mask_email, mask_name, mask_phone};
 use crate::error::AppError;
+use crate::read::joined::{self, Joined, Joins};
+use crate::read::loaders::{CustomerKey, settlement_due};
+use crate::read::pagination::{
+    Cursor, Direction, Key, KeyKind, SortValue, decode_cursor, page_size, seek_after, seek_before,
+};
 use crate::segment::ast::{Attr, CmpOp, Expr, Pred, Test, Value};
 use crate::segment::compile::compile;
 
@@ -45,7 +45,7 @@ impl Customer {
     pub async fn load(ctx: &Context<'_>, id: i64) -> async_graphql::Result<Option<Customer>> {
         let key = CustomerKey {
             id,
-            joins: Joins::of(&ctx.look_ahead()),
+            joins: joins_of(&ctx.look_ahead()),
         };
         Ok(loaders(ctx)?
             .customers
@@ -608,7 +608,7 @@ impl CustomerQuery {
             .order_by(SqlExpr::col(id_col), sql_order)
             .limit(size + 1);
         // Cursors on a metrics key need the metrics row.
-        let joins = Joins::of_connection(&ctx.look_ahead())
+        let joins = joins_of_connection(&ctx.look_ahead())
             | Joins {
                 metrics: sort_key.nullable,
                 ..Joins::default()
@@ -667,4 +667,20 @@ fn cursor_for(
             .map_or(SortValue::Null, SortValue::Time),
     };
     Cursor::new(key, c.id)
+}
+
+/// The to-one rows a `Customer` selection reads (fragments included, aliases ignored).
+pub fn joins_of(customer: &async_graphql::Lookahead<'_>) -> Joins {
+    Joins {
+        metrics: customer.field("stats").exists(),
+        loyalty: customer.field("loyalty").exists(),
+        tags: customer.field("tags").exists(),
+        referred_by: customer.field("referredBy").exists(),
+    }
+}
+
+/// What the customers of a connection's page read, through `edges.node`
+/// and `nodes`.
+pub fn joins_of_connection(connection: &async_graphql::Lookahead<'_>) -> Joins {
+    joins_of(&connection.field("edges").field("node")) | joins_of(&connection.field("nodes"))
 }

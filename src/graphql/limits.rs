@@ -10,9 +10,9 @@ use async_graphql::parser::types::{
     ExecutableDocument, OperationDefinition, Selection, SelectionSet,
 };
 
-use super::pagination::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use crate::config::Config;
 use crate::error::AppError;
+use crate::read::pagination::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 
 /// The document limits of one server.
 #[derive(Debug, Clone, Copy)]

@@ -1,27 +1,22 @@
 //! The GraphQL schema: one module per domain, merged into one `Query`, and
 //! the per-request execution that attaches the caller and its loaders.
 
-mod combine;
 mod connection;
 mod context;
 mod customer;
 mod customer_write;
 pub mod documents;
-mod driver;
 mod enums;
 mod errors;
 mod guard;
 pub(crate) mod ids;
 mod insights;
-mod joined;
 mod limits;
-mod loaders;
 mod loyalty;
 pub(crate) mod money;
 mod node;
 mod nps;
 mod order;
-mod pagination;
 mod privacy;
 mod referral;
 mod review;
@@ -37,11 +32,14 @@ use crate::app::AppState;
 use crate::auth::{CustomerScope, Identity, may_introspect, visible_customer_ids};
 use crate::config::CombinePages;
 use crate::error::AppError;
+use crate::read::combine::Combiner;
+use crate::read::driver::RequestTasks;
+use crate::read::loaders::Loaders;
 
+pub use crate::read::pagination::MAX_PAGE_SIZE;
 pub use errors::{Outcome, classify};
 pub use limits::{DocumentLimits, check_document, count_tokens};
 pub use money::Money;
-pub use pagination::MAX_PAGE_SIZE;
 
 #[derive(MergedObject, Default)]
 pub struct Query(
@@ -113,11 +111,17 @@ pub async fn execute(
     };
     let tasks = match app.store.conn.get_database_backend() {
         sea_orm::DatabaseBackend::Postgres => {
-            driver::RequestTasks::combining(combine::Combiner::new(app.store.conn.clone()))
+            RequestTasks::combining(Combiner::new(app.store.conn.clone()))
         }
-        _ => driver::RequestTasks::default(),
+        _ => RequestTasks::default(),
     };
-    let loaders = loaders::Loaders::new(&app.store.conn, scope, &tasks, app.config.loader_delay);
+    let loaders = Loaders::new(
+        &app.store.conn,
+        scope,
+        &tasks,
+        app.config.loader_delay,
+        &app.clock,
+    );
     let pii_reads = context::PiiReads::default();
     let mut request = request
         .data(identity.clone())

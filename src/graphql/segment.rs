@@ -15,14 +15,14 @@ use super::connection::{Conn, Total};
 use super::context::{authorize, identity, sees_pii, state};
 use super::customer::Customer;
 use super::ids::{Kind, decode, encode};
-use super::joined::{self, Joins};
 use super::money::Money;
-use super::pagination::{Cursor, KeyKind, SortValue, decode_cursor, page_size};
 use crate::auth::{Domain, require_domain_write};
 use crate::config::parse_timezone;
 use crate::domain::money::minor_digits;
 use crate::domain::nps::{DETRACTOR_MAX, PROMOTER_MIN};
 use crate::error::AppError;
+use crate::read::joined;
+use crate::read::pagination::{Cursor, KeyKind, SortValue, decode_cursor, page_size};
 use crate::segment::catalogue::{
     ANNIVERSARY_OF, ANNIVERSARY_OPS, ATTRIBUTES, Attr, FUNCTIONS, Func, OpKind, Type, attribute,
     operators,
@@ -183,7 +183,12 @@ pub async fn members_page(
     }
     let db = &state(ctx)?.store.conn;
     let query = query.order_by_asc(customer::Column::Id).limit(size + 1);
-    let mut rows = joined::fetch(db, query, Joins::of_connection(&ctx.look_ahead())).await?;
+    let mut rows = joined::fetch(
+        db,
+        query,
+        super::customer::joins_of_connection(&ctx.look_ahead()),
+    )
+    .await?;
     let has_next = rows.len() as u64 > size;
     rows.truncate(size as usize);
     let mut conn = Conn::with_additional_fields(after.is_some(), has_next, Total::Customers(cond));

@@ -335,6 +335,19 @@ async fn scalar_i64(
     })
 }
 
+/// Settles every account due at `now`, in one transaction: what `c360
+/// loyalty settle` and the schedule in `serve` run.
+pub async fn settle_due(
+    db: &sea_orm::DatabaseConnection,
+    now: DateTime<Utc>,
+) -> AppResult<Settled> {
+    let due = due_accounts(db, now).await?;
+    let txn = crate::db::begin_write(db).await?;
+    let settled = settle(&txn, now, &due).await?;
+    txn.commit().await?;
+    Ok(settled)
+}
+
 /// Customers whose loyalty account has something to settle by `now`: a
 /// PENDING row past its return window or a credit past its expiry.
 pub async fn due_accounts(db: &impl ConnectionTrait, now: DateTime<Utc>) -> AppResult<Vec<i64>> {

@@ -15,8 +15,10 @@ pub mod rfm;
 pub mod rules;
 pub mod segments;
 pub mod tickets;
+mod write;
 
 pub use rules::Rules;
+pub use write::Write;
 
 /// What writing an imported record did; a re-run of the same file is all
 /// `Unchanged`.

@@ -29,9 +29,9 @@ use crate::error::{AppError, AppResult};
 
 /// Recomputes `customer_rfm` in one transaction (a delete and one
 /// insert-select, whatever the number of customers); returns the rows written.
-pub async fn refresh(db: &DatabaseConnection) -> AppResult<u64> {
+pub async fn refresh(db: &DatabaseConnection, now: DateTime<Utc>) -> AppResult<u64> {
     let txn = crate::db::begin_write(db).await?;
-    let written = refresh_in(&txn, Utc::now().trunc_subsecs(0)).await?;
+    let written = refresh_in(&txn, now.trunc_subsecs(0)).await?;
     txn.commit().await?;
     Ok(written)
 }

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use c360::auth::{Role, TokenIssuer};
 use c360::config::{Config, DEV_JWT_SECRET};
-use c360::http::Application;
+use c360::domain::Clock;
 use c360::seed::SeedOptions;
+use c360::startup::Application;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -77,6 +78,9 @@ pub struct TestApp {
     /// The store's URL, for running the `c360` binary against it.
     pub db_url: String,
     pub client: reqwest::Client,
+    /// The clock the gateway reads the time from: tests move it instead of
+    /// sleeping or rewriting rows.
+    pub clock: Clock,
     issuer: TokenIssuer,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
@@ -148,7 +152,8 @@ impl TestApp {
         pg_drop: Option<(String, String)>,
     ) -> TestApp {
         let db_url = config.database_url.clone();
-        let app = Application::build(config)
+        let clock = Clock::settable();
+        let app = Application::build_with_clock(config, clock.clone())
             .await
             .expect("application starts");
         let addr = app.local_addr();
@@ -166,6 +171,7 @@ impl TestApp {
             db,
             db_url,
             client: reqwest::Client::new(),
+            clock,
             issuer: TokenIssuer::hs256(&SecretString::from(DEV_JWT_SECRET), None, None),
             shutdown: Some(tx),
             server: Some(server),

@@ -93,7 +93,7 @@ both_stores! {
         // Not refreshed yet: no scores.
         assert_eq!(rfm_of(&app, a).await, Value::Null);
 
-        let written = c360::service::rfm::refresh(&app.db).await.expect("rfm refresh");
+        let written = c360::service::rfm::refresh(&app.db, app.clock.now()).await.expect("rfm refresh");
         assert_eq!(written, 5);
 
         let expected = [

@@ -6,7 +6,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use c360::app::{App, AppState};
+use c360::app::App;
 use c360::auth::{Identity, Principal, Role};
 use c360::config::{CombinePages, Config};
 use rand::{Rng, SeedableRng};
@@ -41,18 +41,7 @@ pub async fn capture(
     });
     let mut config = Config::for_store(store.url.clone());
     config.combine_pages = combine_pages;
-    let app = AppState(Arc::new(App {
-        store: db,
-        rate_limiter: c360::http::rate_limit::RateLimiter::new(
-            c360::http::rate_limit::Quotas::from_config(&config),
-        ),
-        executions: c360::graphql::Executions::new(config.max_concurrent_requests),
-        config,
-        verifier: None,
-        issuer: None,
-        metrics: Default::default(),
-        documents: Default::default(),
-    }));
+    let app = App::assemble(config, db, c360::domain::Clock::system()).await?;
     let schema = c360::graphql::schema(app.clone());
     let staff = Identity::Authenticated(Principal {
         role: Role::Staff,

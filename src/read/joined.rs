@@ -8,7 +8,6 @@
 //! four statements fewer. They are the same snapshot as the customer row,
 //! so they are exactly as fresh as a statement of their own would be.
 
-use async_graphql::Lookahead;
 use c360_entity::enums::ReferralStatus;
 use c360_entity::{customer, customer_metrics, customer_tag, loyalty_account, referral};
 use sea_orm::sea_query::{
@@ -28,24 +27,6 @@ pub struct Joins {
     pub loyalty: bool,
     pub tags: bool,
     pub referred_by: bool,
-}
-
-impl Joins {
-    /// What a `Customer` selection reads (fragments included, aliases ignored).
-    pub fn of(customer: &Lookahead<'_>) -> Joins {
-        Joins {
-            metrics: customer.field("stats").exists(),
-            loyalty: customer.field("loyalty").exists(),
-            tags: customer.field("tags").exists(),
-            referred_by: customer.field("referredBy").exists(),
-        }
-    }
-
-    /// What the customers of a connection's page read, through `edges.node`
-    /// and `nodes`.
-    pub fn of_connection(connection: &Lookahead<'_>) -> Joins {
-        Joins::of(&connection.field("edges").field("node")) | Joins::of(&connection.field("nodes"))
-    }
 }
 
 impl std::ops::BitOr for Joins {

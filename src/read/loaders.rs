@@ -32,6 +32,7 @@ use super::driver::RequestTasks;
 use super::joined::{self, Joined, Joins};
 use super::pagination::{Cursor, Direction, Key, KeyKind, SortValue, seek_after};
 use crate::auth::CustomerScope;
+use crate::domain::Clock;
 use crate::error::AppError;
 use crate::segment::compile::{join_loyalty, join_metrics};
 
@@ -362,6 +363,7 @@ pub fn settlement_due(
 /// with nothing due costs no more than a plain read.
 pub struct LoyaltyLoader {
     db: DatabaseConnection,
+    clock: Clock,
 }
 
 impl Loader<i64> for LoyaltyLoader {
@@ -376,7 +378,7 @@ impl Loader<i64> for LoyaltyLoader {
         };
         let fail = |e: AppError| Arc::new(e);
         let mut rows = find(ids.to_vec()).await.map_err(|e| fail(e.into()))?;
-        let now = chrono::Utc::now();
+        let now = self.clock.now();
         let due: Vec<i64> = rows
             .iter()
             .filter(|a| settlement_due(a, now))
@@ -448,6 +450,7 @@ where
 /// resolver picks the base currency, so the loader needs no configuration.
 pub struct TrailingSpendLoader {
     db: DatabaseConnection,
+    clock: Clock,
 }
 
 impl Loader<i64> for TrailingSpendLoader {
@@ -456,7 +459,7 @@ impl Loader<i64> for TrailingSpendLoader {
 
     async fn load(&self, ids: &[i64]) -> Result<HashMap<i64, Vec<(String, i64)>>, Self::Error> {
         use order::Column as O;
-        let since = crate::domain::tiers::window_start(chrono::Utc::now());
+        let since = crate::domain::tiers::window_start(self.clock.now());
         let select =
             Query::select()
                 .column(O::CustomerId)
@@ -622,6 +625,7 @@ impl Loaders {
         scope: CustomerScope,
         tasks: &RequestTasks,
         delay: std::time::Duration,
+        clock: &Clock,
     ) -> Loaders {
         fn dl<T: Send + Sync + 'static>(
             loader: T,
@@ -678,7 +682,14 @@ impl Loaders {
                 tasks,
                 delay,
             ),
-            trailing_spend: dl(TrailingSpendLoader { db: db.clone() }, tasks, delay),
+            trailing_spend: dl(
+                TrailingSpendLoader {
+                    db: db.clone(),
+                    clock: clock.clone(),
+                },
+                tasks,
+                delay,
+            ),
             stats: dl(
                 ByCustomer {
                     db: db.clone(),
@@ -687,7 +698,14 @@ impl Loaders {
                 tasks,
                 delay,
             ),
-            loyalty: dl(LoyaltyLoader { db: db.clone() }, tasks, delay),
+            loyalty: dl(
+                LoyaltyLoader {
+                    db: db.clone(),
+                    clock: clock.clone(),
+                },
+                tasks,
+                delay,
+            ),
             rfm: dl(
                 ByCustomer {
                     db: db.clone(),

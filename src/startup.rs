@@ -1,0 +1,235 @@
+//! One startup: opens and migrates the store, builds the [`App`] (verifier,
+//! rules, clock, caches, limits) and starts its background jobs. `serve`,
+//! every other CLI command, the tests and the benchmark all start here, so
+//! what runs in production is what was tested.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::app::{App, AppState};
+use crate::auth::{Jwks, TokenIssuer, TokenVerifier};
+use crate::config::Config;
+use crate::db::{Store, StoreOptions, redact_url};
+use crate::domain::Clock;
+use crate::error::{AppError, AppResult};
+use crate::service::Rules;
+
+/// What the store is opened for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// Answering requests: every PostgreSQL statement bounded by the
+    /// request deadline.
+    Serve,
+    /// Maintenance commands (seed, import, settle, refresh), whose bulk
+    /// statements may rightly run longer than any request.
+    Maintenance,
+}
+
+/// Opens the store at `config.database_url` for `purpose`.
+pub async fn open_store(config: &Config, purpose: Purpose) -> AppResult<Store> {
+    let mut options = StoreOptions::new(config.database_url.clone());
+    options.max_connections = config.db_max_connections;
+    options.statement_timeout = match purpose {
+        Purpose::Serve => Some(config.request_timeout),
+        Purpose::Maintenance => None,
+    };
+    Store::connect(&options).await.map_err(|e| {
+        AppError::Internal(anyhow::anyhow!(
+            "cannot open the store at {}: {e}",
+            redact_url(&config.database_url)
+        ))
+    })
+}
+
+/// Opens and migrates the store and builds the app on it.
+pub async fn build(config: Config, purpose: Purpose, clock: Clock) -> AppResult<AppState> {
+    let store = open_store(&config, purpose).await?;
+    crate::db::migrate_up(&store.conn).await?;
+    App::assemble(config, store, clock).await
+}
+
+impl App {
+    /// The app on an open, migrated store.
+    pub async fn assemble(config: Config, store: Store, clock: Clock) -> AppResult<AppState> {
+        let rules = Rules::from_config(&config)?;
+        let (verifier, issuer) = tokens(&config).await;
+        Ok(AppState(Arc::new(App {
+            store,
+            verifier,
+            issuer,
+            rules,
+            clock,
+            metrics: crate::http::metrics::Metrics::default(),
+            rate_limiter: crate::http::rate_limit::RateLimiter::new(
+                crate::http::rate_limit::Quotas::from_config(&config),
+            ),
+            documents: Default::default(),
+            executions: crate::graphql::Executions::new(config.max_concurrent_requests),
+            config,
+        })))
+    }
+}
+
+/// The verifier and issuer the configured secret and JWKS give.
+async fn tokens(config: &Config) -> (Option<TokenVerifier>, Option<TokenIssuer>) {
+    let secret = config.effective_jwt_secret();
+    let leeway = std::time::Duration::from_secs(config.jwt_leeway_secs);
+    let (iss, aud) = (config.jwt_issuer.as_deref(), config.jwt_audience.as_deref());
+    let jwks = match &config.jwt_jwks {
+        Some(location) => Some(Jwks::load(location, config.jwt_jwks_refresh).await),
+        None => None,
+    };
+    let verifier = match (&secret, jwks) {
+        (Some(s), Some(jwks)) => Some(TokenVerifier::hs256(s, iss, aud, leeway).with_jwks(jwks)),
+        (Some(s), None) => Some(TokenVerifier::hs256(s, iss, aud, leeway)),
+        (None, Some(jwks)) => Some(TokenVerifier::jwks(jwks, iss, aud, leeway)),
+        (None, None) => None,
+    };
+    let issuer = secret
+        .as_ref()
+        .map(|s| TokenIssuer::hs256(s, config.jwt_issuer.clone(), config.jwt_audience.clone()));
+    if verifier.is_none() {
+        tracing::warn!(
+            "no C360_JWT_SECRET or C360_JWT_JWKS and not in --dev mode: every bearer token will be refused"
+        );
+    }
+    (verifier, issuer)
+}
+
+/// A bound, ready-to-serve gateway.
+pub struct Application {
+    listener: TcpListener,
+    app: AppState,
+}
+
+impl Application {
+    /// Opens and migrates the store, binds the listener; on the system clock.
+    pub async fn build(config: Config) -> AppResult<Application> {
+        Application::build_with_clock(config, Clock::system()).await
+    }
+
+    /// As [`Application::build`], reading the time from `clock`.
+    pub async fn build_with_clock(config: Config, clock: Clock) -> AppResult<Application> {
+        let listen = config.listen;
+        let app = build(config, Purpose::Serve, clock).await?;
+        let listener = TcpListener::bind(listen)
+            .await
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("cannot listen on {listen}: {e}")))?;
+        Ok(Application { listener, app })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    pub fn port(&self) -> u16 {
+        self.local_addr().port()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.app
+    }
+
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish.
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> AppResult<()> {
+        let router = crate::http::router(self.app.clone())
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let _jobs = Jobs::start(&self.app);
+        axum::serve(self.listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(|e| AppError::Internal(e.into()))
+    }
+}
+
+/// The background jobs of a serving app; aborted when dropped. Aborting
+/// mid-job drops its transaction, which rolls back.
+pub struct Jobs(Vec<JoinHandle<()>>);
+
+impl Jobs {
+    pub fn start(app: &AppState) -> Jobs {
+        Jobs(
+            [rfm_schedule(app), settle_schedule(app)]
+                .into_iter()
+                .flatten()
+                .collect(),
+        )
+    }
+}
+
+impl Drop for Jobs {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
+}
+
+/// Recomputes RFM scores every `rfm_refresh_interval` while serving. The first
+/// run is one interval after start: seeding and `c360 insights refresh`
+/// already leave fresh scores, and a refresh racing a seed would only wait
+/// on its locks.
+fn rfm_schedule(app: &AppState) -> Option<JoinHandle<()>> {
+    let app = app.clone();
+    every(app.config.rfm_refresh_interval, "RFM refresh", move || {
+        let app = app.clone();
+        async move {
+            let rows = crate::service::rfm::refresh(&app.store.conn, app.clock.now()).await?;
+            Ok(format!("RFM scores refreshed for {rows} customers"))
+        }
+    })
+}
+
+/// Settles due loyalty accounts every `loyalty_settle_interval`. Reads
+/// settle the accounts they show; this keeps the balances that segments
+/// and list sorting read from the table current as well.
+fn settle_schedule(app: &AppState) -> Option<JoinHandle<()>> {
+    let app = app.clone();
+    every(
+        app.config.loyalty_settle_interval,
+        "loyalty settlement",
+        move || {
+            let app = app.clone();
+            async move {
+                let settled =
+                    crate::service::loyalty::settle_due(&app.store.conn, app.clock.now()).await?;
+                Ok(format!(
+                    "loyalty settled: {} rows available, {} points expired",
+                    settled.rows, settled.points_expired
+                ))
+            }
+        },
+    )
+}
+
+/// Runs `job` every `period` while serving, the first time one period after
+/// start; `None` for a zero period. A failed run is logged and retried at
+/// the next tick.
+fn every<F, Fut>(period: std::time::Duration, what: &'static str, job: F) -> Option<JoinHandle<()>>
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: Future<Output = AppResult<String>> + Send,
+{
+    if period.is_zero() {
+        return None;
+    }
+    Some(tokio::spawn(async move {
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            match job().await {
+                Ok(done) => tracing::info!("{done}"),
+                Err(e) => tracing::warn!(error = %e, "{what} failed; retrying next interval"),
+            }
+        }
+    }))
+}
