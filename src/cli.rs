@@ -273,6 +273,7 @@ async fn import(
             scopes: Default::default(),
         },
         source,
+        now: app.clock.now(),
     };
     let options = crate::import::Options {
         format,

@@ -93,6 +93,7 @@ impl CustomerMutation {
             &write.rules,
             write.principal,
             new_customer(input, &write.principal.subject),
+            write.now,
         )
         .await?;
         write.commit(Customer::from(customer)).await
@@ -111,6 +112,7 @@ impl CustomerMutation {
             &write.rules,
             write.principal,
             new_customer(input, &write.principal.subject),
+            write.now,
         )
         .await?;
         write.commit(Customer::from(customer)).await
@@ -125,7 +127,8 @@ impl CustomerMutation {
     ) -> async_graphql::Result<Customer> {
         let write = begin_write(ctx, Domain::Customers).await?;
         let id = decode("id", Kind::Customer, &id)?;
-        let customer = customers::update(&write.txn, write.principal, id, profile.into()).await?;
+        let customer =
+            customers::update(&write.txn, write.principal, id, profile.into(), write.now).await?;
         write.commit(Customer::from(customer)).await
     }
 
@@ -160,7 +163,8 @@ impl CustomerMutation {
         let write = begin_write(ctx, Domain::Customers).await?;
         let id = decode("id", Kind::Customer, &id)?;
         let customer =
-            customers::set_consent(&write.txn, write.principal, id, state.into()).await?;
+            customers::set_consent(&write.txn, write.principal, id, state.into(), write.now)
+                .await?;
         write.commit(Customer::from(customer)).await
     }
 
@@ -175,8 +179,15 @@ impl CustomerMutation {
         let write = begin_write(ctx, Domain::Customers).await?;
         let keep = decode("keep", Kind::Customer, &keep)?;
         let merge = decode("merge", Kind::Customer, &merge)?;
-        let customer =
-            customers::merge(&write.txn, &write.rules, write.principal, keep, merge).await?;
+        let customer = customers::merge(
+            &write.txn,
+            &write.rules,
+            write.principal,
+            keep,
+            merge,
+            write.now,
+        )
+        .await?;
         write.commit(Customer::from(customer)).await
     }
 }
@@ -189,6 +200,7 @@ async fn tags_change(
 ) -> async_graphql::Result<Customer> {
     let write = begin_write(ctx, Domain::Customers).await?;
     let id = decode("id", Kind::Customer, &id)?;
-    let customer = customers::change_tags(&write.txn, write.principal, id, &tags, add).await?;
+    let customer =
+        customers::change_tags(&write.txn, write.principal, id, &tags, add, write.now).await?;
     write.commit(Customer::from(customer)).await
 }

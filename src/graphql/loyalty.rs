@@ -188,6 +188,7 @@ impl LoyaltyMutation {
                     &encode(Kind::LoyaltyTransaction, row.id),
                     Some(customer),
                     json!({ "points": points, "idempotencyKey": idempotency_key }),
+                    app.clock.now(),
                 )
                 .await?;
                 txn.commit().await.map_err(AppError::from)?;
@@ -251,6 +252,7 @@ impl LoyaltyMutation {
             &encode(Kind::LoyaltyTransaction, row.id),
             Some(customer),
             json!({ "points": points, "reason": row.description }),
+            app.clock.now(),
         )
         .await?;
         txn.commit().await.map_err(AppError::from)?;

@@ -173,7 +173,13 @@ pub async fn execute(
         // Unaudited PII must not leave: if the audit rows cannot be written,
         // the data is withheld.
         if let Err(err) =
-            crate::service::audit::record_pii_reads(&app.store.conn, principal, &reads).await
+            crate::service::audit::record_pii_reads(
+            &app.store.conn,
+            principal,
+            &reads,
+            app.clock.now(),
+        )
+        .await
         {
             response = error_response(&err);
         }

@@ -72,6 +72,7 @@ impl NpsMutation {
             score,
             comment,
             channel.into(),
+            write.now,
         )
         .await?;
         write.commit(NpsResponse(answer)).await

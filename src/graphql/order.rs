@@ -186,7 +186,8 @@ impl OrderMutation {
         };
         // A retry racing the original post queues on the customer's row
         // inside `ingest` and then finds the order by its external ref.
-        let done = orders::ingest(&write.txn, &write.rules, write.principal, new).await?;
+        let done =
+            orders::ingest(&write.txn, &write.rules, write.principal, new, write.now).await?;
         write.commit(Order(done.order)).await
     }
 
@@ -206,6 +207,7 @@ impl OrderMutation {
             write.principal,
             order_id,
             status.into(),
+            write.now,
         )
         .await?;
         write.commit(Order(order)).await
@@ -222,8 +224,15 @@ impl OrderMutation {
     ) -> async_graphql::Result<Order> {
         let write = begin_write(ctx, Domain::Orders).await?;
         let order_id = decode("id", Kind::Order, &id)?;
-        let order =
-            orders::refund(&write.txn, &write.rules, write.principal, order_id, amount).await?;
+        let order = orders::refund(
+            &write.txn,
+            &write.rules,
+            write.principal,
+            order_id,
+            amount,
+            write.now,
+        )
+        .await?;
         write.commit(Order(order)).await
     }
 }

@@ -28,8 +28,9 @@ impl PrivacyQuery {
     ) -> async_graphql::Result<Json<serde_json::Value>> {
         let principal = require_privacy(identity(ctx))?;
         let customer_id = decode("id", Kind::Customer, &id)?;
-        let db = &state(ctx)?.store.conn;
-        let document = privacy::export(db, customer_id)
+        let app = state(ctx)?;
+        let db = &app.store.conn;
+        let document = privacy::export(db, customer_id, app.clock.now())
             .await?
             .ok_or_else(|| not_found(&id))?;
         audit::record(
@@ -39,6 +40,7 @@ impl PrivacyQuery {
             id.as_str(),
             Some(customer_id),
             serde_json::json!({}),
+            app.clock.now(),
         )
         .await?;
         Ok(Json(document))
@@ -69,10 +71,12 @@ impl PrivacyMutation {
         let principal = require_privacy(identity(ctx))?;
         let customer_id = decode("id", Kind::Customer, &id)?;
         let target = encode(Kind::Customer, customer_id);
-        let db = &state(ctx)?.store.conn;
-        let erased_at = privacy::erase(db, principal, customer_id, target.as_str())
-            .await?
-            .ok_or_else(|| not_found(&id))?;
+        let app = state(ctx)?;
+        let db = &app.store.conn;
+        let erased_at =
+            privacy::erase(db, principal, customer_id, target.as_str(), app.clock.now())
+                .await?
+                .ok_or_else(|| not_found(&id))?;
         Ok(CustomerErasePayload {
             customer_id: target,
             erased_at,

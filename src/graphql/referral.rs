@@ -101,7 +101,8 @@ impl ReferralMutation {
     ) -> async_graphql::Result<Referral> {
         let write = begin_write(ctx, Domain::Referrals).await?;
         let referrer = decode("customerId", Kind::Customer, &customer_id)?;
-        let row = referrals::invite(&write.txn, write.principal, referrer, &email).await?;
+        let row =
+            referrals::invite(&write.txn, write.principal, referrer, &email, write.now).await?;
         write.commit(Referral(row)).await
     }
 }

@@ -80,7 +80,8 @@ impl ReviewMutation {
                 .map(|id| decode("orderId", Kind::Order, &id))
                 .transpose()?,
         };
-        let review = reviews::submit(&write.txn, &write.rules, write.principal, new).await?;
+        let review =
+            reviews::submit(&write.txn, &write.rules, write.principal, new, write.now).await?;
         write.commit(Review(review)).await
     }
 
@@ -93,8 +94,14 @@ impl ReviewMutation {
     ) -> async_graphql::Result<Review> {
         let write = begin_write(ctx, Domain::Reviews).await?;
         let review_id = decode("id", Kind::Review, &id)?;
-        let review =
-            reviews::moderate(&write.txn, write.principal, review_id, status.into()).await?;
+        let review = reviews::moderate(
+            &write.txn,
+            write.principal,
+            review_id,
+            status.into(),
+            write.now,
+        )
+        .await?;
         write.commit(Review(review)).await
     }
 }

@@ -505,7 +505,7 @@ impl SegmentMutation {
         };
         let digits = minor_digits(&st.config.base_currency);
         Ok(Segment(
-            service::create(&st.store.conn, principal, fields, digits).await?,
+            service::create(&st.store.conn, principal, fields, digits, st.clock.now()).await?,
         ))
     }
 
@@ -530,7 +530,7 @@ impl SegmentMutation {
         };
         let digits = minor_digits(&st.config.base_currency);
         Ok(Segment(
-            service::update(&st.store.conn, principal, id, fields, digits).await?,
+            service::update(&st.store.conn, principal, id, fields, digits, st.clock.now()).await?,
         ))
     }
 
@@ -538,7 +538,7 @@ impl SegmentMutation {
     async fn segment_delete(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
         let principal = require_domain_write(identity(ctx), Domain::Segments)?;
         let raw = decode_segment_id("id", &id)?;
-        service::delete(&state(ctx)?.store.conn, principal, raw).await?;
+        service::delete(&state(ctx)?.store.conn, principal, raw, state(ctx)?.clock.now()).await?;
         Ok(id)
     }
 }

@@ -151,6 +151,7 @@ impl TicketMutation {
             &body,
             priority.into(),
             channel.into(),
+            write.now,
         )
         .await?;
         write.commit(Ticket(ticket)).await
@@ -175,6 +176,7 @@ impl TicketMutation {
             author_kind.into(),
             author_name,
             &body,
+            write.now,
         )
         .await?;
         write.commit(Ticket(ticket)).await
@@ -196,6 +198,7 @@ impl TicketMutation {
             write.principal,
             ticket_id,
             status.into(),
+            write.now,
         )
         .await?;
         write.commit(Ticket(ticket)).await
@@ -219,6 +222,7 @@ impl TicketMutation {
             ticket_id,
             score,
             comment,
+            write.now,
         )
         .await?;
         write.commit(Ticket(ticket)).await

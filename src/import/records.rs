@@ -33,6 +33,8 @@ pub struct Context {
     pub principal: Principal,
     /// The system customers' external references belong to.
     pub source: String,
+    /// When the import runs: what every record is stamped with and checked against.
+    pub now: DateTime<Utc>,
 }
 
 /// A record of one kind, written as one unit: all of it or nothing.
@@ -168,7 +170,7 @@ impl Record for CustomerRecord {
             country: self.country,
             city: self.city,
         }
-        .validate()?;
+        .validate(ctx.now)?;
         let tags = customers::normalise_tags(&self.tags)?;
         if let Some(state) = self.email_marketing_state {
             customers::validate_consent(state)?;
@@ -201,6 +203,7 @@ impl Record for CustomerRecord {
                     tags,
                     referral_code: None,
                 },
+                ctx.now,
             )
             .await?;
             return Ok(Outcome::Created);
@@ -222,13 +225,13 @@ impl Record for CustomerRecord {
             return Ok(Outcome::Unchanged);
         }
         if profile_changes {
-            customers::update(db, &ctx.principal, id, profile).await?;
+            customers::update(db, &ctx.principal, id, profile, ctx.now).await?;
         }
         if !new_tags.is_empty() {
-            customers::change_tags(db, &ctx.principal, id, &new_tags, true).await?;
+            customers::change_tags(db, &ctx.principal, id, &new_tags, true, ctx.now).await?;
         }
         if let Some(state) = consent {
-            customers::set_consent(db, &ctx.principal, id, state).await?;
+            customers::set_consent(db, &ctx.principal, id, state, ctx.now).await?;
         }
         Ok(Outcome::Updated)
     }
@@ -564,6 +567,7 @@ impl Record for OrderRecord {
                     })
                     .collect(),
             },
+            ctx.now,
         )
         .await?;
         let order = ingested.order;
@@ -572,10 +576,12 @@ impl Record for OrderRecord {
         for step in steps {
             match step {
                 Step::Status(s) => {
-                    orders::set_status(db, &ctx.rules, &ctx.principal, order.id, s).await?;
+                    orders::set_status(db, &ctx.rules, &ctx.principal, order.id, s, ctx.now)
+                        .await?;
                 }
                 Step::Refund(amount) => {
-                    orders::refund(db, &ctx.rules, &ctx.principal, order.id, amount).await?;
+                    orders::refund(db, &ctx.rules, &ctx.principal, order.id, amount, ctx.now)
+                        .await?;
                 }
             }
         }
@@ -666,6 +672,7 @@ impl Record for TicketRecord {
                     .map(|score| (score, self.satisfaction_comment)),
                 messages,
             },
+            ctx.now,
         )
         .await
     }
@@ -710,6 +717,7 @@ impl Record for ReviewRecord {
                 created_at: past("createdAt", self.created_at)?,
                 order_external_ref: self.order_external_ref,
             },
+            ctx.now,
         )
         .await
     }
@@ -747,6 +755,7 @@ impl Record for NpsRecord {
                 channel: self.channel.unwrap_or(NpsChannel::Email),
                 created_at: past("createdAt", self.created_at)?,
             },
+            ctx.now,
         )
         .await
     }

@@ -3,7 +3,7 @@
 //! fail together.
 
 use c360_entity::audit_event;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
 
 use crate::auth::Principal;
@@ -18,6 +18,7 @@ pub async fn record(
     target: &str,
     customer_id: Option<i64>,
     details: serde_json::Value,
+    at: DateTime<Utc>,
 ) -> AppResult<()> {
     audit_event::ActiveModel {
         principal: Set(principal.subject.clone()),
@@ -25,7 +26,7 @@ pub async fn record(
         action: Set(action.to_owned()),
         target: Set(target.to_owned()),
         customer_id: Set(customer_id),
-        at: Set(Utc::now()),
+        at: Set(at),
         details: Set(details),
         ..Default::default()
     }
@@ -40,11 +41,11 @@ pub async fn record_pii_reads(
     db: &impl ConnectionTrait,
     principal: &Principal,
     customers: &[(i64, String)],
+    at: DateTime<Utc>,
 ) -> AppResult<()> {
     if customers.is_empty() {
         return Ok(());
     }
-    let at = Utc::now();
     let rows = customers
         .iter()
         .map(|(id, target)| audit_event::ActiveModel {

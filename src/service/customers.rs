@@ -46,7 +46,7 @@ fn optional_text(field: &str, value: Option<String>, max: usize) -> AppResult<Op
 
 impl Profile {
     /// Checks and normalises every given field; nothing is read or written.
-    pub fn validate(self) -> AppResult<Profile> {
+    pub fn validate(self, now: DateTime<Utc>) -> AppResult<Profile> {
         let country = optional_text("country", self.country, 2)?;
         if let Some(c) = &country
             && !(c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase()))
@@ -57,7 +57,7 @@ impl Profile {
             ));
         }
         if let Some(b) = self.birthday
-            && b > Utc::now().date_naive()
+            && b > now.date_naive()
         {
             return Err(AppError::bad_input("birthday", "birthday is in the future"));
         }
@@ -146,9 +146,10 @@ pub async fn create(
     rules: &Rules,
     principal: &Principal,
     new: NewCustomer,
+    now: DateTime<Utc>,
 ) -> AppResult<customer::Model> {
     not_for_customers(principal)?;
-    let profile = new.profile.validate()?;
+    let profile = new.profile.validate(now)?;
     let email = profile
         .email
         .clone()
@@ -169,7 +170,7 @@ pub async fn create(
             "a customer with externalRef `{reference}` from `{source}` already exists"
         )));
     }
-    let now = Utc::now().trunc_subsecs(0);
+    let now = now.trunc_subsecs(0);
     let (source, reference) = new.external.clone().unzip();
     let customer = customer::ActiveModel {
         external_source: Set(source),
@@ -216,6 +217,7 @@ pub async fn create(
         &target(customer.id),
         Some(customer.id),
         json!({ "externalRef": customer.external_ref, "tags": tags }),
+        now,
     )
     .await?;
     Ok(customer)
@@ -239,14 +241,15 @@ pub async fn update(
     principal: &Principal,
     id: i64,
     profile: Profile,
+    now: DateTime<Utc>,
 ) -> AppResult<customer::Model> {
-    let profile = profile.validate()?;
+    let profile = profile.validate(now)?;
     let current = owner::writable_customer(db, principal, id).await?;
     erased_guard(&current)?;
     if let Some(email) = &profile.email {
         email_taken(db, email, Some(id)).await?;
     }
-    let now = Utc::now().trunc_subsecs(0);
+    let now = now.trunc_subsecs(0);
     let changed = changed_fields(&current, &profile);
     let mut active: customer::ActiveModel = current.into();
     if let Some(v) = profile.email {
@@ -267,6 +270,7 @@ pub async fn update(
         &target(id),
         Some(id),
         json!({ "fields": changed }),
+        now,
     )
     .await?;
     Ok(customer)
@@ -312,6 +316,7 @@ pub async fn upsert(
     rules: &Rules,
     principal: &Principal,
     new: NewCustomer,
+    now: DateTime<Utc>,
 ) -> AppResult<(customer::Model, bool)> {
     not_for_customers(principal)?;
     let Some((source, reference)) = new.external.clone() else {
@@ -321,17 +326,19 @@ pub async fn upsert(
         ));
     };
     match find_external(db, &source, &reference).await? {
-        None => create(db, rules, principal, new).await.map(|c| (c, true)),
+        None => create(db, rules, principal, new, now)
+            .await
+            .map(|c| (c, true)),
         Some(existing) => {
             let tags = normalise_tags(&new.tags)?;
             if let Some(state) = new.consent {
                 validate_consent(state)?;
             }
             let id = existing.id;
-            let mut customer = update(db, principal, id, new.profile).await?;
+            let mut customer = update(db, principal, id, new.profile, now).await?;
             insert_tags(db, id, &tags).await?;
             if let Some(state) = new.consent {
-                customer = set_consent(db, principal, id, state).await?;
+                customer = set_consent(db, principal, id, state, now).await?;
             }
             Ok((customer, false))
         }
@@ -360,6 +367,7 @@ pub async fn change_tags(
     id: i64,
     tags: &[String],
     add: bool,
+    now: DateTime<Utc>,
 ) -> AppResult<customer::Model> {
     let tags = normalise_tags(tags)?;
     if tags.is_empty() {
@@ -391,6 +399,7 @@ pub async fn change_tags(
         &target(id),
         Some(id),
         json!({ "tags": tags }),
+        now,
     )
     .await?;
     Ok(customer)
@@ -403,6 +412,7 @@ pub async fn set_consent(
     principal: &Principal,
     id: i64,
     state: EmailMarketingState,
+    now: DateTime<Utc>,
 ) -> AppResult<customer::Model> {
     validate_consent(state)?;
     let current = owner::writable_customer(db, principal, id).await?;
@@ -411,7 +421,7 @@ pub async fn set_consent(
         return Ok(current);
     }
     let from = current.email_marketing_state;
-    let now: DateTime<Utc> = Utc::now().trunc_subsecs(0);
+    let now: DateTime<Utc> = now.trunc_subsecs(0);
     let mut active: customer::ActiveModel = current.into();
     active.email_marketing_state = Set(state);
     active.consent_updated_at = Set(Some(now));
@@ -424,6 +434,7 @@ pub async fn set_consent(
         &target(id),
         Some(id),
         json!({ "from": from, "to": state }),
+        now,
     )
     .await?;
     Ok(customer)
@@ -448,6 +459,7 @@ pub async fn merge(
     principal: &Principal,
     keep: i64,
     merge: i64,
+    now: DateTime<Utc>,
 ) -> AppResult<customer::Model> {
     if principal.role != Role::Staff {
         return Err(AppError::Forbidden("only staff merge customers".into()));
@@ -507,7 +519,7 @@ pub async fn merge(
     .await?;
     db.execute_unprepared(&format!("DELETE FROM customers WHERE id = {m}"))
         .await?;
-    let now = Utc::now().trunc_subsecs(0);
+    let now = now.trunc_subsecs(0);
     metrics::refresh_for(db, &rules.base_currency, &[keep, merge]).await?;
     super::loyalty::refresh_balances(db, Some(&[keep])).await?;
     super::loyalty::refresh_tier(db, rules, keep, now).await?;
@@ -518,6 +530,7 @@ pub async fn merge(
         &target(keep),
         Some(keep),
         json!({ "merged": target(gone.id) }),
+        now,
     )
     .await?;
     Ok(kept)

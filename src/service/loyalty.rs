@@ -634,7 +634,7 @@ pub async fn redeem(
     now: DateTime<Utc>,
 ) -> AppResult<loyalty_transaction::Model> {
     validate_redemption(points, idempotency_key)?;
-    debit(db, customer_id, points).await?;
+    debit(db, customer_id, points, now).await?;
     let row = loyalty_transaction::ActiveModel {
         customer_id: Set(customer_id),
         kind: Set(LoyaltyTransactionKind::Redeem),
@@ -656,11 +656,16 @@ pub async fn redeem(
 
 /// Takes `points` off the cached AVAILABLE balance only if it holds them;
 /// NOT_FOUND without an account, CONFLICT when short.
-async fn debit(db: &impl ConnectionTrait, customer_id: i64, points: i64) -> AppResult<()> {
+async fn debit(
+    db: &impl ConnectionTrait,
+    customer_id: i64,
+    points: i64,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
     use loyalty_account::Column as A;
     // Due points count and expired ones do not; settling first also locks
     // the account's row before the balance is checked.
-    settle(db, Utc::now(), &[customer_id]).await?;
+    settle(db, now, &[customer_id]).await?;
     let update = Query::update()
         .table(loyalty_account::Entity)
         .value(
@@ -701,7 +706,7 @@ pub async fn adjust(
 ) -> AppResult<loyalty_transaction::Model> {
     let reason = validate_adjustment(points, reason)?;
     if points < 0 {
-        debit(db, customer_id, -points).await?;
+        debit(db, customer_id, -points, now).await?;
     } else if loyalty_account::Entity::find()
         .filter(loyalty_account::Column::CustomerId.eq(customer_id))
         .one(db)

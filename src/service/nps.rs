@@ -20,6 +20,7 @@ pub async fn record(
     score: i32,
     comment: Option<String>,
     channel: NpsChannel,
+    now: DateTime<Utc>,
 ) -> AppResult<nps_response::Model> {
     let comment = checked(score, comment)?;
     owner::writable_customer(db, principal, customer_id).await?;
@@ -28,7 +29,7 @@ pub async fn record(
         score: Set(score),
         comment: Set(comment),
         channel: Set(channel),
-        created_at: Set(Utc::now().trunc_subsecs(0)),
+        created_at: Set(now.trunc_subsecs(0)),
         ..Default::default()
     }
     .insert(db)
@@ -41,6 +42,7 @@ pub async fn record(
         &gid(Kind::NpsResponse, answer.id),
         Some(customer_id),
         json!({ "score": score }),
+        now,
     )
     .await?;
     Ok(answer)
@@ -86,6 +88,7 @@ pub async fn import(
     rules: &Rules,
     principal: &Principal,
     answer: ImportedAnswer,
+    now: DateTime<Utc>,
 ) -> AppResult<Outcome> {
     let comment = checked(answer.score, answer.comment)?;
     let external_ref = answer.external_ref.trim().to_owned();
@@ -96,7 +99,7 @@ pub async fn import(
         ));
     }
     owner::writable_customer(db, principal, answer.customer_id).await?;
-    let now = Utc::now().trunc_subsecs(0);
+    let now = now.trunc_subsecs(0);
     let created_at = answer.created_at.map_or(now, |c| c.trunc_subsecs(0));
     let existing = nps_response::Entity::find()
         .filter(nps_response::Column::ExternalRef.eq(external_ref.as_str()))
@@ -149,6 +152,7 @@ pub async fn import(
         &gid(Kind::NpsResponse, row.id),
         Some(row.customer_id),
         json!({ "score": row.score, "created": outcome == Outcome::Created }),
+        now,
     )
     .await?;
     Ok(outcome)

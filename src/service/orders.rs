@@ -175,6 +175,7 @@ pub async fn ingest(
     rules: &Rules,
     principal: &Principal,
     input: NewOrder,
+    now: DateTime<Utc>,
 ) -> AppResult<Ingested> {
     let (input, subtotal) = input.validate()?;
     if principal.role == Role::Customer && input.status != OrderStatus::Pending {
@@ -194,11 +195,11 @@ pub async fn ingest(
                 created: false,
             });
     }
-    let now = Utc::now().trunc_subsecs(0);
+    let now = now.trunc_subsecs(0);
     let placeholder = format!(
         "pending-{}-{}",
         input.customer_id,
-        Utc::now().timestamp_nanos_opt().unwrap_or_default()
+        now.timestamp_nanos_opt().unwrap_or_default()
     );
     let mut order = order::ActiveModel {
         customer_id: Set(input.customer_id),
@@ -251,6 +252,7 @@ pub async fn ingest(
         Some(order.customer_id),
         json!({ "externalRef": order.external_ref, "status": order.status, "total": order.total,
                 "currency": order.currency, "pointsEarned": points }),
+        now,
     )
     .await?;
     Ok(Ingested {
@@ -368,6 +370,7 @@ pub async fn set_status(
     principal: &Principal,
     order_id: i64,
     status: OrderStatus,
+    now: DateTime<Utc>,
 ) -> AppResult<order::Model> {
     if matches!(
         status,
@@ -388,7 +391,7 @@ pub async fn set_status(
             status_name(status)
         )));
     }
-    let now = Utc::now().trunc_subsecs(0);
+    let now = now.trunc_subsecs(0);
     let mut active: order::ActiveModel = order.into();
     active.status = Set(status);
     active.updated_at = Set(now);
@@ -412,6 +415,7 @@ pub async fn set_status(
         &target(&order),
         Some(order.customer_id),
         json!({ "from": from, "to": status, "points": points }),
+        now,
     )
     .await?;
     Ok(order)
@@ -426,6 +430,7 @@ pub async fn refund(
     principal: &Principal,
     order_id: i64,
     amount: i64,
+    now: DateTime<Utc>,
 ) -> AppResult<order::Model> {
     if amount <= 0 {
         return Err(AppError::bad_input(
@@ -455,7 +460,7 @@ pub async fn refund(
             ),
         ));
     }
-    let now = Utc::now().trunc_subsecs(0);
+    let now = now.trunc_subsecs(0);
     let before = order.refunded;
     let after = before + amount;
     let owed = loyalty::points_for(rules, after, &order.currency)
@@ -479,6 +484,7 @@ pub async fn refund(
         Some(order.customer_id),
         json!({ "amount": amount, "refunded": order.refunded, "status": order.status,
                 "pointsClawedBack": clawed }),
+        now,
     )
     .await?;
     Ok(order)

@@ -30,7 +30,11 @@ pub fn erased_email(customer_id: i64) -> String {
 
 /// Every record on the customer, one array per table (one statement each),
 /// or `None` when there is no such customer.
-pub async fn export(db: &impl ConnectionTrait, customer_id: i64) -> AppResult<Option<Json>> {
+pub async fn export(
+    db: &impl ConnectionTrait,
+    customer_id: i64,
+    now: DateTime<Utc>,
+) -> AppResult<Option<Json>> {
     let Some(profile) = customer::Entity::find_by_id(customer_id)
         .into_json()
         .one(db)
@@ -63,7 +67,7 @@ pub async fn export(db: &impl ConnectionTrait, customer_id: i64) -> AppResult<Op
         .one(db)
         .await?;
     Ok(Some(json!({
-        "exportedAt": Utc::now(),
+        "exportedAt": now,
         "customer": profile,
         "tags": tags,
         "orders": rows!(order, order::Column::CustomerId),
@@ -108,6 +112,7 @@ pub async fn erase<C>(
     principal: &Principal,
     customer_id: i64,
     target: &str,
+    now: DateTime<Utc>,
 ) -> AppResult<Option<DateTime<Utc>>>
 where
     C: ConnectionTrait + TransactionTrait,
@@ -118,7 +123,7 @@ where
     };
     let original_email = found.email.clone();
     let placeholder = erased_email(customer_id);
-    let now = Utc::now();
+    let now = now;
 
     let mut profile = found.into_active_model();
     profile.email = Set(placeholder.clone());
@@ -208,6 +213,7 @@ where
         target,
         Some(customer_id),
         json!({ "redacted": ["customers", "customer_tags", "tickets", "ticket_messages", "reviews", "nps_responses", "referrals", "loyalty_transactions"] }),
+        now,
     )
     .await?;
     txn.commit().await.map_err(AppError::from)?;

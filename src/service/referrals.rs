@@ -45,6 +45,7 @@ pub async fn invite(
     principal: &Principal,
     referrer: i64,
     email: &str,
+    now: DateTime<Utc>,
 ) -> AppResult<referral::Model> {
     let email = normalise_email(email)?;
     let who = owner::writable_customer(db, principal, referrer).await?;
@@ -69,7 +70,7 @@ pub async fn invite(
     } else {
         None
     };
-    let now = Utc::now().trunc_subsecs(0);
+    let now = now.trunc_subsecs(0);
     let row = referral::ActiveModel {
         customer_id: Set(referrer),
         referee_email: Set(email),
@@ -99,6 +100,7 @@ pub async fn invite(
         &gid(Kind::Referral, row.id),
         Some(referrer),
         json!({ "status": row.status, "reason": reason }),
+        now,
     )
     .await?;
     Ok(row)

@@ -50,6 +50,7 @@ pub async fn submit(
     rules: &Rules,
     principal: &Principal,
     new: NewReview,
+    now: DateTime<Utc>,
 ) -> AppResult<review::Model> {
     let sku = checked(new.rating, &new.sku)?;
     let title = optional("title", new.title, 200)?;
@@ -74,7 +75,7 @@ pub async fn submit(
         )));
     }
     let verified = verified_purchase(db, new.customer_id, &sku).await?;
-    let now = Utc::now().trunc_subsecs(0);
+    let now = now.trunc_subsecs(0);
     let review = review::ActiveModel {
         customer_id: Set(new.customer_id),
         product_sku: Set(sku),
@@ -98,6 +99,7 @@ pub async fn submit(
         &gid(Kind::Review, review.id),
         Some(review.customer_id),
         json!({ "sku": review.product_sku, "rating": review.rating, "verifiedPurchase": verified }),
+        now,
     )
     .await?;
     Ok(review)
@@ -109,6 +111,7 @@ pub async fn moderate(
     principal: &Principal,
     review_id: i64,
     status: ReviewStatus,
+    now: DateTime<Utc>,
 ) -> AppResult<review::Model> {
     if principal.role != Role::Staff {
         return Err(AppError::Forbidden("only staff moderate reviews".into()));
@@ -126,7 +129,7 @@ pub async fn moderate(
     let from = review.status;
     let mut active: review::ActiveModel = review.into();
     active.status = Set(status);
-    active.updated_at = Set(Utc::now().trunc_subsecs(0));
+    active.updated_at = Set(now.trunc_subsecs(0));
     let review = active.update(db).await?;
     audit::record(
         db,
@@ -135,6 +138,7 @@ pub async fn moderate(
         &gid(Kind::Review, review.id),
         Some(review.customer_id),
         json!({ "from": from, "to": status }),
+        now,
     )
     .await?;
     Ok(review)
@@ -199,6 +203,7 @@ pub async fn import(
     rules: &Rules,
     principal: &Principal,
     new: ImportedReview,
+    now: DateTime<Utc>,
 ) -> AppResult<Outcome> {
     let sku = checked(new.rating, &new.sku)?;
     let title = optional("title", new.title, 200)?;
@@ -223,7 +228,7 @@ pub async fn import(
         ),
     };
     let verified = verified_purchase(db, new.customer_id, &sku).await?;
-    let now = Utc::now().trunc_subsecs(0);
+    let now = now.trunc_subsecs(0);
     let created_at = new.created_at.map_or(now, |c| c.trunc_subsecs(0));
     let existing = review::Entity::find()
         .filter(review::Column::CustomerId.eq(new.customer_id))
@@ -283,6 +288,7 @@ pub async fn import(
         Some(review.customer_id),
         json!({ "sku": review.product_sku, "rating": review.rating, "status": review.status,
                 "created": outcome == Outcome::Created }),
+        now,
     )
     .await?;
     Ok(outcome)

@@ -3,7 +3,7 @@
 //! its own transaction.
 
 use c360_entity::segment;
-use chrono::{SubsecRound, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{ActiveModelTrait, EntityTrait, Set, TransactionSession, TransactionTrait};
 use serde_json::json;
 
@@ -46,10 +46,11 @@ pub async fn create(
     principal: &Principal,
     fields: SegmentFields,
     money_digits: u32,
+    now: DateTime<Utc>,
 ) -> AppResult<segment::Model> {
     let name = check_name(fields.name.as_deref().unwrap_or_default())?;
     let query = check_query(fields.query.as_deref().unwrap_or_default(), money_digits)?;
-    let now = Utc::now().trunc_subsecs(0);
+    let now = now.trunc_subsecs(0);
     let txn = crate::db::begin_write(db).await?;
     let saved = segment::ActiveModel {
         name: Set(name),
@@ -69,6 +70,7 @@ pub async fn create(
         &target(saved.id),
         None,
         json!({ "name": saved.name, "query": saved.query }),
+        now,
     )
     .await?;
     txn.commit().await?;
@@ -81,6 +83,7 @@ pub async fn update(
     id: i64,
     fields: SegmentFields,
     money_digits: u32,
+    now: DateTime<Utc>,
 ) -> AppResult<segment::Model> {
     let txn = crate::db::begin_write(db).await?;
     let existing = segment::Entity::find_by_id(id)
@@ -97,7 +100,7 @@ pub async fn update(
     if let Some(query) = &fields.query {
         row.query = Set(check_query(query, money_digits)?);
     }
-    row.updated_at = Set(Utc::now().trunc_subsecs(0));
+    row.updated_at = Set(now.trunc_subsecs(0));
     let saved = row.update(&txn).await?;
     audit::record(
         &txn,
@@ -106,13 +109,19 @@ pub async fn update(
         &target(id),
         None,
         json!({ "name": saved.name, "query": saved.query }),
+        now,
     )
     .await?;
     txn.commit().await?;
     Ok(saved)
 }
 
-pub async fn delete(db: &impl TransactionTrait, principal: &Principal, id: i64) -> AppResult<()> {
+pub async fn delete(
+    db: &impl TransactionTrait,
+    principal: &Principal,
+    id: i64,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
     let txn = crate::db::begin_write(db).await?;
     let deleted = segment::Entity::delete_by_id(id).exec(&txn).await?;
     if deleted.rows_affected == 0 {
@@ -125,6 +134,7 @@ pub async fn delete(db: &impl TransactionTrait, principal: &Principal, id: i64) 
         &target(id),
         None,
         json!({}),
+        now,
     )
     .await?;
     txn.commit().await?;

@@ -41,11 +41,12 @@ pub async fn open(
     body: &str,
     priority: TicketPriority,
     channel: TicketChannel,
+    now: DateTime<Utc>,
 ) -> AppResult<ticket::Model> {
     let subject = text("subject", subject, 200)?;
     let body = text("body", body, 10_000)?;
     owner::writable_customer(db, principal, customer_id).await?;
-    let now = Utc::now().trunc_subsecs(0);
+    let now = now.trunc_subsecs(0);
     let ticket = ticket::ActiveModel {
         customer_id: Set(customer_id),
         subject: Set(subject),
@@ -63,8 +64,8 @@ pub async fn open(
     }
     .insert(db)
     .await?;
-    message(db, &ticket, AuthorKind::Customer, None, body).await?;
-    finish(db, rules, principal, &ticket, "ticket.open", json!({})).await?;
+    message(db, &ticket, AuthorKind::Customer, None, body, now).await?;
+    finish(db, rules, principal, &ticket, "ticket.open", json!({}), now).await?;
     Ok(ticket)
 }
 
@@ -74,6 +75,7 @@ async fn message(
     author: AuthorKind,
     author_name: Option<String>,
     body: String,
+    now: DateTime<Utc>,
 ) -> AppResult<()> {
     ticket_message::ActiveModel {
         ticket_id: Set(ticket.id),
@@ -81,7 +83,7 @@ async fn message(
         author_kind: Set(author),
         author_name: Set(author_name),
         body: Set(body),
-        created_at: Set(Utc::now().trunc_subsecs(0)),
+        created_at: Set(now.trunc_subsecs(0)),
         ..Default::default()
     }
     .insert(db)
@@ -96,6 +98,7 @@ async fn finish(
     ticket: &ticket::Model,
     action: &str,
     details: serde_json::Value,
+    now: DateTime<Utc>,
 ) -> AppResult<()> {
     metrics::refresh_for(db, &rules.base_currency, &[ticket.customer_id]).await?;
     audit::record(
@@ -105,6 +108,7 @@ async fn finish(
         &gid(Kind::Ticket, ticket.id),
         Some(ticket.customer_id),
         details,
+        now,
     )
     .await
 }
@@ -148,6 +152,7 @@ pub async fn reply(
     author: AuthorKind,
     author_name: Option<String>,
     body: &str,
+    now: DateTime<Utc>,
 ) -> AppResult<ticket::Model> {
     let body = text("body", body, 10_000)?;
     if principal.role == Role::Customer && author != AuthorKind::Customer {
@@ -162,7 +167,7 @@ pub async fn reply(
             name(ticket.status)
         )));
     }
-    let now = Utc::now().trunc_subsecs(0);
+    let now = now.trunc_subsecs(0);
     let mut active: ticket::ActiveModel = ticket.clone().into();
     match author {
         AuthorKind::Agent => {
@@ -187,7 +192,7 @@ pub async fn reply(
             .filter(|n| !n.is_empty()),
         AuthorKind::Customer => None,
     };
-    message(db, &updated, author, author_name, body).await?;
+    message(db, &updated, author, author_name, body, now).await?;
     finish(
         db,
         rules,
@@ -195,6 +200,7 @@ pub async fn reply(
         &updated,
         "ticket.reply",
         json!({ "author": author }),
+        now,
     )
     .await?;
     Ok(updated)
@@ -221,6 +227,7 @@ pub async fn set_status(
     principal: &Principal,
     ticket_id: i64,
     status: TicketStatus,
+    now: DateTime<Utc>,
 ) -> AppResult<ticket::Model> {
     let ticket = reachable(db, principal, ticket_id).await?;
     if principal.role == Role::Customer {
@@ -236,7 +243,7 @@ pub async fn set_status(
             name(status)
         )));
     }
-    let now = Utc::now().trunc_subsecs(0);
+    let now = now.trunc_subsecs(0);
     let mut active: ticket::ActiveModel = ticket.into();
     active.status = Set(status);
     if status == TicketStatus::Solved {
@@ -253,6 +260,7 @@ pub async fn set_status(
         &updated,
         "ticket.status",
         json!({ "from": from, "to": status }),
+        now,
     )
     .await?;
     Ok(updated)
@@ -267,6 +275,7 @@ pub async fn rate(
     ticket_id: i64,
     score: i32,
     comment: Option<String>,
+    now: DateTime<Utc>,
 ) -> AppResult<ticket::Model> {
     csat_score("score", score)?;
     let comment = csat_comment(comment)?;
@@ -282,7 +291,7 @@ pub async fn rate(
             "ticket {ticket_id} was already rated"
         )));
     }
-    let now = Utc::now().trunc_subsecs(0);
+    let now = now.trunc_subsecs(0);
     let mut active: ticket::ActiveModel = ticket.into();
     active.satisfaction_score = Set(Some(score));
     active.satisfaction_comment = Set(comment);
@@ -296,6 +305,7 @@ pub async fn rate(
         &updated,
         "ticket.rate",
         json!({ "score": score }),
+        now,
     )
     .await?;
     Ok(updated)
@@ -406,10 +416,11 @@ pub async fn import(
     rules: &Rules,
     principal: &Principal,
     t: ImportedTicket,
+    now: DateTime<Utc>,
 ) -> AppResult<Outcome> {
     let external_ref = text("externalRef", &t.external_ref, 200)?;
     let subject = text("subject", &t.subject, 200)?;
-    let now = Utc::now().trunc_subsecs(0);
+    let now = now.trunc_subsecs(0);
     let created_at = t.created_at.map_or(now, |c| c.trunc_subsecs(0));
     check_history(&t, created_at)?;
     let (score, comment) = match t.satisfaction.clone() {
@@ -517,6 +528,7 @@ pub async fn import(
         "ticket.import",
         json!({ "externalRef": ticket.external_ref, "status": ticket.status,
                 "created": outcome == Outcome::Created }),
+        now,
     )
     .await?;
     Ok(outcome)

@@ -135,7 +135,7 @@ async fn apply(db: &DatabaseConnection, rules: &Rules, staff: &Principal, w: &mu
                         unit_price: cents,
                     }],
                 };
-                let done = orders::ingest(&txn, rules, staff, new).await?;
+                let done = orders::ingest(&txn, rules, staff, new, chrono::Utc::now()).await?;
                 w.orders.push(done.order.id);
             }
             Op::Pay { order } | Op::Fulfil { order } | Op::Cancel { order } => {
@@ -147,7 +147,7 @@ async fn apply(db: &DatabaseConnection, rules: &Rules, staff: &Principal, w: &mu
                     Op::Fulfil { .. } => OrderStatus::Fulfilled,
                     _ => OrderStatus::Cancelled,
                 };
-                orders::set_status(&txn, rules, staff, id, to).await?;
+                orders::set_status(&txn, rules, staff, id, to, chrono::Utc::now()).await?;
             }
             Op::Refund { order, percent } => {
                 let Some(id) = pick(&w.orders, order) else {
@@ -158,7 +158,7 @@ async fn apply(db: &DatabaseConnection, rules: &Rules, staff: &Principal, w: &mu
                     .await?
                     .expect("order");
                 let amount = ((o.total - o.refunded) * percent / 100).max(1);
-                orders::refund(&txn, rules, staff, id, amount).await?;
+                orders::refund(&txn, rules, staff, id, amount, chrono::Utc::now()).await?;
             }
             Op::Redeem { customer, points } => {
                 w.next_ref += 1;
@@ -181,6 +181,7 @@ async fn apply(db: &DatabaseConnection, rules: &Rules, staff: &Principal, w: &mu
                     "b",
                     TicketPriority::Normal,
                     TicketChannel::Web,
+                    chrono::Utc::now(),
                 )
                 .await?;
                 w.tickets.push(t.id);
@@ -189,19 +190,37 @@ async fn apply(db: &DatabaseConnection, rules: &Rules, staff: &Principal, w: &mu
                 let Some(id) = pick(&w.tickets, ticket) else {
                     return Ok(());
                 };
-                tickets::reply(&txn, rules, staff, id, AuthorKind::Agent, None, "hi").await?;
+                tickets::reply(
+                    &txn,
+                    rules,
+                    staff,
+                    id,
+                    AuthorKind::Agent,
+                    None,
+                    "hi",
+                    chrono::Utc::now(),
+                )
+                .await?;
             }
             Op::Solve { ticket } => {
                 let Some(id) = pick(&w.tickets, ticket) else {
                     return Ok(());
                 };
-                tickets::set_status(&txn, rules, staff, id, TicketStatus::Solved).await?;
+                tickets::set_status(
+                    &txn,
+                    rules,
+                    staff,
+                    id,
+                    TicketStatus::Solved,
+                    chrono::Utc::now(),
+                )
+                .await?;
             }
             Op::Rate { ticket, score } => {
                 let Some(id) = pick(&w.tickets, ticket) else {
                     return Ok(());
                 };
-                tickets::rate(&txn, rules, staff, id, score, None).await?;
+                tickets::rate(&txn, rules, staff, id, score, None, chrono::Utc::now()).await?;
             }
             Op::Merge { keep, merge } => {
                 let (k, m) = (
@@ -212,7 +231,7 @@ async fn apply(db: &DatabaseConnection, rules: &Rules, staff: &Principal, w: &mu
                 if k == m || w.customers.len() <= 2 {
                     return Ok(());
                 }
-                customers::merge(&txn, rules, staff, k, m).await?;
+                customers::merge(&txn, rules, staff, k, m, chrono::Utc::now()).await?;
                 w.customers.retain(|&c| c != m);
             }
             Op::Nps { customer, score } => {
@@ -224,6 +243,7 @@ async fn apply(db: &DatabaseConnection, rules: &Rules, staff: &Principal, w: &mu
                     score,
                     None,
                     NpsChannel::Web,
+                    chrono::Utc::now(),
                 )
                 .await?;
             }
