@@ -1,6 +1,7 @@
 //! Facts of the business, each defined once: ids, money, tiers and the
 //! trailing window, NPS categories, RFM groups, order statuses that count,
-//! referral codes, email addresses, and the clock rules read time from.
+//! referral codes, email addresses, text lengths, and the clock rules read
+//! time from.
 //!
 //! Nothing here touches the store or GraphQL; every layer above may use it.
 //! See `docs/ARCHITECTURE.md` for where each kind of rule lives.
@@ -12,6 +13,7 @@ pub mod money;
 pub mod nps;
 pub mod orders;
 pub mod referral;
+pub mod text;
 pub mod rfm;
 pub mod tiers;
 
