@@ -2,8 +2,14 @@
 //!
 //! Client mistakes say what to change; database and internal failures are
 //! logged with their details and reach the client as `INTERNAL` with none.
+//!
+//! The JSON of an error is shaped here once: [`ErrorExtensions::extend`]
+//! for errors inside a GraphQL response, [`AppError::body`] and
+//! `IntoResponse` for errors that end a request before GraphQL runs.
 
 use async_graphql::ErrorExtensions;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use sea_orm::{DbErr, SqlErr};
 
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +63,14 @@ impl AppError {
         }
     }
 
+    /// BAD_USER_INPUT about the request as a whole rather than one field.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        AppError::BadUserInput {
+            message: message.into(),
+            field: None,
+        }
+    }
+
     pub fn code(&self) -> &'static str {
         match self {
             AppError::Unauthenticated(_) => "UNAUTHENTICATED",
@@ -69,6 +83,58 @@ impl AppError {
             AppError::Timeout(_) => "TIMEOUT",
             AppError::Database(_) | AppError::Internal(_) => "INTERNAL",
         }
+    }
+}
+
+impl AppError {
+    /// The HTTP status of a request that this error ends before GraphQL
+    /// runs (errors inside a GraphQL response leave the status alone).
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::BadUserInput { .. } | AppError::Segment(_) => StatusCode::BAD_REQUEST,
+            AppError::QueryTooComplex(_) => StatusCode::BAD_REQUEST,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            AppError::Database(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// This error as a GraphQL error object, with its `extensions`.
+    pub fn to_server_error(&self) -> async_graphql::ServerError {
+        self.extend()
+            .into_server_error(async_graphql::Pos::default())
+    }
+
+    /// `{"errors": [<this error>]}`, the body of a request it ends.
+    pub fn body(&self) -> serde_json::Value {
+        serde_json::json!({ "errors": [self.to_server_error()] })
+    }
+
+    /// The response for a request this error ends: `status`, the body as
+    /// `content_type`, and `Retry-After` when it says when to come back.
+    pub fn respond(&self, status: StatusCode, content_type: &'static str) -> Response {
+        let mut response = (status, self.body().to_string()).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        match self {
+            AppError::RateLimited { retry_after_secs } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+/// A request ended by an error outside GraphQL: its status and
+/// `application/json`.
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        self.respond(self.status(), "application/json")
     }
 }
 

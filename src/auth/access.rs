@@ -1,4 +1,4 @@
-//! The access rules of DESIGN.md in one place: which role and scope may read
+//! The access rules (README § Access) in one place: which role and scope may read
 //! which domain, and which customers' rows a caller may see.
 
 use super::{Identity, Principal, Role};

@@ -33,37 +33,13 @@ pub fn classify(response: &mut Response) -> Outcome {
             .extensions
             .as_ref()
             .is_some_and(|e| e.get("code").is_some());
-        let from_app = err.source::<AppError>().map(|app| {
-            // An AppError that reached the client through `?`: its own code,
-            // and for internal failures a log line and no details.
-            if matches!(app, AppError::Database(_) | AppError::Internal(_)) {
-                tracing::error!(error = ?app, "request failed");
-            }
-            let field = match app {
-                AppError::BadUserInput { field, .. } => field.clone(),
-                AppError::Segment(_) => Some("query".to_owned()),
-                _ => None,
-            };
-            let segment = match app {
-                AppError::Segment(e) => Some(e.clone()),
-                _ => None,
-            };
-            (app.code(), field, segment)
-        });
-        if let (false, Some((code, field, segment))) = (has_code, from_app) {
-            let ext = err.extensions.get_or_insert_with(Default::default);
-            ext.set("code", code);
-            if let Some(f) = field {
-                ext.set("field", f);
-            }
-            // Where a segment query went wrong, for editors to underline.
-            if let Some(e) = segment {
-                ext.set("line", e.line);
-                ext.set("column", e.column);
-                if let Some(s) = e.suggestion {
-                    ext.set("suggestion", s);
-                }
-            }
+        // An AppError that reached the client through `?`: its own code and
+        // extensions, shaped where every AppError is (`error.rs`), which also
+        // logs internal failures and keeps their details from the client.
+        let from_app = err.source::<AppError>().map(AppError::to_server_error);
+        if let (false, Some(shaped)) = (has_code, from_app) {
+            err.message = shaped.message;
+            err.extensions = shaped.extensions;
         } else if !has_code {
             let code = if err.message.starts_with("Query is nested too deep")
                 || err.message.starts_with("Query is too complex")

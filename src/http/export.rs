@@ -11,7 +11,6 @@ use axum::response::{IntoResponse, Response};
 use c360_entity::{customer, segment};
 use sea_orm::sea_query::Condition;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
-use serde_json::json;
 
 use super::HttpState;
 use super::graphql::{Rejection, identity};
@@ -44,29 +43,19 @@ enum Format {
     Jsonl,
 }
 
-fn reject(status: StatusCode, code: &str, message: &str) -> Response {
-    let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response()
-}
-
 /// The caller, who must hold a STAFF token; tokens are read as `/graphql` reads them.
 async fn staff(state: &HttpState, headers: &HeaderMap) -> Result<Principal, Rejection> {
     match identity(state, headers).await? {
         Identity::Anonymous => Err(Rejection::new(
             StatusCode::UNAUTHORIZED,
-            "UNAUTHENTICATED",
-            "an export needs a bearer token (Authorization: Bearer <jwt>)",
+            AppError::Unauthenticated(
+                "an export needs a bearer token (Authorization: Bearer <jwt>)".to_owned(),
+            ),
         )),
         Identity::Authenticated(p) if p.role == Role::Staff => Ok(p),
         Identity::Authenticated(_) => Err(Rejection::new(
             StatusCode::FORBIDDEN,
-            "FORBIDDEN",
-            "segment exports are for STAFF tokens",
+            AppError::Forbidden("segment exports are for STAFF tokens".to_owned()),
         )),
     }
 }
@@ -86,32 +75,28 @@ pub async fn export_segment(
         Some("jsonl") => Format::Jsonl,
         Some(other) => {
             let m = format!("`{other}` is not an export format; use format=csv or format=jsonl");
-            return reject(StatusCode::BAD_REQUEST, "BAD_USER_INPUT", &m);
+            return AppError::bad_input("format", m).into_response();
         }
     };
     // The path holds the number of `gid://c360/Segment/<id>`.
     let id = match crate::domain::ids::decode_lenient("id", Kind::Segment, &id) {
         Ok(id) => id,
-        Err(e) => return reject(StatusCode::BAD_REQUEST, "BAD_USER_INPUT", &e.to_string()),
+        Err(e) => return e.into_response(),
     };
     let db = state.app.store.conn.clone();
     let saved = match segment::Entity::find_by_id(id).one(&db).await {
         Ok(Some(s)) => s,
         Ok(None) => {
-            return reject(
-                StatusCode::NOT_FOUND,
-                "NOT_FOUND",
-                &format!("segment {id} does not exist"),
-            );
+            return AppError::NotFound(format!("segment {id} does not exist")).into_response();
         }
-        Err(e) => return internal(AppError::from(e)),
+        Err(e) => return AppError::from(e).into_response(),
     };
     let config = &state.app.config;
     let env = Env::now(config.timezone, &config.base_currency);
     let pii = sees_pii(&principal);
     let cond = match crate::segment::condition(&saved.query, &env) {
         Ok(c) => c,
-        Err(e) => return reject(StatusCode::BAD_REQUEST, "BAD_USER_INPUT", &e.to_string()),
+        Err(e) => return e.into_response(),
     };
     let header_line = match format {
         Format::Csv => Some(Bytes::from(format!("{}\n", COLUMNS.join(",")))),
@@ -149,15 +134,6 @@ pub async fn export_segment(
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     response
-}
-
-fn internal(err: AppError) -> Response {
-    tracing::error!(error = ?err, "segment export failed");
-    reject(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "INTERNAL",
-        "internal error",
-    )
 }
 
 async fn batch(

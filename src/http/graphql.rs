@@ -26,24 +26,22 @@ use crate::graphql::{Outcome, classify, execute};
 #[derive(Debug)]
 pub(super) struct Rejection {
     status: StatusCode,
-    code: &'static str,
-    message: String,
+    error: AppError,
     /// An extra header the status calls for (`Allow`, `WWW-Authenticate`).
     header: Option<(header::HeaderName, &'static str)>,
 }
 
 impl Rejection {
-    pub(super) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub(super) fn new(status: StatusCode, error: AppError) -> Self {
         Rejection {
             status,
-            code,
-            message: message.into(),
+            error,
             header: None,
         }
     }
 
     fn bad_request(message: impl Into<String>) -> Self {
-        Rejection::new(StatusCode::BAD_REQUEST, "BAD_USER_INPUT", message)
+        Rejection::new(StatusCode::BAD_REQUEST, AppError::invalid(message))
     }
 
     fn with_header(mut self, name: header::HeaderName, value: &'static str) -> Self {
@@ -52,16 +50,11 @@ impl Rejection {
     }
 
     pub(super) fn into_response(self, media: MediaType) -> Response {
-        let body =
-            json!({ "errors": [{ "message": self.message, "extensions": { "code": self.code } }] });
-        let mut response = (self.status, body.to_string()).into_response();
-        let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(media.as_str()),
-        );
+        let mut response = self.error.respond(self.status, media.as_str());
         if let Some((name, value)) = self.header {
-            headers.insert(name, HeaderValue::from_static(value));
+            response
+                .headers_mut()
+                .insert(name, HeaderValue::from_static(value));
         }
         response
     }
@@ -71,11 +64,7 @@ impl Rejection {
 fn accepted(headers: &HeaderMap) -> Result<MediaType, Rejection> {
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     negotiate(accept).ok_or_else(|| {
-        Rejection::new(
-            StatusCode::NOT_ACCEPTABLE,
-            "BAD_USER_INPUT",
-            "none of the Accept types is served; ask for application/graphql-response+json or application/json",
-        )
+        Rejection::new(StatusCode::NOT_ACCEPTABLE, AppError::invalid("none of the Accept types is served; ask for application/graphql-response+json or application/json"))
     })
 }
 
@@ -88,8 +77,11 @@ pub(super) async fn identity(
         return Ok(Identity::Anonymous);
     };
     let unauthenticated = |message: &str| {
-        Rejection::new(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", message)
-            .with_header(header::WWW_AUTHENTICATE, "Bearer error=\"invalid_token\"")
+        Rejection::new(
+            StatusCode::UNAUTHORIZED,
+            AppError::Unauthenticated(message.to_owned()),
+        )
+        .with_header(header::WWW_AUTHENTICATE, "Bearer error=\"invalid_token\"")
     };
     let token = value
         .to_str()
@@ -237,16 +229,14 @@ async fn read_post(
     if !essence.eq_ignore_ascii_case("application/json") {
         return Err(Rejection::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "BAD_USER_INPUT",
-            "send the request as Content-Type: application/json",
+            AppError::invalid("send the request as Content-Type: application/json"),
         ));
     }
     let limit = state.app.config.body_limit_bytes;
     let bytes: Bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
         Rejection::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "BAD_USER_INPUT",
-            format!("the request body is larger than {limit} bytes"),
+            AppError::invalid(format!("the request body is larger than {limit} bytes")),
         )
     })?;
     let json: Json = serde_json::from_slice(&bytes)
@@ -265,11 +255,10 @@ async fn read_post(
     if items.len() > max {
         return Err(Rejection::new(
             StatusCode::BAD_REQUEST,
-            "QUERY_TOO_COMPLEX",
-            format!(
+            AppError::QueryTooComplex(format!(
                 "the batch has {} operations; the limit is {max}; send the rest in another request",
                 items.len()
-            ),
+            )),
         ));
     }
     items
@@ -323,8 +312,7 @@ fn read_get(query: HashMap<String, String>) -> Result<Params, Rejection> {
         if selected.is_some_and(|(_, op)| op.node.ty != OperationType::Query) {
             return Err(Rejection::new(
                 StatusCode::METHOD_NOT_ALLOWED,
-                "BAD_USER_INPUT",
-                "mutations and subscriptions must be sent with POST",
+                AppError::invalid("mutations and subscriptions must be sent with POST"),
             )
             .with_header(header::ALLOW, "POST"));
         }
@@ -401,16 +389,10 @@ fn throttle(
     state.app.metrics.rate_limited();
     // Whole seconds, rounded up: retrying at the announced time succeeds.
     let retry_after_secs = wait.as_millis().div_ceil(1000).max(1) as u64;
-    let err = AppError::RateLimited { retry_after_secs };
-    let body = json!({ "errors": [{
-        "message": err.to_string(),
-        "extensions": { "code": err.code(), "retryAfter": retry_after_secs },
-    }] });
-    let mut response = respond(StatusCode::TOO_MANY_REQUESTS, media, &body);
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
-    Some(response)
+    Some(
+        AppError::RateLimited { retry_after_secs }
+            .respond(StatusCode::TOO_MANY_REQUESTS, media.as_str()),
+    )
 }
 
 /// Executes one request and records it; the body follows the spec (no `data`
@@ -445,11 +427,9 @@ async fn run_one(
         serde_json::to_value(&response)
     };
     body.map_err(|e| {
-        tracing::error!(error = %e, "response serialisation failed");
         Rejection::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "INTERNAL",
-            "internal error",
+            AppError::Internal(anyhow::anyhow!("response serialisation failed: {e}")),
         )
     })
     .map(|body| (outcome, body))

@@ -4,8 +4,8 @@
 //! its next request), so the limiter is a map of instants, not of queues.
 //!
 //! The state lives in this process; with several instances behind a load
-//! balancer each enforces the quota on its own (DESIGN.md: shared limits move
-//! to Redis then).
+//! balancer each enforces the quota on its own (shared limits belong in Redis
+//! then; see docs/ARCHITECTURE.md).
 
 use std::collections::HashMap;
 use std::net::IpAddr;

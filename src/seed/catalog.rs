@@ -1,10 +1,10 @@
 //! Static reference data the generator draws from: the product catalogue,
 //! countries with their cities, locales, phone prefixes and tax rates, names,
-//! tags, ticket subjects and the canned texts of messages, reviews and NPS
-//! comments.
+//! tags, ticket subjects, the canned texts of messages, reviews and NPS
+//! comments, and the reward vouchers points buy.
 //!
 //! Tables are small on purpose: demo data should read as plausible, and the
-//! segment examples in DESIGN.md (`sku = 'LIP-001'`, `customer_tags CONTAINS
+//! segment examples in the README (`sku = 'LIP-001'`, `customer_tags CONTAINS
 //! 'vip'`) must find members.
 
 /// One product of the demo catalogue.
@@ -281,3 +281,9 @@ pub const NPS_COMMENTS: &[(i32, &str)] = &[
     (9, "Great quality and fast delivery."),
     (10, "Love this brand, I recommend it to all my friends!"),
 ];
+
+/// Reward vouchers points are redeemed for, cheapest first: (points, face
+/// value in major units of the base currency). A catalogue of the demo
+/// shop, not a configured rule: what a point is worth at checkout is the
+/// shop's offer, not the earning rate.
+pub const REWARD_VOUCHERS: &[(i64, i64)] = &[(500, 5), (1_000, 10), (2_000, 20), (5_000, 50)];
