@@ -1,5 +1,9 @@
 //! The `c360` command line: serve, migrate, seed, import, token, schema,
-//! loyalty and insights maintenance.
+//! loyalty and insights maintenance. Every command builds its app through
+//! `startup`.
+
+mod import;
+mod serve;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -8,19 +12,14 @@ use std::time::Duration;
 use c360_migration::Migrator;
 use c360_migration::sea_orm_migration::MigratorTrait;
 use clap::{Parser, Subcommand, ValueEnum};
-use sea_orm::{EntityTrait, PaginatorTrait};
 
 use crate::auth::{Role, TokenIssuer};
 use crate::config::Config;
-use crate::db::redact_url;
 use crate::domain::Clock;
 use crate::error::{AppError, AppResult};
 use crate::import::{Kind as ImportKind, read::Format as ImportFormat};
 use crate::seed::{SeedOptions, run as seed_store};
-use crate::startup::{Application, Purpose};
-
-/// Customers seeded by `serve --seed-demo`.
-const DEMO_CUSTOMERS: u64 = 1_000;
+use crate::startup::Purpose;
 
 #[derive(Debug, Parser)]
 #[command(name = "c360", version, about = "GraphQL customer-360 gateway")]
@@ -47,7 +46,7 @@ pub enum Command {
     /// Fill an empty store with deterministic demo data.
     Seed {
         /// Number of customers (about ten orders each).
-        #[arg(long, default_value_t = DEMO_CUSTOMERS)]
+        #[arg(long, default_value_t = serve::DEMO_CUSTOMERS)]
         customers: u64,
         /// Random seed; the same seed gives the same data.
         #[arg(long, default_value_t = 360)]
@@ -172,7 +171,7 @@ async fn dispatch(cli: Cli) -> AppResult<ExitCode> {
         source,
     } = cli.command
     {
-        return import(
+        return import::import(
             &config,
             kind,
             &file,
@@ -191,12 +190,11 @@ async fn dispatch(cli: Cli) -> AppResult<ExitCode> {
 async fn run_command(config: Config, command: Command) -> AppResult<()> {
     match command {
         Command::Import { .. } => unreachable!("dispatched before"),
-        Command::Serve { seed_demo } => serve(config, seed_demo).await,
+        Command::Serve { seed_demo } => serve::serve(config, seed_demo).await,
         Command::Migrate { action } => migrate(&config, action).await,
         Command::Seed { customers, seed } => {
             let app = maintenance(config).await?;
-            let report =
-                seed_store(&app.store.conn, &seed_options(&app.config, customers, seed)).await?;
+            let report = seed_store(&app.store.conn, &seed_options(&app, customers, seed)).await?;
             println!("{report}");
             Ok(())
         }
@@ -251,72 +249,14 @@ async fn run_command(config: Config, command: Command) -> AppResult<()> {
     }
 }
 
-/// Runs `c360 import`; exit status 3 when lines were rejected (2 is
-/// clap's for a usage error).
-async fn import(
-    config: &Config,
-    kind: ImportKind,
-    file: &std::path::Path,
-    format: Option<ImportFormat>,
-    batch_size: u64,
-    rejects: Option<&std::path::Path>,
-    source: String,
-) -> AppResult<ExitCode> {
-    use std::io::Write;
-    let app = maintenance(config.clone()).await?;
-    let store = &app.store;
-    let ctx = crate::import::records::Context {
-        rules: app.rules.clone(),
-        principal: crate::auth::Principal {
-            role: Role::Staff,
-            subject: "c360-import".into(),
-            scopes: Default::default(),
-        },
-        source,
-        now: app.clock.now(),
-    };
-    let options = crate::import::Options {
-        format,
-        batch_size: usize::try_from(batch_size).unwrap_or(500),
-        progress: std::io::stderr().is_terminal(),
-    };
-    let report = crate::import::run(&store.conn, &ctx, kind, file, &options).await?;
-    match rejects {
-        Some(path) => {
-            let write = || -> std::io::Result<()> {
-                let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
-                for r in &report.rejected {
-                    serde_json::to_writer(&mut out, r)?;
-                    out.write_all(b"\n")?;
-                }
-                out.flush()
-            };
-            write().map_err(|e| {
-                AppError::Internal(anyhow::anyhow!("cannot write {}: {e}", path.display()))
-            })?;
-        }
-        None => {
-            for r in &report.rejected {
-                eprintln!("{r}");
-            }
-        }
-    }
-    println!("{kind}: {report}");
-    if report.rejected.is_empty() {
-        Ok(ExitCode::SUCCESS)
-    } else {
-        if let Some(path) = rejects {
-            eprintln!("rejected lines are listed in {}", path.display());
-        }
-        Ok(ExitCode::from(3))
-    }
-}
-
-fn seed_options(config: &Config, customers: u64, seed: u64) -> SeedOptions {
+/// Seeds under the app's own rules and clock, so the data follows the
+/// configuration the server will apply to it.
+fn seed_options(app: &crate::app::AppState, customers: u64, seed: u64) -> SeedOptions {
     SeedOptions {
         customers,
         seed,
-        base_currency: config.base_currency.clone(),
+        rules: app.rules.clone(),
+        now: app.clock.now(),
         progress: std::io::stderr().is_terminal(),
     }
 }
@@ -367,87 +307,4 @@ async fn migrate(config: &Config, action: MigrateAction) -> AppResult<()> {
         }
     }
     Ok(())
-}
-
-async fn serve(config: Config, seed_demo: bool) -> AppResult<()> {
-    let app = Application::build(config).await?;
-    let state = app.state().clone();
-    let url = format!("http://{}", app.local_addr());
-    tracing::info!(store = %redact_url(&state.config.database_url), "listening on {url}");
-    if seed_demo {
-        let db = &state.store.conn;
-        if c360_entity::customer::Entity::find().count(db).await? == 0 {
-            let report = seed_store(db, &seed_options(&state.config, DEMO_CUSTOMERS, 360)).await?;
-            tracing::info!("{report}");
-        } else {
-            tracing::info!("the store already holds customers; demo data not seeded again");
-        }
-        let token = state
-            .issuer
-            .as_ref()
-            .ok_or_else(|| {
-                AppError::bad_input(
-                    "C360_JWT_SECRET",
-                    "--seed-demo prints a token: set C360_JWT_SECRET or pass --dev",
-                )
-            })?
-            .mint(
-                Role::Staff,
-                "demo-staff",
-                &[],
-                Duration::from_secs(24 * 3600),
-            )?;
-        println!("\nc360 is serving demo data.\n");
-        println!("  GraphiQL:     {url}/graphql");
-        println!("  Staff token:  {token}");
-        if let Some(id) = showcase_customer(db).await? {
-            println!(
-                "  A customer with every kind of record: {}",
-                crate::domain::ids::gid(crate::domain::ids::Kind::Customer, id)
-            );
-        }
-        println!("\nIn GraphiQL, add the header {{\"Authorization\": \"Bearer <token>\"}}.\n");
-    }
-    app.run_until(shutdown_signal()).await?;
-    tracing::info!("stopped");
-    Ok(())
-}
-
-/// The customer with the most orders among those who have every kind of
-/// record (tickets, reviews, referrals both ways, NPS answers), to show off.
-async fn showcase_customer(db: &sea_orm::DatabaseConnection) -> AppResult<Option<i64>> {
-    use sea_orm::{ConnectionTrait, Statement};
-    const SQL: &str = "SELECT m.customer_id FROM customer_metrics m \
-        WHERE m.orders_count > 0 AND m.tickets_count > 0 AND m.reviews_count > 0 \
-        AND m.last_nps_score IS NOT NULL \
-        AND EXISTS (SELECT 1 FROM referrals r WHERE r.customer_id = m.customer_id) \
-        AND EXISTS (SELECT 1 FROM referrals r WHERE r.referee_customer_id = m.customer_id) \
-        ORDER BY m.orders_count DESC, m.customer_id ASC LIMIT 1";
-    let row = db
-        .query_one_raw(Statement::from_string(db.get_database_backend(), SQL))
-        .await?;
-    Ok(row.and_then(|r| r.try_get_by_index::<i64>(0).ok()))
-}
-
-/// Resolves on Ctrl-C or SIGTERM; the server then finishes in-flight requests.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutting down: finishing in-flight requests");
 }
