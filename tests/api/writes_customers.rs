@@ -194,3 +194,59 @@ both_stores! {
         assert!(data["customer"].is_null());
     }
 }
+
+both_stores! {
+    async fn lengths_are_counted_in_characters_not_bytes(app: TestApp) {
+        app.seed(2).await;
+        let token = crm(&app);
+        let id = first_customer(&app).await;
+        let cid = gid("Customer", id);
+        // `é` is two bytes and `日` three: at the limit in characters, well
+        // over it in bytes.
+        let name = "é".repeat(100);
+        let tag = "日".repeat(50);
+        let (_, body) = app.post(UPDATE, json!({ "id": cid, "profile": { "firstName": name } }), Some(&token)).await;
+        assert_eq!(body["data"]["customerUpdate"]["firstName"], name.as_str(), "{body}");
+        let (_, body) = app.post(TAGS_ADD, json!({ "id": cid, "tags": [tag] }), Some(&token)).await;
+        assert!(body["data"]["customerTagsAdd"]["tags"].as_array().expect("tags").contains(&json!(tag)), "{body}");
+        let (_, body) = app.post(CREATE, json!({ "input": { "profile": { "email": "multi@example.com", "lastName": name }, "tags": [tag] } }), Some(&token)).await;
+        assert_eq!(body["data"]["customerCreate"]["tags"], json!([tag]), "{body}");
+
+        // One character more is refused, naming the field, and writes nothing.
+        let before = snapshot(&app).await;
+        let customers = app.scalar("SELECT COUNT(*) FROM customers").await;
+        let longer = format!("{name}é");
+        let (_, body) = app.post(UPDATE, json!({ "id": cid, "profile": { "firstName": longer } }), Some(&token)).await;
+        assert_eq!((codes(&body), field(&body)), (vec!["BAD_USER_INPUT".to_owned()], "firstName"), "{body}");
+        let (_, body) = app.post(TAGS_ADD, json!({ "id": cid, "tags": ["ok", format!("{tag}日")] }), Some(&token)).await;
+        assert_eq!((codes(&body), field(&body)), (vec!["BAD_USER_INPUT".to_owned()], "tags[1]"), "{body}");
+        let cases = [
+            (json!({ "profile": { "email": "longer@example.com", "lastName": longer } }), "lastName"),
+            (json!({ "profile": { "email": "longer@example.com" }, "tags": [format!("{tag}日")] }), "tags[0]"),
+        ];
+        for (input, name) in cases {
+            let (_, body) = app.post(CREATE, json!({ "input": input }), Some(&token)).await;
+            assert_eq!((codes(&body), field(&body)), (vec!["BAD_USER_INPUT".to_owned()], name), "{body}");
+        }
+        assert_eq!(snapshot(&app).await, before);
+        assert_eq!(app.scalar("SELECT COUNT(*) FROM customers").await, customers);
+        assert_eq!(app.text(&format!("SELECT first_name FROM customers WHERE id = {id}")).await, name);
+    }
+}
+
+both_stores! {
+    async fn a_birthday_after_the_clocks_today_is_refused(app: TestApp) {
+        app.seed(2).await;
+        let token = crm(&app);
+        let cid = gid("Customer", first_customer(&app).await);
+        let noon = chrono::DateTime::parse_from_rfc3339("2031-03-15T12:00:00Z").expect("time").to_utc();
+        app.clock.set(noon);
+        let (_, body) = app.post(UPDATE, json!({ "id": cid, "profile": { "birthday": "2031-03-16" } }), Some(&token)).await;
+        assert_eq!((codes(&body), field(&body)), (vec!["BAD_USER_INPUT".to_owned()], "birthday"), "{body}");
+        let (_, body) = app.post(UPDATE, json!({ "id": cid, "profile": { "birthday": "2031-03-15" } }), Some(&token)).await;
+        assert!(body.get("errors").is_none(), "born today by the clock: {body}");
+        app.clock.advance(chrono::TimeDelta::days(1));
+        let (_, body) = app.post(UPDATE, json!({ "id": cid, "profile": { "birthday": "2031-03-16" } }), Some(&token)).await;
+        assert!(body.get("errors").is_none(), "a day later it is today: {body}");
+    }
+}

@@ -2,7 +2,7 @@
 //! the first-reply SLA.
 
 use c360::auth::Role;
-use sea_orm::ConnectionTrait;
+use chrono::SubsecRound;
 use serde_json::{Value, json};
 
 use crate::both_stores;
@@ -110,12 +110,15 @@ both_stores! {
         app.seed(2).await;
         let id = first_customer(&app).await;
         let desk = app.token(Role::Partner, "helpdesk", &["tickets:write", "tickets:read"]);
+        // Opened on a stopped clock 61 minutes before the system time, so an
+        // unanswered ticket has waited 61 minutes whichever clock a read uses.
+        let opened = chrono::Utc::now().trunc_subsecs(0) - chrono::TimeDelta::minutes(61);
+        app.clock.set(opened);
         let (_, body) = app.post(OPEN, json!({ "c": gid("Customer", id), "s": "Late", "b": "hello" }), Some(&desk)).await;
         let ticket = body["data"]["ticketOpen"]["id"].as_str().expect("id").to_owned();
-        let ticket_id: i64 = ticket.rsplit('/').next().expect("n").parse().expect("int");
-        // Opened 61 minutes ago: unanswered, already breached.
-        let when = (chrono::Utc::now() - chrono::TimeDelta::minutes(61)).format("%Y-%m-%dT%H:%M:%S+00:00");
-        app.db.execute_unprepared(&format!("UPDATE tickets SET created_at = '{when}' WHERE id = {ticket_id}")).await.expect("age");
+        // The clock moves past the one-hour first-reply target: unanswered,
+        // already breached.
+        app.clock.advance(chrono::TimeDelta::minutes(61));
         let data = app.query("query($id: ID!) { node(id: $id) { ... on Ticket { firstReplyBreached firstReplyMinutes } } }", json!({ "id": ticket })).await;
         assert_eq!(data["node"], json!({ "firstReplyBreached": true, "firstReplyMinutes": null }));
         let (_, body) = app.post(REPLY, json!({ "id": ticket, "k": "AGENT", "b": "sorry" }), Some(&desk)).await;

@@ -1,0 +1,59 @@
+//! Email marketing consent: which states a caller may set, and recording a
+//! change with its time.
+
+use c360_entity::customer;
+use c360_entity::enums::EmailMarketingState;
+use chrono::{DateTime, SubsecRound, Utc};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
+use serde_json::json;
+
+use super::{erased_guard, target};
+use crate::auth::Principal;
+use crate::error::{AppError, AppResult};
+use crate::service::{audit, owner};
+
+/// A consent state a caller may set: NOT_SUBSCRIBED means never asked.
+pub fn validate_consent(state: EmailMarketingState) -> AppResult<()> {
+    if state == EmailMarketingState::NotSubscribed {
+        return Err(AppError::bad_input(
+            "state",
+            "set SUBSCRIBED, UNSUBSCRIBED or PENDING; NOT_SUBSCRIBED means consent was never asked",
+        ));
+    }
+    Ok(())
+}
+
+/// Records an email marketing consent change with its time; setting the
+/// current state again changes nothing (and keeps the original time).
+pub async fn set_consent(
+    db: &impl ConnectionTrait,
+    principal: &Principal,
+    id: i64,
+    state: EmailMarketingState,
+    now: DateTime<Utc>,
+) -> AppResult<customer::Model> {
+    validate_consent(state)?;
+    let current = owner::writable_customer(db, principal, id).await?;
+    erased_guard(&current)?;
+    if current.email_marketing_state == state {
+        return Ok(current);
+    }
+    let from = current.email_marketing_state;
+    let now: DateTime<Utc> = now.trunc_subsecs(0);
+    let mut active: customer::ActiveModel = current.into();
+    active.email_marketing_state = Set(state);
+    active.consent_updated_at = Set(Some(now));
+    active.updated_at = Set(now);
+    let customer = active.update(db).await?;
+    audit::record(
+        db,
+        principal,
+        "customer.consent",
+        &target(id),
+        Some(id),
+        json!({ "from": from, "to": state }),
+        now,
+    )
+    .await?;
+    Ok(customer)
+}
