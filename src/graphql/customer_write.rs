@@ -90,7 +90,7 @@ impl CustomerMutation {
         let write = begin_write(ctx, Domain::Customers).await?;
         let customer = customers::create(
             &write.txn,
-            &write.rules,
+            write.rules,
             write.principal,
             new_customer(input, &write.principal.subject),
             write.now,
@@ -109,7 +109,7 @@ impl CustomerMutation {
         let write = begin_write(ctx, Domain::Customers).await?;
         let (customer, _) = customers::upsert(
             &write.txn,
-            &write.rules,
+            write.rules,
             write.principal,
             new_customer(input, &write.principal.subject),
             write.now,
@@ -181,7 +181,7 @@ impl CustomerMutation {
         let merge = decode("merge", Kind::Customer, &merge)?;
         let customer = customers::merge(
             &write.txn,
-            &write.rules,
+            write.rules,
             write.principal,
             keep,
             merge,

@@ -66,7 +66,7 @@ impl NpsMutation {
         let customer = decode("customerId", Kind::Customer, &customer_id)?;
         let answer = nps::record(
             &write.txn,
-            &write.rules,
+            write.rules,
             write.principal,
             customer,
             score,

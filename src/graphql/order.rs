@@ -186,8 +186,7 @@ impl OrderMutation {
         };
         // A retry racing the original post queues on the customer's row
         // inside `ingest` and then finds the order by its external ref.
-        let done =
-            orders::ingest(&write.txn, &write.rules, write.principal, new, write.now).await?;
+        let done = orders::ingest(&write.txn, write.rules, write.principal, new, write.now).await?;
         write.commit(Order(done.order)).await
     }
 
@@ -203,7 +202,7 @@ impl OrderMutation {
         let order_id = decode("id", Kind::Order, &id)?;
         let order = orders::set_status(
             &write.txn,
-            &write.rules,
+            write.rules,
             write.principal,
             order_id,
             status.into(),
@@ -226,7 +225,7 @@ impl OrderMutation {
         let order_id = decode("id", Kind::Order, &id)?;
         let order = orders::refund(
             &write.txn,
-            &write.rules,
+            write.rules,
             write.principal,
             order_id,
             amount,

@@ -81,7 +81,7 @@ impl ReviewMutation {
                 .transpose()?,
         };
         let review =
-            reviews::submit(&write.txn, &write.rules, write.principal, new, write.now).await?;
+            reviews::submit(&write.txn, write.rules, write.principal, new, write.now).await?;
         write.commit(Review(review)).await
     }
 

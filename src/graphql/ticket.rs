@@ -62,8 +62,9 @@ impl Ticket {
     /// Whether the first agent reply came (or, unanswered, is already) later
     /// than the configured first-reply target.
     async fn first_reply_breached(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
-        let target = state(ctx)?.config.ticket_first_reply_target;
-        let waited = self.0.first_reply_at.unwrap_or_else(Utc::now) - self.0.created_at;
+        let app = state(ctx)?;
+        let target = app.config.ticket_first_reply_target;
+        let waited = self.0.first_reply_at.unwrap_or_else(|| app.clock.now()) - self.0.created_at;
         Ok(waited.to_std().is_ok_and(|w| w > target))
     }
     /// The customer's rating once solved (CSAT).
@@ -144,7 +145,7 @@ impl TicketMutation {
         let customer = decode("customerId", Kind::Customer, &customer_id)?;
         let ticket = tickets::open(
             &write.txn,
-            &write.rules,
+            write.rules,
             write.principal,
             customer,
             &subject,
@@ -170,7 +171,7 @@ impl TicketMutation {
         let ticket_id = decode("id", Kind::Ticket, &id)?;
         let ticket = tickets::reply(
             &write.txn,
-            &write.rules,
+            write.rules,
             write.principal,
             ticket_id,
             author_kind.into(),
@@ -194,7 +195,7 @@ impl TicketMutation {
         let ticket_id = decode("id", Kind::Ticket, &id)?;
         let ticket = tickets::set_status(
             &write.txn,
-            &write.rules,
+            write.rules,
             write.principal,
             ticket_id,
             status.into(),
@@ -217,7 +218,7 @@ impl TicketMutation {
         let ticket_id = decode("id", Kind::Ticket, &id)?;
         let ticket = tickets::rate(
             &write.txn,
-            &write.rules,
+            write.rules,
             write.principal,
             ticket_id,
             score,

@@ -10,8 +10,10 @@ use serde_json::json;
 use super::{Outcome, Rules, audit, metrics, owner};
 use crate::auth::Principal;
 use crate::domain::ids::{Kind, gid};
+use crate::domain::text;
 use crate::error::{AppError, AppResult};
 
+#[allow(clippy::too_many_arguments)]
 pub async fn record(
     db: &impl ConnectionTrait,
     rules: &Rules,
@@ -59,11 +61,8 @@ fn checked(score: i32, comment: Option<String>) -> AppResult<Option<String>> {
     let comment = comment
         .map(|c| c.trim().to_owned())
         .filter(|c| !c.is_empty());
-    if comment.as_ref().is_some_and(|c| c.len() > 2_000) {
-        return Err(AppError::bad_input(
-            "comment",
-            "comment is at most 2000 characters",
-        ));
+    if let Some(c) = &comment {
+        text::at_most("comment", c, 2_000)?;
     }
     Ok(comment)
 }
@@ -91,13 +90,7 @@ pub async fn import(
     now: DateTime<Utc>,
 ) -> AppResult<Outcome> {
     let comment = checked(answer.score, answer.comment)?;
-    let external_ref = answer.external_ref.trim().to_owned();
-    if external_ref.is_empty() || external_ref.len() > 200 {
-        return Err(AppError::bad_input(
-            "externalRef",
-            "externalRef must be 1 to 200 characters",
-        ));
-    }
+    let external_ref = text::required("externalRef", &answer.external_ref, 200)?;
     owner::writable_customer(db, principal, answer.customer_id).await?;
     let now = now.trunc_subsecs(0);
     let created_at = answer.created_at.map_or(now, |c| c.trunc_subsecs(0));

@@ -123,7 +123,6 @@ where
     };
     let original_email = found.email.clone();
     let placeholder = erased_email(customer_id);
-    let now = now;
 
     let mut profile = found.into_active_model();
     profile.email = Set(placeholder.clone());
