@@ -8,6 +8,7 @@ use c360::auth::{Role, TokenIssuer};
 use c360::config::{Config, DEV_JWT_SECRET};
 use c360::domain::Clock;
 use c360::seed::SeedOptions;
+use c360::service::Rules;
 use c360::startup::Application;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use secrecy::SecretString;
@@ -23,11 +24,13 @@ macro_rules! both_stores {
 
             async fn run($app: $crate::helpers::TestApp) $body
 
+            $(#[$meta])*
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
                 run($crate::helpers::TestApp::spawn_sqlite().await).await;
             }
 
+            $(#[$meta])*
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
                 if let Some(app) = $crate::helpers::TestApp::spawn_postgres().await {
@@ -49,19 +52,38 @@ macro_rules! each_store {
 
             async fn run($store: $crate::helpers::StoreKind) $body
 
+            $(#[$meta])*
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
                 run($crate::helpers::StoreKind::Sqlite).await;
             }
 
+            $(#[$meta])*
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
                 if std::env::var("C360_TEST_POSTGRES_URL").is_ok() {
                     run($crate::helpers::StoreKind::Postgres).await;
+                } else {
+                    $crate::helpers::postgres_not_run();
                 }
             }
         }
     };
+}
+
+/// Says, in the test's output, that the PostgreSQL part of a test did not
+/// run, so a green run without PostgreSQL is not mistaken for a full one.
+pub fn postgres_not_run() {
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("a test")
+        .to_owned();
+    // Straight to stderr: libtest captures `eprintln!` of passing tests.
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "{test}: C360_TEST_POSTGRES_URL is not set; ran on SQLite only"
+    );
 }
 
 /// Which store a test runs on.
@@ -81,6 +103,8 @@ pub struct TestApp {
     /// The clock the gateway reads the time from: tests move it instead of
     /// sleeping or rewriting rows.
     pub clock: Clock,
+    /// The business rules the gateway runs with, read from its configuration.
+    pub rules: Rules,
     issuer: TokenIssuer,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
@@ -121,7 +145,10 @@ impl TestApp {
     }
 
     pub async fn spawn_postgres_with(configure: impl FnOnce(&mut Config)) -> Option<TestApp> {
-        let admin_url = std::env::var("C360_TEST_POSTGRES_URL").ok()?;
+        let Ok(admin_url) = std::env::var("C360_TEST_POSTGRES_URL") else {
+            postgres_not_run();
+            return None;
+        };
         let name = format!(
             "c360_test_{}_{}",
             std::process::id(),
@@ -152,6 +179,7 @@ impl TestApp {
         pg_drop: Option<(String, String)>,
     ) -> TestApp {
         let db_url = config.database_url.clone();
+        let rules = Rules::from_config(&config).expect("rules from the configuration");
         let clock = Clock::settable();
         let app = Application::build_with_clock(config, clock.clone())
             .await
@@ -172,6 +200,7 @@ impl TestApp {
             db_url,
             client: reqwest::Client::new(),
             clock,
+            rules,
             issuer: TokenIssuer::hs256(&SecretString::from(DEV_JWT_SECRET), None, None),
             shutdown: Some(tx),
             server: Some(server),
@@ -184,14 +213,21 @@ impl TestApp {
         format!("http://{}{path}", self.addr)
     }
 
-    /// Seeds `customers` customers with the fixed seed 7.
+    /// Seeds `customers` customers with the fixed seed 7, as `c360 seed`
+    /// does: under the gateway's rules, at its clock's time.
     pub async fn seed(&self, customers: u64) {
+        self.seed_with(customers, 7).await;
+    }
+
+    /// Seeds `customers` customers from `seed` under the gateway's rules.
+    pub async fn seed_with(&self, customers: u64, seed: u64) {
         c360::seed::run(
             &self.db,
             &SeedOptions {
                 customers,
-                seed: 7,
-                base_currency: "USD".into(),
+                seed,
+                rules: self.rules.clone(),
+                now: self.clock.now(),
                 progress: false,
             },
         )

@@ -18,6 +18,7 @@ mod properties;
 mod rate_limits;
 mod read_api;
 mod rfm;
+mod seed;
 mod segment_differential;
 mod segments;
 mod writes_customers;

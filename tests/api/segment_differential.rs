@@ -686,12 +686,7 @@ both_stores! {
             .duration_since(std::time::UNIX_EPOCH)
             .expect("clock")
             .as_nanos() as u64;
-        c360::seed::run(
-            &app.db,
-            &c360::seed::SeedOptions { customers: 80, seed, base_currency: "USD".into(), progress: false },
-        )
-        .await
-        .expect("seed");
+        app.seed_with(80, seed).await;
         let data = load(&app.db).await;
         let tz: Tz = "America/New_York".parse().expect("zone");
         let env = Env::now(tz, "USD");

@@ -121,12 +121,16 @@ pub async fn prepare(args: &Args, kind: StoreKind) -> anyhow::Result<Prepared> {
             );
         }
         let started = Instant::now();
+        // The rules the server it starts will run with: the defaults and
+        // whatever C360_* the environment sets, which the server inherits.
+        let rules = c360::service::Rules::from_config(&c360::config::Config::for_store(&url))?;
         let report = seed(
             &store.conn,
             &SeedOptions {
                 customers: args.customers,
                 seed: args.seed,
-                base_currency: "USD".into(),
+                rules,
+                now: c360::domain::Clock::system().now(),
                 progress: true,
             },
         )
