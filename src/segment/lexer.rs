@@ -111,7 +111,7 @@ pub struct Token {
 pub const MAX_QUERY_CHARS: usize = 20_000;
 
 pub fn tokenize(text: &str) -> Result<Vec<Token>, SegmentError> {
-    if text.chars().count() > MAX_QUERY_CHARS {
+    if crate::domain::text::chars(text) > MAX_QUERY_CHARS {
         return Err(SegmentError::new(
             Pos { line: 1, column: 1 },
             format!("a segment query is at most {MAX_QUERY_CHARS} characters"),

@@ -12,6 +12,7 @@ use serde_json::json;
 use super::{Outcome, Rules, audit, metrics, owner};
 use crate::auth::{Principal, Role};
 use crate::domain::ids::{Kind, gid};
+use crate::domain::text;
 use crate::error::{AppError, AppResult};
 
 /// A review as submitted.
@@ -27,12 +28,12 @@ pub struct NewReview {
 
 fn optional(field: &str, value: Option<String>, max: usize) -> AppResult<Option<String>> {
     match value.map(|v| v.trim().to_owned()) {
-        Some(v) if v.len() > max => Err(AppError::bad_input(
-            field,
-            format!("{field} is at most {max} characters"),
-        )),
         Some(v) if v.is_empty() => Ok(None),
-        other => Ok(other),
+        Some(v) => {
+            text::at_most(field, &v, max)?;
+            Ok(Some(v))
+        }
+        None => Ok(None),
     }
 }
 
@@ -152,11 +153,7 @@ fn checked(rating: i32, sku: &str) -> AppResult<String> {
             format!("rating is 1 to 5, not {rating}"),
         ));
     }
-    let sku = sku.trim().to_owned();
-    if sku.is_empty() || sku.len() > 64 {
-        return Err(AppError::bad_input("sku", "sku must be 1 to 64 characters"));
-    }
-    Ok(sku)
+    text::required("sku", sku, 64)
 }
 
 /// Whether one of the customer's paid, not fully refunded orders holds `sku`.

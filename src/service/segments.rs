@@ -9,6 +9,7 @@ use serde_json::json;
 
 use crate::auth::Principal;
 use crate::domain::ids::{Kind, gid};
+use crate::domain::text;
 use crate::error::{AppError, AppResult};
 use crate::segment::parse;
 use crate::service::audit;
@@ -26,7 +27,7 @@ pub struct SegmentFields {
 
 fn check_name(name: &str) -> AppResult<String> {
     let name = name.trim();
-    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
+    if name.is_empty() || text::chars(name) > MAX_NAME_CHARS {
         return Err(AppError::bad_input(
             "input.name",
             format!("a segment name has 1 to {MAX_NAME_CHARS} characters"),

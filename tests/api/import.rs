@@ -449,6 +449,78 @@ both_stores!(
     }
 );
 
+/// Imports `contents` as `kind` in-process, at the gateway clock's time,
+/// as `c360 import` does at the system clock's.
+async fn import_at_the_clock(
+    app: &TestApp,
+    kind: c360::import::Kind,
+    name: &str,
+    contents: &str,
+) -> c360::import::Report {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join(name);
+    std::fs::write(&path, contents).expect("write the file");
+    let ctx = c360::import::records::Context {
+        rules: app.rules.clone(),
+        principal: c360::auth::Principal {
+            role: c360::auth::Role::Staff,
+            subject: "c360-import".into(),
+            scopes: Default::default(),
+        },
+        source: "import".into(),
+        now: app.clock.now(),
+    };
+    let options = c360::import::Options {
+        format: None,
+        batch_size: 500,
+        progress: false,
+    };
+    c360::import::run(&app.db, &ctx, kind, &path, &options)
+        .await
+        .expect("the import runs")
+}
+
+both_stores!(
+    async fn times_ahead_of_the_run_are_refused_by_its_clock(app: TestApp) {
+        use c360::import::Kind;
+        use chrono::{DateTime, Utc};
+        let at =
+            |t: &str| -> DateTime<Utc> { DateTime::parse_from_rfc3339(t).expect("time").to_utc() };
+        import(&app, "customers", "c.jsonl", CUSTOMERS, &[]).await;
+        let order = r#"{"externalRef":"ahead-1","customerEmail":"ann@example.com","status":"PAID","currency":"USD","total":100,"placedAt":"2030-06-01T10:00:00Z","lines":[{"sku":"A","productName":"A","quantity":1,"unitPrice":100}]}"#;
+        let nps = "externalRef,customerEmail,score,createdAt\n\
+                   ahead-1,ann@example.com,9,2030-06-01T10:00:00Z\n";
+
+        // An hour before: the future, beyond five minutes of clock skew.
+        app.clock.set(at("2030-06-01T09:00:00Z"));
+        for (kind, name, contents, field) in [
+            (Kind::Orders, "o.jsonl", order, "placedAt"),
+            (Kind::Nps, "n.csv", nps, "createdAt"),
+        ] {
+            let report = import_at_the_clock(&app, kind, name, contents).await;
+            assert_eq!((report.created, report.rejected.len()), (0, 1), "{report}");
+            let rejected = &report.rejected[0];
+            assert_eq!(
+                (rejected.code, rejected.field.as_deref()),
+                ("BAD_USER_INPUT", Some(field))
+            );
+            assert_eq!(
+                rejected.reason,
+                format!("{field} 2030-06-01T10:00:00+00:00 is in the future")
+            );
+        }
+
+        // Four minutes before is skew, not the future.
+        app.clock.set(at("2030-06-01T09:56:00Z"));
+        for (kind, name, contents) in [(Kind::Orders, "o.jsonl", order), (Kind::Nps, "n.csv", nps)]
+        {
+            let report = import_at_the_clock(&app, kind, name, contents).await;
+            assert_eq!((report.created, report.rejected.len()), (1, 0), "{report}");
+        }
+        app.clock.reset();
+    }
+);
+
 #[tokio::test]
 async fn import_refuses_files_it_cannot_read() {
     let app = TestApp::spawn_sqlite().await;

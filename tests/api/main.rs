@@ -21,6 +21,7 @@ mod rfm;
 mod seed;
 mod segment_differential;
 mod segments;
+mod text_lengths;
 mod writes_customers;
 mod writes_loyalty;
 mod writes_orders;

@@ -381,8 +381,16 @@ async fn orders_behind_another_writer_queue_on_the_customer() {
         let (app, pos) = (&app, &pos);
         async move { app.post(INGEST, json!({ "input": input }), Some(pos)).await }
     }));
+    // Commits once all three posts wait on a lock (the first on the metrics
+    // row, the others on the customer it holds), so they queue rather than
+    // run after the commit; a guessed pause would not know when that is.
     let release = async {
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let waiting = "SELECT COUNT(*) FROM pg_stat_activity \
+                       WHERE datname = current_database() AND wait_event_type = 'Lock'";
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while app.scalar(waiting).await < 3 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
         other.commit().await.expect("commit");
     };
     let (answers, ()) = futures_util::future::join(posts, release).await;
@@ -397,4 +405,43 @@ async fn orders_behind_another_writer_queue_on_the_customer() {
     assert_eq!(ids[0], ids[1], "a retry is the same order");
     assert_ne!(ids[0], ids[2]);
     assert_eq!(metric(&app, "orders_count", id).await, orders + 2);
+}
+
+const TIMES: &str = r#"
+mutation Ingest($input: OrderIngestInput!) { orderIngest(input: $input) { id placedAt updatedAt } }"#;
+
+const TIMED_STATUS: &str = r#"
+mutation Status($id: ID!, $status: OrderStatus!) {
+  orderUpdateStatus(id: $id, status: $status) { status placedAt updatedAt }
+}"#;
+
+fn instant(value: &Value) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(value.as_str().expect("a time"))
+        .expect("RFC 3339")
+        .to_utc()
+}
+
+both_stores! {
+    async fn order_times_are_the_gateway_clocks(app: TestApp) {
+        use chrono::{SubsecRound, TimeDelta};
+        app.seed(2).await;
+        let id = first_customer(&app).await;
+        let token = partner(&app);
+        let placed = (chrono::Utc::now() + TimeDelta::days(2)).trunc_subsecs(0);
+        app.clock.set(placed);
+        let (_, body) = app.post(TIMES, json!({ "input": order_of(id, "clock-1", "PENDING", 5_000) }), Some(&token)).await;
+        let order = &body["data"]["orderIngest"];
+        assert_eq!(instant(&order["placedAt"]), placed, "placed now by the clock: {body}");
+        assert_eq!(instant(&order["updatedAt"]), placed, "{body}");
+        let order_id = order["id"].clone();
+
+        // Paid a month later: the change is dated then, the placement is not.
+        app.clock.advance(TimeDelta::days(31));
+        let (_, body) = app.post(TIMED_STATUS, json!({ "id": order_id, "status": "PAID" }), Some(&token)).await;
+        let order = &body["data"]["orderUpdateStatus"];
+        assert_eq!(order["status"], "PAID", "{body}");
+        assert_eq!(instant(&order["placedAt"]), placed, "{body}");
+        assert_eq!(instant(&order["updatedAt"]), placed + TimeDelta::days(31), "{body}");
+        app.clock.reset();
+    }
 }
