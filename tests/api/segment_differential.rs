@@ -689,7 +689,7 @@ both_stores! {
         app.seed_with(80, seed).await;
         let data = load(&app.db).await;
         let tz: Tz = "America/New_York".parse().expect("zone");
-        let env = Env::now(tz, "USD");
+        let env = Env::at(app.clock.now(), tz, "USD");
         let oracle = Oracle { env: &env };
         let strategy = query(&data);
         let mut runner = TestRunner::new(RunnerConfig {

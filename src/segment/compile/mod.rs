@@ -41,12 +41,6 @@ pub struct Env {
 }
 
 impl Env {
-    /// Today in `tz` by the wall clock; code that holds the app's clock
-    /// passes its time to [`Env::at`] instead.
-    pub fn now(tz: Tz, base_currency: &str) -> Env {
-        Env::at(Utc::now(), tz, base_currency)
-    }
-
     /// The day `now` falls on in `tz` (pass the app clock's time).
     pub fn at(now: DateTime<Utc>, tz: Tz, base_currency: &str) -> Env {
         Env {
