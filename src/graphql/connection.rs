@@ -1,15 +1,15 @@
-//! Relay connections over the batched page loaders, and `totalCount`, which is
-//! counted only when a client selects it.
+//! Relay connections over the batched page loaders and the read layer's
+//! keyset pages, and `totalCount`, which is counted only when a client
+//! selects it.
 
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{Context, ErrorExtensions, Object};
-use sea_orm::{Condition, PaginatorTrait, QueryFilter};
+use async_graphql::{Context, ErrorExtensions, Object, ObjectType, OutputType};
 
 use super::context::{loaders, state};
-use crate::error::AppError;
+use crate::read::customer_filter::Matching;
 use crate::read::loaders::{ChildList, PageKey, PageLoader};
-use crate::read::pagination::{Cursor, decode_cursor, page_size};
+use crate::read::pagination::{Cursor, KeysetPage, decode_cursor, page_size};
 
 /// What `totalCount` counts.
 #[derive(Debug, Clone)]
@@ -22,8 +22,8 @@ pub enum Total {
     Referrals(i64),
     LoyaltyTransactions(i64),
     NpsResponses(i64),
-    /// Customers matching a condition (already within the caller's scope).
-    Customers(Condition),
+    /// Customers a selection matches (already within the caller's scope).
+    Customers(Matching),
 }
 
 #[Object]
@@ -41,15 +41,9 @@ impl Total {
             Total::Referrals(p) => l.referral_count.load_one(*p).await,
             Total::LoyaltyTransactions(p) => l.loyalty_transaction_count.load_one(*p).await,
             Total::NpsResponses(p) => l.nps_response_count.load_one(*p).await,
-            Total::Customers(cond) => {
+            Total::Customers(matching) => {
                 let db = &state(ctx)?.store.conn;
-                // Segment conditions may read metrics and loyalty columns.
-                let n = crate::segment::customers_joined()
-                    .filter(cond.clone())
-                    .count(db)
-                    .await
-                    .map_err(AppError::from)?;
-                return Ok(n as i64);
+                return Ok(crate::read::customers::count(db, matching).await?);
             }
         };
         Ok(count.map_err(|e| e.extend())?.unwrap_or(0))
@@ -57,6 +51,25 @@ impl Total {
 }
 
 pub type Conn<N> = Connection<Cursor, N, Total>;
+
+/// A page the read layer read, as a connection of `node`s.
+pub fn keyset<T, N, F>(
+    page: KeysetPage<T>,
+    fields: F,
+    node: impl Fn(T) -> N,
+) -> Connection<Cursor, N, F>
+where
+    N: OutputType,
+    F: ObjectType,
+{
+    let mut conn = Connection::with_additional_fields(page.has_previous, page.has_next, fields);
+    conn.edges.extend(
+        page.edges
+            .into_iter()
+            .map(|(cursor, row)| Edge::new(cursor, node(row))),
+    );
+    conn
+}
 
 /// A page of a parent's children, loaded with every sibling parent's page.
 pub async fn child_page<R, N>(

@@ -3,16 +3,14 @@
 //! `service::insights`; this module checks input and shapes the answer.
 
 use async_graphql::{Context, Object};
-use c360_entity::customer;
 use chrono::{DateTime, Utc};
-use sea_orm::{QueryFilter, QuerySelect, QueryTrait};
 
 use super::context::{authorize, sees_pii, state};
 use super::money::Money;
-use super::segment::{segment_condition, segment_env};
+use super::segment::segment_env;
 use crate::auth::Domain;
 use crate::error::AppError;
-use crate::segment::customers_joined;
+use crate::read::customer_filter::Matching;
 use crate::service::insights::{self as service, Period, PeriodInsights};
 
 #[derive(Default)]
@@ -46,17 +44,11 @@ impl InsightsQuery {
         let env = segment_env(ctx, timezone.as_deref())?;
         let population = match segment.as_deref() {
             None => None,
-            Some(text) => {
-                let cond =
-                    segment_condition(text, sees_pii(principal), &env).map_err(as_segment_field)?;
-                Some(
-                    customers_joined()
-                        .select_only()
-                        .column(customer::Column::Id)
-                        .filter(cond)
-                        .into_query(),
-                )
-            }
+            Some(text) => Some(
+                Matching::segment(text, sees_pii(principal), &env)
+                    .map_err(as_segment_field)?
+                    .ids(),
+            ),
         };
         let st = state(ctx)?;
         let figures =

@@ -2,13 +2,18 @@
 //! loaders (one statement per relation and level), the customer's to-one rows
 //! read in its own statement, a level's statements combined into one on
 //! PostgreSQL, keyset pagination, and the request driver that runs the
-//! loaders beside the resolvers.
+//! loaders beside the resolvers. The root lists read here too: the customer
+//! list and what selects its customers (`customers`, `customer_filter`),
+//! and segment members, figures and saved segments (`segments`).
 //!
 //! Below `graphql`, beside `service`: it knows tables and the caller's
 //! customer scope, never GraphQL types.
 
 pub mod combine;
+pub mod customer_filter;
+pub mod customers;
 pub mod driver;
 pub mod joined;
 pub mod loaders;
 pub mod pagination;
+pub mod segments;

@@ -142,6 +142,32 @@ pub fn page_size(field: &str, value: Option<i32>) -> AppResult<u64> {
     }
 }
 
+/// A page of a list sorted by id alone, read forwards: `first` and `after`,
+/// checked.
+#[derive(Debug, Clone)]
+pub struct ById {
+    pub size: u64,
+    pub after: Option<Cursor>,
+}
+
+impl ById {
+    pub fn new(first: Option<i32>, after: Option<&str>) -> AppResult<ById> {
+        Ok(ById {
+            size: page_size("first", first)?,
+            after: decode_cursor("after", after, KeyKind::IdOnly)?,
+        })
+    }
+}
+
+/// One page of a keyset list: each row with its cursor, and whether rows
+/// lie before and after it.
+#[derive(Debug, Clone)]
+pub struct KeysetPage<T> {
+    pub edges: Vec<(Cursor, T)>,
+    pub has_previous: bool,
+    pub has_next: bool,
+}
+
 /// The direction a keyset walks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Direction {

@@ -1,0 +1,358 @@
+//! Customers: the profile and every related list. The root queries that
+//! find customers are in [`query`]; the inputs of `customers` in [`filter`].
+
+mod filter;
+mod query;
+
+use async_graphql::{Context, ErrorExtensions, ID, Object};
+use c360_entity::{customer, customer_metrics};
+use chrono::{DateTime, Utc};
+
+use super::connection::{Conn, Total, child_page, keyset};
+use super::context::{identity, loaders, note_pii_read, sees_pii, state};
+use super::enums::EmailMarketingState;
+use super::guard::Reads;
+use super::ids::{Kind, encode};
+use super::limits::page_cost;
+use super::loyalty::LoyaltyAccount;
+use super::nps::NpsResponse;
+use super::order::Order as OrderNode;
+use super::referral::{Referral, referred_by};
+use super::review::Review;
+use super::stats::{CustomerStats, Profile};
+use super::ticket::Ticket;
+use crate::auth::{Domain, Identity, mask_email, mask_name, mask_phone};
+use crate::read::customers::CustomerRow;
+use crate::read::joined::{Joined, Joins};
+use crate::read::loaders::{CustomerKey, settlement_due};
+use crate::read::pagination::KeysetPage;
+
+pub use query::CustomerQuery;
+
+/// A customer row, with the to-one rows its statement read beside it.
+pub struct Customer(pub customer::Model, pub Joined);
+
+impl From<customer::Model> for Customer {
+    fn from(row: customer::Model) -> Customer {
+        Customer(row, Joined::default())
+    }
+}
+
+impl Customer {
+    /// Loads a customer within the caller's scope (null when not visible),
+    /// with the to-one rows the field's selection asks for.
+    pub async fn load(ctx: &Context<'_>, id: i64) -> async_graphql::Result<Option<Customer>> {
+        let key = CustomerKey {
+            id,
+            joins: joins_of(&ctx.look_ahead()),
+        };
+        Ok(loaders(ctx)?
+            .customers
+            .load_one(key)
+            .await
+            .map_err(|e| e.extend())?
+            .map(|(row, joined)| Customer(row, joined)))
+    }
+
+    fn pii<'a>(&self, ctx: &Context<'_>, value: &'a str, mask: fn(&str) -> String) -> String {
+        match identity(ctx) {
+            Identity::Authenticated(p) if sees_pii(p) => {
+                note_pii_read(ctx, p, self.0.id);
+                value.to_owned()
+            }
+            _ => mask(value),
+        }
+    }
+}
+
+#[Object]
+impl Customer {
+    pub async fn id(&self) -> ID {
+        encode(Kind::Customer, self.0.id)
+    }
+    /// The id this customer has in the system it came from.
+    async fn external_ref(&self) -> Option<&str> {
+        self.0.external_ref.as_deref()
+    }
+    /// Masked (`j***@example.com`) without `pii:read`.
+    async fn email(&self, ctx: &Context<'_>) -> String {
+        self.pii(ctx, &self.0.email, mask_email)
+    }
+    /// Masked to an initial without `pii:read`.
+    async fn first_name(&self, ctx: &Context<'_>) -> Option<String> {
+        self.0
+            .first_name
+            .as_deref()
+            .map(|v| self.pii(ctx, v, mask_name))
+    }
+    /// Masked to an initial without `pii:read`.
+    async fn last_name(&self, ctx: &Context<'_>) -> Option<String> {
+        self.0
+            .last_name
+            .as_deref()
+            .map(|v| self.pii(ctx, v, mask_name))
+    }
+    /// Masked (`***-***-1234`) without `pii:read`.
+    async fn phone(&self, ctx: &Context<'_>) -> Option<String> {
+        self.0
+            .phone
+            .as_deref()
+            .map(|v| self.pii(ctx, v, mask_phone))
+    }
+    /// ISO 8601 date (`1990-04-21`); without `pii:read`, month and day only (`--04-21`).
+    async fn birthday(&self, ctx: &Context<'_>) -> Option<String> {
+        let full = self.0.birthday.map(|d| d.format("%Y-%m-%d").to_string())?;
+        Some(self.pii(ctx, &full, |d| {
+            format!("--{}", d.get(5..).unwrap_or_default())
+        }))
+    }
+    async fn locale(&self) -> Option<&str> {
+        self.0.locale.as_deref()
+    }
+    /// ISO 3166-1 alpha-2.
+    async fn country(&self) -> Option<&str> {
+        self.0.country.as_deref()
+    }
+    async fn city(&self) -> Option<&str> {
+        self.0.city.as_deref()
+    }
+    async fn tags(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<String>> {
+        if let Some(tags) = &self.1.tags {
+            return Ok(tags.clone());
+        }
+        Ok(loaders(ctx)?
+            .tags
+            .load_one(self.0.id)
+            .await
+            .map_err(|e| e.extend())?
+            .unwrap_or_default())
+    }
+    async fn email_marketing_state(&self) -> EmailMarketingState {
+        self.0.email_marketing_state.into()
+    }
+    async fn consent_updated_at(&self) -> Option<DateTime<Utc>> {
+        self.0.consent_updated_at
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    /// Set once the customer's personal data was erased on request.
+    async fn erased_at(&self) -> Option<DateTime<Utc>> {
+        self.0.erased_at
+    }
+
+    /// Orders, newest first.
+    #[graphql(
+        complexity = "page_cost(first, child_complexity)",
+        guard = "Reads(Domain::Orders)"
+    )]
+    async fn orders(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size, at most 100 (default 20).")] first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Option<Conn<OrderNode>>> {
+        let id = self.0.id;
+        child_page(
+            &loaders(ctx)?.orders,
+            id,
+            first,
+            after,
+            Total::Orders(id),
+            OrderNode,
+        )
+        .await
+        .map(Some)
+    }
+
+    /// Support tickets, newest first.
+    #[graphql(
+        complexity = "page_cost(first, child_complexity)",
+        guard = "Reads(Domain::Tickets)"
+    )]
+    async fn tickets(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size, at most 100 (default 20).")] first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Option<Conn<Ticket>>> {
+        let id = self.0.id;
+        child_page(
+            &loaders(ctx)?.tickets,
+            id,
+            first,
+            after,
+            Total::Tickets(id),
+            Ticket,
+        )
+        .await
+        .map(Some)
+    }
+
+    /// Product reviews, newest first.
+    #[graphql(
+        complexity = "page_cost(first, child_complexity)",
+        guard = "Reads(Domain::Reviews)"
+    )]
+    async fn reviews(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size, at most 100 (default 20).")] first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Option<Conn<Review>>> {
+        let id = self.0.id;
+        child_page(
+            &loaders(ctx)?.reviews,
+            id,
+            first,
+            after,
+            Total::Reviews(id),
+            Review,
+        )
+        .await
+        .map(Some)
+    }
+
+    /// Invitations this customer sent, newest first.
+    #[graphql(
+        complexity = "page_cost(first, child_complexity)",
+        guard = "Reads(Domain::Referrals)"
+    )]
+    async fn referrals_made(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size, at most 100 (default 20).")] first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Option<Conn<Referral>>> {
+        let id = self.0.id;
+        child_page(
+            &loaders(ctx)?.referrals,
+            id,
+            first,
+            after,
+            Total::Referrals(id),
+            Referral,
+        )
+        .await
+        .map(Some)
+    }
+
+    /// The referral that brought this customer in, if any.
+    #[graphql(guard = "Reads(Domain::Referrals)")]
+    async fn referred_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Referral>> {
+        if let Some(joined) = &self.1.referred_by {
+            return Ok(joined.clone().map(Referral));
+        }
+        referred_by(ctx, self.0.id).await
+    }
+
+    /// Loyalty balances, tier and ledger.
+    #[graphql(guard = "Reads(Domain::Loyalty)")]
+    async fn loyalty(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<LoyaltyAccount>> {
+        // An account with points due to settle goes through the loader, which settles them.
+        match &self.1.loyalty {
+            Some(None) => return Ok(None),
+            Some(Some(account)) if !settlement_due(account, state(ctx)?.clock.now()) => {
+                return Ok(Some(LoyaltyAccount(account.clone())));
+            }
+            _ => {}
+        }
+        Ok(loaders(ctx)?
+            .loyalty
+            .load_one(self.0.id)
+            .await
+            .map_err(|e| e.extend())?
+            .map(LoyaltyAccount))
+    }
+
+    /// NPS answers, newest first.
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
+    async fn nps_responses(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size, at most 100 (default 20).")] first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Conn<NpsResponse>> {
+        let id = self.0.id;
+        child_page(
+            &loaders(ctx)?.nps_responses,
+            id,
+            first,
+            after,
+            Total::NpsResponses(id),
+            NpsResponse,
+        )
+        .await
+    }
+
+    /// Figures kept in step with every write.
+    async fn stats(&self, ctx: &Context<'_>) -> async_graphql::Result<CustomerStats> {
+        let currency = &state(ctx)?.config.base_currency;
+        let metrics = match &self.1.metrics {
+            Some(joined) => joined.clone(),
+            None => loaders(ctx)?
+                .stats
+                .load_one(self.0.id)
+                .await
+                .map_err(|e| e.extend())?,
+        }
+        .unwrap_or_else(|| empty_metrics(self.0.id));
+        let st = state(ctx)?;
+        let tz = st.config.timezone;
+        Ok(CustomerStats::new(metrics, currency).with_profile(Profile {
+            added_at: self.0.created_at,
+            birthday: self.0.birthday,
+            today: st.clock.now().with_timezone(&tz).date_naive(),
+            tz,
+        }))
+    }
+}
+
+/// The figures of a customer with no activity yet.
+fn empty_metrics(customer_id: i64) -> customer_metrics::Model {
+    customer_metrics::Model {
+        customer_id,
+        orders_count: 0,
+        gross_spend: 0,
+        refunded_total: 0,
+        net_spend: 0,
+        refunds_count: 0,
+        cancelled_count: 0,
+        first_order_at: None,
+        last_order_at: None,
+        tickets_count: 0,
+        open_tickets: 0,
+        first_reply_minutes_sum: 0,
+        first_reply_count: 0,
+        csat_sum: 0,
+        csat_count: 0,
+        reviews_count: 0,
+        last_nps_score: None,
+        last_nps_at: None,
+        updated_at: DateTime::<Utc>::UNIX_EPOCH,
+    }
+}
+
+/// A page of customers read with their to-one rows, as a connection.
+pub fn connection(page: KeysetPage<CustomerRow>, total: Total) -> Conn<Customer> {
+    keyset(page, total, |(row, joined)| Customer(row, joined))
+}
+
+/// The to-one rows a `Customer` selection reads (fragments included, aliases ignored).
+pub fn joins_of(customer: &async_graphql::Lookahead<'_>) -> Joins {
+    Joins {
+        metrics: customer.field("stats").exists(),
+        loyalty: customer.field("loyalty").exists(),
+        tags: customer.field("tags").exists(),
+        referred_by: customer.field("referredBy").exists(),
+    }
+}
+
+/// What the customers of a connection's page read, through `edges.node`
+/// and `nodes`.
+pub fn joins_of_connection(connection: &async_graphql::Lookahead<'_>) -> Joins {
+    joins_of(&connection.field("edges").field("node")) | joins_of(&connection.field("nodes"))
+}

@@ -1,0 +1,208 @@
+//! Batched loading: one statement per relation and level, keyed by every
+//! parent at that level, with each parent's page size applied in SQL.
+//!
+//! To-many relations page with `ROW_NUMBER() OVER (PARTITION BY parent ...)`
+//! (the same SQL on SQLite and PostgreSQL); to-one relations load by key,
+//! unless the customer's own statement already read them (`joined`). On
+//! PostgreSQL a level's page statements may go out as one (`combine`).
+//! Every loader is created per request and carries the caller's customer
+//! scope, so a CUSTOMER token never loads another customer's rows.
+//!
+//! One file per kind of loader: [`pages`] (child lists and their counts),
+//! [`customers`] (customers and rows keyed by customer), [`loyalty`]
+//! (accounts and tier-window spend, which read the clock) and [`by_id`].
+//! This module holds the per-request set of them, [`Loaders`].
+
+mod by_id;
+mod customers;
+mod loyalty;
+mod pages;
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use async_graphql::dataloader::DataLoader;
+use c360_entity::{
+    customer_metrics, customer_rfm, loyalty_transaction, nps_response, order, referral, review,
+    ticket,
+};
+use sea_orm::DatabaseConnection;
+
+use super::driver::RequestTasks;
+use crate::auth::CustomerScope;
+use crate::domain::Clock;
+use crate::error::AppError;
+
+pub use by_id::ById;
+pub use customers::{
+    ByCustomer, CustomerKey, CustomerKeyed, CustomerLoader, ReferredByLoader, TagsLoader,
+};
+pub use loyalty::{LoyaltyLoader, TrailingSpendLoader, settlement_due};
+pub use pages::{
+    ChildList, CountLoader, CustomerLoyaltyTransactions, CustomerNpsResponses, CustomerOrders,
+    CustomerReferrals, CustomerReviews, CustomerTickets, OrderLines, Page, PageKey, PageLoader,
+    TicketMessages,
+};
+
+/// Errors a loader hands to every waiting resolver.
+pub type LoadError = Arc<AppError>;
+/// Every loader of one request.
+pub struct Loaders {
+    pub customers: DataLoader<CustomerLoader>,
+    pub stats: DataLoader<ByCustomer<customer_metrics::Entity>>,
+    /// Trailing-12-month net spend per currency, for the next-tier fields.
+    pub trailing_spend: DataLoader<TrailingSpendLoader>,
+    pub loyalty: DataLoader<LoyaltyLoader>,
+    pub rfm: DataLoader<ByCustomer<customer_rfm::Entity>>,
+    pub tags: DataLoader<TagsLoader>,
+    pub referred_by: DataLoader<ReferredByLoader>,
+    pub orders: DataLoader<PageLoader<CustomerOrders>>,
+    pub order_lines: DataLoader<PageLoader<OrderLines>>,
+    pub tickets: DataLoader<PageLoader<CustomerTickets>>,
+    pub ticket_messages: DataLoader<PageLoader<TicketMessages>>,
+    pub reviews: DataLoader<PageLoader<CustomerReviews>>,
+    pub referrals: DataLoader<PageLoader<CustomerReferrals>>,
+    pub loyalty_transactions: DataLoader<PageLoader<CustomerLoyaltyTransactions>>,
+    pub nps_responses: DataLoader<PageLoader<CustomerNpsResponses>>,
+    pub order_count: DataLoader<CountLoader<CustomerOrders>>,
+    pub order_line_count: DataLoader<CountLoader<OrderLines>>,
+    pub ticket_count: DataLoader<CountLoader<CustomerTickets>>,
+    pub ticket_message_count: DataLoader<CountLoader<TicketMessages>>,
+    pub review_count: DataLoader<CountLoader<CustomerReviews>>,
+    pub referral_count: DataLoader<CountLoader<CustomerReferrals>>,
+    pub loyalty_transaction_count: DataLoader<CountLoader<CustomerLoyaltyTransactions>>,
+    pub nps_response_count: DataLoader<CountLoader<CustomerNpsResponses>>,
+    pub order_by_id: DataLoader<ById<order::Entity>>,
+    pub ticket_by_id: DataLoader<ById<ticket::Entity>>,
+    pub review_by_id: DataLoader<ById<review::Entity>>,
+    pub referral_by_id: DataLoader<ById<referral::Entity>>,
+    pub nps_by_id: DataLoader<ById<nps_response::Entity>>,
+    pub loyalty_transaction_by_id: DataLoader<ById<loyalty_transaction::Entity>>,
+}
+
+/// The most keys one batch takes: a full page of parents times a full page of
+/// children, so that a level is always one statement.
+const MAX_BATCH: usize = 100 * 100;
+
+impl Loaders {
+    pub fn new(
+        db: &DatabaseConnection,
+        scope: CustomerScope,
+        tasks: &RequestTasks,
+        delay: std::time::Duration,
+        clock: &Clock,
+    ) -> Loaders {
+        fn dl<T: Send + Sync + 'static>(
+            loader: T,
+            tasks: &RequestTasks,
+            delay: std::time::Duration,
+        ) -> DataLoader<T> {
+            DataLoader::new(loader, tasks.spawner())
+                .delay(delay)
+                .max_batch_size(MAX_BATCH)
+        }
+        macro_rules! paged {
+            () => {
+                dl(
+                    PageLoader {
+                        db: db.clone(),
+                        combiner: tasks.combiner(),
+                        _rel: PhantomData,
+                    },
+                    tasks,
+                    delay,
+                )
+            };
+        }
+        macro_rules! counted {
+            () => {
+                dl(
+                    CountLoader {
+                        db: db.clone(),
+                        _rel: PhantomData,
+                    },
+                    tasks,
+                    delay,
+                )
+            };
+        }
+        macro_rules! by_id {
+            () => {
+                dl(
+                    ById {
+                        db: db.clone(),
+                        _e: PhantomData,
+                    },
+                    tasks,
+                    delay,
+                )
+            };
+        }
+        Loaders {
+            customers: dl(
+                CustomerLoader {
+                    db: db.clone(),
+                    scope,
+                },
+                tasks,
+                delay,
+            ),
+            trailing_spend: dl(
+                TrailingSpendLoader {
+                    db: db.clone(),
+                    clock: clock.clone(),
+                },
+                tasks,
+                delay,
+            ),
+            stats: dl(
+                ByCustomer {
+                    db: db.clone(),
+                    _e: PhantomData,
+                },
+                tasks,
+                delay,
+            ),
+            loyalty: dl(
+                LoyaltyLoader {
+                    db: db.clone(),
+                    clock: clock.clone(),
+                },
+                tasks,
+                delay,
+            ),
+            rfm: dl(
+                ByCustomer {
+                    db: db.clone(),
+                    _e: PhantomData,
+                },
+                tasks,
+                delay,
+            ),
+            tags: dl(TagsLoader { db: db.clone() }, tasks, delay),
+            referred_by: dl(ReferredByLoader { db: db.clone() }, tasks, delay),
+            orders: paged!(),
+            order_lines: paged!(),
+            tickets: paged!(),
+            ticket_messages: paged!(),
+            reviews: paged!(),
+            referrals: paged!(),
+            loyalty_transactions: paged!(),
+            nps_responses: paged!(),
+            order_count: counted!(),
+            order_line_count: counted!(),
+            ticket_count: counted!(),
+            ticket_message_count: counted!(),
+            review_count: counted!(),
+            referral_count: counted!(),
+            loyalty_transaction_count: counted!(),
+            nps_response_count: counted!(),
+            order_by_id: by_id!(),
+            ticket_by_id: by_id!(),
+            review_by_id: by_id!(),
+            referral_by_id: by_id!(),
+            nps_by_id: by_id!(),
+            loyalty_transaction_by_id: by_id!(),
+        }
+    }
+}

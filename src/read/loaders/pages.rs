@@ -1,0 +1,283 @@
+//! Child lists paged per parent: the [`ChildList`] description of each
+//! to-many relation, [`PageLoader`] (one `ROW_NUMBER() OVER (PARTITION BY
+//! parent ...)` statement per level, handed to the [`Combiner`] on
+//! PostgreSQL) and [`CountLoader`] for `totalCount`.
+
+use std::collections::HashMap;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use async_graphql::dataloader::Loader;
+use c360_entity::{
+    loyalty_transaction, nps_response, order, order_line, referral, review, ticket, ticket_message,
+};
+use sea_orm::sea_query::{
+    Alias, Expr, ExprTrait, Func, Order, Query, SelectStatement, WindowStatement,
+};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, EntityTrait, FromQueryResult, QueryFilter, QuerySelect,
+    StatementBuilder,
+};
+
+use super::LoadError;
+use crate::error::AppError;
+use crate::read::combine::Combiner;
+use crate::read::pagination::{Cursor, Direction, Key, KeyKind, SortValue, seek_after};
+
+/// A child table paged per parent.
+pub trait ChildList: Send + Sync + 'static {
+    type Entity: EntityTrait<Model = Self::Model>;
+    type Model: FromQueryResult + serde::de::DeserializeOwned + Clone + Send + Sync + 'static;
+    /// Column holding the parent's id.
+    fn parent_col() -> <Self::Entity as EntityTrait>::Column;
+    /// Sort column, `None` to sort by id alone.
+    fn sort_col() -> Option<<Self::Entity as EntityTrait>::Column>;
+    fn id_col() -> <Self::Entity as EntityTrait>::Column;
+    const DIRECTION: Direction;
+    const KEY: KeyKind;
+    fn parent_of(row: &Self::Model) -> i64;
+    fn cursor_of(row: &Self::Model) -> Cursor;
+}
+
+/// One parent's page request.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PageKey {
+    pub parent: i64,
+    pub first: u64,
+    pub after: Option<Cursor>,
+}
+
+/// One parent's page.
+#[derive(Debug, Clone)]
+pub struct Page<M> {
+    pub rows: Vec<M>,
+    pub has_next: bool,
+}
+
+pub struct PageLoader<R> {
+    pub(super) db: DatabaseConnection,
+    /// Set on PostgreSQL: statements go out one level at a time.
+    pub(super) combiner: Option<Arc<Combiner>>,
+    pub(super) _rel: PhantomData<R>,
+}
+
+impl<R: ChildList> PageLoader<R> {
+    /// `ranked` adds the row's rank within its parent (`rn`) to the columns,
+    /// which a combined statement orders by.
+    fn statement(
+        parents: &[i64],
+        first: u64,
+        after: Option<&Cursor>,
+        ranked: bool,
+    ) -> SelectStatement {
+        let order = match R::DIRECTION {
+            Direction::Asc => Order::Asc,
+            Direction::Desc => Order::Desc,
+        };
+        let mut window = WindowStatement::partition_by(R::parent_col());
+        if let Some(sort) = R::sort_col() {
+            window.order_by(sort, order.clone());
+        }
+        window.order_by(R::id_col(), order);
+        // Columns by name, never `*`: the row's width is then fixed by the
+        // entity, not by the table as SQLite last prepared it.
+        let columns = || <<R::Entity as EntityTrait>::Column as sea_orm::Iterable>::iter();
+        let mut inner = Query::select();
+        inner
+            .columns(columns())
+            .expr_window_as(Func::cust("ROW_NUMBER"), window, Alias::new("rn"))
+            .from(R::Entity::default())
+            .and_where(R::parent_col().is_in(parents.iter().copied()));
+        if let Some(cursor) = after {
+            inner.cond_where(seek_after(
+                R::sort_col().map(Key::not_null),
+                R::id_col(),
+                R::DIRECTION,
+                cursor,
+            ));
+        }
+        // One extra row per parent tells whether a next page exists.
+        let mut outer = Query::select();
+        outer.columns(columns());
+        if ranked {
+            outer.column(Alias::new("rn"));
+        }
+        outer
+            .from_subquery(inner, Alias::new("paged"))
+            .and_where(Expr::col(Alias::new("rn")).lte(first as i64 + 1))
+            .order_by(Alias::new("rn"), Order::Asc)
+            .to_owned()
+    }
+
+    /// The rows of one page statement, ordered by rank within each parent.
+    async fn rows(
+        &self,
+        parents: &[i64],
+        first: u64,
+        after: Option<&Cursor>,
+    ) -> Result<Vec<R::Model>, LoadError> {
+        let Some(combiner) = self.combiner.as_ref().filter(|c| c.active()) else {
+            let stmt = StatementBuilder::build(
+                &Self::statement(parents, first, after, false),
+                &self.db.get_database_backend(),
+            );
+            return R::Entity::find()
+                .from_raw_sql(stmt)
+                .all(&self.db)
+                .await
+                .map_err(|e| Arc::new(AppError::from(e)));
+        };
+        let json = combiner
+            .rows(Self::statement(parents, first, after, true))
+            .await?;
+        // Each object also holds `rn`, which the model does not read.
+        json.iter()
+            .map(|row| serde_json::from_str::<R::Model>(row))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| {
+                Arc::new(AppError::Internal(anyhow::anyhow!(
+                    "reading a row of a combined statement: {e}"
+                )))
+            })
+    }
+}
+
+impl<R: ChildList> Loader<PageKey> for PageLoader<R> {
+    type Value = Page<R::Model>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[PageKey]) -> Result<HashMap<PageKey, Self::Value>, Self::Error> {
+        // Keys of one level share their arguments, so this is one group and
+        // one statement; differing `first`/`after` get a statement each.
+        let mut groups: HashMap<(u64, Option<&Cursor>), Vec<i64>> = HashMap::new();
+        for key in keys {
+            groups
+                .entry((key.first, key.after.as_ref()))
+                .or_default()
+                .push(key.parent);
+        }
+        let mut out = HashMap::with_capacity(keys.len());
+        for ((first, after), parents) in groups {
+            let rows = self.rows(&parents, first, after).await?;
+            let mut by_parent: HashMap<i64, Vec<R::Model>> = HashMap::new();
+            for row in rows {
+                by_parent.entry(R::parent_of(&row)).or_default().push(row);
+            }
+            for parent in parents {
+                let mut rows = by_parent.remove(&parent).unwrap_or_default();
+                let has_next = rows.len() as u64 > first;
+                rows.truncate(first as usize);
+                out.insert(
+                    PageKey {
+                        parent,
+                        first,
+                        after: after.cloned(),
+                    },
+                    Page { rows, has_next },
+                );
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Counts a child table per parent (`totalCount`, only when asked).
+pub struct CountLoader<R> {
+    pub(super) db: DatabaseConnection,
+    pub(super) _rel: PhantomData<R>,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct ParentCount {
+    parent: i64,
+    n: i64,
+}
+
+impl<R: ChildList> Loader<i64> for CountLoader<R> {
+    type Value = i64;
+    type Error = LoadError;
+
+    async fn load(&self, parents: &[i64]) -> Result<HashMap<i64, i64>, Self::Error> {
+        let counts = R::Entity::find()
+            .select_only()
+            .column_as(R::parent_col(), "parent")
+            .column_as(R::id_col().count(), "n")
+            .filter(R::parent_col().is_in(parents.iter().copied()))
+            .group_by(R::parent_col())
+            .into_model::<ParentCount>()
+            .all(&self.db)
+            .await
+            .map_err(|e| Arc::new(AppError::from(e)))?;
+        let mut out: HashMap<i64, i64> = parents.iter().map(|p| (*p, 0)).collect();
+        out.extend(counts.into_iter().map(|c| (c.parent, c.n)));
+        Ok(out)
+    }
+}
+
+// Newest first for a customer's records; conversations and lines read in order.
+macro_rules! lists {
+    ($( $name:ident => $module:ident . $field:ident ($parent:ident), sort $sort:ident $dir:ident; )*) => {$(
+        pub struct $name;
+        impl ChildList for $name {
+            type Entity = $module::Entity;
+            type Model = $module::Model;
+            fn parent_col() -> $module::Column { $module::Column::$parent }
+            fn sort_col() -> Option<$module::Column> { sort_col!($module, $sort) }
+            fn id_col() -> $module::Column { $module::Column::Id }
+            const DIRECTION: Direction = Direction::$dir;
+            const KEY: KeyKind = key_kind!($sort);
+            fn parent_of(row: &$module::Model) -> i64 { row.$field }
+            fn cursor_of(row: &$module::Model) -> Cursor { cursor_of!(row, $sort) }
+        }
+    )*};
+}
+
+macro_rules! sort_col {
+    ($module:ident, id) => {
+        None
+    };
+    ($module:ident, $col:ident) => {
+        Some($module::Column::$col)
+    };
+}
+
+macro_rules! key_kind {
+    (id) => {
+        KeyKind::IdOnly
+    };
+    ($col:ident) => {
+        KeyKind::Time
+    };
+}
+
+macro_rules! cursor_of {
+    ($row:ident, id) => {
+        Cursor::new(SortValue::None, $row.id)
+    };
+    ($row:ident, $col:ident) => {
+        Cursor::new(SortValue::Time(cursor_field!($row, $col)), $row.id)
+    };
+}
+
+macro_rules! cursor_field {
+    ($row:ident, PlacedAt) => {
+        $row.placed_at
+    };
+    ($row:ident, CreatedAt) => {
+        $row.created_at
+    };
+    ($row:ident, InvitedAt) => {
+        $row.invited_at
+    };
+}
+
+lists! {
+    CustomerOrders => order.customer_id(CustomerId), sort PlacedAt Desc;
+    OrderLines => order_line.order_id(OrderId), sort id Asc;
+    CustomerTickets => ticket.customer_id(CustomerId), sort CreatedAt Desc;
+    TicketMessages => ticket_message.ticket_id(TicketId), sort CreatedAt Asc;
+    CustomerReviews => review.customer_id(CustomerId), sort CreatedAt Desc;
+    CustomerReferrals => referral.customer_id(CustomerId), sort InvitedAt Desc;
+    CustomerLoyaltyTransactions => loyalty_transaction.customer_id(CustomerId), sort CreatedAt Desc;
+    CustomerNpsResponses => nps_response.customer_id(CustomerId), sort CreatedAt Desc;
+}

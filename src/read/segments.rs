@@ -1,0 +1,191 @@
+//! Segment reads: the members of a segment paged by ascending id, the
+//! figures over them in one aggregate statement, and saved segments.
+
+use c360_entity::{customer, customer_metrics as cm, loyalty_account as la, segment};
+use sea_orm::sea_query::{Expr as Sql, ExprTrait, Func, FunctionCall};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+
+use super::customer_filter::Matching;
+use super::customers::CustomerRow;
+use super::joined::{self, Joins};
+use super::pagination::{ById, Cursor, KeysetPage, SortValue};
+use crate::domain::nps::{DETRACTOR_MAX, PROMOTER_MIN};
+use crate::error::{AppError, AppResult};
+use crate::segment::customers_joined;
+
+/// One page of the customers `matching` selects, by ascending id, with the
+/// to-one rows `joins` asks for (one statement).
+pub async fn members(
+    db: &impl ConnectionTrait,
+    matching: &Matching,
+    page: &ById,
+    joins: Joins,
+) -> AppResult<KeysetPage<CustomerRow>> {
+    let mut query = customers_joined().filter(matching.condition());
+    if let Some(c) = &page.after {
+        query = query.filter(customer::Column::Id.gt(c.id));
+    }
+    let query = query
+        .order_by_asc(customer::Column::Id)
+        .limit(page.size + 1);
+    let mut rows = joined::fetch(db, query, joins).await?;
+    let has_next = rows.len() as u64 > page.size;
+    rows.truncate(page.size as usize);
+    Ok(KeysetPage {
+        edges: rows
+            .into_iter()
+            .map(|(c, joined)| (Cursor::new(SortValue::None, c.id), (c, joined)))
+            .collect(),
+        has_previous: page.after.is_some(),
+        has_next,
+    })
+}
+
+/// Figures over a segment's members; money in minor units of the base
+/// currency (`customer_metrics` counts no other).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SegmentFigures {
+    /// Members.
+    pub customers: i64,
+    /// Sum of net spend.
+    pub lifetime_value: i64,
+    /// Orders not cancelled.
+    pub orders: i64,
+    /// Available loyalty points.
+    pub points: i64,
+    /// Members whose latest NPS answer is a promoter's / a detractor's.
+    pub promoters: i64,
+    pub detractors: i64,
+    /// Members who ever answered.
+    pub respondents: i64,
+}
+
+impl SegmentFigures {
+    /// `lifetime_value ÷ customers`, rounded half away from zero; 0 without members.
+    pub fn average_lifetime_value(&self) -> i64 {
+        div_round(self.lifetime_value, self.customers)
+    }
+
+    /// `% promoters − % detractors` over respondents, -100 to 100; `None`
+    /// without respondents.
+    pub fn nps(&self) -> Option<f64> {
+        (self.respondents > 0)
+            .then(|| (self.promoters - self.detractors) as f64 * 100.0 / self.respondents as f64)
+    }
+}
+
+#[derive(Debug, FromQueryResult)]
+struct FiguresRow {
+    customers: i64,
+    ltv: Option<i64>,
+    orders: Option<i64>,
+    points: Option<i64>,
+    promoters: Option<i64>,
+    detractors: Option<i64>,
+    respondents: Option<i64>,
+}
+
+/// The figures over the customers `matching` selects, in one statement.
+pub async fn figures(db: &impl ConnectionTrait, matching: &Matching) -> AppResult<SegmentFigures> {
+    let score = || Sql::col((cm::Entity, cm::Column::LastNpsScore));
+    let count_when = |e: Sql| Func::sum(Sql::case(e, 1i64).finally(0i64));
+    let sum = |c: Sql| Func::sum(Func::coalesce([c, Sql::val(0i64)]));
+    // SUM over an empty set is NULL, and PostgreSQL widens SUM(bigint) to
+    // numeric: casting back to BIGINT keeps one row type on both stores.
+    let big = |f: FunctionCall| Sql::from(f).cast_as("BIGINT");
+    let row = customers_joined()
+        .select_only()
+        .expr_as(
+            Sql::col((customer::Entity, customer::Column::Id)).count(),
+            "customers",
+        )
+        .expr_as(
+            big(sum(Sql::col((cm::Entity, cm::Column::NetSpend)))),
+            "ltv",
+        )
+        .expr_as(
+            big(sum(Sql::col((cm::Entity, cm::Column::OrdersCount)))),
+            "orders",
+        )
+        .expr_as(
+            big(sum(Sql::col((la::Entity, la::Column::PointsAvailable)))),
+            "points",
+        )
+        .expr_as(big(count_when(score().gte(PROMOTER_MIN))), "promoters")
+        .expr_as(big(count_when(score().lte(DETRACTOR_MAX))), "detractors")
+        .expr_as(big(count_when(score().is_not_null())), "respondents")
+        .filter(matching.condition())
+        .into_model::<FiguresRow>()
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("aggregate returned no row")))?;
+    Ok(SegmentFigures {
+        customers: row.customers,
+        lifetime_value: row.ltv.unwrap_or(0),
+        orders: row.orders.unwrap_or(0),
+        points: row.points.unwrap_or(0),
+        promoters: row.promoters.unwrap_or(0),
+        detractors: row.detractors.unwrap_or(0),
+        respondents: row.respondents.unwrap_or(0),
+    })
+}
+
+/// `a ÷ b` rounded half away from zero; 0 when `b` is 0.
+fn div_round(a: i64, b: i64) -> i64 {
+    if b == 0 {
+        return 0;
+    }
+    let (q, r) = (a / b, a % b);
+    if 2 * r.abs() >= b.abs() {
+        q + a.signum() * b.signum()
+    } else {
+        q
+    }
+}
+
+/// One page of saved segments, by ascending id.
+pub async fn saved(
+    db: &impl ConnectionTrait,
+    page: &ById,
+) -> AppResult<KeysetPage<segment::Model>> {
+    let mut query = segment::Entity::find();
+    if let Some(c) = &page.after {
+        query = query.filter(segment::Column::Id.gt(c.id));
+    }
+    let mut rows = query
+        .order_by_asc(segment::Column::Id)
+        .limit(page.size + 1)
+        .all(db)
+        .await?;
+    let has_next = rows.len() as u64 > page.size;
+    rows.truncate(page.size as usize);
+    Ok(KeysetPage {
+        edges: rows
+            .into_iter()
+            .map(|s| (Cursor::new(SortValue::None, s.id), s))
+            .collect(),
+        has_previous: page.after.is_some(),
+        has_next,
+    })
+}
+
+/// A saved segment by id.
+pub async fn saved_by_id(db: &impl ConnectionTrait, id: i64) -> AppResult<Option<segment::Model>> {
+    Ok(segment::Entity::find_by_id(id).one(db).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn averages_round_half_away_from_zero() {
+        assert_eq!(div_round(5, 2), 3);
+        assert_eq!(div_round(-5, 2), -3);
+        assert_eq!(div_round(4, 3), 1);
+        assert_eq!(div_round(7, 0), 0);
+    }
+}
