@@ -172,8 +172,7 @@ pub async fn execute(
             .collect();
         // Unaudited PII must not leave: if the audit rows cannot be written,
         // the data is withheld.
-        if let Err(err) =
-            crate::service::audit::record_pii_reads(
+        if let Err(err) = crate::service::audit::record_pii_reads(
             &app.store.conn,
             principal,
             &reads,
