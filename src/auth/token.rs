@@ -226,6 +226,8 @@ impl TokenIssuer {
         scopes: &[String],
         ttl: Duration,
     ) -> AppResult<String> {
+        // The wall clock, not the app's: verifiers (ours through
+        // jsonwebtoken, and any other) check `exp` and `nbf` against it.
         let now = Utc::now().timestamp();
         let ttl = i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2);
         let claims = Claims {
