@@ -1,24 +1,19 @@
 //! Loyalty accounts and their ledger.
 
-use async_graphql::{Context, ID, Object};
+use async_graphql::{Context, ErrorExtensions, ID, Object};
+use c360_entity::enums::LoyaltyTier as EntityTier;
 use c360_entity::{loyalty_account, loyalty_transaction};
 use chrono::{DateTime, Utc};
 
 use super::connection::{Conn, Total, child_page};
-use super::context::loaders;
-use super::context::{identity, state};
+use super::context::{begin_write, loaders, state};
 use super::enums::{LoyaltyTier, LoyaltyTransactionKind, LoyaltyTransactionState};
 use super::ids::{Kind, decode, encode};
 use super::limits::page_cost;
 use super::money::Money;
-use crate::auth::{Domain, Role, require_domain_write};
-use crate::error::AppError;
-use crate::service::{Rules, audit, loyalty, owner};
-use async_graphql::ErrorExtensions;
-use c360_entity::enums::LoyaltyTier as EntityTier;
-use c360_entity::enums::LoyaltyTransactionKind as EntityKind;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-use serde_json::json;
+use crate::auth::Domain;
+use crate::domain::tiers::{next_tier, tier_for_spend};
+use crate::service::loyalty;
 
 pub struct LoyaltyAccount(pub loyalty_account::Model);
 
@@ -30,7 +25,7 @@ impl LoyaltyAccount {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<(i64, Option<(EntityTier, i64)>, String)> {
-        let rules = Rules::from_config(&state(ctx)?.config)?;
+        let rules = &state(ctx)?.rules;
         let spend = loaders(ctx)?
             .trailing_spend
             .load_one(self.0.customer_id)
@@ -40,11 +35,11 @@ impl LoyaltyAccount {
             .into_iter()
             .find(|(currency, _)| *currency == rules.base_currency)
             .map_or(0, |(_, spend)| spend);
-        let tier = crate::domain::tiers::tier_for_spend(spend, &rules.tiers);
+        let tier = tier_for_spend(spend, &rules.tiers);
         Ok((
             spend,
-            crate::domain::tiers::next_tier(tier, &rules.tiers),
-            rules.base_currency,
+            next_tier(tier, &rules.tiers),
+            rules.base_currency.clone(),
         ))
     }
 }
@@ -91,8 +86,8 @@ impl LoyaltyAccount {
     /// null at PLATINUM.
     async fn points_to_next_tier(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<i64>> {
         let (spend, next, currency) = self.progress(ctx).await?;
-        let rules = Rules::from_config(&state(ctx)?.config)?;
-        Ok(next.map(|(_, at)| loyalty::points_for(&rules, (at - spend).max(0), &currency)))
+        let rules = &state(ctx)?.rules;
+        Ok(next.map(|(_, at)| loyalty::points_for(rules, (at - spend).max(0), &currency)))
     }
     /// The ledger, newest first. Balances always equal its sums.
     #[graphql(complexity = "page_cost(first, child_complexity)")]
@@ -167,44 +162,11 @@ impl LoyaltyMutation {
         points: i64,
         idempotency_key: String,
     ) -> async_graphql::Result<LoyaltyAccount> {
-        let principal = require_domain_write(identity(ctx), Domain::Loyalty)?;
-        let app = state(ctx)?;
-        let db = &app.store.conn;
+        let write = begin_write(ctx, Domain::Loyalty).await?;
         let customer = decode("customerId", Kind::Customer, &customer_id)?;
-        loyalty::validate_redemption(points, &idempotency_key)?;
-        owner::writable_customer(db, principal, customer).await?;
-        let kind = EntityKind::Redeem;
-        if let Some(done) = loyalty::find_by_key(db, customer, &idempotency_key).await? {
-            loyalty::replay(done, kind, -points)?;
-            return account(db, customer).await;
-        }
-        let txn = crate::db::begin_write(db).await.map_err(AppError::from)?;
-        match loyalty::redeem(&txn, customer, points, &idempotency_key, Utc::now()).await {
-            Ok(row) => {
-                audit::record(
-                    &txn,
-                    principal,
-                    "loyalty.redeem",
-                    &encode(Kind::LoyaltyTransaction, row.id),
-                    Some(customer),
-                    json!({ "points": points, "idempotencyKey": idempotency_key }),
-                    app.clock.now(),
-                )
-                .await?;
-                txn.commit().await.map_err(AppError::from)?;
-            }
-            Err(err) => {
-                txn.rollback().await.map_err(AppError::from)?;
-                // A concurrent call with the same key won the unique index.
-                match loyalty::find_by_key(db, customer, &idempotency_key).await? {
-                    Some(done) if matches!(err, AppError::Conflict(_)) => {
-                        loyalty::replay(done, kind, -points)?;
-                    }
-                    _ => return Err(err.into()),
-                }
-            }
-        }
-        account(db, customer).await
+        let db = &state(ctx)?.store.conn;
+        let account = loyalty::redeem_points(db, write, customer, points, &idempotency_key).await?;
+        Ok(LoyaltyAccount(account))
     }
 
     /// A manual correction by staff, positive or negative, with a reason.
@@ -218,59 +180,18 @@ impl LoyaltyMutation {
             String,
         >,
     ) -> async_graphql::Result<LoyaltyAccount> {
-        let principal = require_domain_write(identity(ctx), Domain::Loyalty)?;
-        if principal.role != Role::Staff {
-            return Err(AppError::Forbidden("only staff may adjust points".into()).into());
-        }
-        let app = state(ctx)?;
-        let db = &app.store.conn;
+        let write = begin_write(ctx, Domain::Loyalty).await?;
         let customer = decode("customerId", Kind::Customer, &customer_id)?;
-        loyalty::validate_adjustment(points, &reason)?;
-        owner::writable_customer(db, principal, customer).await?;
-        if let Some(key) = idempotency_key.as_deref()
-            && let Some(done) = loyalty::find_by_key(db, customer, key).await?
-        {
-            loyalty::replay(done, EntityKind::Adjust, points)?;
-            return account(db, customer).await;
-        }
-        let txn = crate::db::begin_write(db).await.map_err(AppError::from)?;
-        let rules = Rules::from_config(&app.config)?;
-        let row = loyalty::adjust(
-            &txn,
-            &rules,
+        let db = &state(ctx)?.store.conn;
+        let account = loyalty::adjust_points(
+            db,
+            write,
             customer,
             points,
             &reason,
             idempotency_key.as_deref(),
-            Utc::now(),
         )
         .await?;
-        audit::record(
-            &txn,
-            principal,
-            "loyalty.adjust",
-            &encode(Kind::LoyaltyTransaction, row.id),
-            Some(customer),
-            json!({ "points": points, "reason": row.description }),
-            app.clock.now(),
-        )
-        .await?;
-        txn.commit().await.map_err(AppError::from)?;
-        account(db, customer).await
+        Ok(LoyaltyAccount(account))
     }
-}
-
-async fn account(
-    db: &impl sea_orm::ConnectionTrait,
-    customer: i64,
-) -> async_graphql::Result<LoyaltyAccount> {
-    loyalty_account::Entity::find()
-        .filter(loyalty_account::Column::CustomerId.eq(customer))
-        .one(db)
-        .await
-        .map_err(AppError::from)?
-        .map(LoyaltyAccount)
-        .ok_or_else(|| {
-            AppError::NotFound(format!("customer {customer} has no loyalty account")).into()
-        })
 }

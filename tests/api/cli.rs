@@ -2,6 +2,8 @@
 
 use std::process::Command;
 
+use c360::auth::Role;
+use chrono::TimeDelta;
 use serde_json::json;
 
 use crate::helpers::TestApp;
@@ -171,40 +173,44 @@ async fn serve_stops_cleanly_on_sigterm() {
 
 #[tokio::test]
 async fn loyalty_settle_makes_due_pending_points_available() {
-    use sea_orm::{ConnectionTrait, Database, Statement};
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("s.db").display());
-    let out = c360()
-        .args(["seed", "--customers", "20", "--database-url", &url])
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let db = Database::connect(&url).await.expect("connect");
-    let count = |sql: &'static str| {
-        let db = &db;
-        async move {
-            db.query_one_raw(Statement::from_string(db.get_database_backend(), sql))
-                .await
-                .expect("query")
-                .expect("row")
-                .try_get_by_index::<i64>(0)
-                .expect("int")
-        }
+    use sea_orm::{ConnectionTrait, Statement};
+    let app = TestApp::spawn_sqlite().await;
+    // The store is seeded, and one more order paid, 60 days ago: every
+    // 14-day return window has ended on the real clock the CLI runs on.
+    app.clock.advance(TimeDelta::days(-60));
+    app.seed(20).await;
+    let customer = app.scalar("SELECT MIN(id) FROM customers").await;
+    let token = app.token(Role::Partner, "pos-1", &["orders:write", "orders:read"]);
+    let order = json!({
+        "customerId": format!("gid://c360/Customer/{customer}"),
+        "externalRef": "settle-cli",
+        "status": "PAID",
+        "currencyCode": "USD",
+        "total": 25_000,
+        "lines": [{ "sku": "SKU-1", "productName": "Thing", "quantity": 1, "unitPrice": 25_000 }]
+    });
+    let (_, body) = app
+        .post(
+            "mutation($input: OrderIngestInput!) { orderIngest(input: $input) { id } }",
+            json!({ "input": order }),
+            Some(&token),
+        )
+        .await;
+    assert!(body.get("errors").is_none(), "{body}");
+    app.clock.reset();
+    let db = &app.db;
+    let count = |sql: &'static str| async move {
+        db.query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+            .await
+            .expect("query")
+            .expect("row")
+            .try_get_by_index::<i64>(0)
+            .expect("int")
     };
-    // Make every pending row due, as if the return window had passed.
-    db.execute_unprepared(
-        "UPDATE loyalty_transactions SET available_at = '2000-01-01T00:00:00+00:00' WHERE state = 'PENDING'",
-    )
-    .await
-    .expect("age rows");
     let due = count("SELECT COUNT(*) FROM loyalty_transactions WHERE state = 'PENDING'").await;
-    assert!(due > 0, "the seed has pending points");
+    assert!(due > 0, "the order's points are pending");
     let out = c360()
-        .args(["loyalty", "settle", "--database-url", &url])
+        .args(["loyalty", "settle", "--database-url", &app.db_url])
         .output()
         .expect("runs");
     assert!(

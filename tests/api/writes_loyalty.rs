@@ -1,9 +1,11 @@
 //! The loyalty ledger through the API: redemptions (idempotent, never
-//! overdrawn, also under 50 concurrent calls), staff adjustments, and
-//! pending points settling after the return window.
+//! overdrawn, also under 50 concurrent calls), staff adjustments (one row
+//! per key, also under concurrent retries), and pending points settling
+//! after the return window. Time rules are tested by moving the gateway's
+//! clock, never by sleeping or rewriting rows.
 
 use c360::auth::Role;
-use chrono::Utc;
+use chrono::TimeDelta;
 use futures_util::future::join_all;
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
@@ -24,6 +26,11 @@ mutation Adjust($c: ID!, $p: Int!, $r: String!) {
   adjustPoints(customerId: $c, points: $p, reason: $r) { pointsAvailable }
 }"#;
 
+const ADJUST_KEYED: &str = r#"
+mutation Adjust($c: ID!, $p: Int!, $r: String!, $k: String) {
+  adjustPoints(customerId: $c, points: $p, reason: $r, idempotencyKey: $k) { pointsAvailable }
+}"#;
+
 async fn available(app: &TestApp, customer: i64) -> i64 {
     app.scalar(&format!(
         "SELECT points_available FROM loyalty_accounts WHERE customer_id = {customer}"
@@ -40,7 +47,7 @@ async fn ledger_available(app: &TestApp, customer: i64) -> i64 {
 
 /// Settles the customer's due points, then adjusts the balance to `target`.
 async fn balance_of(app: &TestApp, customer: i64, target: i64) {
-    c360::service::loyalty::settle(&app.db, Utc::now(), &[customer])
+    c360::service::loyalty::settle(&app.db, app.clock.now(), &[customer])
         .await
         .expect("settle");
     let delta = target - available(app, customer).await;
@@ -149,10 +156,11 @@ both_stores! {
         )).await;
         assert_eq!(window, 1);
         // Nothing is due yet.
-        assert_eq!(c360::service::loyalty::settle(&app.db, Utc::now(), &[id]).await.expect("settle").rows, 0);
+        assert_eq!(c360::service::loyalty::settle(&app.db, app.clock.now(), &[id]).await.expect("settle").rows, 0);
         assert_eq!(available(&app, id).await, 0);
         // Fifteen days later the 14-day window has ended.
-        let later = Utc::now() + chrono::TimeDelta::days(15);
+        app.clock.advance(TimeDelta::days(15));
+        let later = app.clock.now();
         let due = c360::service::loyalty::due_accounts(&app.db, later).await.expect("due");
         assert!(due.contains(&id), "{due:?}");
         let settled = c360::service::loyalty::settle(&app.db, later, &due).await.expect("settle");
@@ -183,7 +191,7 @@ both_stores! {
     async fn paying_the_spend_to_the_next_tier_reaches_it(app: TestApp) {
         app.seed(3).await;
         let id = first_customer(&app).await;
-        let since = (Utc::now() - chrono::TimeDelta::days(365)).format("%Y-%m-%dT%H:%M:%S+00:00");
+        let since = (app.clock.now() - TimeDelta::days(365)).format("%Y-%m-%dT%H:%M:%S+00:00");
         let spend = app.scalar(&format!(
             "SELECT CAST(COALESCE(SUM(total - refunded), 0) AS BIGINT) FROM orders WHERE customer_id = {id} \
              AND currency = 'USD' AND status IN ('PAID', 'FULFILLED', 'PARTIALLY_REFUNDED', 'REFUNDED') \
@@ -236,8 +244,7 @@ fn holds(loyalty: &Value, row: Value) -> bool {
 each_store! {
     async fn pending_points_settle_when_the_profile_is_read(store: StoreKind) {
         let app = TestApp::spawn(store, |c| {
-            // Stamps are whole seconds, so this window lasts 1 to 2 s.
-            c.loyalty_return_window = std::time::Duration::from_secs(2);
+            c.loyalty_return_window = std::time::Duration::from_secs(3_600);
             c.loyalty_settle_interval = std::time::Duration::ZERO;
         })
         .await;
@@ -253,7 +260,7 @@ each_store! {
         assert!(holds(&now, json!({ "kind": "EARN", "state": "PENDING", "points": 250 })), "{now}");
 
         // The return window ends; no job runs, the read settles.
-        tokio::time::sleep(std::time::Duration::from_millis(2_200)).await;
+        app.clock.advance(TimeDelta::minutes(61));
         let later = loyalty_of(&app, id).await;
         assert_eq!((later["pointsAvailable"].as_i64(), later["pointsPending"].as_i64()), (Some(250), Some(pending)));
         assert!(holds(&later, json!({ "kind": "EARN", "state": "AVAILABLE", "points": 250 })), "{later}");
@@ -269,30 +276,32 @@ each_store! {
     }
 }
 
-/// Moves the customer's clock forward past the expiry of the ledger row
-/// `id`: its expiry and the account's next due time become past instants.
-async fn expire_row(app: &TestApp, customer: i64, row: i64) {
-    for sql in [
-        format!(
-            "UPDATE loyalty_transactions SET expires_at = '2001-01-01T00:00:00+00:00' WHERE id = {row}"
-        ),
-        format!(
-            "UPDATE loyalty_accounts SET settle_due_at = '2001-01-01T00:00:00+00:00' WHERE customer_id = {customer}"
-        ),
-    ] {
-        app.db
-            .execute_unprepared(&sql)
-            .await
-            .expect("age the ledger");
-    }
-}
-
 async fn earn_row(app: &TestApp, external_ref: &str) -> i64 {
     app.scalar(&format!(
         "SELECT lt.id FROM loyalty_transactions lt JOIN orders o ON o.id = lt.order_id \
          WHERE o.external_ref = '{external_ref}' AND lt.kind = 'EARN'"
     ))
     .await
+}
+
+const CREATE_CUSTOMER: &str = r#"
+mutation($input: CustomerCreateInput!) { customerCreate(input: $input) { id } }"#;
+
+/// A customer created through the API at the clock's time: a loyalty
+/// account with no seeded history.
+async fn new_customer(app: &TestApp, email: &str) -> i64 {
+    let (_, body) = app
+        .post(
+            CREATE_CUSTOMER,
+            json!({ "input": { "profile": { "email": email, "firstName": "Exp" } } }),
+            Some(&app.staff()),
+        )
+        .await;
+    body["data"]["customerCreate"]["id"]
+        .as_str()
+        .and_then(|id| id.rsplit('/').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("customer created: {body}"))
 }
 
 each_store! {
@@ -304,8 +313,11 @@ each_store! {
         })
         .await;
         app.seed(2).await;
-        let id = first_customer(&app).await;
-        // Seeded points never expire; spend them all so only new ones count.
+        // The history is written 400 days ago, so that the last credit has
+        // expired by the time `c360 loyalty settle` runs on the real clock.
+        // A customer of its own keeps the seeded history out of the replay.
+        app.clock.advance(TimeDelta::days(-400));
+        let id = new_customer(&app, "loyalty-expiry@example.org").await;
         balance_of(&app, id, 0).await;
         let pos = partner(&app);
         let (_, body) = app.post(INGEST, json!({ "input": order_of(id, "exp-a", "PAID", 10_000) }), Some(&pos)).await;
@@ -315,13 +327,16 @@ each_store! {
         let own = app.token(Role::Customer, &id.to_string(), &[]);
         let (_, body) = app.post(REDEEM, json!({ "c": gid("Customer", id), "p": 30, "k": "exp-r" }), Some(&own)).await;
         assert_eq!(body["data"]["redeemPoints"]["pointsAvailable"], 70, "{body}");
+        // Ten days later, 50 more points (expiring ten days after the first).
+        app.clock.advance(TimeDelta::days(10));
         let (_, body) = app.post(INGEST, json!({ "input": order_of(id, "exp-b", "PAID", 5_000) }), Some(&pos)).await;
         assert!(body.get("errors").is_none(), "{body}");
         assert_eq!(loyalty_of(&app, id).await["pointsAvailable"], 120);
 
-        // The first 100 points reach their expiry: the 30 spent came out of
-        // them, so 70 expire and the later 50 stay.
-        expire_row(&app, id, earn_row(&app, "exp-a").await).await;
+        // A year and a day after the first: the first 100 points have
+        // reached their expiry, the 30 spent came out of them, so 70 expire
+        // and the later 50 stay.
+        app.clock.advance(TimeDelta::days(356));
         let reads = join_all((0..8).map(|_| loyalty_of(&app, id))).await;
         for read in &reads {
             assert_eq!(read["pointsAvailable"], 50, "{read}");
@@ -336,9 +351,10 @@ each_store! {
         let (_, body) = app.post(REDEEM, json!({ "c": gid("Customer", id), "p": 60, "k": "exp-r2" }), Some(&own)).await;
         assert_eq!(codes(&body), ["CONFLICT"], "{body}");
 
-        // Then the second credit expires in full.
-        expire_row(&app, id, earn_row(&app, "exp-b").await).await;
-        let due = c360::service::loyalty::due_accounts(&app.db, Utc::now()).await.expect("due");
+        // Back on the real clock, 34 days later, the second credit has
+        // expired in full; the CLI writes it off.
+        app.clock.reset();
+        let due = c360::service::loyalty::due_accounts(&app.db, app.clock.now()).await.expect("due");
         assert_eq!(due, [id]);
         let out = crate::cli::c360()
             .args(["loyalty", "settle", "--database-url", &app.db_url])
@@ -347,6 +363,140 @@ each_store! {
         assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "settled 0 loyalty transactions; expired 50 points of 1 accounts");
         assert_eq!(loyalty_of(&app, id).await["pointsAvailable"], 0);
         assert_eq!(ledger_available(&app, id).await, 0);
-        assert!(c360::service::loyalty::due_accounts(&app.db, Utc::now()).await.expect("due").is_empty());
+        assert!(c360::service::loyalty::due_accounts(&app.db, app.clock.now()).await.expect("due").is_empty());
+    }
+}
+
+both_stores! {
+    async fn concurrent_retries_of_one_adjustment_write_one_row(app: TestApp) {
+        app.seed(2).await;
+        let id = first_customer(&app).await;
+        balance_of(&app, id, 100).await;
+        let staff = app.staff();
+        let audits = "SELECT COUNT(*) FROM audit_events WHERE action = 'loyalty.adjust'";
+        let audited = app.scalar(audits).await;
+        let vars = json!({ "c": gid("Customer", id), "p": 40, "r": "goodwill", "k": "adj-1" });
+        let bodies: Vec<Value> = join_all(
+            (0..8).map(|_| async { app.post(ADJUST_KEYED, vars.clone(), Some(&staff)).await.1 }),
+        )
+        .await;
+        for body in &bodies {
+            assert!(body.get("errors").is_none(), "every retry succeeds: {body}");
+            assert_eq!(body["data"]["adjustPoints"]["pointsAvailable"], 140, "{body}");
+        }
+        assert_eq!(
+            app.scalar(&format!("SELECT COUNT(*) FROM loyalty_transactions WHERE customer_id = {id} AND kind = 'ADJUST' AND idempotency_key = 'adj-1'")).await,
+            1
+        );
+        assert_eq!(app.scalar(audits).await, audited + 1);
+        assert_eq!(available(&app, id).await, 140);
+        assert_eq!(ledger_available(&app, id).await, 140);
+        // The key asked for something else is a CONFLICT, not a second row.
+        let (_, body) = app
+            .post(ADJUST_KEYED, json!({ "c": gid("Customer", id), "p": 41, "r": "goodwill", "k": "adj-1" }), Some(&staff))
+            .await;
+        assert_eq!(codes(&body), ["CONFLICT"], "{body}");
+    }
+}
+
+both_stores! {
+    async fn concurrent_retries_of_one_redemption_write_one_row(app: TestApp) {
+        app.seed(2).await;
+        let id = first_customer(&app).await;
+        balance_of(&app, id, 100).await;
+        let token = app.token(Role::Partner, "wallet", &["loyalty:write"]);
+        let vars = json!({ "c": gid("Customer", id), "p": 30, "k": "basket-1" });
+        let bodies: Vec<Value> = join_all(
+            (0..8).map(|_| async { app.post(REDEEM, vars.clone(), Some(&token)).await.1 }),
+        )
+        .await;
+        for body in &bodies {
+            assert!(body.get("errors").is_none(), "every retry succeeds: {body}");
+            assert_eq!(body["data"]["redeemPoints"]["pointsAvailable"], 70, "{body}");
+        }
+        assert_eq!(
+            app.scalar(&format!("SELECT COUNT(*) FROM loyalty_transactions WHERE customer_id = {id} AND kind = 'REDEEM' AND idempotency_key = 'basket-1'")).await,
+            1
+        );
+        assert_eq!(app.scalar("SELECT COUNT(*) FROM audit_events WHERE action = 'loyalty.redeem'").await, 1);
+        assert_eq!(available(&app, id).await, 70);
+        assert_eq!(ledger_available(&app, id).await, 70);
+    }
+}
+
+/// Writes, uncommitted, the row of a first call holding `key`: `points`
+/// of `kind`, with the account's balances refreshed.
+async fn hold_key(
+    app: &TestApp,
+    customer: i64,
+    kind: c360_entity::enums::LoyaltyTransactionKind,
+    points: i64,
+    key: &str,
+) -> sea_orm::DatabaseTransaction {
+    use c360_entity::enums::LoyaltyTransactionState;
+    use sea_orm::{ActiveModelTrait, DbBackend, Set, TransactionTrait};
+    let first = app.db.begin().await.expect("begin");
+    if app.db.get_database_backend() == DbBackend::Postgres {
+        // Without the foreign-key check, the row does not lock the customer,
+        // which would queue the retry before its lookup (and let it find
+        // the row): the retry gets to its insert and loses the unique index.
+        first
+            .execute_unprepared("SET LOCAL session_replication_role = replica")
+            .await
+            .expect("skip foreign-key triggers");
+    }
+    let now = app.clock.now();
+    c360_entity::loyalty_transaction::ActiveModel {
+        customer_id: Set(customer),
+        kind: Set(kind),
+        points: Set(points),
+        state: Set(LoyaltyTransactionState::Available),
+        idempotency_key: Set(Some(key.into())),
+        description: Set(Some("first call".into())),
+        available_at: Set(Some(now)),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&first)
+    .await
+    .expect("the first call's row");
+    c360::service::loyalty::refresh_balances_at(&first, Some(&[customer]), now)
+        .await
+        .expect("the first call's balances");
+    first
+}
+
+both_stores! {
+    async fn a_retry_that_loses_the_unique_index_answers_as_a_replay(app: TestApp) {
+        use c360_entity::enums::LoyaltyTransactionKind;
+        app.seed(2).await;
+        let id = first_customer(&app).await;
+        balance_of(&app, id, 100).await;
+        let audits = "SELECT COUNT(*) FROM audit_events WHERE action LIKE 'loyalty.%'";
+        let audited = app.scalar(audits).await;
+        let staff = app.staff();
+        let cases = [
+            (LoyaltyTransactionKind::Adjust, 40, "race-adjust", ADJUST_KEYED, json!({ "c": gid("Customer", id), "p": 40, "r": "goodwill", "k": "race-adjust" }), "adjustPoints", 140),
+            (LoyaltyTransactionKind::Redeem, -30, "race-redeem", REDEEM, json!({ "c": gid("Customer", id), "p": 30, "k": "race-redeem" }), "redeemPoints", 110),
+        ];
+        for (kind, points, key, mutation, vars, field, balance) in cases {
+            // The first call holds the key, not yet committed: the retry
+            // finds no row under it, then waits (on PostgreSQL at the unique
+            // index or the account's row, on SQLite for the write lock).
+            let first = hold_key(&app, id, kind, points, key).await;
+            let (retry, ()) = tokio::join!(app.post(mutation, vars, Some(&staff)), async {
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                first.commit().await.expect("the first call commits");
+            });
+            let body = retry.1;
+            assert!(body.get("errors").is_none(), "the retry answers as a replay: {body}");
+            assert_eq!(body["data"][field]["pointsAvailable"], balance, "{body}");
+            assert_eq!(
+                app.scalar(&format!("SELECT COUNT(*) FROM loyalty_transactions WHERE customer_id = {id} AND idempotency_key = '{key}'")).await,
+                1
+            );
+            assert_eq!(ledger_available(&app, id).await, balance);
+        }
+        assert_eq!(app.scalar(audits).await, audited, "a retry that lost writes no audit row");
     }
 }

@@ -1,0 +1,41 @@
+//! Loyalty rules: balances derived from the ledger, and tiers from spend.
+//!
+//! The ledger (`loyalty_transactions`) is the truth; the balances on
+//! `loyalty_accounts` are a cache of it, recomputed by [`refresh_balances_at`]
+//! in the same transaction as every ledger write.
+//!
+//! Time moves balances too: PENDING points become AVAILABLE when their
+//! return window ends, and AVAILABLE credits expire when their period ends
+//! (when expiry is configured). [`settle`] does both for accounts whose
+//! `settle_due_at` has passed; reads of an account call it first, `c360
+//! loyalty settle` and a background sweep in `serve` call it for every due
+//! account.
+//!
+//! Expiry rule: spending takes the points that expire first. Every debit
+//! (redemption, clawback from the AVAILABLE balance, negative adjustment,
+//! earlier expiry) consumes, among the credits available when it happened,
+//! those expiring soonest (never-expiring credits last); what is left of a
+//! credit when its period ends expires. The ledger is replayed to apply the
+//! rule, so enabling expiry on a store with history is exact as well.
+//!
+//! One file per concern:
+//! - `balances`: the cached balances and the ledger sums behind them;
+//! - `tiers`: trailing spend and the tier it leads to;
+//! - `earning`: points earned on orders and taken back on refunds;
+//! - `settlement`: pending points becoming available, and expiry;
+//! - `redemption`: redemptions and staff adjustments, idempotent per key.
+
+mod balances;
+mod earning;
+mod redemption;
+mod settlement;
+mod tiers;
+
+pub use balances::{refresh_balances, refresh_balances_at};
+pub use earning::{claw_back, earn_for_order, points_for};
+pub use redemption::{
+    adjust, adjust_points, find_by_key, redeem, redeem_points, replay, validate_adjustment,
+    validate_redemption,
+};
+pub use settlement::{Settled, due_accounts, settle, settle_due};
+pub use tiers::{refresh_tier, trailing_spend};
