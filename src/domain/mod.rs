@@ -13,8 +13,8 @@ pub mod money;
 pub mod nps;
 pub mod orders;
 pub mod referral;
-pub mod text;
 pub mod rfm;
+pub mod text;
 pub mod tiers;
 
 pub use clock::Clock;

@@ -92,7 +92,11 @@ pub async fn export_segment(
         Err(e) => return AppError::from(e).into_response(),
     };
     let config = &state.app.config;
-    let env = Env::at(state.app.clock.now(), config.timezone, &config.base_currency);
+    let env = Env::at(
+        state.app.clock.now(),
+        config.timezone,
+        &config.base_currency,
+    );
     let pii = sees_pii(&principal);
     let cond = match crate::segment::condition(&saved.query, &env) {
         Ok(c) => c,

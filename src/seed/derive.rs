@@ -14,8 +14,8 @@ use crate::service::{Rules, loyalty, metrics, rfm};
 pub async fn figures(db: &DatabaseConnection, rules: &Rules, now: DateTime<Utc>) -> AppResult<u64> {
     let started = std::time::Instant::now();
     let txn = crate::db::begin_write(db).await?;
-    let rows = metrics::refresh_all(&txn, &rules.base_currency).await?;
-    loyalty::refresh_balances(&txn, None).await?;
+    let rows = metrics::refresh_all(&txn, &rules.base_currency, now).await?;
+    loyalty::refresh_balances(&txn, None, now).await?;
     // Generation counts days from midnight: points whose return window
     // ended since then, and credits that expired at any time, are due now,
     // as the API's settlement would have left them.

@@ -41,10 +41,20 @@ use crate::error::{AppError, AppResult};
 const IDS_PER_STATEMENT: usize = 1_000;
 
 /// Recomputes `customer_metrics` for every customer; returns the rows written.
-pub async fn refresh_all(db: &impl ConnectionTrait, base_currency: &str) -> AppResult<u64> {
+/// `at` stamps the rows (`refreshed_at`).
+pub async fn refresh_all(
+    db: &impl ConnectionTrait,
+    base_currency: &str,
+    at: DateTime<Utc>,
+) -> AppResult<u64> {
     db.execute(&Query::delete().from_table(cm::Entity).to_owned())
         .await?;
-    let insert = insert_select(db.get_database_backend(), base_currency, None, now())?;
+    let insert = insert_select(
+        db.get_database_backend(),
+        base_currency,
+        None,
+        at.trunc_subsecs(0),
+    )?;
     Ok(db.execute(&insert).await?.rows_affected())
 }
 
@@ -54,11 +64,12 @@ pub async fn refresh_for(
     db: &impl ConnectionTrait,
     base_currency: &str,
     customer_ids: &[i64],
+    at: DateTime<Utc>,
 ) -> AppResult<()> {
     let mut ids = customer_ids.to_vec();
     ids.sort_unstable();
     ids.dedup();
-    let at = now();
+    let at = at.trunc_subsecs(0);
     for chunk in ids.chunks(IDS_PER_STATEMENT) {
         // DELETE then INSERT of one customer's row must not interleave with
         // another writer's: the second INSERT would hit the primary key.
@@ -74,10 +85,6 @@ pub async fn refresh_for(
         db.execute(&insert).await?;
     }
     Ok(())
-}
-
-fn now() -> DateTime<Utc> {
-    Utc::now().trunc_subsecs(0)
 }
 
 /// `INSERT INTO customer_metrics (...) SELECT ...`, for all customers or `ids`.

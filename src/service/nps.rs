@@ -36,7 +36,7 @@ pub async fn record(
     }
     .insert(db)
     .await?;
-    metrics::refresh_for(db, &rules.base_currency, &[customer_id]).await?;
+    metrics::refresh_for(db, &rules.base_currency, &[customer_id], now).await?;
     audit::record(
         db,
         principal,
@@ -137,7 +137,7 @@ pub async fn import(
             Outcome::Created,
         ),
     };
-    metrics::refresh_for(db, &rules.base_currency, &[row.customer_id]).await?;
+    metrics::refresh_for(db, &rules.base_currency, &[row.customer_id], now).await?;
     audit::record(
         db,
         principal,

@@ -236,7 +236,7 @@ pub async fn reward_on_paid(
     active.rewarded_at = Set(Some(now));
     active.updated_at = Set(now);
     active.update(db).await?;
-    metrics::refresh_for(db, &rules.base_currency, &[referrer]).await?;
-    loyalty::refresh_balances(db, Some(&[referrer, order.customer_id])).await?;
+    metrics::refresh_for(db, &rules.base_currency, &[referrer], now).await?;
+    loyalty::refresh_balances(db, Some(&[referrer, order.customer_id]), now).await?;
     Ok(Some(referrer))
 }

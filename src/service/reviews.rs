@@ -92,7 +92,7 @@ pub async fn submit(
     }
     .insert(db)
     .await?;
-    metrics::refresh_for(db, &rules.base_currency, &[review.customer_id]).await?;
+    metrics::refresh_for(db, &rules.base_currency, &[review.customer_id], now).await?;
     audit::record(
         db,
         principal,
@@ -276,7 +276,7 @@ pub async fn import(
             Outcome::Created,
         ),
     };
-    metrics::refresh_for(db, &rules.base_currency, &[review.customer_id]).await?;
+    metrics::refresh_for(db, &rules.base_currency, &[review.customer_id], now).await?;
     audit::record(
         db,
         principal,

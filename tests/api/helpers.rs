@@ -74,10 +74,7 @@ macro_rules! each_store {
 /// Says, in the test's output, that the PostgreSQL part of a test did not
 /// run, so a green run without PostgreSQL is not mistaken for a full one.
 pub fn postgres_not_run() {
-    let test = std::thread::current()
-        .name()
-        .unwrap_or("a test")
-        .to_owned();
+    let test = std::thread::current().name().unwrap_or("a test").to_owned();
     // Straight to stderr: libtest captures `eprintln!` of passing tests.
     use std::io::Write;
     let _ = writeln!(

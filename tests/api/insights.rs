@@ -46,7 +46,7 @@ both_stores! {
             .await
             .expect("order");
         }
-        c360::service::metrics::refresh_all(&app.db, "USD").await.expect("metrics");
+        c360::service::metrics::refresh_all(&app.db, "USD", app.clock.now()).await.expect("metrics");
 
         let data = app
             .query(
@@ -88,7 +88,7 @@ both_stores! {
         .insert(&app.db)
         .await
         .expect("customer");
-        c360::service::metrics::refresh_all(&app.db, "USD").await.expect("metrics");
+        c360::service::metrics::refresh_all(&app.db, "USD", app.clock.now()).await.expect("metrics");
         let data = app
             .query(
                 "{ customers(query: \"number_of_orders = 0\") { edges { node { stats { daysSinceLastOrder predictedLifetimeValue { amount } tenureDays nextBirthday } } } } }",

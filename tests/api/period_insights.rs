@@ -71,7 +71,7 @@ async fn load(app: &TestApp) {
     for sql in DATA {
         app.db.execute_unprepared(sql).await.expect("insert");
     }
-    c360::service::metrics::refresh_all(&app.db, "USD")
+    c360::service::metrics::refresh_all(&app.db, "USD", app.clock.now())
         .await
         .expect("metrics");
 }

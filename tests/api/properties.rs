@@ -277,7 +277,7 @@ async fn check(db: &DatabaseConnection, rules: &Rules) -> Result<(), String> {
     };
     let maintained = strip(read().await.map_err(|e| e.to_string())?);
     let txn = db.begin().await.map_err(|e| e.to_string())?;
-    metrics::refresh_all(&txn, &rules.base_currency)
+    metrics::refresh_all(&txn, &rules.base_currency, chrono::Utc::now())
         .await
         .map_err(|e| e.to_string())?;
     let recomputed = strip(

@@ -88,7 +88,7 @@ both_stores! {
         let d = customer_with_orders(&app, "d@example.com", 3, 100).await;
         let e = customer_with_orders(&app, "e@example.com", 2, 400).await;
         let none = customer_with_orders(&app, "f@example.com", 0, 0).await;
-        c360::service::metrics::refresh_all(&app.db, "USD").await.expect("metrics");
+        c360::service::metrics::refresh_all(&app.db, "USD", app.clock.now()).await.expect("metrics");
 
         // Not refreshed yet: no scores.
         assert_eq!(rfm_of(&app, a).await, Value::Null);

@@ -460,7 +460,7 @@ async fn hold_key(
     .insert(&first)
     .await
     .expect("the first call's row");
-    c360::service::loyalty::refresh_balances_at(&first, Some(&[customer]), now)
+    c360::service::loyalty::refresh_balances(&first, Some(&[customer]), now)
         .await
         .expect("the first call's balances");
     first

@@ -235,7 +235,7 @@ both_stores! {
                 "UPDATE orders SET order_number = 'C360-{:06}' WHERE id = {blocker}", blockers[0] + 1 + k as i64
             )).await.expect("take the next numbers");
         }
-        c360::service::metrics::refresh_for(&app.db, "USD", &[id]).await.expect("metrics");
+        c360::service::metrics::refresh_for(&app.db, "USD", &[id], app.clock.now()).await.expect("metrics");
         let before = snapshot(&app).await;
         let (_, body) = app.post(INGEST, json!({ "input": big_order(id, "late-fail", "PAID") }), Some(&token)).await;
         assert_eq!(codes(&body), ["CONFLICT"], "{body}");

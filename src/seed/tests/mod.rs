@@ -166,10 +166,10 @@ async fn sqlite_seed_is_consistent_and_deterministic() {
     assert!(scalar_of(&db, metrics_off(&db, &base)).await > 0);
     assert!(scalar_of(&db, balances_off(&db)).await > 0);
 
-    metrics::refresh_for(&db, &base, &[3, 1, 2, nps_customer, 1])
+    metrics::refresh_for(&db, &base, &[3, 1, 2, nps_customer, 1], now())
         .await
         .expect("refresh_for");
-    loyalty::refresh_balances(&db, Some(&[4]))
+    loyalty::refresh_balances(&db, Some(&[4]), now())
         .await
         .expect("balances");
     assert_eq!(scalar_of(&db, metrics_off(&db, &base)).await, 0);

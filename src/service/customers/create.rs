@@ -98,7 +98,7 @@ pub async fn create(
     if let Some(referrer) = referrer {
         referrals::attribute(db, referrer, &customer, now).await?;
     }
-    metrics::refresh_for(db, &rules.base_currency, &[customer.id]).await?;
+    metrics::refresh_for(db, &rules.base_currency, &[customer.id], now).await?;
     audit::record(
         db,
         principal,

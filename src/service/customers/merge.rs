@@ -89,8 +89,8 @@ pub async fn merge(
     db.execute_unprepared(&format!("DELETE FROM customers WHERE id = {m}"))
         .await?;
     let now = now.trunc_subsecs(0);
-    metrics::refresh_for(db, &rules.base_currency, &[keep, merge]).await?;
-    loyalty::refresh_balances(db, Some(&[keep])).await?;
+    metrics::refresh_for(db, &rules.base_currency, &[keep, merge], now).await?;
+    loyalty::refresh_balances(db, Some(&[keep]), now).await?;
     loyalty::refresh_tier(db, rules, keep, now).await?;
     audit::record(
         db,

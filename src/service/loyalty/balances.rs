@@ -24,7 +24,7 @@ pub(super) const IDS_PER_STATEMENT: usize = 1_000;
 ///
 /// One `UPDATE` with correlated subqueries (per 1,000 ids), whatever the
 /// number of accounts.
-pub async fn refresh_balances_at(
+pub async fn refresh_balances(
     db: &impl ConnectionTrait,
     customer_ids: Option<&[i64]>,
     now: DateTime<Utc>,
@@ -44,15 +44,6 @@ pub async fn refresh_balances_at(
         }
     }
     Ok(())
-}
-
-/// [`refresh_balances_at`] stamping `updated_at` with the system time, for
-/// callers that do not pass their write's time yet.
-pub async fn refresh_balances(
-    db: &impl ConnectionTrait,
-    customer_ids: Option<&[i64]>,
-) -> AppResult<()> {
-    refresh_balances_at(db, customer_ids, Utc::now()).await
 }
 
 fn balances_update(ids: Option<&[i64]>, now: DateTime<Utc>) -> sea_orm::sea_query::UpdateStatement {

@@ -1,7 +1,7 @@
 //! Loyalty rules: balances derived from the ledger, and tiers from spend.
 //!
 //! The ledger (`loyalty_transactions`) is the truth; the balances on
-//! `loyalty_accounts` are a cache of it, recomputed by [`refresh_balances_at`]
+//! `loyalty_accounts` are a cache of it, recomputed by [`refresh_balances`]
 //! in the same transaction as every ledger write.
 //!
 //! Time moves balances too: PENDING points become AVAILABLE when their
@@ -31,7 +31,7 @@ mod redemption;
 mod settlement;
 mod tiers;
 
-pub use balances::{refresh_balances, refresh_balances_at};
+pub use balances::refresh_balances;
 pub use earning::{claw_back, earn_for_order, points_for};
 pub use redemption::{
     adjust, adjust_points, find_by_key, redeem, redeem_points, replay, validate_adjustment,

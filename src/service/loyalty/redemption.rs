@@ -12,7 +12,7 @@ use sea_orm::{
 };
 use serde_json::json;
 
-use super::balances::refresh_balances_at;
+use super::balances::refresh_balances;
 use super::settlement::settle;
 use crate::auth::Role;
 use crate::domain::ids::{Kind, gid};
@@ -296,7 +296,7 @@ pub async fn redeem(
     }
     .insert(db)
     .await?;
-    refresh_balances_at(db, Some(&[customer_id]), now).await?;
+    refresh_balances(db, Some(&[customer_id]), now).await?;
     Ok(row)
 }
 
@@ -376,6 +376,6 @@ pub async fn adjust(
     }
     .insert(db)
     .await?;
-    refresh_balances_at(db, Some(&[customer_id]), now).await?;
+    refresh_balances(db, Some(&[customer_id]), now).await?;
     Ok(row)
 }

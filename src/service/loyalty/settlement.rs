@@ -10,7 +10,7 @@ use sea_orm::{
     ActiveEnum, ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set,
 };
 
-use super::balances::{IDS_PER_STATEMENT, refresh_balances_at};
+use super::balances::{IDS_PER_STATEMENT, refresh_balances};
 use crate::error::AppResult;
 
 /// Settles every account due at `now`, in one transaction: what `c360
@@ -119,7 +119,7 @@ pub async fn settle(
             settled.accounts_expired += 1;
         }
     }
-    refresh_balances_at(db, Some(customer_ids), now).await?;
+    refresh_balances(db, Some(customer_ids), now).await?;
     Ok(settled)
 }
 

@@ -36,9 +36,9 @@ async fn after_write(
     now: DateTime<Utc>,
 ) -> AppResult<()> {
     let ids = [order.customer_id];
-    metrics::refresh_for(db, &rules.base_currency, &ids).await?;
+    metrics::refresh_for(db, &rules.base_currency, &ids, now).await?;
     loyalty::refresh_tier(db, rules, order.customer_id, now).await?;
-    loyalty::refresh_balances(db, Some(&ids)).await
+    loyalty::refresh_balances(db, Some(&ids), now).await
 }
 
 /// The audit target of an order.

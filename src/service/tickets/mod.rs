@@ -46,7 +46,7 @@ async fn finish(
     details: serde_json::Value,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
-    metrics::refresh_for(db, &rules.base_currency, &[ticket.customer_id]).await?;
+    metrics::refresh_for(db, &rules.base_currency, &[ticket.customer_id], now).await?;
     audit::record(
         db,
         principal,
