@@ -103,10 +103,14 @@ impl AppError {
         }
     }
 
-    /// This error as a GraphQL error object, with its `extensions`.
+    /// This error as a GraphQL error object, with its `extensions` and no
+    /// `locations`: it belongs to no place in the document.
     pub fn to_server_error(&self) -> async_graphql::ServerError {
-        self.extend()
-            .into_server_error(async_graphql::Pos::default())
+        let mut error = self
+            .extend()
+            .into_server_error(async_graphql::Pos::default());
+        error.locations.clear();
+        error
     }
 
     /// `{"errors": [<this error>]}`, the body of a request it ends.

@@ -234,10 +234,7 @@ impl Executions {
 
 /// A response that is one coded error and no data.
 fn error_response(err: &AppError) -> async_graphql::Response {
-    async_graphql::Response::from_errors(vec![
-        async_graphql::ErrorExtensions::extend(err)
-            .into_server_error(async_graphql::Pos::default()),
-    ])
+    async_graphql::Response::from_errors(vec![err.to_server_error()])
 }
 
 /// async-graphql words its depth and cost refusals without the limits; say

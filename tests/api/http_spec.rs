@@ -107,6 +107,26 @@ async fn malformed_requests_are_400_and_unsupported_bodies_415() {
 }
 
 #[tokio::test]
+async fn errors_that_end_a_request_name_no_place_in_the_document() {
+    let app = TestApp::spawn_sqlite().await;
+    let bad_json = raw_post(&app, Some(GQL), "application/json", "{not json").await;
+    let wrong_type = raw_post(&app, Some(GQL), "text/plain", "{ __typename }").await;
+    for (r, code) in [(bad_json, "BAD_USER_INPUT"), (wrong_type, "BAD_USER_INPUT")] {
+        let json: Value = r.json().await.expect("json");
+        let error = &json["errors"][0];
+        assert_eq!(error["extensions"]["code"], code, "{json}");
+        assert!(
+            error["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{json}"
+        );
+        // The spec's locations are 1-based places in the document; an error
+        // about the request as a whole has none.
+        assert!(error.get("locations").is_none(), "{json}");
+        assert!(json.get("data").is_none(), "{json}");
+    }
+}
+
+#[tokio::test]
 async fn documents_that_fail_before_execution_are_4xx_only_under_the_new_media_type() {
     let app = TestApp::spawn_sqlite().await;
     for query in [
