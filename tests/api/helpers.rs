@@ -97,6 +97,8 @@ pub struct TestApp {
     /// The store's URL, for running the `c360` binary against it.
     pub db_url: String,
     pub client: reqwest::Client,
+    /// The server's own pool, closed when the test ends.
+    server_db: DatabaseConnection,
     /// The clock the gateway reads the time from: tests move it instead of
     /// sleeping or rewriting rows.
     pub clock: Clock,
@@ -182,6 +184,7 @@ impl TestApp {
             .await
             .expect("application starts");
         let addr = app.local_addr();
+        let server_db = app.state().store.conn.clone();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             app.run_until(async {
@@ -196,6 +199,7 @@ impl TestApp {
             db,
             db_url,
             client: reqwest::Client::new(),
+            server_db,
             clock,
             rules,
             issuer: TokenIssuer::hs256(&SecretString::from(DEV_JWT_SECRET), None, None),
@@ -368,6 +372,18 @@ fn with_database(url: &str, name: &str) -> String {
     }
 }
 
+/// Marks a pool closed at once (the future `close` returns only waits for
+/// its connections to finish). A pool left open when the test's runtime
+/// shuts down keeps its maintenance task polling against timers that no
+/// longer wait, and the test never ends.
+fn close_pool(db: &DatabaseConnection) {
+    match db.get_database_backend() {
+        sea_orm::DbBackend::Sqlite => drop(db.get_sqlite_connection_pool().close()),
+        sea_orm::DbBackend::Postgres => drop(db.get_postgres_connection_pool().close()),
+        _ => {}
+    }
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
@@ -376,6 +392,8 @@ impl Drop for TestApp {
         if let Some(server) = self.server.take() {
             server.abort();
         }
+        close_pool(&self.server_db);
+        close_pool(&self.db);
         if let Some((admin_url, name)) = self.pg_drop.take() {
             // Drop runs outside async context guarantees: clean up on a thread
             // with its own runtime so a failed test still removes its database.
