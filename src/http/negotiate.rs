@@ -19,8 +19,10 @@ impl MediaType {
 }
 
 /// Picks the response type for an `Accept` header; `None` when neither is
-/// acceptable (406). No header means `application/json`, as the spec asks
-/// for clients that predate the new type.
+/// acceptable (406). No header, or only a wildcard (`*/*`, which fetch and
+/// curl send by default), means `application/json`: the spec asks for it
+/// until the new type is widespread, since a client that names neither type
+/// may predate it.
 pub fn negotiate(accept: Option<&str>) -> Option<MediaType> {
     let Some(accept) = accept.filter(|a| !a.trim().is_empty()) else {
         return Some(MediaType::Json);
@@ -40,11 +42,11 @@ pub fn negotiate(accept: Option<&str>) -> Option<MediaType> {
         if q <= 0.0 {
             continue;
         }
-        // Specific matches beat wildcards at equal quality; the new type wins a wildcard.
+        // Specific matches beat wildcards at equal quality.
         let candidates: &[(MediaType, u8)] = match media.as_str() {
             "application/graphql-response+json" => &[(MediaType::GraphqlResponse, 3)],
             "application/json" => &[(MediaType::Json, 3)],
-            "application/*" | "*/*" => &[(MediaType::GraphqlResponse, 1)],
+            "application/*" | "*/*" => &[(MediaType::Json, 1)],
             _ => &[],
         };
         for &(mt, specificity) in candidates {
@@ -80,7 +82,11 @@ mod tests {
             )),
             Some(MediaType::Json)
         );
-        assert_eq!(negotiate(Some("*/*")), Some(MediaType::GraphqlResponse));
+        assert_eq!(negotiate(Some("*/*")), Some(MediaType::Json));
+        assert_eq!(
+            negotiate(Some("application/graphql-response+json, */*;q=0.8")),
+            Some(MediaType::GraphqlResponse)
+        );
         assert_eq!(negotiate(Some("text/html")), None);
         assert_eq!(negotiate(Some("application/json;q=0")), None);
     }

@@ -75,6 +75,21 @@ async fn accept_is_negotiated_and_406_when_nothing_fits() {
             .contains("content-type: application/json"),
         "no Accept means application/json: {raw}"
     );
+    // What fetch and curl send when the caller names no type.
+    let r = raw_post(&app, Some("*/*"), "application/json", body.clone()).await;
+    assert_eq!(r.status(), 200);
+    assert!(
+        content_type(&r).starts_with("application/json"),
+        "*/* means application/json"
+    );
+    let r = raw_post(
+        &app,
+        Some("application/graphql-response+json, */*;q=0.5"),
+        "application/json",
+        body.clone(),
+    )
+    .await;
+    assert!(content_type(&r).starts_with(GQL));
     let r = raw_post(&app, Some("text/csv"), "application/json", body).await;
     assert_eq!(r.status(), 406);
 }
