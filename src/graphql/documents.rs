@@ -86,6 +86,7 @@ mod tests {
             max_tokens: 100,
             max_aliases: 2,
             max_root_fields: 3,
+            max_depth: 5,
         }
     }
 

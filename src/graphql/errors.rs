@@ -41,9 +41,7 @@ pub fn classify(response: &mut Response) -> Outcome {
             err.message = shaped.message;
             err.extensions = shaped.extensions;
         } else if !has_code {
-            let code = if err.message.starts_with("Query is nested too deep")
-                || err.message.starts_with("Query is too complex")
-            {
+            let code = if err.message.starts_with("Query is too complex") {
                 "QUERY_TOO_COMPLEX"
             } else if (!executed && err.path.is_empty())
                 || err.message.starts_with("Failed to parse")

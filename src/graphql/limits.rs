@@ -1,10 +1,22 @@
 //! Limits on the GraphQL document itself, checked before it is validated or
-//! run: its size in bytes, its number of lexical tokens, its aliases and the
-//! root fields of the operation. Depth and cost (where a connection's `first`
-//! multiplies what it selects) are checked by async-graphql's validation with
-//! the limits set on the schema; see `page_cost`.
+//! run: its size in bytes, its number of lexical tokens, its aliases, the
+//! root fields and the depth of the operation, and the shape of any
+//! introspection it asks for. Cost (where a connection's `first` multiplies
+//! what it selects) is checked by async-graphql's validation with the limit
+//! set on the schema; see `page_cost`.
+//!
+//! Introspection has rules of its own rather than the depth limit: the
+//! ecosystem's standard query (graphql-js `getIntrospectionQuery()`, which
+//! GraphiQL, graphql-codegen and schema registries send) nests `ofType` nine
+//! levels deep, past any depth a data query needs, while the schema is
+//! finite, so what a hostile introspection exploits is repetition and the
+//! cycles between types and their fields. The rules are those of graphql-js's
+//! `MaxIntrospectionDepthRule` and graphql-java's good-faith introspection:
+//! `__schema` once, a few `__type`, list-of-type fields (`fields`,
+//! `inputFields`, `interfaces`, `possibleTypes`) nested at most twice, and
+//! `ofType` nested no deeper than in the standard query, plus one.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use async_graphql::parser::types::{
     ExecutableDocument, OperationDefinition, Selection, SelectionSet,
@@ -21,6 +33,8 @@ pub struct DocumentLimits {
     pub max_tokens: usize,
     pub max_aliases: usize,
     pub max_root_fields: usize,
+    /// Nesting of fields, counting an introspection root field as one level.
+    pub max_depth: usize,
 }
 
 impl DocumentLimits {
@@ -30,6 +44,7 @@ impl DocumentLimits {
             max_tokens: config.max_tokens,
             max_aliases: config.max_aliases,
             max_root_fields: config.max_root_fields,
+            max_depth: config.max_depth,
         }
     }
 }
@@ -95,8 +110,179 @@ pub fn check_document(
                 limits.max_root_fields
             )));
         }
+        Shape::of(&doc, &operation.selection_set.node).check(limits.max_depth)?;
     }
     Ok(Some(doc))
+}
+
+/// `__schema` fields one operation may select.
+const MAX_SCHEMA_FIELDS: usize = 1;
+/// `__type` fields one operation may select.
+const MAX_TYPE_FIELDS: usize = 5;
+/// Nesting of `fields`, `inputFields`, `interfaces` and `possibleTypes`
+/// (graphql-js refuses a third level).
+const MAX_TYPE_LIST_NESTING: usize = 2;
+/// `ofType` fields along one path: the standard query reads nine.
+const MAX_OF_TYPE_CHAIN: usize = 10;
+
+/// The measures of a selection set that the depth and introspection rules
+/// bound. Counts saturate: a fragment spread many times multiplies them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Shape {
+    /// Levels of fields; an introspection root field counts as one.
+    depth: usize,
+    schema_fields: usize,
+    type_fields: usize,
+    /// Within introspection: the deepest nesting of list-of-type fields.
+    type_lists: usize,
+    /// Within introspection: the most `ofType` fields along one path.
+    of_type_chain: usize,
+}
+
+impl Shape {
+    fn of(doc: &ExecutableDocument, set: &SelectionSet) -> Shape {
+        ShapeWalk {
+            doc,
+            fragments: HashMap::new(),
+            on_path: HashSet::new(),
+        }
+        .set(set, Mode::Data)
+    }
+
+    /// Combines the shapes of two selections of the same set.
+    fn beside(self, other: Shape) -> Shape {
+        Shape {
+            depth: self.depth.max(other.depth),
+            schema_fields: self.schema_fields.saturating_add(other.schema_fields),
+            type_fields: self.type_fields.saturating_add(other.type_fields),
+            type_lists: self.type_lists.max(other.type_lists),
+            of_type_chain: self.of_type_chain.max(other.of_type_chain),
+        }
+    }
+
+    fn check(self, max_depth: usize) -> Result<(), AppError> {
+        let refuse = |what: String| Err(too_complex(what));
+        if self.depth > max_depth {
+            return refuse(format!(
+                "the query is nested deeper than {max_depth} levels"
+            ));
+        }
+        if self.schema_fields > MAX_SCHEMA_FIELDS {
+            return refuse(format!(
+                "the operation reads `__schema` {} times; once is enough",
+                self.schema_fields
+            ));
+        }
+        if self.type_fields > MAX_TYPE_FIELDS {
+            return refuse(format!(
+                "the operation reads `__type` {} times; the limit is {MAX_TYPE_FIELDS}",
+                self.type_fields
+            ));
+        }
+        if self.type_lists > MAX_TYPE_LIST_NESTING {
+            return refuse(format!(
+                "the introspection nests `fields`, `inputFields`, `interfaces` or `possibleTypes` \
+                 {} levels deep; the limit is {MAX_TYPE_LIST_NESTING}: read each type once through `__schema {{ types }}`",
+                self.type_lists
+            ));
+        }
+        if self.of_type_chain > MAX_OF_TYPE_CHAIN {
+            return refuse(format!(
+                "the introspection nests `ofType` {} levels deep; the limit is {MAX_OF_TYPE_CHAIN}",
+                self.of_type_chain
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Where a selection set sits: in data, or inside `__schema`/`__type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Mode {
+    Data,
+    Introspection,
+}
+
+/// Measures selection sets, each fragment once per mode (spreads reuse the
+/// measure, so a document of fragments spread many times costs its size).
+struct ShapeWalk<'a> {
+    doc: &'a ExecutableDocument,
+    fragments: HashMap<(&'a str, Mode), Shape>,
+    /// Fragments being measured: a cycle measures as empty here and is
+    /// refused by validation.
+    on_path: HashSet<&'a str>,
+}
+
+impl<'a> ShapeWalk<'a> {
+    fn set(&mut self, set: &'a SelectionSet, mode: Mode) -> Shape {
+        set.items
+            .iter()
+            .map(|item| match &item.node {
+                Selection::Field(f) => self.field(&f.node, mode),
+                Selection::InlineFragment(f) => self.set(&f.node.selection_set.node, mode),
+                Selection::FragmentSpread(s) => {
+                    self.fragment(s.node.fragment_name.node.as_str(), mode)
+                }
+            })
+            .fold(Shape::default(), Shape::beside)
+    }
+
+    fn fragment(&mut self, name: &'a str, mode: Mode) -> Shape {
+        if let Some(shape) = self.fragments.get(&(name, mode)) {
+            return *shape;
+        }
+        let Some(fragment) = self.doc.fragments.get(name) else {
+            return Shape::default();
+        };
+        if !self.on_path.insert(name) {
+            return Shape::default();
+        }
+        let shape = self.set(&fragment.node.selection_set.node, mode);
+        self.on_path.remove(name);
+        self.fragments.insert((name, mode), shape);
+        shape
+    }
+
+    fn field(&mut self, field: &'a async_graphql::parser::types::Field, mode: Mode) -> Shape {
+        let name = field.name.node.as_str();
+        let children = &field.selection_set.node;
+        match (mode, name) {
+            (Mode::Data, "__schema" | "__type") => {
+                let inner = self.set(children, Mode::Introspection);
+                Shape {
+                    depth: 1,
+                    schema_fields: inner
+                        .schema_fields
+                        .saturating_add(usize::from(name == "__schema")),
+                    type_fields: inner
+                        .type_fields
+                        .saturating_add(usize::from(name == "__type")),
+                    ..inner
+                }
+            }
+            (Mode::Data, _) => {
+                let inner = self.set(children, Mode::Data);
+                Shape {
+                    depth: inner.depth.saturating_add(1),
+                    ..inner
+                }
+            }
+            (Mode::Introspection, _) => {
+                let inner = self.set(children, Mode::Introspection);
+                let lists = usize::from(matches!(
+                    name,
+                    "fields" | "inputFields" | "interfaces" | "possibleTypes"
+                ));
+                Shape {
+                    type_lists: inner.type_lists.saturating_add(lists),
+                    of_type_chain: inner
+                        .of_type_chain
+                        .saturating_add(usize::from(name == "ofType")),
+                    ..inner
+                }
+            }
+        }
+    }
 }
 
 fn selected_operation<'a>(

@@ -74,7 +74,6 @@ fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
 /// The schema the server runs, with the configured limits and the state attached.
 pub fn schema(app: AppState) -> C360Schema {
     builder()
-        .limit_depth(app.config.max_depth)
         .limit_complexity(app.config.max_complexity)
         .data(app)
         .finish()
@@ -84,7 +83,6 @@ pub fn schema(app: AppState) -> C360Schema {
 /// suggestions in errors (introspection is refused per request).
 pub fn quiet_schema(app: AppState) -> C360Schema {
     builder()
-        .limit_depth(app.config.max_depth)
         .limit_complexity(app.config.max_complexity)
         .disable_suggestions()
         .data(app)
@@ -237,8 +235,9 @@ fn error_response(err: &AppError) -> async_graphql::Response {
     async_graphql::Response::from_errors(vec![err.to_server_error()])
 }
 
-/// async-graphql words its depth and cost refusals without the limits; say
-/// which limit was hit and what to change.
+/// async-graphql words its cost refusal without the limit; say which limit
+/// was hit and what to change. (Depth is checked with the document's other
+/// limits, in `limits`.)
 fn explain_limits(response: &mut async_graphql::Response, config: &crate::config::Config) {
     for err in &mut response.errors {
         let message = match err.message.as_str() {
@@ -246,10 +245,6 @@ fn explain_limits(response: &mut async_graphql::Response, config: &crate::config
                 "the query costs more than {}: every field costs 1 and a list costs its page size \
                  (`first`, default 20) times what each element selects; ask for smaller pages or fewer nested lists",
                 config.max_complexity
-            ),
-            "Query is nested too deep." => format!(
-                "the query is nested deeper than {} levels",
-                config.max_depth
             ),
             _ => continue,
         };
