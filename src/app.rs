@@ -40,4 +40,9 @@ pub struct App {
     pub documents: crate::graphql::documents::DocumentCache,
     /// Slots for executing GraphQL requests (`max_concurrent_requests`).
     pub executions: crate::graphql::Executions,
+    /// The demo token and customer GraphiQL opens with, set by `serve
+    /// --seed-demo` in `--dev` mode only. A cell rather than a plain field:
+    /// the token is minted after the app is built and the store seeded, when
+    /// the app is already shared.
+    pub graphiql_demo: std::sync::OnceLock<crate::http::graphiql::DemoSession>,
 }

@@ -68,6 +68,7 @@ impl App {
             ),
             documents: Default::default(),
             executions: crate::graphql::Executions::new(config.max_concurrent_requests),
+            graphiql_demo: Default::default(),
             config,
         })))
     }

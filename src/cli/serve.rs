@@ -10,6 +10,7 @@ use crate::auth::Role;
 use crate::config::Config;
 use crate::db::redact_url;
 use crate::error::{AppError, AppResult};
+use crate::http::graphiql::DemoSession;
 use crate::seed::run as seed_store;
 use crate::startup::Application;
 
@@ -44,16 +45,30 @@ pub(super) async fn serve(config: Config, seed_demo: bool) -> AppResult<()> {
                 &[],
                 Duration::from_secs(24 * 3600),
             )?;
+        let showcase = showcase_customer(db)
+            .await?
+            .map(|id| crate::domain::ids::gid(crate::domain::ids::Kind::Customer, id));
         println!("\nc360 is serving demo data.\n");
         println!("  GraphiQL:     {url}/graphql");
         println!("  Staff token:  {token}");
-        if let Some(id) = showcase_customer(db).await? {
-            println!(
-                "  A customer with every kind of record: {}",
-                crate::domain::ids::gid(crate::domain::ids::Kind::Customer, id)
-            );
+        if let Some(id) = &showcase {
+            println!("  A customer with every kind of record: {id}");
         }
-        println!("\nIn GraphiQL, add the header {{\"Authorization\": \"Bearer <token>\"}}.\n");
+        if state.config.dev {
+            // The page hands the token to whoever loads it: acceptable only
+            // for a development server.
+            let demo = DemoSession {
+                token: token.into(),
+                customer: showcase,
+            };
+            // Set once: `serve` seeds and mints a single time per process.
+            let _ = state.graphiql_demo.set(demo);
+            println!(
+                "\nGraphiQL opens with this token, the README's first query and this customer filled in.\n"
+            );
+        } else {
+            println!("\nIn GraphiQL, add the header {{\"Authorization\": \"Bearer <token>\"}}.\n");
+        }
     }
     app.run_until(shutdown_signal()).await?;
     tracing::info!("stopped");

@@ -3,6 +3,7 @@
 //! `startup` builds the app and serves it.
 
 mod export;
+pub mod graphiql;
 mod graphql;
 mod health;
 pub mod metrics;
@@ -36,6 +37,7 @@ pub fn router(app: AppState) -> Router {
             "/graphql",
             get(graphql::get_graphql).post(graphql::post_graphql),
         )
+        .route(graphiql::ASSET_ROUTE, get(graphiql::asset))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))
