@@ -38,6 +38,8 @@ pub struct App {
     pub rate_limiter: crate::http::rate_limit::RateLimiter,
     /// Documents already checked against the limits, parsed.
     pub documents: crate::graphql::documents::DocumentCache,
+    /// The trusted-document manifest and the automatic persisted queries.
+    pub trusted: crate::graphql::trusted::TrustedDocuments,
     /// Slots for executing GraphQL requests (`max_concurrent_requests`).
     pub executions: crate::graphql::Executions,
     /// The demo token and customer GraphiQL opens with, set by `serve

@@ -185,6 +185,23 @@ pub struct Config {
     )]
     pub introspection_for: Option<Vec<Audience>>,
 
+    /// A trusted-document manifest: JSON mapping each document's id to its
+    /// text, as Relay, graphql-codegen and Apollo's tooling write it. Loaded
+    /// at start (a malformed one stops the server) and again on SIGHUP.
+    #[arg(long, env = "C360_TRUSTED_DOCUMENTS", global = true)]
+    pub trusted_documents: Option<std::path::PathBuf>,
+
+    /// Callers who may run only documents of the manifest (a storefront's
+    /// `customer` tokens, say): a comma-separated list of `anonymous`,
+    /// `customer`, `partner`, `staff`. Unset: anyone may send any document.
+    #[arg(
+        long,
+        env = "C360_TRUSTED_DOCUMENTS_ONLY",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub trusted_documents_only: Vec<Audience>,
+
     /// Browser origins allowed to call the API cross-origin (comma-separated,
     /// e.g. `https://app.example.com`). Unset: no cross-origin access.
     #[arg(

@@ -38,6 +38,16 @@ pub enum AppError {
     /// `QUERY_TOO_COMPLEX`: depth, complexity or size over the configured limit.
     #[error("{0}")]
     QueryTooComplex(String),
+    /// `PERSISTED_QUERY_NOT_FOUND`: the request names a document by hash or
+    /// `documentId` that the server does not hold. HTTP 200, as Apollo
+    /// Client expects before it sends the text (a 400 would make it stop
+    /// using persisted queries).
+    #[error("{0}")]
+    PersistedQueryNotFound(String),
+    /// `PERSISTED_QUERY_NOT_IN_LIST`: the caller's role may run only trusted
+    /// documents, and this one is not in the manifest.
+    #[error("{0}")]
+    PersistedQueryNotInList(String),
     /// `TIMEOUT`: the request ran past its deadline and was cancelled.
     #[error("the request took longer than {0} ms and was cancelled")]
     Timeout(u64),
@@ -80,6 +90,8 @@ impl AppError {
             AppError::Conflict(_) => "CONFLICT",
             AppError::RateLimited { .. } => "RATE_LIMITED",
             AppError::QueryTooComplex(_) => "QUERY_TOO_COMPLEX",
+            AppError::PersistedQueryNotFound(_) => "PERSISTED_QUERY_NOT_FOUND",
+            AppError::PersistedQueryNotInList(_) => "PERSISTED_QUERY_NOT_IN_LIST",
             AppError::Timeout(_) => "TIMEOUT",
             AppError::Database(_) | AppError::Internal(_) => "INTERNAL",
         }
@@ -94,7 +106,10 @@ impl AppError {
             AppError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::BadUserInput { .. } | AppError::Segment(_) => StatusCode::BAD_REQUEST,
-            AppError::QueryTooComplex(_) => StatusCode::BAD_REQUEST,
+            AppError::QueryTooComplex(_) | AppError::PersistedQueryNotInList(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            AppError::PersistedQueryNotFound(_) => StatusCode::OK,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,

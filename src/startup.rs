@@ -56,6 +56,8 @@ impl App {
     pub async fn assemble(config: Config, store: Store, clock: Clock) -> AppResult<AppState> {
         let rules = Rules::from_config(&config)?;
         let (verifier, issuer) = tokens(&config).await;
+        let trusted =
+            crate::graphql::trusted::TrustedDocuments::load(config.trusted_documents.as_deref())?;
         Ok(AppState(Arc::new(App {
             store,
             verifier,
@@ -67,6 +69,7 @@ impl App {
                 crate::http::rate_limit::Quotas::from_config(&config),
             ),
             documents: Default::default(),
+            trusted,
             executions: crate::graphql::Executions::new(config.max_concurrent_requests),
             graphiql_demo: Default::default(),
             config,
@@ -158,10 +161,14 @@ pub struct Jobs(Vec<JoinHandle<()>>);
 impl Jobs {
     pub fn start(app: &AppState) -> Jobs {
         Jobs(
-            [rfm_schedule(app), settle_schedule(app)]
-                .into_iter()
-                .flatten()
-                .collect(),
+            [
+                rfm_schedule(app),
+                settle_schedule(app),
+                reload_trusted_documents_on_hangup(app),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
         )
     }
 }
@@ -209,6 +216,43 @@ fn settle_schedule(app: &AppState) -> Option<JoinHandle<()>> {
             }
         },
     )
+}
+
+/// Reads the trusted-document manifest again on SIGHUP, the Unix signal for
+/// "reload your configuration", so a client release can add documents
+/// without a restart. A manifest that no longer loads is logged and the
+/// loaded one stays.
+fn reload_trusted_documents_on_hangup(app: &AppState) -> Option<JoinHandle<()>> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        app.config.trusted_documents.as_ref()?;
+        let mut hangups = match signal(SignalKind::hangup()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGHUP; the trusted-document manifest will not reload");
+                return None;
+            }
+        };
+        let app = app.clone();
+        Some(tokio::spawn(async move {
+            while hangups.recv().await.is_some() {
+                match app.trusted.reload() {
+                    Ok(count) => {
+                        tracing::info!("trusted-document manifest reloaded: {count} documents")
+                    }
+                    Err(e) => tracing::error!(
+                        "trusted-document manifest not reloaded, the loaded one stays: {e}"
+                    ),
+                }
+            }
+        }))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = app;
+        None
+    }
 }
 
 /// Runs `job` every `period` while serving, the first time one period after

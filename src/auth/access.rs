@@ -147,16 +147,20 @@ impl CustomerScope {
 /// Whether the caller may see the schema (introspection and field
 /// suggestions) given the configured audiences.
 pub fn may_introspect(identity: &Identity, allowed: &[crate::config::Audience]) -> bool {
+    allowed.contains(&audience(identity))
+}
+
+/// The kind of caller, for settings that differ by audience.
+pub fn audience(identity: &Identity) -> crate::config::Audience {
     use crate::config::Audience;
-    let audience = match identity {
+    match identity {
         Identity::Anonymous => Audience::Anonymous,
         Identity::Authenticated(p) => match p.role {
             Role::Customer => Audience::Customer,
             Role::Partner => Audience::Partner,
             Role::Staff => Audience::Staff,
         },
-    };
-    allowed.contains(&audience)
+    }
 }
 
 /// Whether the caller sees PII unmasked: staff, a customer (only ever its own

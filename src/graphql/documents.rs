@@ -9,6 +9,7 @@
 //! larger than `CAPACITY` documents of at most `max_document_bytes`.
 
 use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 use async_graphql::parser::types::ExecutableDocument;
@@ -25,6 +26,8 @@ pub struct Checked {
     pub doc: ExecutableDocument,
     /// Whether the selected operation reads `__schema` or `__type`.
     pub introspection: bool,
+    /// Whether it has run, as a trusted document, after full validation.
+    pub validated: AtomicBool,
 }
 
 /// The checked documents of one text, by operation name.
@@ -53,6 +56,7 @@ impl DocumentCache {
         };
         let checked = Arc::new(Checked {
             introspection: uses_introspection(&doc, operation_name),
+            validated: AtomicBool::new(false),
             doc,
         });
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());

@@ -23,6 +23,7 @@ mod review;
 mod segment;
 mod stats;
 mod ticket;
+pub mod trusted;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -79,6 +80,18 @@ pub fn schema(app: AppState) -> C360Schema {
         .finish()
 }
 
+/// The schema for trusted documents that have passed validation once: only
+/// the checks that depend on the variables (cost, fragment cycles) run
+/// again; argument values are still checked where they are read.
+pub fn trusted_schema(app: AppState) -> C360Schema {
+    builder()
+        .limit_complexity(app.config.max_complexity)
+        .validation_mode(async_graphql::ValidationMode::Fast)
+        .disable_suggestions()
+        .data(app)
+        .finish()
+}
+
 /// The same schema for callers who may not see it: no "did you mean"
 /// suggestions in errors (introspection is refused per request).
 pub fn quiet_schema(app: AppState) -> C360Schema {
@@ -95,9 +108,12 @@ pub fn sdl() -> String {
 }
 
 /// Runs one GraphQL request as `identity`, within the request deadline.
-/// `schema` is the one the caller may see; see [`quiet_schema`].
+/// `schema` is the one the caller may see; see [`quiet_schema`]. For a
+/// trusted document, `trusted` is the schema it runs on once it has passed
+/// full validation; see [`trusted_schema`].
 pub async fn execute(
     schema: &C360Schema,
+    trusted: Option<&C360Schema>,
     app: &AppState,
     identity: Identity,
     request: async_graphql::Request,
@@ -126,6 +142,7 @@ pub async fn execute(
         .data(loaders)
         .data(pii_reads.clone());
     let limits = DocumentLimits::from_config(&app.config);
+    let mut checked_doc = None;
     match app
         .documents
         .check(&request.query, request.operation_name.as_deref(), &limits)
@@ -139,10 +156,20 @@ pub async fn execute(
                     .into(),
             ));
         }
-        Ok(Some(checked)) => request.set_parsed_query(checked.doc.clone()),
+        Ok(Some(checked)) => {
+            request.set_parsed_query(checked.doc.clone());
+            checked_doc = Some(checked);
+        }
         Ok(None) => {}
         Err(err) => return error_response(&err),
     }
+    let validated = checked_doc
+        .as_ref()
+        .is_some_and(|c| c.validated.load(Ordering::Relaxed));
+    let schema = match trusted {
+        Some(fast) if validated => fast,
+        _ => schema,
+    };
     let deadline = app.config.request_timeout;
     let run = async {
         let _slot = app.executions.acquire().await;
@@ -158,6 +185,13 @@ pub async fn execute(
     let mut response = match tokio::time::timeout(deadline, run).await {
         Ok(mut response) => {
             explain_limits(&mut response, &app.config);
+            // Executed, so the document passed validation: a trusted one
+            // need not be validated in full again.
+            if let (Some(_), Some(checked)) = (trusted, &checked_doc)
+                && response.data != async_graphql::Value::Null
+            {
+                checked.validated.store(true, Ordering::Relaxed);
+            }
             response
         }
         Err(_) => return error_response(&AppError::Timeout(deadline.as_millis() as u64)),

@@ -16,9 +16,10 @@ use serde_json::{Value as Json, json};
 
 use super::HttpState;
 use super::negotiate::{MediaType, negotiate};
-use crate::auth::{Identity, may_introspect};
+use crate::auth::{Identity, audience, may_introspect};
 use crate::db::count_statements;
 use crate::error::AppError;
+use crate::graphql::trusted::{Naming, TrustedDocuments};
 use crate::graphql::{Outcome, classify, execute};
 
 /// A request refused before any GraphQL ran: a status and one coded error.
@@ -103,9 +104,12 @@ pub(super) async fn identity(
         .map_err(|e| unauthenticated(&e.to_string()))
 }
 
-/// The GraphQL request in a JSON body or query string.
+/// The GraphQL request in a JSON body or query string. The document comes
+/// as `query` text, or named by `documentId` or
+/// `extensions.persistedQuery` (see `graphql::trusted`).
 struct Params {
-    query: String,
+    query: Option<String>,
+    document_id: Option<String>,
     operation_name: Option<String>,
     variables: Json,
     extensions: Json,
@@ -117,9 +121,14 @@ impl Params {
             return Err("the body must be a JSON object with a `query` string");
         };
         let query = match map.remove("query") {
-            Some(Json::String(q)) => q,
+            Some(Json::String(q)) => Some(q),
+            None | Some(Json::Null) => None,
             Some(_) => return Err("`query` must be a string"),
-            None => return Err("the request has no `query`"),
+        };
+        let document_id = match map.remove("documentId") {
+            Some(Json::String(id)) => Some(id),
+            None | Some(Json::Null) => None,
+            Some(_) => return Err("`documentId` must be a string"),
         };
         let operation_name = match map.remove("operationName") {
             None | Some(Json::Null) => None,
@@ -136,8 +145,13 @@ impl Params {
             Some(v @ Json::Object(_)) => v,
             Some(_) => return Err("`extensions` must be an object or null"),
         };
+        let named = document_id.is_some() || extensions.get("persistedQuery").is_some();
+        if query.is_none() && !named {
+            return Err("the request has no `query`");
+        }
         Ok(Params {
             query,
+            document_id,
             operation_name,
             variables,
             extensions,
@@ -155,6 +169,9 @@ impl Params {
         if let Some(query) = q.remove("query") {
             map.insert("query".into(), Json::String(query));
         }
+        if let Some(id) = q.remove("documentId") {
+            map.insert("documentId".into(), Json::String(id));
+        }
         if let Some(name) = q.remove("operationName") {
             map.insert("operationName".into(), Json::String(name));
         }
@@ -169,17 +186,39 @@ impl Params {
         Params::from_json(Json::Object(map))
     }
 
-    fn into_request(self) -> Result<async_graphql::Request, &'static str> {
+    /// The request to execute, and whether its document is trusted; `via_get`
+    /// refuses anything but a query; a `restricted` caller may run trusted
+    /// documents only.
+    fn into_request(
+        self,
+        trusted: &TrustedDocuments,
+        via_get: bool,
+        restricted: bool,
+    ) -> Result<(async_graphql::Request, bool), Rejection> {
+        let naming = Naming::from_extensions(self.document_id, &self.extensions)
+            .map_err(|e| Rejection::new(StatusCode::BAD_REQUEST, e))?;
+        let resolved = trusted
+            .resolve(self.query, naming, restricted)
+            .map_err(|e| Rejection::new(e.status(), e))?;
+        if restricted && !resolved.trusted {
+            let refused = AppError::PersistedQueryNotInList(
+                "this caller may run only trusted documents; send the `documentId` of a document in the server's manifest".into(),
+            );
+            return Err(Rejection::new(refused.status(), refused));
+        }
+        if via_get {
+            refuse_writes_over_get(&resolved.query, self.operation_name.as_deref())?;
+        }
         let variables = async_graphql::Variables::from_json(self.variables);
         let extensions: HashMap<String, async_graphql::Value> =
             serde_json::from_value(self.extensions)
-                .map_err(|_| "`extensions` must be an object")?;
-        let mut request = async_graphql::Request::new(self.query).variables(variables);
+                .map_err(|_| Rejection::bad_request("`extensions` must be an object"))?;
+        let mut request = async_graphql::Request::new(&*resolved.query).variables(variables);
         request.extensions = async_graphql::Extensions(extensions);
         if let Some(name) = self.operation_name {
             request = request.operation_name(name);
         }
-        Ok(request)
+        Ok((request, resolved.trusted))
     }
 }
 
@@ -203,7 +242,7 @@ pub async fn post_graphql(
         Err(not_acceptable) => return not_acceptable.into_response(MediaType::Json),
     };
     match read_post(&state, &headers, body).await {
-        Ok(Posted::One(params)) => run(&state, &headers, ip, media, params).await,
+        Ok(Posted::One(params)) => run(&state, &headers, ip, media, Method::Post, params).await,
         Ok(Posted::Batch(batch)) => run_batch(&state, &headers, ip, media, batch).await,
         Err(rejection) => rejection.into_response(media),
     }
@@ -289,34 +328,41 @@ pub async fn get_graphql(
         Ok(m) => m,
         Err(not_acceptable) => return not_acceptable.into_response(MediaType::Json),
     };
-    match read_get(query) {
-        Ok(params) => run(&state, &headers, ip, media, params).await,
-        Err(rejection) => rejection.into_response(media),
+    match Params::from_query_string(query) {
+        Ok(params) => run(&state, &headers, ip, media, Method::Get, params).await,
+        Err(why) => Rejection::bad_request(why).into_response(media),
     }
 }
 
-fn read_get(query: HashMap<String, String>) -> Result<Params, Rejection> {
-    let params = Params::from_query_string(query).map_err(Rejection::bad_request)?;
-    // GET is safe: a mutation must come by POST. A document that does not
-    // parse is left to the executor, which reports where it breaks.
-    if let Ok(doc) = async_graphql::parser::parse_query(&params.query) {
-        let selected =
-            doc.operations
-                .iter()
-                .find(|(name, _)| match (&params.operation_name, name) {
-                    (Some(wanted), Some(name)) => wanted.as_str() == name.as_str(),
-                    (None, _) => true,
-                    (Some(_), None) => false,
-                });
-        if selected.is_some_and(|(_, op)| op.node.ty != OperationType::Query) {
-            return Err(Rejection::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                AppError::invalid("mutations and subscriptions must be sent with POST"),
-            )
-            .with_header(header::ALLOW, "POST"));
-        }
+/// GET is safe: a mutation must come by POST. A document that does not
+/// parse is left to the executor, which reports where it breaks.
+fn refuse_writes_over_get(query: &str, operation_name: Option<&str>) -> Result<(), Rejection> {
+    let Ok(doc) = async_graphql::parser::parse_query(query) else {
+        return Ok(());
+    };
+    let selected = doc
+        .operations
+        .iter()
+        .find(|(name, _)| match (operation_name, name) {
+            (Some(wanted), Some(name)) => wanted == name.as_str(),
+            (None, _) => true,
+            (Some(_), None) => false,
+        });
+    if selected.is_some_and(|(_, op)| op.node.ty != OperationType::Query) {
+        return Err(Rejection::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            AppError::invalid("mutations and subscriptions must be sent with POST"),
+        )
+        .with_header(header::ALLOW, "POST"));
     }
-    Ok(params)
+    Ok(())
+}
+
+/// How the request came: GET may only read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Method {
+    Get,
+    Post,
 }
 
 async fn run(
@@ -324,6 +370,7 @@ async fn run(
     headers: &HeaderMap,
     ip: IpAddr,
     media: MediaType,
+    method: Method,
     params: Params,
 ) -> Response {
     let identity = match identity(state, headers).await {
@@ -333,7 +380,7 @@ async fn run(
     if let Some(limited) = throttle(state, &identity, ip, 1, media) {
         return limited;
     }
-    let (outcome, body) = match run_one(state, identity, params).await {
+    let (outcome, body) = match run_one(state, identity, method, params).await {
         Ok(done) => done,
         Err(rejection) => return rejection.into_response(media),
     };
@@ -367,7 +414,7 @@ async fn run_batch(
     }
     let mut results = Vec::with_capacity(batch.len());
     for params in batch {
-        match run_one(state, identity.clone(), params).await {
+        match run_one(state, identity.clone(), Method::Post, params).await {
             Ok((_, body)) => results.push(body),
             Err(rejection) => return rejection.into_response(media),
         }
@@ -399,18 +446,28 @@ fn throttle(
 async fn run_one(
     state: &HttpState,
     identity: Identity,
+    method: Method,
     params: Params,
 ) -> Result<(Outcome, Json), Rejection> {
-    let mut request = params.into_request().map_err(Rejection::bad_request)?;
-    let schema = if may_introspect(&identity, &state.app.config.introspection_audiences()) {
+    let config = &state.app.config;
+    let restricted = config.trusted_documents_only.contains(&audience(&identity));
+    let (mut request, trusted) =
+        params.into_request(&state.app.trusted, method == Method::Get, restricted)?;
+    let schema = if may_introspect(&identity, &config.introspection_audiences()) {
         &state.schema
     } else {
         request = request.disable_introspection();
         &state.quiet_schema
     };
     let started = Instant::now();
-    let (mut response, statements) =
-        count_statements(execute(schema, &state.app, identity, request)).await;
+    let (mut response, statements) = count_statements(execute(
+        schema,
+        trusted.then_some(&state.trusted_schema),
+        &state.app,
+        identity,
+        request,
+    ))
+    .await;
     let outcome = classify(&mut response);
     state
         .app

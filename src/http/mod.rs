@@ -26,11 +26,14 @@ pub struct HttpState {
     pub schema: C360Schema,
     /// The schema for callers who may not introspect: no field suggestions.
     pub quiet_schema: C360Schema,
+    /// The schema trusted documents run on once validated.
+    pub trusted_schema: C360Schema,
 }
 
 pub fn router(app: AppState) -> Router {
     let schema = crate::graphql::schema(app.clone());
     let quiet_schema = crate::graphql::quiet_schema(app.clone());
+    let trusted_schema = crate::graphql::trusted_schema(app.clone());
     let cors = cors(&app.config);
     Router::new()
         .route(
@@ -47,6 +50,7 @@ pub fn router(app: AppState) -> Router {
             app,
             schema,
             quiet_schema,
+            trusted_schema,
         })
 }
 

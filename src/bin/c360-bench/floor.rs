@@ -56,7 +56,7 @@ pub async fn capture(
         if let Ok(mut v) = captured.lock() {
             v.clear();
         }
-        let response = c360::graphql::execute(&schema, &app, staff.clone(), request).await;
+        let response = c360::graphql::execute(&schema, None, &app, staff.clone(), request).await;
         if !response.errors.is_empty() {
             anyhow::bail!(
                 "{} failed in-process: {:?}",

@@ -11,6 +11,10 @@ pub enum Scenario {
     /// The README's profile page: one customer with orders and lines,
     /// tickets and messages, reviews, loyalty and its ledger, referrals, stats.
     Profile,
+    /// The same profile as a trusted document: sent by `documentId`, found
+    /// in the server's manifest, run without full validation after the
+    /// first time. Against `profile`, what trusted documents save.
+    ProfileTrusted,
     /// `customers(first: 50)` with the same nesting one level shallower.
     List,
     /// The README's four-clause segment, counted: `segmentMembers { totalCount }`.
@@ -136,6 +140,7 @@ impl Scenario {
     pub fn name(self) -> &'static str {
         match self {
             Scenario::Profile => "profile",
+            Scenario::ProfileTrusted => "profile-trusted",
             Scenario::List => "list",
             Scenario::SegmentCount => "segment-count",
             Scenario::SegmentPage => "segment-page",
@@ -154,9 +159,12 @@ impl Scenario {
 
     /// Whether the raw-SQL floor applies. Replayed writes would repeat the
     /// captured keys and fail on them; PostGraphile's statements are not
-    /// c360's.
+    /// c360's; the trusted profile's are the profile's.
     pub fn has_floor(self) -> bool {
-        !matches!(self, Scenario::Writes | Scenario::PostgraphileProfile)
+        !matches!(
+            self,
+            Scenario::Writes | Scenario::PostgraphileProfile | Scenario::ProfileTrusted
+        )
     }
 
     /// The next request body.
@@ -165,6 +173,10 @@ impl Scenario {
         match self {
             Scenario::Profile => json!({
                 "query": PROFILE,
+                "variables": { "id": format!("gid://c360/Customer/{pick}") },
+            }),
+            Scenario::ProfileTrusted => json!({
+                "documentId": format!("sha256:{}", c360::graphql::trusted::sha256_hex(PROFILE)),
                 "variables": { "id": format!("gid://c360/Customer/{pick}") },
             }),
             Scenario::List => {
@@ -198,6 +210,11 @@ impl Scenario {
             }),
         }
     }
+}
+
+/// The trusted-document manifest the bench's server loads: the profile.
+pub fn manifest() -> Value {
+    json!({ c360::graphql::trusted::sha256_hex(PROFILE): PROFILE })
 }
 
 /// A paid POS order of one to three lines, as a till would post it: paid

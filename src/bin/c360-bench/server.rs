@@ -27,6 +27,7 @@ const PARTNER_SCOPES: &[&str] = &[
 
 pub struct Server {
     child: Child,
+    manifest: std::path::PathBuf,
     pub addr: SocketAddr,
     pub token: String,
     /// A POS integration's token, for the writes.
@@ -42,11 +43,16 @@ impl Server {
         };
         // Reserve a free port, then hand it to the server.
         let addr = TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+        // The manifest of `profile-trusted`, named after the port it serves on.
+        let manifest =
+            std::env::temp_dir().join(format!("c360-bench-manifest-{}.json", addr.port()));
+        std::fs::write(&manifest, crate::scenario::manifest().to_string())?;
         let child = Command::new(&bin)
             .arg("serve")
             .env("DATABASE_URL", &store.url)
             .env("C360_LISTEN", addr.to_string())
             .env("C360_JWT_SECRET", SECRET)
+            .env("C360_TRUSTED_DOCUMENTS", &manifest)
             .env("C360_DB_MAX_CONNECTIONS", "16")
             .env("C360_LOG", "warn")
             // The load generator is one staff caller (and one partner)
@@ -68,6 +74,7 @@ impl Server {
             .build()?;
         let server = Server {
             child,
+            manifest,
             addr,
             token,
             partner_token,
@@ -137,5 +144,11 @@ impl Server {
     pub async fn stop(mut self) {
         let _ = self.child.start_kill();
         let _ = self.child.wait().await;
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.manifest);
     }
 }
