@@ -427,7 +427,8 @@ fn skip_string(bytes: &[u8], start: usize) -> usize {
     i
 }
 
-/// Whether the operation asks for `__schema` or `__type` at its root.
+/// Whether the operation reads the schema at its root: `__schema`,
+/// `__type`, or the federation's `_service`.
 pub fn uses_introspection(doc: &ExecutableDocument, operation_name: Option<&str>) -> bool {
     fn any<'a>(
         doc: &'a ExecutableDocument,
@@ -435,7 +436,11 @@ pub fn uses_introspection(doc: &ExecutableDocument, operation_name: Option<&str>
         seen: &mut HashSet<&'a str>,
     ) -> bool {
         set.items.iter().any(|item| match &item.node {
-            Selection::Field(f) => matches!(f.node.name.node.as_str(), "__schema" | "__type"),
+            // `_service { sdl }` is the federation's way to read the schema.
+            Selection::Field(f) => matches!(
+                f.node.name.node.as_str(),
+                "__schema" | "__type" | "_service"
+            ),
             Selection::InlineFragment(f) => any(doc, &f.node.selection_set.node, seen),
             Selection::FragmentSpread(s) => {
                 let name = s.node.fragment_name.node.as_str();

@@ -8,6 +8,7 @@ mod customer_write;
 pub mod documents;
 mod enums;
 mod errors;
+mod federation;
 mod guard;
 pub(crate) mod ids;
 mod insights;
@@ -42,6 +43,9 @@ pub use errors::{Outcome, classify};
 pub use limits::{DocumentLimits, check_document, count_tokens};
 pub use money::Money;
 
+// Every read. The federation part stays last: async-graphql asks the parts
+// for an entity from the last one up, and this one answers every `_entities`
+// representation itself (see `federation`).
 #[derive(MergedObject, Default)]
 pub struct Query(
     customer::CustomerQuery,
@@ -50,6 +54,7 @@ pub struct Query(
     segment::SegmentQuery,
     segment::SavedSegmentQuery,
     insights::InsightsQuery,
+    federation::FederationQuery,
 );
 
 /// Every write, one object per domain.
@@ -68,8 +73,11 @@ pub struct Mutation(
 
 pub type C360Schema = Schema<Query, Mutation, EmptySubscription>;
 
+/// The schema with c360 as an Apollo Federation v2 subgraph: `_service { sdl }`
+/// serves the federation SDL (`@link`, `@key`) and `_entities` resolves the
+/// entities of `federation`.
 fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription).enable_federation()
 }
 
 /// The schema the server runs, with the configured limits and the state attached.
@@ -104,7 +112,11 @@ pub fn quiet_schema(app: AppState) -> C360Schema {
 
 /// The SDL clients see (what `c360 schema` prints and `schema.graphql` holds).
 pub fn sdl() -> String {
-    builder().finish().sdl()
+    // With `@specifiedBy`, as introspection reports it (graphql-js's
+    // `buildClientSchema` keeps it, so the two compare equal).
+    builder()
+        .finish()
+        .sdl_with_options(async_graphql::SDLExportOptions::new().include_specified_by())
 }
 
 /// Runs one GraphQL request as `identity`, within the request deadline.

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use super::connection::{Conn, Total, child_page};
 use super::context::{begin_write, loaders};
 use super::enums::{OrderChannel, OrderStatus};
+use super::federation::Product;
 use super::ids::{Kind, decode, encode};
 use super::limits::page_cost;
 use super::money::Money;
@@ -91,6 +92,9 @@ impl Order {
 #[derive(SimpleObject)]
 pub struct OrderLine {
     pub sku: String,
+    /// The product sold. c360 knows only its sku; through the federation
+    /// gateway, the product catalogue answers the rest.
+    pub product: Product,
     pub product_name: String,
     pub quantity: i32,
     pub unit_price: Money,
@@ -103,6 +107,9 @@ impl OrderLine {
         OrderLine {
             total: Money::from_minor(line.unit_price * i64::from(line.quantity), currency),
             unit_price: Money::from_minor(line.unit_price, currency),
+            product: Product {
+                sku: line.sku.clone(),
+            },
             sku: line.sku,
             product_name: line.product_name,
             quantity: line.quantity,

@@ -35,6 +35,10 @@ each_store! {
             // Hidden behind a fragment, too.
             let (_, body) = app.post("query { ...F } fragment F on Query { __type(name: \"Customer\") { name } }", json!({}), token).await;
             assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN", "{body}");
+            // And through the federation's schema field.
+            let (_, body) = app.post("{ _service { sdl } }", json!({}), token).await;
+            assert!(body.get("data").is_none(), "{body}");
+            assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN", "{body}");
             let (_, body) = app.post(TYPO, json!({}), token).await;
             let message = body["errors"][0]["message"].as_str().expect("message");
             assert!(message.contains("customerz"), "{message}");
@@ -44,6 +48,8 @@ each_store! {
             let (status, body) = app.post(INTROSPECT, json!({}), Some(&token)).await;
             assert_eq!(status, 200);
             assert_eq!(body["data"]["__schema"]["queryType"]["name"], "Query", "{body}");
+            let (_, body) = app.post("{ _service { sdl } }", json!({}), Some(&token)).await;
+            assert!(body["data"]["_service"]["sdl"].as_str().is_some_and(|s| s.contains("@key")), "{body}");
             let (_, body) = app.post(TYPO, json!({}), Some(&token)).await;
             let message = body["errors"][0]["message"].as_str().expect("message");
             assert!(message.contains("Did you mean \"customer\", \"customers\"?"), "{message}");

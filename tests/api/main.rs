@@ -7,6 +7,7 @@ mod access_matrix;
 mod batching;
 mod cli;
 mod exposure;
+mod federation;
 mod graphiql;
 mod http_spec;
 mod import;
