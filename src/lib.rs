@@ -18,6 +18,8 @@ pub mod db;
 pub mod domain;
 /// The one error type and its `extensions.code`.
 pub mod error;
+/// The transactional outbox: the event catalogue, event payloads, emitting in the write's transaction.
+pub mod events;
 /// GraphQL schema: one module per domain, batched loaders.
 pub mod graphql;
 /// axum router: GraphQL-over-HTTP handler, health, metrics.

@@ -10,6 +10,7 @@ pub mod customer_metrics;
 pub mod customer_rfm;
 pub mod customer_tag;
 pub mod enums;
+pub mod event;
 pub mod loyalty_account;
 pub mod loyalty_transaction;
 pub mod nps_response;

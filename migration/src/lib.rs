@@ -7,6 +7,7 @@ mod m20261123_000001_create_tables;
 mod m20261123_000002_create_customer_rfm;
 mod m20261123_000003_natural_keys_and_settlement;
 mod m20261124_000004_rfm_covering_index;
+mod m20261130_000005_create_events;
 
 /// Every migration of the store, oldest first.
 #[derive(Debug)]
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_create_customer_rfm::Migration),
             Box::new(m20261123_000003_natural_keys_and_settlement::Migration),
             Box::new(m20261124_000004_rfm_covering_index::Migration),
+            Box::new(m20261130_000005_create_events::Migration),
         ]
     }
 }

@@ -31,6 +31,14 @@ impl Default for TierThresholds {
     }
 }
 
+/// The tiers from lowest to highest.
+pub const ORDER: [LoyaltyTier; 4] = [
+    LoyaltyTier::Bronze,
+    LoyaltyTier::Silver,
+    LoyaltyTier::Gold,
+    LoyaltyTier::Platinum,
+];
+
 /// The tier above `tier` and the spend (minor units) it starts at; `None`
 /// at PLATINUM.
 pub fn next_tier(tier: LoyaltyTier, thresholds: &TierThresholds) -> Option<(LoyaltyTier, i64)> {

@@ -8,6 +8,7 @@ mod customer_write;
 pub mod documents;
 mod enums;
 mod errors;
+mod events;
 mod federation;
 mod guard;
 pub(crate) mod ids;
@@ -54,6 +55,7 @@ pub struct Query(
     segment::SegmentQuery,
     segment::SavedSegmentQuery,
     insights::InsightsQuery,
+    events::EventsQuery,
     federation::FederationQuery,
 );
 

@@ -13,6 +13,7 @@ pub mod combine;
 pub mod customer_filter;
 pub mod customers;
 pub mod driver;
+pub mod events;
 pub mod joined;
 pub mod loaders;
 pub mod pagination;

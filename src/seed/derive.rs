@@ -18,9 +18,10 @@ pub async fn figures(db: &DatabaseConnection, rules: &Rules, now: DateTime<Utc>)
     loyalty::refresh_balances(&txn, None, now).await?;
     // Generation counts days from midnight: points whose return window
     // ended since then, and credits that expired at any time, are due now,
-    // as the API's settlement would have left them.
+    // as the API's settlement would have left them. Generated history is
+    // not news: it is settled without events.
     let due = loyalty::due_accounts(&txn, now).await?;
-    loyalty::settle(&txn, now, &due).await?;
+    loyalty::settle_history(&txn, now, &due).await?;
     rfm::refresh_in(&txn, now.trunc_subsecs(0)).await?;
     txn.commit().await?;
     tracing::debug!(

@@ -1,5 +1,6 @@
 //! NPS answers: a 0-10 score with an optional comment; the customer's
-//! `last_nps_score` follows in the same transaction.
+//! `last_nps_score` and the `nps.answered` event (with the score's
+//! category) follow in the same transaction.
 
 use c360_entity::enums::NpsChannel;
 use c360_entity::nps_response;
@@ -12,6 +13,7 @@ use crate::auth::Principal;
 use crate::domain::ids::{Kind, gid};
 use crate::domain::text;
 use crate::error::{AppError, AppResult};
+use crate::events::{self, payload};
 
 #[allow(clippy::too_many_arguments)]
 pub async fn record(
@@ -47,6 +49,7 @@ pub async fn record(
         now,
     )
     .await?;
+    events::emit(db, now, payload::nps_answered(&answer)).await?;
     Ok(answer)
 }
 
@@ -148,5 +151,9 @@ pub async fn import(
         now,
     )
     .await?;
+    // A corrected answer is the same answer: told once, when it arrives.
+    if outcome == Outcome::Created {
+        events::emit(db, now, payload::nps_answered(&row)).await?;
+    }
     Ok(outcome)
 }

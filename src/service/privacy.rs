@@ -1,7 +1,9 @@
 //! Privacy requests: everything the store holds on one customer as a JSON
 //! document, and erasure that redacts every piece of personal data in one
 //! transaction while keeping the anonymous order and metric history, so
-//! revenue, counts and segment figures stay right.
+//! revenue, counts and segment figures stay right. The first erasure is a
+//! `customer.erased` event; the outbox holds no personal data to redact
+//! (`events::payload` keeps ids, statuses and money only).
 
 use c360_entity::{
     audit_event, customer, customer_metrics, customer_tag, loyalty_account, loyalty_transaction,
@@ -18,6 +20,7 @@ use serde_json::{Value as Json, json};
 use super::audit;
 use crate::auth::Principal;
 use crate::error::{AppError, AppResult};
+use crate::events::{self, payload};
 
 /// What replaces redacted free text.
 pub const REDACTED: &str = "[erased]";
@@ -123,6 +126,8 @@ where
     };
     let original_email = found.email.clone();
     let placeholder = erased_email(customer_id);
+    // Erasing again changes nothing new, so it is told once.
+    let first_erasure = found.erased_at.is_none();
 
     let mut profile = found.into_active_model();
     profile.email = Set(placeholder.clone());
@@ -215,6 +220,9 @@ where
         now,
     )
     .await?;
+    if first_erasure {
+        events::emit(&txn, now, payload::customer_erased(customer_id, now)).await?;
+    }
     txn.commit().await.map_err(AppError::from)?;
     Ok(Some(now))
 }

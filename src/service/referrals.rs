@@ -4,6 +4,11 @@
 //!
 //! A blocked invitation is kept as a REJECTED row whose reason says why:
 //! `SELF_REFERRAL`, `ALREADY_CUSTOMER` or `ALREADY_REFERRED`.
+//!
+//! Events: `referral.rejected` (emitted by [`invite`]); `referral.signed_up`
+//! and `referral.rewarded` are returned by [`attribute`] and
+//! [`reward_on_paid`] to the sign-up and the payment, which emit them with
+//! their own events.
 
 use c360_entity::enums::{
     LoyaltyTransactionKind, LoyaltyTransactionState, OrderStatus, ReferralStatus,
@@ -20,6 +25,7 @@ use super::{Rules, audit, loyalty, metrics, owner};
 use crate::auth::Principal;
 use crate::domain::ids::{Kind, gid};
 use crate::error::{AppError, AppResult};
+use crate::events::{self, NewEvent, payload};
 
 /// Statuses of a referral that still holds its email.
 const LIVE: [ReferralStatus; 4] = [
@@ -103,6 +109,9 @@ pub async fn invite(
         now,
     )
     .await?;
+    if row.status == ReferralStatus::Rejected {
+        events::emit(db, now, payload::referral_rejected(&row)).await?;
+    }
     Ok(row)
 }
 
@@ -120,27 +129,28 @@ pub async fn referrer_of_code(db: &impl ConnectionTrait, code: &str) -> AppResul
 
 /// Attributes a new customer to the referrer of `code`: the referrer's
 /// invitation of that email becomes SIGNED_UP (a row is created when the
-/// code was shared without an invitation).
+/// code was shared without an invitation). Returns the
+/// `referral.signed_up` event, for the caller to emit with the sign-up's.
 pub async fn attribute(
     db: &impl ConnectionTrait,
     referrer: i64,
     referee: &customer::Model,
     now: DateTime<Utc>,
-) -> AppResult<()> {
+) -> AppResult<NewEvent> {
     let invited = referral::Entity::find()
         .filter(referral::Column::CustomerId.eq(referrer))
         .filter(referral::Column::RefereeEmail.eq(referee.email.as_str()))
         .filter(referral::Column::Status.eq(ReferralStatus::Invited))
         .one(db)
         .await?;
-    match invited {
+    let row = match invited {
         Some(row) => {
             let mut active: referral::ActiveModel = row.into();
             active.status = Set(ReferralStatus::SignedUp);
             active.referee_customer_id = Set(Some(referee.id));
             active.signed_up_at = Set(Some(now));
             active.updated_at = Set(now);
-            active.update(db).await?;
+            active.update(db).await?
         }
         None => {
             referral::ActiveModel {
@@ -160,24 +170,25 @@ pub async fn attribute(
                 ..Default::default()
             }
             .insert(db)
-            .await?;
+            .await?
         }
-    }
-    Ok(())
+    };
+    Ok(payload::referral_signed_up(&row))
 }
 
 /// Called when `order` has just become PAID: if it is the referee's first
 /// paid order, in the base currency and at least the minimum, both sides get
 /// their points (AVAILABLE at once) and the referral becomes REWARDED. The
 /// ledger keys `referral:<id>:referrer|referee` make a second reward a
-/// unique violation rather than doubled points. Returns the referrer's id
-/// when a reward was written, so the caller refreshes its balances too.
+/// unique violation rather than doubled points. Returns the
+/// `referral.rewarded` event when a reward was written, for the caller to
+/// emit with the payment's events.
 pub async fn reward_on_paid(
     db: &impl ConnectionTrait,
     rules: &Rules,
     order: &order::Model,
     now: DateTime<Utc>,
-) -> AppResult<Option<i64>> {
+) -> AppResult<Option<NewEvent>> {
     if order.currency != rules.base_currency || order.total < rules.referral_min_order {
         return Ok(None);
     }
@@ -235,8 +246,8 @@ pub async fn reward_on_paid(
     active.converted_at = Set(Some(now));
     active.rewarded_at = Set(Some(now));
     active.updated_at = Set(now);
-    active.update(db).await?;
+    let row = active.update(db).await?;
     metrics::refresh_for(db, &rules.base_currency, &[referrer], now).await?;
     loyalty::refresh_balances(db, Some(&[referrer, order.customer_id]), now).await?;
-    Ok(Some(referrer))
+    Ok(Some(payload::referral_rewarded(&row, order.id)))
 }

@@ -1,5 +1,7 @@
 //! Product reviews: one per customer and sku, `verified_purchase` from the
-//! customer's paid orders, moderation by staff.
+//! customer's paid orders, moderation by staff. A new review (submitted or
+//! imported) is `review.submitted`; becoming PUBLISHED (moderation or a
+//! re-import) is `review.published`.
 
 use c360_entity::enums::{OrderStatus, ReviewStatus};
 use c360_entity::{order, order_line, review};
@@ -14,6 +16,7 @@ use crate::auth::{Principal, Role};
 use crate::domain::ids::{Kind, gid};
 use crate::domain::text;
 use crate::error::{AppError, AppResult};
+use crate::events::{self, payload};
 
 /// A review as submitted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,6 +106,7 @@ pub async fn submit(
         now,
     )
     .await?;
+    events::emit(db, now, payload::review_submitted(&review)).await?;
     Ok(review)
 }
 
@@ -127,7 +131,7 @@ pub async fn moderate(
         .one(db)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("no review with id {review_id}")))?;
-    let from = review.status;
+    let from = Some(review.status);
     let mut active: review::ActiveModel = review.into();
     active.status = Set(status);
     active.updated_at = Set(now.trunc_subsecs(0));
@@ -142,7 +146,15 @@ pub async fn moderate(
         now,
     )
     .await?;
+    if published(from, status) {
+        events::emit(db, now, payload::review_published(&review)).await?;
+    }
     Ok(review)
+}
+
+/// Whether a review that was `from` and is now `to` has just been published.
+fn published(from: Option<ReviewStatus>, to: ReviewStatus) -> bool {
+    to == ReviewStatus::Published && from != Some(ReviewStatus::Published)
 }
 
 /// Checks the rating; returns the trimmed sku.
@@ -232,7 +244,7 @@ pub async fn import(
         .filter(review::Column::ProductSku.eq(sku.as_str()))
         .one(db)
         .await?;
-    let (review, outcome) = match existing {
+    let (review, outcome, was) = match existing {
         Some(current) => {
             let same = current.rating == new.rating
                 && current.title == title
@@ -244,6 +256,7 @@ pub async fn import(
             if same {
                 return Ok(Outcome::Unchanged);
             }
+            let was = Some(current.status);
             let mut active: review::ActiveModel = current.into();
             active.rating = Set(new.rating);
             active.title = Set(title);
@@ -255,7 +268,7 @@ pub async fn import(
                 active.created_at = Set(created_at);
             }
             active.updated_at = Set(now);
-            (active.update(db).await?, Outcome::Updated)
+            (active.update(db).await?, Outcome::Updated, was)
         }
         None => (
             review::ActiveModel {
@@ -274,6 +287,7 @@ pub async fn import(
             .insert(db)
             .await?,
             Outcome::Created,
+            None,
         ),
     };
     metrics::refresh_for(db, &rules.base_currency, &[review.customer_id], now).await?;
@@ -288,5 +302,8 @@ pub async fn import(
         now,
     )
     .await?;
+    let submitted = was.is_none().then(|| payload::review_submitted(&review));
+    let published = published(was, review.status).then(|| payload::review_published(&review));
+    events::emit_all(db, now, submitted.into_iter().chain(published).collect()).await?;
     Ok(outcome)
 }

@@ -6,6 +6,7 @@ mod helpers;
 mod access_matrix;
 mod batching;
 mod cli;
+mod events;
 mod exposure;
 mod federation;
 mod graphiql;

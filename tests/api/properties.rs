@@ -348,7 +348,7 @@ async fn run_cases(app: &crate::helpers::TestApp) -> u32 {
     // The seed's own tiers come from its generator; align them once so the
     // invariant speaks only of what the writes maintain.
     for &c in &customers {
-        loyalty::refresh_tier(&db, &rules, c, Utc::now())
+        loyalty::refresh_tier(&db, &rules, c, Utc::now(), loyalty::TierReason::SpendWindow)
             .await
             .expect("tier");
     }

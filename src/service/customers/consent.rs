@@ -10,6 +10,7 @@ use serde_json::json;
 use super::{erased_guard, target};
 use crate::auth::Principal;
 use crate::error::{AppError, AppResult};
+use crate::events::{self, NewEvent, payload};
 use crate::service::{audit, owner};
 
 /// A consent state a caller may set: NOT_SUBSCRIBED means never asked.
@@ -23,8 +24,9 @@ pub fn validate_consent(state: EmailMarketingState) -> AppResult<()> {
     Ok(())
 }
 
-/// Records an email marketing consent change with its time; setting the
-/// current state again changes nothing (and keeps the original time).
+/// Records an email marketing consent change with its time and its
+/// `customer.consent_changed` event; setting the current state again
+/// changes nothing (and keeps the original time).
 pub async fn set_consent(
     db: &impl ConnectionTrait,
     principal: &Principal,
@@ -32,11 +34,27 @@ pub async fn set_consent(
     state: EmailMarketingState,
     now: DateTime<Utc>,
 ) -> AppResult<customer::Model> {
+    let (customer, event) = change_consent(db, principal, id, state, now).await?;
+    if let Some(event) = event {
+        events::emit(db, now, event).await?;
+    }
+    Ok(customer)
+}
+
+/// The consent change and its audit row; returns the customer and the
+/// event to emit, `None` when the state was already `state`.
+pub(super) async fn change_consent(
+    db: &impl ConnectionTrait,
+    principal: &Principal,
+    id: i64,
+    state: EmailMarketingState,
+    now: DateTime<Utc>,
+) -> AppResult<(customer::Model, Option<NewEvent>)> {
     validate_consent(state)?;
     let current = owner::writable_customer(db, principal, id).await?;
     erased_guard(&current)?;
     if current.email_marketing_state == state {
-        return Ok(current);
+        return Ok((current, None));
     }
     let from = current.email_marketing_state;
     let now: DateTime<Utc> = now.trunc_subsecs(0);
@@ -55,5 +73,5 @@ pub async fn set_consent(
         now,
     )
     .await?;
-    Ok(customer)
+    Ok((customer, Some(payload::consent_changed(id, from, state))))
 }

@@ -1,7 +1,10 @@
 //! New customers: `create` (with tags, consent, a referral, the metrics row
 //! and the loyalty account with its referral code, in one transaction), the
 //! lookup by external reference, and `upsert` for partners syncing their
-//! customer base.
+//! customer base. A new customer is `customer.created` (with
+//! `referral.signed_up` when it came with a code); an upsert of a known one
+//! is `customer.updated` for the fields it changed and
+//! `customer.consent_changed` for a new consent.
 
 use c360_entity::enums::{EmailMarketingState, LoyaltyTier};
 use c360_entity::{customer, loyalty_account};
@@ -9,12 +12,15 @@ use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use serde_json::json;
 
+use super::consent::change_consent;
 use super::profile::Profile;
 use super::tags::{insert_tags, normalise_tags};
-use super::{email_taken, not_for_customers, set_consent, target, update, validate_consent};
+use super::update::change_profile;
+use super::{email_taken, not_for_customers, target, validate_consent};
 use crate::auth::Principal;
 use crate::domain::referral::code as referral_code;
 use crate::error::{AppError, AppResult};
+use crate::events::{self, payload};
 use crate::service::{Rules, audit, metrics, referrals};
 
 /// A new customer as a caller sends it.
@@ -95,8 +101,9 @@ pub async fn create(
     }
     .insert(db)
     .await?;
+    let mut events = vec![payload::customer_created(&customer)];
     if let Some(referrer) = referrer {
-        referrals::attribute(db, referrer, &customer, now).await?;
+        events.push(referrals::attribute(db, referrer, &customer, now).await?);
     }
     metrics::refresh_for(db, &rules.base_currency, &[customer.id], now).await?;
     audit::record(
@@ -109,6 +116,7 @@ pub async fn create(
         now,
     )
     .await?;
+    events::emit_all(db, now, events).await?;
     Ok(customer)
 }
 
@@ -152,11 +160,23 @@ pub async fn upsert(
                 validate_consent(state)?;
             }
             let id = existing.id;
-            let mut customer = update(db, principal, id, new.profile, now).await?;
-            insert_tags(db, id, &tags).await?;
-            if let Some(state) = new.consent {
-                customer = set_consent(db, principal, id, state, now).await?;
+            // One `customer.updated` naming every changed field, tags
+            // included, and the consent change, in one insert.
+            let (mut customer, mut changed) =
+                change_profile(db, principal, id, new.profile, now).await?;
+            if insert_tags(db, id, &tags).await? {
+                changed.push("tags");
             }
+            let mut events = Vec::new();
+            if !changed.is_empty() {
+                events.push(payload::customer_updated(id, &changed));
+            }
+            if let Some(state) = new.consent {
+                let (consented, event) = change_consent(db, principal, id, state, now).await?;
+                customer = consented;
+                events.extend(event);
+            }
+            events::emit_all(db, now, events).await?;
             Ok((customer, false))
         }
     }

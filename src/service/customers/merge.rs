@@ -2,6 +2,11 @@
 //! moves to the kept one in a fixed list of statements, the merged
 //! customer's account and profile go, and the keeper's metrics, balances
 //! and tier are recomputed. Staff only, in the caller's transaction.
+//!
+//! Emits `customer.merged` about the kept customer (and
+//! `loyalty.tier_changed` when the joined spend moved its tier). Events
+//! already in the outbox stay as they were, under the merged customer's
+//! id: the outbox is a log of what happened, which consumers have read.
 
 use c360_entity::customer;
 use chrono::{DateTime, SubsecRound, Utc};
@@ -11,6 +16,8 @@ use serde_json::json;
 use super::target;
 use crate::auth::{Principal, Role};
 use crate::error::{AppError, AppResult};
+use crate::events::{self, payload};
+use crate::service::loyalty::TierReason;
 use crate::service::{Rules, audit, loyalty, metrics, owner};
 
 /// Moves every record of customer `merge` to `keep` (orders and lines,
@@ -91,7 +98,7 @@ pub async fn merge(
     let now = now.trunc_subsecs(0);
     metrics::refresh_for(db, &rules.base_currency, &[keep, merge], now).await?;
     loyalty::refresh_balances(db, Some(&[keep]), now).await?;
-    loyalty::refresh_tier(db, rules, keep, now).await?;
+    let tier = loyalty::refresh_tier(db, rules, keep, now, TierReason::Merge).await?;
     audit::record(
         db,
         principal,
@@ -102,5 +109,7 @@ pub async fn merge(
         now,
     )
     .await?;
+    let merged = payload::customer_merged(keep, gone.id);
+    events::emit_all(db, now, std::iter::once(merged).chain(tier).collect()).await?;
     Ok(kept)
 }

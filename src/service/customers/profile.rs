@@ -2,6 +2,7 @@
 //! text lengths in characters, the country code, a birthday not after
 //! today (by the write's clock), and the email's normal form.
 
+use c360_entity::customer;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::domain::text;
@@ -76,6 +77,30 @@ impl Profile {
         .filter_map(|(name, set)| set.then_some(name))
         .collect()
     }
+
+    /// The API names of the fields this (validated) patch gives a value
+    /// other than `current`'s: what a `customer.updated` event names.
+    pub(super) fn changed_fields(&self, current: &customer::Model) -> Vec<&'static str> {
+        fn differs<T: PartialEq>(given: &Option<T>, stored: &Option<T>) -> bool {
+            given.as_ref().is_some_and(|g| Some(g) != stored.as_ref())
+        }
+        [
+            (
+                "email",
+                self.email.as_ref().is_some_and(|e| *e != current.email),
+            ),
+            ("firstName", differs(&self.first_name, &current.first_name)),
+            ("lastName", differs(&self.last_name, &current.last_name)),
+            ("phone", differs(&self.phone, &current.phone)),
+            ("birthday", differs(&self.birthday, &current.birthday)),
+            ("locale", differs(&self.locale, &current.locale)),
+            ("country", differs(&self.country, &current.country)),
+            ("city", differs(&self.city, &current.city)),
+        ]
+        .into_iter()
+        .filter_map(|(name, changed)| changed.then_some(name))
+        .collect()
+    }
 }
 
 #[cfg(test)]
@@ -136,5 +161,36 @@ mod tests {
             ..Profile::default()
         };
         assert_eq!(patch.given_fields(), ["email", "city"]);
+    }
+
+    #[test]
+    fn changed_fields_name_what_a_patch_changes() {
+        let current = customer::Model {
+            id: 1,
+            external_source: None,
+            external_ref: None,
+            email: "a@b.co".into(),
+            first_name: Some("Ann".into()),
+            last_name: None,
+            phone: None,
+            birthday: None,
+            locale: None,
+            country: Some("NO".into()),
+            city: Some("Oslo".into()),
+            email_marketing_state: c360_entity::enums::EmailMarketingState::NotSubscribed,
+            consent_updated_at: None,
+            created_at: noon(),
+            updated_at: noon(),
+            erased_at: None,
+        };
+        let patch = Profile {
+            email: Some("a@b.co".into()),
+            first_name: Some("Anna".into()),
+            last_name: Some("Lie".into()),
+            city: Some("Oslo".into()),
+            ..Profile::default()
+        };
+        assert_eq!(patch.changed_fields(&current), ["firstName", "lastName"]);
+        assert!(Profile::default().changed_fields(&current).is_empty());
     }
 }

@@ -3,13 +3,14 @@
 
 use c360_entity::{customer, customer_tag};
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TryInsertResult};
 use serde_json::json;
 
 use super::target;
 use crate::auth::{Principal, Role};
 use crate::domain::text;
 use crate::error::{AppError, AppResult};
+use crate::events::{self, payload};
 use crate::service::{audit, owner};
 
 /// Lower-cased, trimmed, 1 to 50 characters, at most 50 per call;
@@ -35,26 +36,29 @@ pub fn normalise_tags(tags: &[String]) -> AppResult<Vec<String>> {
 }
 
 /// Adds normalised `tags` to customer `id`; present ones stay as they are.
+/// Whether any was new.
 pub(super) async fn insert_tags(
     db: &impl ConnectionTrait,
     id: i64,
     tags: &[String],
-) -> AppResult<()> {
+) -> AppResult<bool> {
     if tags.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
-    customer_tag::Entity::insert_many(tags.iter().map(|t| customer_tag::ActiveModel {
-        customer_id: Set(id),
-        tag: Set(t.clone()),
-    }))
-    .on_conflict_do_nothing_on([customer_tag::Column::CustomerId, customer_tag::Column::Tag])
-    .exec(db)
-    .await?;
-    Ok(())
+    let inserted =
+        customer_tag::Entity::insert_many(tags.iter().map(|t| customer_tag::ActiveModel {
+            customer_id: Set(id),
+            tag: Set(t.clone()),
+        }))
+        .on_conflict_do_nothing_on([customer_tag::Column::CustomerId, customer_tag::Column::Tag])
+        .exec_without_returning(db)
+        .await?;
+    Ok(matches!(inserted, TryInsertResult::Inserted(n) if n > 0))
 }
 
 /// Adds (`add = true`) or removes tags; adding a present tag or removing an
-/// absent one changes nothing.
+/// absent one changes nothing. A change of the tag set is `customer.updated`
+/// naming `tags`.
 pub async fn change_tags(
     db: &impl ConnectionTrait,
     principal: &Principal,
@@ -73,15 +77,17 @@ pub async fn change_tags(
             "tags are set by partners and staff".into(),
         ));
     }
-    if add {
-        insert_tags(db, id, &tags).await?;
+    let changed = if add {
+        insert_tags(db, id, &tags).await?
     } else {
         customer_tag::Entity::delete_many()
             .filter(customer_tag::Column::CustomerId.eq(id))
             .filter(customer_tag::Column::Tag.is_in(tags.clone()))
             .exec(db)
-            .await?;
-    }
+            .await?
+            .rows_affected
+            > 0
+    };
     audit::record(
         db,
         principal,
@@ -96,6 +102,9 @@ pub async fn change_tags(
         now,
     )
     .await?;
+    if changed {
+        events::emit(db, now, payload::customer_updated(id, &["tags"])).await?;
+    }
     Ok(customer)
 }
 

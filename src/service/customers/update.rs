@@ -1,6 +1,7 @@
 //! Profile updates: the given fields of one customer (a CUSTOMER token: its
-//! own), never an erased one, with the names of the changed fields (not
-//! their values) in the audit trail.
+//! own), never an erased one, with the names of the given fields (not
+//! their values) in the audit trail and of the changed ones in a
+//! `customer.updated` event.
 
 use c360_entity::customer;
 use chrono::{DateTime, SubsecRound, Utc};
@@ -11,9 +12,11 @@ use super::profile::Profile;
 use super::{email_taken, erased_guard, target};
 use crate::auth::Principal;
 use crate::error::AppResult;
+use crate::events::{self, payload};
 use crate::service::{audit, owner};
 
-/// Updates the given profile fields of a customer (a CUSTOMER token: its own).
+/// Updates the given profile fields of a customer (a CUSTOMER token: its
+/// own); `customer.updated` names the fields whose values changed.
 pub async fn update(
     db: &impl ConnectionTrait,
     principal: &Principal,
@@ -21,6 +24,22 @@ pub async fn update(
     profile: Profile,
     now: DateTime<Utc>,
 ) -> AppResult<customer::Model> {
+    let (customer, changed) = change_profile(db, principal, id, profile, now).await?;
+    if !changed.is_empty() {
+        events::emit(db, now, payload::customer_updated(id, &changed)).await?;
+    }
+    Ok(customer)
+}
+
+/// The profile update and its audit row, without the event: returns the
+/// customer and the API names of the fields whose values changed.
+pub(super) async fn change_profile(
+    db: &impl ConnectionTrait,
+    principal: &Principal,
+    id: i64,
+    profile: Profile,
+    now: DateTime<Utc>,
+) -> AppResult<(customer::Model, Vec<&'static str>)> {
     let profile = profile.validate(now)?;
     let current = owner::writable_customer(db, principal, id).await?;
     erased_guard(&current)?;
@@ -28,7 +47,8 @@ pub async fn update(
         email_taken(db, email, Some(id)).await?;
     }
     let now = now.trunc_subsecs(0);
-    let changed = profile.given_fields();
+    let given = profile.given_fields();
+    let changed = profile.changed_fields(&current);
     let mut active: customer::ActiveModel = current.into();
     if let Some(v) = profile.email {
         active.email = Set(v);
@@ -47,9 +67,9 @@ pub async fn update(
         "customer.update",
         &target(id),
         Some(id),
-        json!({ "fields": changed }),
+        json!({ "fields": given }),
         now,
     )
     .await?;
-    Ok(customer)
+    Ok((customer, changed))
 }

@@ -1,5 +1,6 @@
 //! Points earned on orders: the EARN row of a paid order (PENDING through
-//! the return window) and the CLAWBACK rows of refunds and cancellations.
+//! the return window) with its events, and the CLAWBACK rows of refunds and
+//! cancellations (which the order's own event reports).
 
 use c360_entity::enums::{LoyaltyTransactionKind, LoyaltyTransactionState};
 use c360_entity::{loyalty_transaction, order};
@@ -9,6 +10,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Query
 use super::balances::available_in_ledger;
 use crate::domain::money::minor_digits;
 use crate::error::AppResult;
+use crate::events::{NewEvent, payload};
 use crate::service::Rules;
 
 /// Points an amount of `currency` (minor units) earns: `points_per_unit` per
@@ -23,6 +25,15 @@ pub fn points_for(rules: &Rules, amount_minor: i64, currency: &str) -> i64 {
     i64::try_from(points).unwrap_or(i64::MAX)
 }
 
+/// What paying an order earned: the points, and the events to emit with
+/// the write (`loyalty.points_earned`, and `loyalty.points_available` when
+/// there is no return window to wait for).
+#[derive(Debug, Clone, Default)]
+pub struct Earned {
+    pub points: i64,
+    pub events: Vec<NewEvent>,
+}
+
 /// Writes the EARN row of a freshly PAID order: PENDING until the return
 /// window ends (AVAILABLE at once for a zero window). The idempotency key
 /// `order:<id>:earn` makes a second earn for the same order a unique
@@ -32,17 +43,17 @@ pub async fn earn_for_order(
     rules: &Rules,
     order: &order::Model,
     now: DateTime<Utc>,
-) -> AppResult<i64> {
+) -> AppResult<Earned> {
     let points = points_for(rules, order.total - order.refunded, &order.currency);
     if points <= 0 {
-        return Ok(0);
+        return Ok(Earned::default());
     }
     let state = if rules.return_window.is_zero() {
         LoyaltyTransactionState::Available
     } else {
         LoyaltyTransactionState::Pending
     };
-    loyalty_transaction::ActiveModel {
+    let earn = loyalty_transaction::ActiveModel {
         customer_id: Set(order.customer_id),
         kind: Set(LoyaltyTransactionKind::Earn),
         points: Set(points),
@@ -57,7 +68,13 @@ pub async fn earn_for_order(
     }
     .insert(db)
     .await?;
-    Ok(points)
+    let mut events = vec![payload::points_earned(&earn)];
+    // Settlement tells of PENDING points when their window ends; points
+    // that never wait are spendable now.
+    if state == LoyaltyTransactionState::Available {
+        events.push(payload::points_available(order.customer_id, points));
+    }
+    Ok(Earned { points, events })
 }
 
 /// Takes back up to `points` earned on `order` (a refund or a cancellation):

@@ -32,10 +32,10 @@ mod settlement;
 mod tiers;
 
 pub use balances::refresh_balances;
-pub use earning::{claw_back, earn_for_order, points_for};
+pub use earning::{Earned, claw_back, earn_for_order, points_for};
 pub use redemption::{
     adjust, adjust_points, find_by_key, redeem, redeem_points, replay, validate_adjustment,
     validate_redemption,
 };
-pub use settlement::{Settled, due_accounts, settle, settle_due};
-pub use tiers::{refresh_tier, trailing_spend};
+pub use settlement::{Settled, due_accounts, settle, settle_due, settle_history};
+pub use tiers::{TierReason, refresh_tier, trailing_spend};

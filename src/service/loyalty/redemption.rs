@@ -18,6 +18,7 @@ use crate::auth::Role;
 use crate::domain::ids::{Kind, gid};
 use crate::domain::text::chars;
 use crate::error::{AppError, AppResult};
+use crate::events::{self, payload};
 use crate::service::{Rules, Write, audit, owner};
 
 /// Redeems `points` of the customer's AVAILABLE balance under
@@ -105,7 +106,10 @@ impl Entry<'_> {
         }
     }
 
-    /// Writes the row and its audit row in the write's transaction.
+    /// Writes the row, its audit row and its event in the write's
+    /// transaction. A redemption is `loyalty.points_redeemed`; an
+    /// adjustment is a correction by staff, which the catalogue does not
+    /// tell.
     async fn apply(&self, write: &Write<'_>, customer_id: i64) -> AppResult<()> {
         let (row, action, details) = match *self {
             Entry::Redeem { points, key } => {
@@ -141,7 +145,11 @@ impl Entry<'_> {
             details,
             write.now,
         )
-        .await
+        .await?;
+        if let Entry::Redeem { .. } = self {
+            events::emit(&write.txn, write.now, payload::points_redeemed(&row)).await?;
+        }
+        Ok(())
     }
 }
 

@@ -1,17 +1,21 @@
 //! Settlement: PENDING points becoming AVAILABLE when their return window
 //! ends, and the unspent part of expired credits written off (the expiry
-//! replay of the module's rule), per account or for every due account.
+//! replay of the module's rule), per account or for every due account,
+//! with their `loyalty.points_available` and `loyalty.points_expired`
+//! events in the settling transaction, whichever read, write or schedule
+//! settles.
+
+use std::collections::BTreeMap;
 
 use c360_entity::enums::{LoyaltyTransactionKind, LoyaltyTransactionState};
 use c360_entity::{loyalty_account, loyalty_transaction};
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{
-    ActiveEnum, ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set,
-};
+use sea_orm::{ActiveEnum, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
 use super::balances::{IDS_PER_STATEMENT, refresh_balances};
 use crate::error::AppResult;
+use crate::events::{self, payload};
 
 /// Settles every account due at `now`, in one transaction: what `c360
 /// loyalty settle` and the schedule in `serve` run.
@@ -70,20 +74,64 @@ pub struct Settled {
 /// transaction: PENDING rows whose return window has ended become
 /// AVAILABLE, then the unspent part of credits that expired is written off
 /// with an EXPIRE row per account (see the module's expiry rule), then the
-/// balances and `settle_due_at` are refreshed.
+/// balances and `settle_due_at` are refreshed, and each account that
+/// changed gets its `loyalty.points_available` and `loyalty.points_expired`
+/// events. Statements per 1,000 accounts are fixed, whatever is due.
 ///
 /// The first statement writes the accounts, so concurrent settlements of
 /// the same account queue on its row (PostgreSQL) or on the write lock
 /// (SQLite) and the second finds nothing left to do: points are never
-/// expired twice.
+/// expired, nor told of, twice.
 pub async fn settle(
     db: &impl ConnectionTrait,
     now: DateTime<Utc>,
     customer_ids: &[i64],
 ) -> AppResult<Settled> {
+    let (settled, changes) = settle_rows(db, now, customer_ids).await?;
+    let events = changes
+        .into_iter()
+        .flat_map(|(customer, change)| {
+            let available = (change.available > 0)
+                .then(|| payload::points_available(customer, change.available));
+            let expired =
+                (change.expired > 0).then(|| payload::points_expired(customer, change.expired));
+            available.into_iter().chain(expired)
+        })
+        .collect();
+    events::emit_all(db, now, events).await?;
+    Ok(settled)
+}
+
+/// As [`settle`], telling no one: for history loaded in bulk (`c360 seed`
+/// generates years of ledger at once), where points that became available
+/// or expired in that history are not news to send out.
+pub async fn settle_history(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    customer_ids: &[i64],
+) -> AppResult<Settled> {
+    Ok(settle_rows(db, now, customer_ids).await?.0)
+}
+
+/// What settling did to one account.
+#[derive(Debug, Clone, Copy, Default)]
+struct Change {
+    /// Net points of the rows made AVAILABLE (an EARN row with the PENDING
+    /// CLAWBACK of a refund nets out).
+    available: i64,
+    expired: i64,
+}
+
+/// The writes of [`settle`], and what they did per account.
+async fn settle_rows(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    customer_ids: &[i64],
+) -> AppResult<(Settled, BTreeMap<i64, Change>)> {
     use loyalty_account::Column as A;
     use loyalty_transaction::Column as L;
     let mut settled = Settled::default();
+    let mut changes: BTreeMap<i64, Change> = BTreeMap::new();
     for chunk in customer_ids.chunks(IDS_PER_STATEMENT) {
         let lock = Query::update()
             .table(loyalty_account::Entity)
@@ -97,30 +145,44 @@ pub async fn settle(
             .and_where(Expr::col(L::State).eq(LoyaltyTransactionState::Pending.to_value()))
             .and_where(Expr::col(L::AvailableAt).lte(now))
             .and_where(Expr::col(L::CustomerId).is_in(chunk.iter().copied()))
+            .returning(Query::returning().columns([L::CustomerId, L::Points]))
             .to_owned();
-        settled.rows += db.execute(&pending).await?.rows_affected();
-        for (customer_id, points) in expiring(db, now, chunk).await? {
-            loyalty_transaction::ActiveModel {
-                customer_id: Set(customer_id),
-                kind: Set(LoyaltyTransactionKind::Expire),
-                points: Set(-points),
-                state: Set(LoyaltyTransactionState::Available),
-                order_id: Set(None),
-                idempotency_key: Set(None),
-                description: Set(Some("points expired".into())),
-                available_at: Set(Some(now)),
-                expires_at: Set(None),
-                created_at: Set(now),
-                ..Default::default()
-            }
-            .insert(db)
+        // RETURNING (SQLite 3.35+, PostgreSQL) says which rows moved in the
+        // same statement.
+        for row in db.query_all(&pending).await? {
+            let customer: i64 = row.try_get_by_index(0)?;
+            let points: i64 = row.try_get_by_index(1)?;
+            changes.entry(customer).or_default().available += points;
+            settled.rows += 1;
+        }
+        let expiring = expiring(db, now, chunk).await?;
+        if !expiring.is_empty() {
+            loyalty_transaction::Entity::insert_many(expiring.iter().map(|&(customer, points)| {
+                loyalty_transaction::ActiveModel {
+                    customer_id: Set(customer),
+                    kind: Set(LoyaltyTransactionKind::Expire),
+                    points: Set(-points),
+                    state: Set(LoyaltyTransactionState::Available),
+                    order_id: Set(None),
+                    idempotency_key: Set(None),
+                    description: Set(Some("points expired".into())),
+                    available_at: Set(Some(now)),
+                    expires_at: Set(None),
+                    created_at: Set(now),
+                    ..Default::default()
+                }
+            }))
+            .exec_without_returning(db)
             .await?;
+        }
+        for (customer, points) in expiring {
+            changes.entry(customer).or_default().expired += points;
             settled.points_expired += points;
             settled.accounts_expired += 1;
         }
     }
     refresh_balances(db, Some(customer_ids), now).await?;
-    Ok(settled)
+    Ok((settled, changes))
 }
 
 /// Per customer of `ids`, the points to expire at `now`: the AVAILABLE

@@ -1,6 +1,12 @@
 //! Ingesting an order: a new one is written with its lines, the points it
 //! earns when PAID, and everything an order write keeps in step; the same
-//! order posted again (by `externalRef`) is the first one.
+//! order posted again (by `externalRef`) is the first one, and tells
+//! nothing new.
+//!
+//! A new order emits, in one insert: `order.placed`; when ingested PAID
+//! also `order.paid`, `referral.rewarded` (the referee's first qualifying
+//! order), `loyalty.points_earned` (and `loyalty.points_available` without
+//! a return window); and `loyalty.tier_changed` when the tier moved.
 
 use c360_entity::enums::OrderStatus;
 use c360_entity::{order, order_line};
@@ -14,6 +20,8 @@ use super::input::NewOrder;
 use super::{after_write, target};
 use crate::auth::{Principal, Role};
 use crate::error::{AppError, AppResult};
+use crate::events::{self, payload};
+use crate::service::loyalty::TierReason;
 use crate::service::{Rules, audit, loyalty, owner, referrals};
 
 /// The result of an ingest: the order, and whether this call created it.
@@ -94,13 +102,17 @@ pub async fn ingest(
     }))
     .exec(db)
     .await?;
-    let points = if order.status == OrderStatus::Paid {
-        referrals::reward_on_paid(db, rules, &order, now).await?;
-        loyalty::earn_for_order(db, rules, &order, now).await?
+    let mut events = vec![payload::order_placed(&order)];
+    let (points, because) = if order.status == OrderStatus::Paid {
+        events.push(payload::order_paid(&order));
+        events.extend(referrals::reward_on_paid(db, rules, &order, now).await?);
+        let earned = loyalty::earn_for_order(db, rules, &order, now).await?;
+        events.extend(earned.events);
+        (earned.points, TierReason::OrderPaid)
     } else {
-        0
+        (0, TierReason::SpendWindow)
     };
-    after_write(db, rules, &order, now).await?;
+    events.extend(after_write(db, rules, &order, now, because).await?);
     audit::record(
         db,
         principal,
@@ -112,6 +124,7 @@ pub async fn ingest(
         now,
     )
     .await?;
+    events::emit_all(db, now, events).await?;
     Ok(Ingested {
         order,
         created: true,

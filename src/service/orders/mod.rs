@@ -1,6 +1,6 @@
 //! Orders: idempotent ingest, status transitions, refunds, and the points,
-//! tier, metrics and audit row every one of them changes, written by the
-//! caller's transaction so a failure leaves nothing behind.
+//! tier, metrics, audit row and events every one of them changes, written
+//! by the caller's transaction so a failure leaves nothing behind.
 //!
 //! - [`input`]: an order as a sender posts it, and its validation.
 //! - [`ingest`]: writing a new order, or finding the one already posted.
@@ -17,9 +17,11 @@ use c360_entity::order;
 use chrono::{DateTime, Utc};
 use sea_orm::ConnectionTrait;
 
+use super::loyalty::TierReason;
 use super::{Rules, loyalty, metrics};
 use crate::domain::ids::{Kind, gid};
 use crate::error::AppResult;
+use crate::events::NewEvent;
 
 pub use ingest::{Ingested, ingest};
 pub use input::{NewLine, NewOrder, validate_currency};
@@ -28,17 +30,20 @@ pub use status::{
     status_name, steps,
 };
 
-/// What every order write keeps in step: metrics, tier and balances.
+/// What every order write keeps in step: metrics, tier and balances. The
+/// write was done `because`; a tier it changed is the event returned.
 async fn after_write(
     db: &impl ConnectionTrait,
     rules: &Rules,
     order: &order::Model,
     now: DateTime<Utc>,
-) -> AppResult<()> {
+    because: TierReason,
+) -> AppResult<Option<NewEvent>> {
     let ids = [order.customer_id];
     metrics::refresh_for(db, &rules.base_currency, &ids, now).await?;
-    loyalty::refresh_tier(db, rules, order.customer_id, now).await?;
-    loyalty::refresh_balances(db, Some(&ids), now).await
+    let tier = loyalty::refresh_tier(db, rules, order.customer_id, now, because).await?;
+    loyalty::refresh_balances(db, Some(&ids), now).await?;
+    Ok(tier)
 }
 
 /// The audit target of an order.

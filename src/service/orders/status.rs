@@ -7,6 +7,12 @@
 //! never goes back: [`replay`] takes a stored order forward to the status
 //! and refund a file gives it through the same [`set_status`] and
 //! [`refund`] the API calls.
+//!
+//! Events, each move in one insert: PAID is `order.paid` (with the
+//! payment's `referral.rewarded`, `loyalty.points_earned` and
+//! `loyalty.points_available` as on ingest), FULFILLED `order.fulfilled`,
+//! CANCELLED `order.cancelled`, a refund `order.refunded`; any of them
+//! `loyalty.tier_changed` when the tier moved.
 
 use c360_entity::enums::OrderStatus;
 use c360_entity::order;
@@ -17,6 +23,8 @@ use serde_json::json;
 use super::{after_write, target};
 use crate::auth::{Principal, Role};
 use crate::error::{AppError, AppResult};
+use crate::events::{self, payload};
+use crate::service::loyalty::TierReason;
 use crate::service::{Rules, audit, loyalty, owner, referrals};
 
 /// Whether `to` may follow `from` through a status change (refunds have
@@ -107,18 +115,35 @@ pub async fn set_status(
     active.status = Set(status);
     active.updated_at = Set(now);
     let order = active.update(db).await?;
-    let points = match (from, status) {
-        (_, OrderStatus::Paid) => {
-            referrals::reward_on_paid(db, rules, &order, now).await?;
-            loyalty::earn_for_order(db, rules, &order, now).await?
+    let mut events = Vec::new();
+    let (points, because) = match status {
+        OrderStatus::Paid => {
+            events.push(payload::order_paid(&order));
+            events.extend(referrals::reward_on_paid(db, rules, &order, now).await?);
+            let earned = loyalty::earn_for_order(db, rules, &order, now).await?;
+            events.extend(earned.events);
+            (earned.points, TierReason::OrderPaid)
         }
-        (OrderStatus::Paid, OrderStatus::Cancelled) => {
-            let owed = loyalty::points_for(rules, order.total - order.refunded, &order.currency);
-            -loyalty::claw_back(db, &order, owed, now).await?
+        OrderStatus::Cancelled => {
+            // Only a paid order earned points, and only its spend counted.
+            let (taken, because) = if from == OrderStatus::Paid {
+                let owed =
+                    loyalty::points_for(rules, order.total - order.refunded, &order.currency);
+                let taken = loyalty::claw_back(db, &order, owed, now).await?;
+                (taken, TierReason::OrderCancelled)
+            } else {
+                (0, TierReason::SpendWindow)
+            };
+            events.push(payload::order_cancelled(&order, taken));
+            (-taken, because)
         }
-        _ => 0,
+        // FULFILLED: the one move `may_move` leaves.
+        _ => {
+            events.push(payload::order_fulfilled(&order));
+            (0, TierReason::SpendWindow)
+        }
     };
-    after_write(db, rules, &order, now).await?;
+    events.extend(after_write(db, rules, &order, now, because).await?);
     audit::record(
         db,
         principal,
@@ -129,6 +154,7 @@ pub async fn set_status(
         now,
     )
     .await?;
+    events::emit_all(db, now, events).await?;
     Ok(order)
 }
 
@@ -183,7 +209,8 @@ pub async fn refund(
     active.updated_at = Set(now);
     let order = active.update(db).await?;
     let clawed = loyalty::claw_back(db, &order, owed, now).await?;
-    after_write(db, rules, &order, now).await?;
+    let mut events = vec![payload::order_refunded(&order, amount, clawed)];
+    events.extend(after_write(db, rules, &order, now, TierReason::Refund).await?);
     audit::record(
         db,
         principal,
@@ -195,6 +222,7 @@ pub async fn refund(
         now,
     )
     .await?;
+    events::emit_all(db, now, events).await?;
     Ok(order)
 }
 

@@ -10,10 +10,11 @@ use serde_json::json;
 
 use super::rating::{csat_comment, csat_score};
 use super::status::name;
-use super::{BODY_MAX, finish};
+use super::{BODY_MAX, Done, finish};
 use crate::auth::Principal;
 use crate::domain::text;
 use crate::error::{AppError, AppResult};
+use crate::events::{NewEvent, payload};
 use crate::service::{Outcome, Rules, owner};
 
 /// A message of an imported ticket; `at` defaults to the ticket's creation.
@@ -136,7 +137,7 @@ pub async fn import(
         .filter(ticket::Column::ExternalRef.eq(external_ref.as_str()))
         .one(db)
         .await?;
-    let (ticket, outcome) = match existing {
+    let (ticket, outcome, known) = match existing {
         Some(current) => {
             if current.customer_id != t.customer_id {
                 return Err(AppError::Conflict(format!(
@@ -157,6 +158,7 @@ pub async fn import(
                 return Ok(Outcome::Unchanged);
             }
             let rated_before = current.satisfaction_score.is_some();
+            let known = Story::of(&current);
             let mut active: ticket::ActiveModel = current.into();
             active.subject = Set(subject);
             active.status = Set(t.status);
@@ -175,7 +177,7 @@ pub async fn import(
                 active.satisfaction_at = Set(Some(solved_at.unwrap_or(now)));
             }
             active.updated_at = Set(now);
-            (active.update(db).await?, Outcome::Updated)
+            (active.update(db).await?, Outcome::Updated, known)
         }
         None => {
             let ticket = ticket::ActiveModel {
@@ -204,19 +206,50 @@ pub async fn import(
                     .exec(db)
                     .await?;
             }
-            (ticket, Outcome::Created)
+            (ticket, Outcome::Created, Story::default())
         }
     };
-    finish(
-        db,
-        rules,
-        principal,
-        &ticket,
-        "ticket.import",
-        json!({ "externalRef": ticket.external_ref, "status": ticket.status,
-                "created": outcome == Outcome::Created }),
-        now,
-    )
-    .await?;
+    let done = Done {
+        action: "ticket.import",
+        details: json!({ "externalRef": ticket.external_ref, "status": ticket.status,
+                         "created": outcome == Outcome::Created }),
+        events: known.news(&ticket),
+    };
+    finish(db, rules, principal, &ticket, done, now).await?;
     Ok(outcome)
+}
+
+/// The moments of a ticket's story that events tell, as far as the store
+/// knew them: an import tells those it is the first to show.
+#[derive(Debug, Clone, Copy, Default)]
+struct Story {
+    opened: bool,
+    replied: bool,
+    solved: bool,
+    rated: bool,
+}
+
+impl Story {
+    fn of(t: &ticket::Model) -> Story {
+        Story {
+            opened: true,
+            replied: t.first_reply_at.is_some(),
+            solved: matches!(t.status, TicketStatus::Solved | TicketStatus::Closed),
+            rated: t.satisfaction_score.is_some(),
+        }
+    }
+
+    /// The events of the moments `t` shows and `self` did not.
+    fn news(self, t: &ticket::Model) -> Vec<NewEvent> {
+        let now = Story::of(t);
+        [
+            (now.opened && !self.opened).then(|| payload::ticket_opened(t)),
+            (now.replied && !self.replied).then(|| payload::ticket_agent_replied(t, true)),
+            (now.solved && !self.solved).then(|| payload::ticket_solved(t)),
+            (now.rated && !self.rated).then(|| payload::ticket_rated(t)),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
 }

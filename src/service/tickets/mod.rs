@@ -10,7 +10,11 @@
 //!
 //! This file is the face callers use (`crate::service::tickets::X`) and
 //! holds what every ticket write shares: finding a ticket the caller may act
-//! on and finishing a write (metrics and audit).
+//! on and finishing a write (metrics, audit and events).
+//!
+//! Events: `ticket.opened`, `ticket.agent_replied` (not a customer's
+//! reply), `ticket.solved` (a move to SOLVED), `ticket.rated`; an imported
+//! ticket tells the same moments when the import is the first to show them.
 
 use c360_entity::ticket;
 use chrono::{DateTime, Utc};
@@ -19,6 +23,7 @@ use sea_orm::{ConnectionTrait, EntityTrait};
 use crate::auth::Principal;
 use crate::domain::ids::{Kind, gid};
 use crate::error::{AppError, AppResult};
+use crate::events::{self, NewEvent};
 use crate::service::{Rules, audit, metrics, owner};
 
 mod import;
@@ -36,27 +41,36 @@ pub use status::{may_move, set_status};
 /// Message bodies, as customers and agents write them, in characters.
 const BODY_MAX: usize = 10_000;
 
-/// Refreshes the customer's metrics and records `action` on the ticket.
+/// What a ticket write records when it is done: the audit row's action and
+/// details, and the events it caused.
+struct Done {
+    action: &'static str,
+    details: serde_json::Value,
+    events: Vec<NewEvent>,
+}
+
+/// Refreshes the customer's metrics, records the audit row on the ticket
+/// and emits the write's events.
 async fn finish(
     db: &impl ConnectionTrait,
     rules: &Rules,
     principal: &Principal,
     ticket: &ticket::Model,
-    action: &str,
-    details: serde_json::Value,
+    done: Done,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
     metrics::refresh_for(db, &rules.base_currency, &[ticket.customer_id], now).await?;
     audit::record(
         db,
         principal,
-        action,
+        done.action,
         &gid(Kind::Ticket, ticket.id),
         Some(ticket.customer_id),
-        details,
+        done.details,
         now,
     )
-    .await
+    .await?;
+    events::emit_all(db, now, done.events).await
 }
 
 /// A ticket the caller may act on: NOT_FOUND when missing or another customer's.

@@ -7,10 +7,11 @@ use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
 use serde_json::json;
 
-use super::{BODY_MAX, finish};
+use super::{BODY_MAX, Done, finish};
 use crate::auth::Principal;
 use crate::domain::text;
 use crate::error::AppResult;
+use crate::events::payload;
 use crate::service::{Rules, owner};
 
 /// Opens a ticket with its first (customer) message.
@@ -48,7 +49,12 @@ pub async fn open(
     .insert(db)
     .await?;
     message(db, &ticket, AuthorKind::Customer, None, body, now).await?;
-    finish(db, rules, principal, &ticket, "ticket.open", json!({}), now).await?;
+    let done = Done {
+        action: "ticket.open",
+        details: json!({}),
+        events: vec![payload::ticket_opened(&ticket)],
+    };
+    finish(db, rules, principal, &ticket, done, now).await?;
     Ok(ticket)
 }
 

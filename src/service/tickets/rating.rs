@@ -9,10 +9,11 @@ use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
 use serde_json::json;
 
 use super::status::name;
-use super::{finish, reachable};
+use super::{Done, finish, reachable};
 use crate::auth::Principal;
 use crate::domain::text;
 use crate::error::{AppError, AppResult};
+use crate::events::payload;
 use crate::service::Rules;
 
 /// Records the customer's CSAT (1-5 and a comment): once, and only for a
@@ -47,16 +48,12 @@ pub async fn rate(
     active.satisfaction_at = Set(Some(now));
     active.updated_at = Set(now);
     let updated = active.update(db).await?;
-    finish(
-        db,
-        rules,
-        principal,
-        &updated,
-        "ticket.rate",
-        json!({ "score": score }),
-        now,
-    )
-    .await?;
+    let done = Done {
+        action: "ticket.rate",
+        details: json!({ "score": score }),
+        events: vec![payload::ticket_rated(&updated)],
+    };
+    finish(db, rules, principal, &updated, done, now).await?;
     Ok(updated)
 }
 

@@ -11,10 +11,11 @@ use serde_json::json;
 
 use super::open::message;
 use super::status::name;
-use super::{BODY_MAX, finish, reachable};
+use super::{BODY_MAX, Done, finish, reachable};
 use crate::auth::{Principal, Role};
 use crate::domain::text;
 use crate::error::{AppError, AppResult};
+use crate::events::payload;
 use crate::service::Rules;
 
 /// Adds a reply. CUSTOMER tokens reply as the customer; agents (partners and
@@ -70,15 +71,18 @@ pub async fn reply(
         AuthorKind::Customer => None,
     };
     message(db, &updated, author, author_name, body, now).await?;
-    finish(
-        db,
-        rules,
-        principal,
-        &updated,
-        "ticket.reply",
-        json!({ "author": author }),
-        now,
-    )
-    .await?;
+    let events = match author {
+        AuthorKind::Agent => vec![payload::ticket_agent_replied(
+            &updated,
+            ticket.first_reply_at.is_none(),
+        )],
+        AuthorKind::Customer => Vec::new(),
+    };
+    let done = Done {
+        action: "ticket.reply",
+        details: json!({ "author": author }),
+        events,
+    };
+    finish(db, rules, principal, &updated, done, now).await?;
     Ok(updated)
 }

@@ -8,9 +8,10 @@ use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
 use serde_json::json;
 
-use super::{finish, reachable};
+use super::{Done, finish, reachable};
 use crate::auth::{Principal, Role};
 use crate::error::{AppError, AppResult};
+use crate::events::payload;
 use crate::service::Rules;
 
 /// A status as the API spells it.
@@ -72,16 +73,16 @@ pub async fn set_status(
     }
     active.updated_at = Set(now);
     let updated = active.update(db).await?;
-    finish(
-        db,
-        rules,
-        principal,
-        &updated,
-        "ticket.status",
-        json!({ "from": from, "to": status }),
-        now,
-    )
-    .await?;
+    let done = Done {
+        action: "ticket.status",
+        details: json!({ "from": from, "to": status }),
+        events: if status == TicketStatus::Solved {
+            vec![payload::ticket_solved(&updated)]
+        } else {
+            Vec::new()
+        },
+    };
+    finish(db, rules, principal, &updated, done, now).await?;
     Ok(updated)
 }
 

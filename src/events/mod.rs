@@ -1,0 +1,28 @@
+//! Events out: what happened to a customer, told to ESPs, loyalty vendors
+//! and helpdesks. This module owns the transactional outbox (the `events`
+//! table): the catalogue of event types, the payload each carries, and
+//! appending them.
+//!
+//! - [`catalogue`]: every event type once, with its wire name, the read
+//!   scope a partner needs to receive it, and what it means.
+//! - [`payload`]: the `data` of each event, shaped like the API's own types
+//!   (global ids, money as `{ amount, currencyCode }`, enum values as the
+//!   API spells them, RFC 3339 timestamps) and kept minimal: ids, statuses,
+//!   money, points, never whole profiles or free text.
+//! - [`outbox`]: [`emit`] and [`emit_all`] append in the caller's
+//!   transaction, so an event exists exactly when its write committed;
+//!   [`emit_once`] appends at most once per natural key (for events a
+//!   scheduler emits however often it runs).
+//!
+//! Beside `service` in the layers: the services call it from their writes
+//! (`docs/ARCHITECTURE.md`, "Events"); it uses `domain`, `entity` and the
+//! access domains of `auth`, never `graphql` or `http`. Consumers follow
+//! the outbox's `seq` with cursors of their own; staff read it through
+//! `Query.events` (`read::events`).
+
+pub mod catalogue;
+pub mod outbox;
+pub mod payload;
+
+pub use catalogue::EventType;
+pub use outbox::{NewEvent, emit, emit_all, emit_once};
