@@ -1,7 +1,7 @@
 use sea_orm::entity::prelude::*;
 
 /// The transactional outbox: what happened, appended by the write that
-/// caused it, in its transaction. Consumers follow `seq`.
+/// caused it, in its transaction. Consumers follow `position`.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "events")]
 pub struct Model {
@@ -22,6 +22,10 @@ pub struct Model {
     /// Set by events emitted once per key however often their emitter runs.
     #[sea_orm(unique)]
     pub natural_key: Option<String>,
+    /// The commit order, set as the writing transaction commits (see the
+    /// migration): consumers follow it and never skip a late commit.
+    #[sea_orm(unique)]
+    pub position: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -12,7 +12,17 @@
 //!   text as written; text on SQLite).
 //! - `natural_key`: set by events a scheduler emits once however often it
 //!   runs (`points expiring on <date>`); unique, NULL for the rest.
+//! - `position`: the commit order, which consumers follow. `seq` is handed
+//!   out when a row is inserted, so on PostgreSQL a transaction that inserts
+//!   early and commits late makes its event visible after higher `seq`s: a
+//!   consumer that had moved past them would skip it. `position` is set as
+//!   the transaction commits, under a lock held to the end of the commit,
+//!   by a deferred constraint trigger: once a position is visible, every
+//!   lower one is. On SQLite one writer at a time holds the database from
+//!   its first write to its commit, so insert order is commit order and a
+//!   trigger copies `seq`.
 
+use sea_orm_migration::sea_orm::DatabaseBackend as DbBackend;
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]
@@ -35,9 +45,49 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone(Events::OccurredAt))
                     .col(json(Events::Data))
                     .col(string_len_null(Events::NaturalKey, 200))
+                    .col(big_integer_null(Events::Position))
                     .to_owned(),
             )
             .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("uq_events_position")
+                    .table(Events::Table)
+                    .col(Events::Position)
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
+        let db = manager.get_connection();
+        match manager.get_database_backend() {
+            DbBackend::Postgres => {
+                for sql in [
+                    "CREATE SEQUENCE events_position_seq",
+                    // The advisory lock serialises commits that carry
+                    // events, from this trigger to the end of the commit
+                    // (transaction-scoped locks are released after the
+                    // commit is visible); the key is this table's oid.
+                    "CREATE FUNCTION events_assign_position() RETURNS trigger LANGUAGE plpgsql AS $$
+                     BEGIN
+                         PERFORM pg_advisory_xact_lock('events'::regclass::oid::bigint);
+                         UPDATE events SET position = nextval('events_position_seq') WHERE seq = NEW.seq;
+                         RETURN NULL;
+                     END $$",
+                    "CREATE CONSTRAINT TRIGGER events_position AFTER INSERT ON events
+                     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION events_assign_position()",
+                ] {
+                    db.execute_unprepared(sql).await?;
+                }
+            }
+            _ => {
+                db.execute_unprepared(
+                    "CREATE TRIGGER events_position AFTER INSERT ON events FOR EACH ROW
+                     BEGIN UPDATE events SET position = NEW.seq WHERE seq = NEW.seq; END",
+                )
+                .await?;
+            }
+        }
         // NULL keys never collide (both stores treat NULLs as distinct), so
         // only the events that set one are held to it.
         manager
@@ -74,7 +124,15 @@ impl MigrationTrait for Migration {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .drop_table(Table::drop().table(Events::Table).to_owned())
-            .await
+            .await?;
+        if manager.get_database_backend() == DbBackend::Postgres {
+            let db = manager.get_connection();
+            db.execute_unprepared("DROP FUNCTION IF EXISTS events_assign_position()")
+                .await?;
+            db.execute_unprepared("DROP SEQUENCE IF EXISTS events_position_seq")
+                .await?;
+        }
+        Ok(())
     }
 
     fn use_transaction(&self) -> Option<bool> {
@@ -92,4 +150,5 @@ enum Events {
     OccurredAt,
     Data,
     NaturalKey,
+    Position,
 }

@@ -576,3 +576,55 @@ both_stores! {
         assert_eq!(changed[1]["data"]["to"], "UNSUBSCRIBED");
     }
 }
+
+both_stores! {
+    async fn positions_follow_commit_order_not_insert_order(app: TestApp) {
+        // Consumers follow `position`. A transaction that inserts first and
+        // commits last must get the later position, or a consumer already
+        // past the other event would never see it.
+        use sea_orm::{Database, DbBackend, Statement, TransactionTrait};
+        let insert = |id: &str| {
+            Statement::from_string(
+                app.db.get_database_backend(),
+                format!(
+                    "INSERT INTO events (id, event_type, customer_id, occurred_at, data) \
+                     VALUES ('{id}', 'order.placed', NULL, CURRENT_TIMESTAMP, '{{}}')"
+                ),
+            )
+        };
+        if app.db.get_database_backend() == DbBackend::Postgres {
+            let first = Database::connect(&app.db_url).await.expect("connection");
+            let second = Database::connect(&app.db_url).await.expect("connection");
+            let early = first.begin().await.expect("begin");
+            early.execute_raw(insert("evt_early")).await.expect("insert");
+            let late = second.begin().await.expect("begin");
+            late.execute_raw(insert("evt_late")).await.expect("insert");
+            late.commit().await.expect("commit");
+            // Committed, visible, positioned; the early insert is not yet.
+            assert_eq!(
+                app.ids("SELECT position FROM events WHERE id IN ('evt_early', 'evt_late') AND position IS NOT NULL").await,
+                vec![1]
+            );
+            early.commit().await.expect("commit");
+            first.close().await.expect("close");
+            second.close().await.expect("close");
+        } else {
+            // One writer at a time: insert order is commit order.
+            app.db.execute_raw(insert("evt_late")).await.expect("insert");
+            app.db.execute_raw(insert("evt_early")).await.expect("insert");
+        }
+        let seq = |id: &str| format!("SELECT seq FROM events WHERE id = '{id}'");
+        let position = |id: &str| format!("SELECT position FROM events WHERE id = '{id}'");
+        assert_eq!(app.scalar(&position("evt_late")).await, 1);
+        assert_eq!(app.scalar(&position("evt_early")).await, 2);
+        if app.db.get_database_backend() == DbBackend::Postgres {
+            assert!(app.scalar(&seq("evt_early")).await < app.scalar(&seq("evt_late")).await);
+        }
+        // Writes through the API get positions too, after these.
+        create_customer(&app, "pos@example.com", None).await;
+        assert_eq!(
+            app.ids("SELECT position FROM events ORDER BY position").await,
+            vec![1, 2, 3]
+        );
+    }
+}
