@@ -105,7 +105,7 @@ catalogue! {
     CustomerBirthdayUpcoming => "customer.birthday_upcoming", Customers,
         "The customer's birthday is coming up (scheduler).";
     CustomerSignupAnniversary => "customer.signup_anniversary", Customers,
-        "The customer signed up a whole number of years ago today (scheduler).";
+        "The customer signed up a whole number of years ago today, or on a day within C360_SIGNUP_ANNIVERSARY_NOTICE (scheduler).";
 }
 
 impl EventType {

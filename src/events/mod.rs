@@ -13,6 +13,11 @@
 //!   transaction, so an event exists exactly when its write committed;
 //!   [`emit_once`] appends at most once per natural key (for events a
 //!   scheduler emits however often it runs).
+//! - [`scheduler`]: the events no write causes (points about to expire,
+//!   first-reply breaches, birthdays, sign-up anniversaries, tiers lowered
+//!   as spend leaves the tier window), found by set-based queries at the
+//!   clock's time and emitted once per natural key; the triggers live in
+//!   `triggers/`, one file per family.
 //!
 //! Beside `service` in the layers: the services call it from their writes
 //! (`docs/ARCHITECTURE.md`, "Events"); it uses `domain`, `entity` and the
@@ -23,6 +28,8 @@
 pub mod catalogue;
 pub mod outbox;
 pub mod payload;
+pub mod scheduler;
+mod triggers;
 
 pub use catalogue::EventType;
-pub use outbox::{NewEvent, emit, emit_all, emit_once};
+pub use outbox::{NewEvent, emit, emit_all, emit_all_once, emit_once};

@@ -124,6 +124,38 @@ pub async fn emit_once(
     Ok(matches!(inserted, TryInsertResult::Inserted(n) if n > 0))
 }
 
+/// Appends each of `events` unless an event with its natural key was
+/// appended before, in one insert-or-ignore per thousand events (the
+/// unique key decides between concurrent emitters, as in [`emit_once`]).
+/// How many were appended.
+pub async fn emit_all_once(
+    db: &impl ConnectionTrait,
+    at: DateTime<Utc>,
+    events: Vec<(NewEvent, String)>,
+) -> AppResult<u64> {
+    if events.is_empty() {
+        return Ok(0);
+    }
+    let ids = next_ids(at, events.len())?;
+    let mut rows = ids
+        .into_iter()
+        .zip(events)
+        .map(|(id, (event, key))| row(id, at, event, Some(&key)))
+        .peekable();
+    let mut appended = 0;
+    while rows.peek().is_some() {
+        let chunk: Vec<event::ActiveModel> = rows.by_ref().take(ROWS_PER_STATEMENT).collect();
+        let inserted = event::Entity::insert_many(chunk)
+            .on_conflict_do_nothing_on([event::Column::NaturalKey])
+            .exec_without_returning(db)
+            .await?;
+        if let TryInsertResult::Inserted(n) = inserted {
+            appended += n;
+        }
+    }
+    Ok(appended)
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::TimeDelta;

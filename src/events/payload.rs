@@ -12,7 +12,7 @@
 
 use c360_entity::enums::{EmailMarketingState, LoyaltyTier};
 use c360_entity::{customer, loyalty_transaction, nps_response, order, referral, review, ticket};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Value, json};
 
 use super::{EventType, NewEvent};
@@ -43,6 +43,11 @@ pub fn money(minor: i64, currency: &str) -> Value {
 /// A time as the API's `DateTime` scalar writes it.
 pub fn timestamp(at: DateTime<Utc>) -> Value {
     Value::String(at.to_rfc3339())
+}
+
+/// A calendar day as the API's `Date` scalar writes it (ISO 8601).
+pub fn date(on: NaiveDate) -> Value {
+    Value::String(on.format("%Y-%m-%d").to_string())
 }
 
 fn optional_timestamp(at: Option<DateTime<Utc>>) -> Value {
@@ -105,6 +110,25 @@ pub fn customer_erased(customer_id: i64, erased_at: DateTime<Utc>) -> NewEvent {
         EventType::CustomerErased,
         customer_id,
         json!({ "erasedAt": timestamp(erased_at) }),
+    )
+}
+
+/// The customer's birthday is celebrated on `on` (scheduler). Only the
+/// day, never the birth date or an age: the profile stays behind the API.
+pub fn birthday_upcoming(customer_id: i64, on: NaiveDate) -> NewEvent {
+    about(
+        EventType::CustomerBirthdayUpcoming,
+        customer_id,
+        json!({ "date": date(on) }),
+    )
+}
+
+/// `on` is the customer's `years`th sign-up anniversary (scheduler).
+pub fn signup_anniversary(customer_id: i64, on: NaiveDate, years: i32) -> NewEvent {
+    about(
+        EventType::CustomerSignupAnniversary,
+        customer_id,
+        json!({ "date": date(on), "years": years }),
     )
 }
 
@@ -209,6 +233,21 @@ pub fn points_expired(customer_id: i64, points: i64) -> NewEvent {
     )
 }
 
+/// `points` of the customer's AVAILABLE balance expire on `on` (a day of
+/// the store's time zone), the first of them at `first_at` (scheduler).
+pub fn points_expiring(
+    customer_id: i64,
+    points: i64,
+    on: NaiveDate,
+    first_at: DateTime<Utc>,
+) -> NewEvent {
+    about(
+        EventType::LoyaltyPointsExpiring,
+        customer_id,
+        json!({ "points": points, "expiresOn": date(on), "expiresAt": timestamp(first_at) }),
+    )
+}
+
 /// `direction` is `UP` or `DOWN`; `reason` what moved the trailing spend.
 pub fn tier_changed(
     customer_id: i64,
@@ -295,6 +334,16 @@ pub fn ticket_agent_replied(t: &ticket::Model, first: bool) -> NewEvent {
 
 pub fn ticket_solved(t: &ticket::Model) -> NewEvent {
     about_ticket(EventType::TicketSolved, t, json!({}))
+}
+
+/// `t` has waited for its first agent reply past `due_at`, its creation
+/// plus the first-reply target (scheduler).
+pub fn ticket_first_reply_breached(t: &ticket::Model, due_at: DateTime<Utc>) -> NewEvent {
+    about_ticket(
+        EventType::TicketFirstReplyBreached,
+        t,
+        json!({ "firstReplyDueAt": timestamp(due_at) }),
+    )
 }
 
 /// The score, as the API's `Satisfaction` has it, without the comment.

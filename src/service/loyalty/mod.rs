@@ -37,5 +37,5 @@ pub use redemption::{
     adjust, adjust_points, find_by_key, redeem, redeem_points, replay, validate_adjustment,
     validate_redemption,
 };
-pub use settlement::{Settled, due_accounts, settle, settle_due, settle_history};
-pub use tiers::{TierReason, refresh_tier, trailing_spend};
+pub use settlement::{Settled, due_accounts, settle, settle_due, settle_history, unspent_expiring};
+pub use tiers::{TierReason, refresh_tier, trailing_spend, window_spend};

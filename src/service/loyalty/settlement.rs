@@ -194,13 +194,46 @@ async fn expiring(
     now: DateTime<Utc>,
     ids: &[i64],
 ) -> AppResult<Vec<(i64, i64)>> {
+    Ok(ledgers(db, ids)
+        .await?
+        .into_iter()
+        .map(|(customer, movements)| (customer, expired_remainder(movements, now)))
+        .filter(|(_, points)| *points > 0)
+        .collect())
+}
+
+/// Per customer of `ids` (at most a thousand), what is left of each
+/// AVAILABLE credit that will expire, as `(customer, expires_at, points)`:
+/// the module's expiry rule applied to the ledger as it stands, so it is
+/// what settling at `expires_at` writes off unless more is spent first.
+/// Lots already due are included; the caller picks the period it needs.
+pub async fn unspent_expiring(
+    db: &impl ConnectionTrait,
+    ids: &[i64],
+) -> AppResult<Vec<(i64, DateTime<Utc>, i64)>> {
+    Ok(ledgers(db, ids)
+        .await?
+        .into_iter()
+        .flat_map(|(customer, movements)| {
+            remaining_lots(movements)
+                .into_iter()
+                .filter_map(move |(expiry, left)| Some((customer, expiry?, left)))
+        })
+        .collect())
+}
+
+/// The AVAILABLE ledger of each customer of `ids`, in one statement.
+async fn ledgers(
+    db: &impl ConnectionTrait,
+    ids: &[i64],
+) -> AppResult<BTreeMap<i64, Vec<Movement>>> {
     use loyalty_transaction::Column as L;
     let rows = loyalty_transaction::Entity::find()
         .filter(L::CustomerId.is_in(ids.iter().copied()))
         .filter(L::State.eq(LoyaltyTransactionState::Available))
         .all(db)
         .await?;
-    let mut by_customer: std::collections::BTreeMap<i64, Vec<Movement>> = Default::default();
+    let mut by_customer: BTreeMap<i64, Vec<Movement>> = Default::default();
     for row in rows {
         by_customer
             .entry(row.customer_id)
@@ -212,11 +245,7 @@ async fn expiring(
                 expires_at: row.expires_at,
             });
     }
-    Ok(by_customer
-        .into_iter()
-        .map(|(customer, movements)| (customer, expired_remainder(movements, now)))
-        .filter(|(_, points)| *points > 0)
-        .collect())
+    Ok(by_customer)
 }
 
 /// A row of the AVAILABLE ledger, as the expiry replay sees it.
@@ -231,7 +260,17 @@ struct Movement {
 
 /// Replays `movements` first in, first expired: returns what is left at
 /// `now` of the credits whose expiry is at or before `now`.
-fn expired_remainder(mut movements: Vec<Movement>, now: DateTime<Utc>) -> i64 {
+fn expired_remainder(movements: Vec<Movement>, now: DateTime<Utc>) -> i64 {
+    remaining_lots(movements)
+        .iter()
+        .filter(|(e, _)| e.is_some_and(|e| e <= now))
+        .map(|(_, left)| left)
+        .sum()
+}
+
+/// Replays `movements` first in, first expired: what is left of each
+/// credit, as `(expiry, points)` with `None` for never.
+fn remaining_lots(mut movements: Vec<Movement>) -> Vec<(Option<DateTime<Utc>>, i64)> {
     // Writers stamp rows to the second or finer; within one second the
     // order of insertion (the id) is the order of events.
     movements.sort_by_key(|m| (m.at.trunc_subsecs(0), m.id));
@@ -258,10 +297,7 @@ fn expired_remainder(mut movements: Vec<Movement>, now: DateTime<Utc>) -> i64 {
         }
         lots.retain(|(_, left)| *left > 0);
     }
-    lots.iter()
-        .filter(|(e, _)| e.is_some_and(|e| e <= now))
-        .map(|(_, left)| left)
-        .sum()
+    lots
 }
 
 #[cfg(test)]

@@ -29,16 +29,24 @@ pub async fn trailing_spend(
 
 /// `SELECT <net spend in the tier window>` of one customer.
 fn spend_select(rules: &Rules, customer_id: i64, now: DateTime<Utc>) -> SelectStatement {
+    window_spend(rules, now)
+        .and_where(Expr::col(order::Column::CustomerId).eq(customer_id))
+        .to_owned()
+}
+
+/// `SELECT <net spend in the tier window ending at now> FROM orders`, for
+/// the caller to narrow to one customer (or correlate with each row of a
+/// set-based statement); the one definition of the spend tiers count.
+pub fn window_spend(rules: &Rules, now: DateTime<Utc>) -> SelectStatement {
     use order::Column as O;
     Query::select()
         .expr(Expr::cust(
-            r#"CAST(COALESCE(SUM("total" - "refunded"), 0) AS BIGINT)"#,
+            r#"CAST(COALESCE(SUM("orders"."total" - "orders"."refunded"), 0) AS BIGINT)"#,
         ))
         .from(order::Entity)
-        .and_where(Expr::col(O::CustomerId).eq(customer_id))
-        .and_where(Expr::col(O::Currency).eq(rules.base_currency.as_str()))
-        .and_where(Expr::col(O::Status).is_in(SPENDING.map(|s| s.to_value())))
-        .and_where(Expr::col(O::PlacedAt).gte(tiers::window_start(now)))
+        .and_where(Expr::col((order::Entity, O::Currency)).eq(rules.base_currency.as_str()))
+        .and_where(Expr::col((order::Entity, O::Status)).is_in(SPENDING.map(|s| s.to_value())))
+        .and_where(Expr::col((order::Entity, O::PlacedAt)).gte(tiers::window_start(now)))
         .to_owned()
 }
 
