@@ -319,6 +319,66 @@ pub struct Config {
     /// `0s` disables the schedule (`c360 insights refresh` still works).
     #[arg(long, env = "C360_RFM_REFRESH_INTERVAL", default_value = "1h", value_parser = humantime::parse_duration, global = true)]
     pub rfm_refresh_interval: Duration,
+
+    /// How often `serve` runs the events scheduler (points expiring,
+    /// first-reply breaches, birthdays, sign-up anniversaries, tiers lowered
+    /// as spend ages out); `0s` turns it off (`c360 events tick` still runs
+    /// one pass). Each event is emitted once however often it runs.
+    #[arg(long, env = "C360_SCHEDULER_INTERVAL", default_value = "1m", value_parser = humantime::parse_duration, global = true)]
+    pub scheduler_interval: Duration,
+
+    /// How far ahead `loyalty.points_expiring` tells of AVAILABLE points
+    /// about to expire, in whole days (e.g. `14d`).
+    #[arg(long, env = "C360_POINTS_EXPIRING_NOTICE", default_value = "14d", value_parser = humantime::parse_duration, global = true)]
+    pub points_expiring_notice: Duration,
+
+    /// How far ahead `customer.birthday_upcoming` tells of a birthday, in
+    /// whole days of the store's time zone (e.g. `7d`; `0s`: on the day).
+    #[arg(long, env = "C360_BIRTHDAY_NOTICE", default_value = "7d", value_parser = humantime::parse_duration, global = true)]
+    pub birthday_notice: Duration,
+
+    /// How far ahead `customer.signup_anniversary` tells of the yearly
+    /// return of a sign-up date, in whole days of the store's time zone
+    /// (`0s`, the default: on the day).
+    #[arg(long, env = "C360_SIGNUP_ANNIVERSARY_NOTICE", default_value = "0s", value_parser = humantime::parse_duration, global = true)]
+    pub signup_anniversary_notice: Duration,
+
+    /// How often `serve` turns new outbox events into webhook deliveries and
+    /// sends the due ones; `0s` turns webhook delivery off.
+    #[arg(long, env = "C360_WEBHOOKS_POLL_INTERVAL", default_value = "1s", value_parser = humantime::parse_duration, global = true)]
+    pub webhooks_poll_interval: Duration,
+
+    /// Webhook requests in flight to one endpoint at once, so a slow
+    /// endpoint holds only its own deliveries back.
+    #[arg(long, env = "C360_WEBHOOKS_MAX_IN_FLIGHT", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..), global = true)]
+    pub webhooks_max_in_flight: u32,
+
+    /// Time to open a connection to a webhook endpoint.
+    #[arg(long, env = "C360_WEBHOOKS_CONNECT_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration, global = true)]
+    pub webhooks_connect_timeout: Duration,
+
+    /// Time for a whole webhook request, connection to response; past it the
+    /// attempt failed.
+    #[arg(long, env = "C360_WEBHOOKS_TIMEOUT", default_value = "15s", value_parser = humantime::parse_duration, global = true)]
+    pub webhooks_timeout: Duration,
+
+    /// Wait before each attempt of a webhook delivery, comma-separated: the
+    /// first is the first attempt's; after the last attempt fails the
+    /// delivery is FAILED. The Standard Webhooks schedule by default.
+    #[arg(long, env = "C360_WEBHOOKS_RETRY_SCHEDULE", default_value = "0s,5s,5m,30m,2h,5h,10h,10h", value_delimiter = ',', value_parser = humantime::parse_duration, global = true)]
+    pub webhooks_retry_schedule: Vec<Duration>,
+
+    /// A webhook endpoint whose attempts have all failed for this long is
+    /// disabled, with the reason.
+    #[arg(long, env = "C360_WEBHOOKS_DISABLE_AFTER", default_value = "5d", value_parser = humantime::parse_duration, global = true)]
+    pub webhooks_disable_after: Duration,
+
+    /// Lets webhook endpoints be plain http and resolve to private, loopback
+    /// and link-local addresses: for tests and deployments whose receivers
+    /// sit on an internal network. Off, only https to public addresses is
+    /// accepted (`--dev` adds http and loopback).
+    #[arg(long, env = "C360_WEBHOOKS_ALLOW_PRIVATE", global = true)]
+    pub webhooks_allow_private: bool,
 }
 
 /// When a level's page statements go out as one (PostgreSQL).

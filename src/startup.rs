@@ -164,10 +164,12 @@ impl Jobs {
             [
                 rfm_schedule(app),
                 settle_schedule(app),
+                events_schedule(app),
                 reload_trusted_documents_on_hangup(app),
             ]
             .into_iter()
             .flatten()
+            .chain(crate::webhooks::jobs(app))
             .collect(),
         )
     }
@@ -214,6 +216,21 @@ fn settle_schedule(app: &AppState) -> Option<JoinHandle<()>> {
                     settled.rows, settled.points_expired
                 ))
             }
+        },
+    )
+}
+
+/// Runs the events scheduler (`events::scheduler`) every
+/// `scheduler_interval`: time-based events, each emitted once however
+/// many instances run it.
+fn events_schedule(app: &AppState) -> Option<JoinHandle<()>> {
+    let app = app.clone();
+    every(
+        app.config.scheduler_interval,
+        "events scheduler",
+        move || {
+            let app = app.clone();
+            async move { Ok(crate::events::scheduler::tick(&app).await?.to_string()) }
         },
     )
 }

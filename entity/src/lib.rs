@@ -21,3 +21,5 @@ pub mod review;
 pub mod segment;
 pub mod ticket;
 pub mod ticket_message;
+pub mod webhook_delivery;
+pub mod webhook_endpoint;

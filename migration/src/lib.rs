@@ -8,6 +8,8 @@ mod m20261123_000002_create_customer_rfm;
 mod m20261123_000003_natural_keys_and_settlement;
 mod m20261124_000004_rfm_covering_index;
 mod m20261130_000005_create_events;
+mod m20261130_000006_create_webhooks;
+pub mod m20261130_000007_birthday_month_day_index;
 
 /// Every migration of the store, oldest first.
 #[derive(Debug)]
@@ -22,6 +24,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_natural_keys_and_settlement::Migration),
             Box::new(m20261124_000004_rfm_covering_index::Migration),
             Box::new(m20261130_000005_create_events::Migration),
+            Box::new(m20261130_000006_create_webhooks::Migration),
+            Box::new(m20261130_000007_birthday_month_day_index::Migration),
         ]
     }
 }

@@ -30,7 +30,7 @@ impl Domain {
         }
     }
 
-    fn read_scope(self) -> &'static str {
+    pub fn read_scope(self) -> &'static str {
         match self {
             Domain::Customers => "customers:read",
             Domain::Orders => "orders:read",
@@ -109,6 +109,27 @@ pub fn require_privacy(identity: &Identity) -> AppResult<&Principal> {
         _ => Err(AppError::Forbidden(
             "privacy requests need the STAFF role or the `privacy:write` scope".into(),
         )),
+    }
+}
+
+/// The scope a PARTNER needs to manage its own webhook endpoints.
+pub const WEBHOOKS_WRITE: &str = "webhooks:write";
+
+/// Checks that the caller may manage webhook endpoints: STAFF (every
+/// endpoint), or a PARTNER holding `webhooks:write` (its own; the service
+/// checks ownership).
+pub fn require_webhooks(identity: &Identity) -> AppResult<&Principal> {
+    let Identity::Authenticated(principal) = identity else {
+        return Err(AppError::Unauthenticated(
+            "webhooks need a bearer token (Authorization: Bearer <jwt>)".into(),
+        ));
+    };
+    match principal.role {
+        Role::Staff => Ok(principal),
+        Role::Partner if principal.has_scope(WEBHOOKS_WRITE) => Ok(principal),
+        _ => Err(AppError::Forbidden(format!(
+            "webhooks need the STAFF role or the `{WEBHOOKS_WRITE}` scope"
+        ))),
     }
 }
 

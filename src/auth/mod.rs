@@ -8,8 +8,9 @@ mod principal;
 mod token;
 
 pub use access::{
-    CustomerScope, Domain, audience, audits_pii_read, may_introspect, require_domain,
-    require_domain_write, require_privacy, sees_pii, visible_customer_ids,
+    CustomerScope, Domain, WEBHOOKS_WRITE, audience, audits_pii_read, may_introspect,
+    require_domain, require_domain_write, require_privacy, require_webhooks, sees_pii,
+    visible_customer_ids,
 };
 pub use jwks::Jwks;
 pub use mask::{mask_email, mask_name, mask_phone};

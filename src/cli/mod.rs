@@ -4,6 +4,7 @@
 
 mod import;
 mod serve;
+mod webhooks;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -105,6 +106,16 @@ pub enum Command {
         #[command(subcommand)]
         action: InsightsAction,
     },
+    /// Webhook tools for development.
+    Webhooks {
+        #[command(subcommand)]
+        action: webhooks::WebhooksAction,
+    },
+    /// The events scheduler.
+    Events {
+        #[command(subcommand)]
+        action: EventsAction,
+    },
 }
 
 #[derive(Debug, Clone, Copy, Subcommand)]
@@ -113,6 +124,16 @@ pub enum LoyaltyAction {
     /// credits whose period has ended, for every due account; prints what
     /// changed. `serve` also does this every C360_LOYALTY_SETTLE_INTERVAL.
     Settle,
+}
+
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub enum EventsAction {
+    /// Run one pass of the events scheduler now (points expiring,
+    /// first-reply breaches, birthdays, sign-up anniversaries, tiers lowered
+    /// as spend ages out) and print what it emitted; each event is emitted
+    /// once however often this runs. `serve` also runs it every
+    /// C360_SCHEDULER_INTERVAL.
+    Tick,
 }
 
 #[derive(Debug, Subcommand)]
@@ -222,6 +243,7 @@ async fn run_command(config: Config, command: Command) -> AppResult<()> {
             println!("{}", issuer.mint(role, &sub, &scopes, ttl)?);
             Ok(())
         }
+        Command::Webhooks { action } => webhooks::run(action).await,
         Command::Schema => {
             print!("{}", crate::graphql::sdl());
             Ok(())
@@ -236,6 +258,13 @@ async fn run_command(config: Config, command: Command) -> AppResult<()> {
                 "settled {} loyalty transactions; expired {} points of {} accounts",
                 settled.rows, settled.points_expired, settled.accounts_expired
             );
+            Ok(())
+        }
+        Command::Events {
+            action: EventsAction::Tick,
+        } => {
+            let app = maintenance(config).await?;
+            println!("{}", crate::events::scheduler::tick(&app).await?);
             Ok(())
         }
         Command::Insights {

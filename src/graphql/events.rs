@@ -83,6 +83,44 @@ impl EventsQuery {
     }
 }
 
+/// The event catalogue, for anyone with a token: what each event means and
+/// which read scope a partner needs to receive it.
+#[derive(Default)]
+pub struct EventCatalogueQuery;
+
+#[Object]
+impl EventCatalogueQuery {
+    /// Every event type c360 emits, in catalogue order.
+    async fn event_types(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<EventTypeInfo>> {
+        if let Identity::Anonymous = identity(ctx) {
+            return Err(AppError::Unauthenticated(
+                "the event catalogue needs a bearer token (Authorization: Bearer <jwt>)".into(),
+            )
+            .into());
+        }
+        Ok(EventType::ALL.iter().copied().map(EventTypeInfo).collect())
+    }
+}
+
+/// One kind of event.
+pub struct EventTypeInfo(EventType);
+
+#[Object]
+impl EventTypeInfo {
+    /// The wire name, `<object>.<what happened>`, e.g. `order.paid`.
+    async fn name(&self) -> &'static str {
+        self.0.name()
+    }
+    /// What the event means.
+    async fn description(&self) -> &'static str {
+        self.0.description()
+    }
+    /// The read scope a partner needs to receive it, e.g. `orders:read`.
+    async fn scope(&self) -> &'static str {
+        self.0.domain().read_scope()
+    }
+}
+
 /// Something that happened, as the outbox holds it.
 pub struct Event(event::Model);
 

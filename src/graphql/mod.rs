@@ -26,6 +26,7 @@ mod segment;
 mod stats;
 mod ticket;
 pub mod trusted;
+mod webhooks;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -56,6 +57,8 @@ pub struct Query(
     segment::SavedSegmentQuery,
     insights::InsightsQuery,
     events::EventsQuery,
+    events::EventCatalogueQuery,
+    webhooks::WebhookQuery,
     federation::FederationQuery,
 );
 
@@ -71,6 +74,7 @@ pub struct Mutation(
     referral::ReferralMutation,
     privacy::PrivacyMutation,
     segment::SegmentMutation,
+    webhooks::WebhookMutation,
 );
 
 pub type C360Schema = Schema<Query, Mutation, EmptySubscription>;

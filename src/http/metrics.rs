@@ -83,6 +83,8 @@ pub struct Metrics {
     latency: Histogram<{ LATENCY_BUCKETS.len() }>,
     statements: Histogram<{ STATEMENT_BUCKETS.len() }>,
     rate_limited: AtomicU64,
+    /// Webhook delivery outcomes, counted by the sender.
+    pub webhooks: crate::webhooks::Counters,
 }
 
 impl Default for Metrics {
@@ -92,6 +94,7 @@ impl Default for Metrics {
             latency: Histogram::new(LATENCY_BUCKETS),
             statements: Histogram::new(STATEMENT_BUCKETS),
             rate_limited: AtomicU64::new(0),
+            webhooks: Default::default(),
         }
     }
 }
@@ -170,6 +173,7 @@ pub async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
         pool.idle,
         pool.max
     );
+    crate::webhooks::metrics::render(&state.app, &mut out);
     (
         [(
             header::CONTENT_TYPE,

@@ -90,6 +90,15 @@ pub enum StoreKind {
     Postgres,
 }
 
+/// The test's configuration with the background jobs that poll the store
+/// every second or minute turned off, so the statements a test counts are
+/// its requests' own; tests of those jobs turn them back on, or tick them.
+fn quiet(mut config: Config) -> Config {
+    config.webhooks_poll_interval = std::time::Duration::ZERO;
+    config.scheduler_interval = std::time::Duration::ZERO;
+    config
+}
+
 /// A running gateway on its own store.
 pub struct TestApp {
     pub addr: SocketAddr,
@@ -104,6 +113,8 @@ pub struct TestApp {
     pub clock: Clock,
     /// The business rules the gateway runs with, read from its configuration.
     pub rules: Rules,
+    /// The server's own state, for running its jobs in the test (`tick`).
+    state: c360::app::AppState,
     issuer: TokenIssuer,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
@@ -132,7 +143,7 @@ impl TestApp {
     pub async fn spawn_sqlite_with(configure: impl FnOnce(&mut Config)) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("c360.db").display());
-        let mut config = Config::for_store(url);
+        let mut config = quiet(Config::for_store(url));
         configure(&mut config);
         Self::start(config, Some(dir), None).await
     }
@@ -166,7 +177,7 @@ impl TestApp {
             .expect("create test database");
         admin.close().await.ok();
         let url = with_database(&admin_url, &name);
-        let mut config = Config::for_store(url);
+        let mut config = quiet(Config::for_store(url));
         config.db_max_connections = 4;
         configure(&mut config);
         Some(Self::start(config, None, Some((admin_url, name))).await)
@@ -185,6 +196,7 @@ impl TestApp {
             .expect("application starts");
         let addr = app.local_addr();
         let server_db = app.state().store.conn.clone();
+        let state = app.state().clone();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             app.run_until(async {
@@ -202,12 +214,21 @@ impl TestApp {
             server_db,
             clock,
             rules,
+            state,
             issuer: TokenIssuer::hs256(&SecretString::from(DEV_JWT_SECRET), None, None),
             shutdown: Some(tx),
             server: Some(server),
             _dir: dir,
             pg_drop,
         }
+    }
+
+    /// Runs one pass of the events scheduler on the server's state (its
+    /// store, configuration and clock), as `serve` does every interval.
+    pub async fn tick(&self) -> c360::events::scheduler::Ticked {
+        c360::events::scheduler::tick(&self.state)
+            .await
+            .expect("scheduler pass")
     }
 
     pub fn url(&self, path: &str) -> String {
