@@ -7,7 +7,7 @@
 use c360_entity::event;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use super::pagination::{ById, Cursor, KeysetPage, SortValue};
+use super::pagination::{ById, KeysetPage};
 use crate::error::AppResult;
 use crate::events::EventType;
 
@@ -38,19 +38,10 @@ pub async fn page(
     if let Some(customer) = filter.customer_id {
         query = query.filter(E::CustomerId.eq(customer));
     }
-    let mut rows = query
+    let rows = query
         .order_by_asc(E::Seq)
         .limit(page.size + 1)
         .all(db)
         .await?;
-    let has_next = rows.len() as u64 > page.size;
-    rows.truncate(page.size as usize);
-    Ok(KeysetPage {
-        edges: rows
-            .into_iter()
-            .map(|e| (Cursor::new(SortValue::None, e.seq), e))
-            .collect(),
-        has_previous: page.after.is_some(),
-        has_next,
-    })
+    Ok(page.cut(rows, |e| e.seq))
 }

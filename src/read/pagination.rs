@@ -157,6 +157,21 @@ impl ById {
             after: decode_cursor("after", after, KeyKind::IdOnly)?,
         })
     }
+
+    /// The page out of `rows`, fetched with `LIMIT size + 1` so the extra
+    /// row tells whether another page follows; `id` is each row's key.
+    pub fn cut<T>(&self, mut rows: Vec<T>, id: impl Fn(&T) -> i64) -> KeysetPage<T> {
+        let has_next = rows.len() as u64 > self.size;
+        rows.truncate(self.size as usize);
+        KeysetPage {
+            edges: rows
+                .into_iter()
+                .map(|row| (Cursor::new(SortValue::None, id(&row)), row))
+                .collect(),
+            has_previous: self.after.is_some(),
+            has_next,
+        }
+    }
 }
 
 /// One page of a keyset list: each row with its cursor, and whether rows

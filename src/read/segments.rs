@@ -11,7 +11,7 @@ use sea_orm::{
 use super::customer_filter::Matching;
 use super::customers::CustomerRow;
 use super::joined::{self, Joins};
-use super::pagination::{ById, Cursor, KeysetPage, SortValue};
+use super::pagination::{ById, KeysetPage};
 use crate::domain::nps::{DETRACTOR_MAX, PROMOTER_MIN};
 use crate::error::{AppError, AppResult};
 use crate::segment::customers_joined;
@@ -31,17 +31,8 @@ pub async fn members(
     let query = query
         .order_by_asc(customer::Column::Id)
         .limit(page.size + 1);
-    let mut rows = joined::fetch(db, query, joins).await?;
-    let has_next = rows.len() as u64 > page.size;
-    rows.truncate(page.size as usize);
-    Ok(KeysetPage {
-        edges: rows
-            .into_iter()
-            .map(|(c, joined)| (Cursor::new(SortValue::None, c.id), (c, joined)))
-            .collect(),
-        has_previous: page.after.is_some(),
-        has_next,
-    })
+    let rows = joined::fetch(db, query, joins).await?;
+    Ok(page.cut(rows, |(c, _)| c.id))
 }
 
 /// Figures over a segment's members; money in minor units of the base
@@ -155,21 +146,12 @@ pub async fn saved(
     if let Some(c) = &page.after {
         query = query.filter(segment::Column::Id.gt(c.id));
     }
-    let mut rows = query
+    let rows = query
         .order_by_asc(segment::Column::Id)
         .limit(page.size + 1)
         .all(db)
         .await?;
-    let has_next = rows.len() as u64 > page.size;
-    rows.truncate(page.size as usize);
-    Ok(KeysetPage {
-        edges: rows
-            .into_iter()
-            .map(|s| (Cursor::new(SortValue::None, s.id), s))
-            .collect(),
-        has_previous: page.after.is_some(),
-        has_next,
-    })
+    Ok(page.cut(rows, |s| s.id))
 }
 
 /// A saved segment by id.

@@ -21,7 +21,7 @@ use crate::app::App;
 use crate::auth::{Identity, Principal, Role, require_domain, require_webhooks};
 use crate::error::{AppError, AppResult};
 use crate::events::EventType;
-use crate::read::pagination::{ById, Cursor, KeysetPage, SortValue};
+use crate::read::pagination::{ById, KeysetPage};
 
 /// How long the previous secret keeps signing after a rotation.
 pub const ROTATION_OVERLAP: TimeDelta = TimeDelta::hours(24);
@@ -296,21 +296,12 @@ pub async fn list(
     if let Some(c) = &page.after {
         query = query.filter(webhook_endpoint::Column::Id.gt(c.id));
     }
-    let mut rows = query
+    let rows = query
         .order_by_asc(webhook_endpoint::Column::Id)
         .limit(page.size + 1)
         .all(&app.store.conn)
         .await?;
-    let has_next = rows.len() as u64 > page.size;
-    rows.truncate(page.size as usize);
-    Ok(KeysetPage {
-        edges: rows
-            .into_iter()
-            .map(|e| (Cursor::new(SortValue::None, e.id), e))
-            .collect(),
-        has_previous: page.after.is_some(),
-        has_next,
-    })
+    Ok(page.cut(rows, |e| e.id))
 }
 
 /// An endpoint's health beside its settings.
@@ -360,21 +351,12 @@ pub async fn deliveries(
     if let Some(c) = &page.after {
         query = query.filter(webhook_delivery::Column::Id.lt(c.id));
     }
-    let mut rows = query
+    let rows = query
         .order_by_desc(webhook_delivery::Column::Id)
         .limit(page.size + 1)
         .all(db)
         .await?;
-    let has_next = rows.len() as u64 > page.size;
-    rows.truncate(page.size as usize);
-    Ok(KeysetPage {
-        edges: rows
-            .into_iter()
-            .map(|d| (Cursor::new(SortValue::None, d.id), d))
-            .collect(),
-        has_previous: page.after.is_some(),
-        has_next,
-    })
+    Ok(page.cut(rows, |d| d.id))
 }
 
 /// Makes a delivery PENDING and due now, with a fresh schedule.
