@@ -172,6 +172,24 @@ async fn deliveries(app: &TestApp, endpoint: &str) -> Vec<Value> {
         .collect()
 }
 
+/// The delivery log once `settled` holds of it: the receiver sees a request
+/// before the dispatcher has written down its answer.
+async fn deliveries_once(
+    app: &TestApp,
+    endpoint: &str,
+    settled: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let log = deliveries(app, endpoint).await;
+        if settled(&log) {
+            return log;
+        }
+        assert!(Instant::now() < deadline, "{log:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn customers(app: &TestApp) -> Vec<i64> {
     app.ids("SELECT id FROM customers ORDER BY id").await
 }
@@ -238,7 +256,7 @@ each_store! {
             assert_eq!(r.header("webhook-signature"), expected);
             assert!(!verifies(&secret, r));
         }
-        let log = deliveries(&app, &endpoint).await;
+        let log = deliveries_once(&app, &endpoint, |log| log.iter().all(|d| d["status"] != "PENDING")).await;
         assert_eq!(log.len(), 6);
         assert!(log.iter().all(|d| d["status"] == "DELIVERED" && d["attempts"] == 1 && d["lastHttpStatus"] == 200), "{log:?}");
         assert_eq!(log[0]["responseExcerpt"], "thanks");
@@ -258,17 +276,9 @@ each_store! {
         assert_eq!(got.len(), 3);
         let id = got[0].header("webhook-id");
         assert!(got.iter().all(|r| r.header("webhook-id") == id && verifies(&secret, r)));
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let log = deliveries(&app, &endpoint).await;
-            if log[0]["status"] == "DELIVERED" {
-                assert_eq!(log[0]["attempts"], 3);
-                assert_eq!(log[0]["eventId"], id);
-                break;
-            }
-            assert!(Instant::now() < deadline, "{log:?}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let log = deliveries_once(&app, &endpoint, |log| log[0]["status"] == "DELIVERED").await;
+        assert_eq!(log[0]["attempts"], 3);
+        assert_eq!(log[0]["eventId"], id);
         let data = app.query(ENDPOINTS, json!({})).await;
         let health = &data["webhookEndpoints"]["edges"][0]["node"];
         assert_eq!(health["lastDeliveryStatus"], "DELIVERED");
@@ -309,17 +319,10 @@ each_store! {
         let (endpoint, _) = register(&app, &app.staff(), &url, json!(["order.placed"])).await;
         ingest(&app, customer, "slow-1").await;
         receiver.wait_for(1, Duration::from_secs(10)).await;
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let next = loop {
-            let log = deliveries(&app, &endpoint).await;
-            if log[0]["attempts"] == 1 {
-                assert_eq!(log[0]["status"], "PENDING");
-                assert_eq!(log[0]["lastHttpStatus"], 429);
-                break DateTime::parse_from_rfc3339(log[0]["nextAttemptAt"].as_str().expect("due")).expect("time").to_utc();
-            }
-            assert!(Instant::now() < deadline, "{log:?}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
+        let log = deliveries_once(&app, &endpoint, |log| log[0]["attempts"] == 1).await;
+        assert_eq!(log[0]["status"], "PENDING");
+        assert_eq!(log[0]["lastHttpStatus"], 429);
+        let next = DateTime::parse_from_rfc3339(log[0]["nextAttemptAt"].as_str().expect("due")).expect("time").to_utc();
         assert_eq!(next, at + TimeDelta::seconds(2));
         // The clock stands still: nothing is due, however long we wait.
         tokio::time::sleep(Duration::from_millis(700)).await;
