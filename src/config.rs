@@ -174,6 +174,38 @@ pub struct Config {
     )]
     pub rate_limit_staff: u32,
 
+    /// Redis for rate limits shared by every instance (e.g.
+    /// `redis://127.0.0.1:6379/0`). Unset: each process limits on its own.
+    #[arg(long, env = "C360_REDIS_URL", global = true)]
+    pub redis_url: Option<SecretString>,
+
+    /// Prefix of every key c360 writes to Redis, so several deployments (or
+    /// tests) can share one server.
+    #[arg(
+        long,
+        env = "C360_REDIS_KEY_PREFIX",
+        default_value = "c360:",
+        global = true
+    )]
+    pub redis_key_prefix: String,
+
+    /// The longest a request waits for Redis before the `--redis-down`
+    /// policy decides instead.
+    #[arg(long, env = "C360_REDIS_TIMEOUT", default_value = "100ms", value_parser = humantime::parse_duration, global = true)]
+    pub redis_timeout: Duration,
+
+    /// What rate limiting does while Redis is unreachable: `allow` lets
+    /// requests through (logged once and counted in /metrics), `refuse`
+    /// answers 503 UNAVAILABLE. Either way it recovers by itself.
+    #[arg(
+        long,
+        env = "C360_REDIS_DOWN",
+        value_enum,
+        default_value_t = RedisDown::Allow,
+        global = true
+    )]
+    pub redis_down: RedisDown,
+
     /// Who may introspect the schema and get "did you mean" field suggestions:
     /// a comma-separated list of `anonymous`, `customer`, `partner`, `staff`,
     /// or `none`. Unset: everyone in `--dev` mode, `customer,staff` otherwise.
@@ -322,7 +354,7 @@ pub struct Config {
 
     /// How often `serve` runs the events scheduler (points expiring,
     /// first-reply breaches, birthdays, sign-up anniversaries, tiers lowered
-    /// as spend ages out); `0s` turns it off (`c360 events tick` still runs
+    /// as spend ages out, tracked segments re-evaluated); `0s` turns it off (`c360 events tick` still runs
     /// one pass). Each event is emitted once however often it runs.
     #[arg(long, env = "C360_SCHEDULER_INTERVAL", default_value = "1m", value_parser = humantime::parse_duration, global = true)]
     pub scheduler_interval: Duration,
@@ -399,6 +431,15 @@ pub enum Audience {
     Staff,
     /// Nobody (only meaningful alone).
     None,
+}
+
+/// What the shared rate limiter does without Redis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RedisDown {
+    /// Let requests through: an outage of Redis is not an outage of c360.
+    Allow,
+    /// Refuse requests with 503: no caller may exceed its quota, ever.
+    Refuse,
 }
 
 impl Config {

@@ -35,6 +35,10 @@ pub enum AppError {
     /// `RATE_LIMITED` (HTTP 429 with `Retry-After`).
     #[error("rate limit exceeded; retry after {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
+    /// `UNAVAILABLE` (HTTP 503 with `Retry-After: 1`): a service the request
+    /// needs is down; the same request may succeed a moment later.
+    #[error("{0}")]
+    Unavailable(String),
     /// `QUERY_TOO_COMPLEX`: depth, complexity or size over the configured limit.
     #[error("{0}")]
     QueryTooComplex(String),
@@ -89,6 +93,7 @@ impl AppError {
             AppError::NotFound(_) => "NOT_FOUND",
             AppError::Conflict(_) => "CONFLICT",
             AppError::RateLimited { .. } => "RATE_LIMITED",
+            AppError::Unavailable(_) => "UNAVAILABLE",
             AppError::QueryTooComplex(_) => "QUERY_TOO_COMPLEX",
             AppError::PersistedQueryNotFound(_) => "PERSISTED_QUERY_NOT_FOUND",
             AppError::PersistedQueryNotInList(_) => "PERSISTED_QUERY_NOT_IN_LIST",
@@ -113,6 +118,7 @@ impl AppError {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             AppError::Database(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -139,8 +145,14 @@ impl AppError {
         let mut response = (status, self.body().to_string()).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-        if let AppError::RateLimited { retry_after_secs } = self {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+        match self {
+            AppError::RateLimited { retry_after_secs } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+            }
+            AppError::Unavailable(_) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(1));
+            }
+            _ => {}
         }
         response
     }

@@ -65,9 +65,7 @@ impl App {
             rules,
             clock,
             metrics: crate::http::metrics::Metrics::default(),
-            rate_limiter: crate::http::rate_limit::RateLimiter::new(
-                crate::http::rate_limit::Quotas::from_config(&config),
-            ),
+            rate_limiter: crate::http::rate_limit::RateLimiter::from_config(&config)?,
             documents: Default::default(),
             trusted,
             executions: crate::graphql::Executions::new(config.max_concurrent_requests),

@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::db::redact_url;
 use crate::error::{AppError, AppResult};
 use crate::http::graphiql::DemoSession;
+use crate::http::rate_limit::RateLimiter;
 use crate::seed::run as seed_store;
 use crate::startup::Application;
 
@@ -22,6 +23,18 @@ pub(super) async fn serve(config: Config, seed_demo: bool) -> AppResult<()> {
     let state = app.state().clone();
     let url = format!("http://{}", app.local_addr());
     tracing::info!(store = %redact_url(&state.config.database_url), "listening on {url}");
+    if let RateLimiter::Shared(limiter) = &state.rate_limiter {
+        // Said at start so a wrong URL shows at once; the limiter works
+        // (by C360_REDIS_DOWN) and reconnects either way.
+        match limiter.connect().await {
+            Ok(()) => tracing::info!("rate limits are shared through Redis"),
+            Err(error) => tracing::warn!(
+                %error,
+                policy = ?state.config.redis_down,
+                "Redis does not answer: requests follow C360_REDIS_DOWN until it does"
+            ),
+        }
+    }
     if seed_demo {
         let db = &state.store.conn;
         if c360_entity::customer::Entity::find().count(db).await? == 0 {

@@ -16,7 +16,9 @@ use serde_json::{Value as Json, json};
 
 use super::HttpState;
 use super::negotiate::{MediaType, negotiate};
+use super::rate_limit::Verdict;
 use crate::auth::{Identity, audience, may_introspect};
+use crate::config::RedisDown;
 use crate::db::count_statements;
 use crate::error::AppError;
 use crate::graphql::trusted::{Naming, TrustedDocuments};
@@ -377,7 +379,7 @@ async fn run(
         Ok(i) => i,
         Err(rejection) => return rejection.into_response(media),
     };
-    if let Some(limited) = throttle(state, &identity, ip, 1, media) {
+    if let Some(limited) = throttle(state, &identity, ip, 1, media).await {
         return limited;
     }
     let (outcome, body) = match run_one(state, identity, method, params).await {
@@ -409,7 +411,7 @@ async fn run_batch(
     };
     // Every operation of a batch counts against the quota.
     let cost = u32::try_from(batch.len()).unwrap_or(u32::MAX);
-    if let Some(limited) = throttle(state, &identity, ip, cost, media) {
+    if let Some(limited) = throttle(state, &identity, ip, cost, media).await {
         return limited;
     }
     let mut results = Vec::with_capacity(batch.len());
@@ -423,22 +425,35 @@ async fn run_batch(
 }
 
 /// Charges the request to its caller; past the quota, the 429 with
-/// `Retry-After` and a RATE_LIMITED error saying when to come back.
-fn throttle(
+/// `Retry-After` and a RATE_LIMITED error saying when to come back. When
+/// the shared limiter cannot reach Redis, `--redis-down` decides.
+async fn throttle(
     state: &HttpState,
     identity: &Identity,
     ip: IpAddr,
     cost: u32,
     media: MediaType,
 ) -> Option<Response> {
-    let wait = state.app.rate_limiter.check(identity, ip, cost).err()?;
-    state.app.metrics.rate_limited();
-    // Whole seconds, rounded up: retrying at the announced time succeeds.
-    let retry_after_secs = wait.as_millis().div_ceil(1000).max(1) as u64;
-    Some(
-        AppError::RateLimited { retry_after_secs }
-            .respond(StatusCode::TOO_MANY_REQUESTS, media.as_str()),
-    )
+    let app = &state.app;
+    let error = match app.rate_limiter.check(identity, ip, cost).await {
+        Verdict::Allowed => return None,
+        Verdict::Limited(wait) => {
+            app.metrics.rate_limited();
+            // Whole seconds, rounded up: retrying at the announced time succeeds.
+            let retry_after_secs = wait.as_millis().div_ceil(1000).max(1) as u64;
+            AppError::RateLimited { retry_after_secs }
+        }
+        Verdict::Unreachable => {
+            app.metrics.rate_limit_unchecked();
+            match app.config.redis_down {
+                RedisDown::Allow => return None,
+                RedisDown::Refuse => AppError::Unavailable(
+                    "the rate limiter cannot reach its store; retry in a moment".into(),
+                ),
+            }
+        }
+    };
+    Some(error.respond(error.status(), media.as_str()))
 }
 
 /// Executes one request and records it; the body follows the spec (no `data`

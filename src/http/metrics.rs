@@ -83,6 +83,9 @@ pub struct Metrics {
     latency: Histogram<{ LATENCY_BUCKETS.len() }>,
     statements: Histogram<{ STATEMENT_BUCKETS.len() }>,
     rate_limited: AtomicU64,
+    /// Requests the shared limiter could not check because Redis did not
+    /// answer (let through or refused by `--redis-down`).
+    rate_limit_unchecked: AtomicU64,
     /// Webhook delivery outcomes, counted by the sender.
     pub webhooks: crate::webhooks::Counters,
 }
@@ -94,6 +97,7 @@ impl Default for Metrics {
             latency: Histogram::new(LATENCY_BUCKETS),
             statements: Histogram::new(STATEMENT_BUCKETS),
             rate_limited: AtomicU64::new(0),
+            rate_limit_unchecked: AtomicU64::new(0),
             webhooks: Default::default(),
         }
     }
@@ -111,6 +115,11 @@ impl Metrics {
     /// A request refused with 429.
     pub fn rate_limited(&self) {
         self.rate_limited.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A request the shared limiter could not check.
+    pub fn rate_limit_unchecked(&self) {
+        self.rate_limit_unchecked.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -142,6 +151,11 @@ pub async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
         out,
         "# HELP c360_rate_limited_total Requests refused with 429 by the rate limiter.\n# TYPE c360_rate_limited_total counter\nc360_rate_limited_total {}",
         m.rate_limited.load(Ordering::Relaxed)
+    );
+    let _ = writeln!(
+        out,
+        "# HELP c360_rate_limit_unchecked_total Requests the shared rate limiter could not check because Redis did not answer.\n# TYPE c360_rate_limit_unchecked_total counter\nc360_rate_limit_unchecked_total {}",
+        m.rate_limit_unchecked.load(Ordering::Relaxed)
     );
     let stats = &state.app.store.stats;
     let _ = writeln!(

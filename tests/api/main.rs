@@ -26,6 +26,7 @@ mod scheduler;
 mod seed;
 mod segment_differential;
 mod segments;
+mod shared_rate_limits;
 mod text_lengths;
 mod trusted_documents;
 mod webhooks;
