@@ -206,6 +206,17 @@ pub struct Config {
     )]
     pub redis_down: RedisDown,
 
+    /// How logs are written to stderr: `json` (one object per line, for a
+    /// log shipper), `text`, or `auto` (text on a terminal, JSON otherwise).
+    #[arg(
+        long,
+        env = "C360_LOG_FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Auto,
+        global = true
+    )]
+    pub log_format: LogFormat,
+
     /// Who may introspect the schema and get "did you mean" field suggestions:
     /// a comma-separated list of `anonymous`, `customer`, `partner`, `staff`,
     /// or `none`. Unset: everyone in `--dev` mode, `customer,staff` otherwise.
@@ -431,6 +442,14 @@ pub enum Audience {
     Staff,
     /// Nobody (only meaningful alone).
     None,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Auto,
+    Json,
+    Text,
 }
 
 /// What the shared rate limiter does without Redis.

@@ -69,6 +69,11 @@ pub enum AppError {
 
 pub type AppResult<T> = Result<T, AppError>;
 
+/// The code of the error a response was ended with, kept in the response's
+/// extensions for the access log.
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorCode(pub &'static str);
+
 impl AppError {
     pub fn bad_input(field: impl Into<String>, message: impl Into<String>) -> Self {
         AppError::BadUserInput {
@@ -143,6 +148,7 @@ impl AppError {
     /// `content_type`, and `Retry-After` when it says when to come back.
     pub fn respond(&self, status: StatusCode, content_type: &'static str) -> Response {
         let mut response = (status, self.body().to_string()).into_response();
+        response.extensions_mut().insert(ErrorCode(self.code()));
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
         match self {

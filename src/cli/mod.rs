@@ -15,7 +15,7 @@ use c360_migration::sea_orm_migration::MigratorTrait;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::auth::{Role, TokenIssuer};
-use crate::config::Config;
+use crate::config::{Config, LogFormat};
 use crate::domain::Clock;
 use crate::error::{AppError, AppResult};
 use crate::import::{Kind as ImportKind, read::Format as ImportFormat};
@@ -157,7 +157,7 @@ pub enum MigrateAction {
 /// Parses the command line and runs it.
 pub async fn run() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
+    init_tracing(cli.config.log_format);
     match dispatch(cli).await {
         Ok(code) => code,
         Err(err) => {
@@ -171,14 +171,30 @@ pub async fn run() -> ExitCode {
     }
 }
 
-fn init_tracing() {
+/// Logs go to stderr: JSON lines for a log shipper, or text for a person
+/// at a terminal.
+fn init_tracing(format: LogFormat) {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("C360_LOG")
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
-    let _ = tracing_subscriber::fmt()
+    let json = match format {
+        LogFormat::Json => true,
+        LogFormat::Text => false,
+        LogFormat::Auto => !std::io::stderr().is_terminal(),
+    };
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 async fn dispatch(cli: Cli) -> AppResult<ExitCode> {

@@ -21,6 +21,29 @@ pub enum Outcome {
     Timeout,
 }
 
+impl Outcome {
+    /// The outcome's name in metrics and the access log.
+    pub fn label(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::PartialErrors => "field_errors",
+            Outcome::Invalid => "invalid",
+            Outcome::TooComplex => "too_complex",
+            Outcome::Timeout => "timeout",
+        }
+    }
+
+    /// How bad it is, for the worst outcome of a batch.
+    pub fn severity(self) -> u8 {
+        match self {
+            Outcome::Ok => 0,
+            Outcome::PartialErrors => 1,
+            Outcome::Invalid | Outcome::TooComplex => 2,
+            Outcome::Timeout => 3,
+        }
+    }
+}
+
 /// Fills in missing codes and classifies the response.
 pub fn classify(response: &mut Response) -> Outcome {
     if response.errors.is_empty() {

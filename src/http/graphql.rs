@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value as Json, json};
 
 use super::HttpState;
+use super::access_log::Entry;
 use super::negotiate::{MediaType, negotiate};
 use super::rate_limit::Verdict;
 use crate::auth::{Identity, audience, may_introspect};
@@ -224,6 +225,11 @@ impl Params {
     }
 }
 
+/// Where the handler writes what the access log says of the request.
+fn access_entry(extensions: &Extensions) -> Entry {
+    extensions.get::<Entry>().cloned().unwrap_or_default()
+}
+
 /// The client's address, from the connection (the server is run with
 /// `into_make_service_with_connect_info`); loopback when served without it.
 fn client_ip(extensions: &Extensions) -> IpAddr {
@@ -239,13 +245,16 @@ pub async fn post_graphql(
     body: Body,
 ) -> Response {
     let ip = client_ip(&extensions);
+    let entry = access_entry(&extensions);
     let media = match accepted(&headers) {
         Ok(m) => m,
         Err(not_acceptable) => return not_acceptable.into_response(MediaType::Json),
     };
     match read_post(&state, &headers, body).await {
-        Ok(Posted::One(params)) => run(&state, &headers, ip, media, Method::Post, params).await,
-        Ok(Posted::Batch(batch)) => run_batch(&state, &headers, ip, media, batch).await,
+        Ok(Posted::One(params)) => {
+            run(&state, &headers, ip, &entry, media, Method::Post, params).await
+        }
+        Ok(Posted::Batch(batch)) => run_batch(&state, &headers, ip, &entry, media, batch).await,
         Err(rejection) => rejection.into_response(media),
     }
 }
@@ -331,7 +340,10 @@ pub async fn get_graphql(
         Err(not_acceptable) => return not_acceptable.into_response(MediaType::Json),
     };
     match Params::from_query_string(query) {
-        Ok(params) => run(&state, &headers, ip, media, Method::Get, params).await,
+        Ok(params) => {
+            let entry = access_entry(&extensions);
+            run(&state, &headers, ip, &entry, media, Method::Get, params).await
+        }
         Err(why) => Rejection::bad_request(why).into_response(media),
     }
 }
@@ -371,6 +383,7 @@ async fn run(
     state: &HttpState,
     headers: &HeaderMap,
     ip: IpAddr,
+    entry: &Entry,
     media: MediaType,
     method: Method,
     params: Params,
@@ -379,10 +392,11 @@ async fn run(
         Ok(i) => i,
         Err(rejection) => return rejection.into_response(media),
     };
+    entry.caller(&identity);
     if let Some(limited) = throttle(state, &identity, ip, 1, media).await {
         return limited;
     }
-    let (outcome, body) = match run_one(state, identity, method, params).await {
+    let (outcome, body) = match run_one(state, identity, entry, method, params).await {
         Ok(done) => done,
         Err(rejection) => return rejection.into_response(media),
     };
@@ -402,6 +416,7 @@ async fn run_batch(
     state: &HttpState,
     headers: &HeaderMap,
     ip: IpAddr,
+    entry: &Entry,
     media: MediaType,
     batch: Vec<Params>,
 ) -> Response {
@@ -409,6 +424,7 @@ async fn run_batch(
         Ok(i) => i,
         Err(rejection) => return rejection.into_response(media),
     };
+    entry.caller(&identity);
     // Every operation of a batch counts against the quota.
     let cost = u32::try_from(batch.len()).unwrap_or(u32::MAX);
     if let Some(limited) = throttle(state, &identity, ip, cost, media).await {
@@ -416,7 +432,7 @@ async fn run_batch(
     }
     let mut results = Vec::with_capacity(batch.len());
     for params in batch {
-        match run_one(state, identity.clone(), Method::Post, params).await {
+        match run_one(state, identity.clone(), entry, Method::Post, params).await {
             Ok((_, body)) => results.push(body),
             Err(rejection) => return rejection.into_response(media),
         }
@@ -456,11 +472,20 @@ async fn throttle(
     Some(error.respond(error.status(), media.as_str()))
 }
 
+/// The `extensions.code` of an error in a response.
+fn error_code(error: &async_graphql::ServerError) -> Option<String> {
+    match error.extensions.as_ref()?.get("code")? {
+        async_graphql::Value::String(code) => Some(code.clone()),
+        _ => None,
+    }
+}
+
 /// Executes one request and records it; the body follows the spec (no `data`
 /// when nothing executed).
 async fn run_one(
     state: &HttpState,
     identity: Identity,
+    entry: &Entry,
     method: Method,
     params: Params,
 ) -> Result<(Outcome, Json), Rejection> {
@@ -474,6 +499,7 @@ async fn run_one(
         request = request.disable_introspection();
         &state.quiet_schema
     };
+    let operation_name = request.operation_name.clone();
     let started = Instant::now();
     let (mut response, statements) = count_statements(execute(
         schema,
@@ -488,6 +514,12 @@ async fn run_one(
         .app
         .metrics
         .observe(outcome, started.elapsed(), statements);
+    entry.operation(
+        operation_name.as_deref(),
+        outcome,
+        statements,
+        response.errors.iter().filter_map(error_code),
+    );
     let body = if matches!(
         outcome,
         Outcome::Invalid | Outcome::TooComplex | Outcome::Timeout

@@ -13,12 +13,12 @@ use axum::response::IntoResponse;
 use super::HttpState;
 use crate::graphql::Outcome;
 
-const OUTCOMES: [(Outcome, &str); 5] = [
-    (Outcome::Ok, "ok"),
-    (Outcome::PartialErrors, "field_errors"),
-    (Outcome::Invalid, "invalid"),
-    (Outcome::TooComplex, "too_complex"),
-    (Outcome::Timeout, "timeout"),
+const OUTCOMES: [Outcome; 5] = [
+    Outcome::Ok,
+    Outcome::PartialErrors,
+    Outcome::Invalid,
+    Outcome::TooComplex,
+    Outcome::Timeout,
 ];
 
 const LATENCY_BUCKETS: [f64; 12] = [
@@ -105,7 +105,7 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn observe(&self, outcome: Outcome, elapsed: Duration, statements: u64) {
-        if let Some(i) = OUTCOMES.iter().position(|(o, _)| *o == outcome) {
+        if let Some(i) = OUTCOMES.iter().position(|o| *o == outcome) {
             self.requests[i].fetch_add(1, Ordering::Relaxed);
         }
         self.latency.observe(elapsed.as_secs_f64());
@@ -130,10 +130,11 @@ pub async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
         out,
         "# HELP c360_graphql_requests_total GraphQL requests by outcome.\n# TYPE c360_graphql_requests_total counter"
     );
-    for ((_, label), count) in OUTCOMES.iter().zip(&m.requests) {
+    for (outcome, count) in OUTCOMES.iter().zip(&m.requests) {
         let _ = writeln!(
             out,
-            "c360_graphql_requests_total{{outcome=\"{label}\"}} {}",
+            "c360_graphql_requests_total{{outcome=\"{}\"}} {}",
+            outcome.label(),
             count.load(Ordering::Relaxed)
         );
     }

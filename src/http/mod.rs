@@ -2,6 +2,7 @@
 //! `/readyz`, `/metrics`, segment exports. [`router`] wires the handlers;
 //! `startup` builds the app and serves it.
 
+pub mod access_log;
 mod export;
 pub mod graphiql;
 mod graphql;
@@ -46,6 +47,7 @@ pub fn router(app: AppState) -> Router {
         .route("/metrics", get(metrics::metrics))
         .route("/segments/{id}/export", get(export::export_segment))
         .layer(cors)
+        .layer(axum::middleware::from_fn(access_log::log))
         .with_state(HttpState {
             app,
             schema,
@@ -72,6 +74,6 @@ fn cors(config: &Config) -> CorsLayer {
         .allow_origin(AllowOrigin::list(origins))
         .allow_methods([Method::GET, Method::POST])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
-        .expose_headers([header::RETRY_AFTER])
+        .expose_headers([header::RETRY_AFTER, access_log::REQUEST_ID])
         .max_age(std::time::Duration::from_secs(600))
 }

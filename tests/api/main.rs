@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod access_log;
 mod access_matrix;
 mod batching;
 mod cli;
