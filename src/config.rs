@@ -206,6 +206,38 @@ pub struct Config {
     )]
     pub redis_down: RedisDown,
 
+    /// NATS server whose JetStream receives every outbox event (e.g.
+    /// `nats://127.0.0.1:4222`), on `<prefix>.<event type>`. Unset: no stream.
+    #[arg(long, env = "C360_EVENTS_NATS_URL", global = true)]
+    pub events_nats_url: Option<String>,
+
+    /// The JetStream stream events are published to; created when missing.
+    #[arg(
+        long,
+        env = "C360_EVENTS_NATS_STREAM",
+        default_value = "C360_EVENTS",
+        global = true
+    )]
+    pub events_nats_stream: String,
+
+    /// Subject prefix: an event goes to `<prefix>.<type>`, e.g.
+    /// `c360.events.order.placed`.
+    #[arg(
+        long,
+        env = "C360_EVENTS_NATS_SUBJECT_PREFIX",
+        default_value = "c360.events",
+        global = true
+    )]
+    pub events_nats_subject_prefix: String,
+
+    /// How long a stream c360 creates keeps an event.
+    #[arg(long, env = "C360_EVENTS_NATS_MAX_AGE", default_value = "7d", value_parser = humantime::parse_duration, global = true)]
+    pub events_nats_max_age: Duration,
+
+    /// How often `serve` publishes new events to the stream (`0s`: never).
+    #[arg(long, env = "C360_EVENTS_NATS_POLL_INTERVAL", default_value = "250ms", value_parser = humantime::parse_duration, global = true)]
+    pub events_nats_poll_interval: Duration,
+
     /// How logs are written to stderr: `json` (one object per line, for a
     /// log shipper), `text`, or `auto` (text on a terminal, JSON otherwise).
     #[arg(

@@ -164,6 +164,7 @@ impl Jobs {
                 settle_schedule(app),
                 events_schedule(app),
                 reload_trusted_documents_on_hangup(app),
+                crate::stream::job(app),
             ]
             .into_iter()
             .flatten()

@@ -11,6 +11,7 @@ pub mod customer_rfm;
 pub mod customer_tag;
 pub mod enums;
 pub mod event;
+pub mod event_consumer;
 pub mod loyalty_account;
 pub mod loyalty_transaction;
 pub mod nps_response;

@@ -4,18 +4,17 @@
 //! set (`.ci/run` sets it); each test writes under its own key prefix and
 //! deletes it.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use c360::auth::Role;
 use c360::config::{Config, RedisDown};
 use futures_util::future::join_all;
 use serde_json::{Value, json};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinSet;
+use tokio::net::TcpListener;
 
 use crate::helpers::{TestApp, metric};
+use crate::proxy::Proxy;
 
 static NEXT: AtomicU64 = AtomicU64::new(0);
 
@@ -172,63 +171,6 @@ async fn three_instances_share_one_quota_per_caller() {
         assert_eq!(unchecked(app).await, 0.0);
     }
     keys.remove().await;
-}
-
-/// A TCP proxy in front of Redis that the test can cut and restore, as a
-/// network partition would.
-struct Proxy {
-    port: u16,
-    up: Arc<AtomicBool>,
-    links: Arc<tokio::sync::Mutex<JoinSet<()>>>,
-    accept: tokio::task::JoinHandle<()>,
-}
-
-impl Proxy {
-    async fn start(target: &str) -> Proxy {
-        let target = target.to_owned();
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let port = listener.local_addr().expect("addr").port();
-        let up = Arc::new(AtomicBool::new(true));
-        let links = Arc::new(tokio::sync::Mutex::new(JoinSet::new()));
-        let accept = {
-            let (up, links) = (up.clone(), links.clone());
-            tokio::spawn(async move {
-                while let Ok((mut client, _)) = listener.accept().await {
-                    if !up.load(Ordering::SeqCst) {
-                        // Down: the connection is closed at once.
-                        continue;
-                    }
-                    let target = target.clone();
-                    links.lock().await.spawn(async move {
-                        if let Ok(mut server) = TcpStream::connect(&target).await {
-                            let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-                        }
-                    });
-                }
-            })
-        };
-        Proxy {
-            port,
-            up,
-            links,
-            accept,
-        }
-    }
-
-    async fn cut(&self) {
-        self.up.store(false, Ordering::SeqCst);
-        self.links.lock().await.abort_all();
-    }
-
-    fn restore(&self) {
-        self.up.store(true, Ordering::SeqCst);
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.accept.abort();
-    }
 }
 
 /// `host:port` of a `redis://host:port/...` URL.
