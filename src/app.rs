@@ -42,6 +42,10 @@ pub struct App {
     pub trusted: crate::graphql::trusted::TrustedDocuments,
     /// Slots for executing GraphQL requests (`max_concurrent_requests`).
     pub executions: crate::graphql::Executions,
+    /// New outbox events for this instance's GraphQL subscribers.
+    pub feed: crate::live::Feed,
+    /// Open WebSocket connections per token subject.
+    pub sockets: crate::http::websocket::Sockets,
     /// The demo token and customer GraphiQL opens with, set by `serve
     /// --seed-demo` in `--dev` mode only. A cell rather than a plain field:
     /// the token is minted after the app is built and the store seeded, when

@@ -238,6 +238,33 @@ pub struct Config {
     #[arg(long, env = "C360_EVENTS_NATS_POLL_INTERVAL", default_value = "250ms", value_parser = humantime::parse_duration, global = true)]
     pub events_nats_poll_interval: Duration,
 
+    /// How often `serve` looks for new events for its GraphQL subscribers
+    /// (only while there are some; `0s`: subscriptions receive nothing).
+    #[arg(long, env = "C360_SUBSCRIPTIONS_POLL_INTERVAL", default_value = "100ms", value_parser = humantime::parse_duration, global = true)]
+    pub subscriptions_poll_interval: Duration,
+
+    /// Subscriptions one WebSocket connection may run at once.
+    #[arg(
+        long,
+        env = "C360_MAX_SUBSCRIPTIONS_PER_CONNECTION",
+        default_value_t = 20,
+        global = true
+    )]
+    pub max_subscriptions_per_connection: usize,
+
+    /// WebSocket connections one token subject may hold open on one instance.
+    #[arg(
+        long,
+        env = "C360_MAX_CONNECTIONS_PER_SUBJECT",
+        default_value_t = 10,
+        global = true
+    )]
+    pub max_connections_per_subject: usize,
+
+    /// How long a WebSocket client has to send `connection_init`.
+    #[arg(long, env = "C360_WEBSOCKET_INIT_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration, global = true)]
+    pub websocket_init_timeout: Duration,
+
     /// How logs are written to stderr: `json` (one object per line, for a
     /// log shipper), `text`, or `auto` (text on a terminal, JSON otherwise).
     #[arg(

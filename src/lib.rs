@@ -26,6 +26,8 @@ pub mod graphql;
 pub mod http;
 /// Bulk loading of records from JSON Lines or CSV files.
 pub mod import;
+/// The outbox as it grows, fanned out to GraphQL subscribers.
+pub mod live;
 /// The read path: batched loaders, joined and combined statements, keyset pagination.
 pub mod read;
 /// Deterministic demo and benchmark data.

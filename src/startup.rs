@@ -70,6 +70,8 @@ impl App {
             trusted,
             executions: crate::graphql::Executions::new(config.max_concurrent_requests),
             graphiql_demo: Default::default(),
+            feed: Default::default(),
+            sockets: Default::default(),
             config,
         })))
     }
@@ -165,6 +167,7 @@ impl Jobs {
                 events_schedule(app),
                 reload_trusted_documents_on_hangup(app),
                 crate::stream::job(app),
+                crate::live::job(app),
             ]
             .into_iter()
             .flatten()

@@ -33,7 +33,7 @@ fn staff<'a>(ctx: &Context<'a>) -> Result<&'a Principal, AppError> {
 }
 
 /// The types named by `types`; BAD_USER_INPUT naming the first unknown one.
-fn event_types(types: Option<Vec<String>>) -> Result<Vec<EventType>, AppError> {
+pub(super) fn event_types(types: Option<Vec<String>>) -> Result<Vec<EventType>, AppError> {
     types
         .unwrap_or_default()
         .iter()
@@ -122,7 +122,7 @@ impl EventTypeInfo {
 }
 
 /// Something that happened, as the outbox holds it.
-pub struct Event(event::Model);
+pub struct Event(pub(super) event::Model);
 
 #[Object]
 impl Event {

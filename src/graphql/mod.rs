@@ -24,13 +24,14 @@ mod referral;
 mod review;
 mod segment;
 mod stats;
+pub mod subscription;
 mod ticket;
 pub mod trusted;
 mod webhooks;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{MergedObject, Schema, SchemaBuilder};
 
 use crate::app::AppState;
 use crate::auth::{CustomerScope, Identity, may_introspect, visible_customer_ids};
@@ -77,13 +78,18 @@ pub struct Mutation(
     webhooks::WebhookMutation,
 );
 
-pub type C360Schema = Schema<Query, Mutation, EmptySubscription>;
+pub type C360Schema = Schema<Query, Mutation, subscription::SubscriptionRoot>;
 
 /// The schema with c360 as an Apollo Federation v2 subgraph: `_service { sdl }`
 /// serves the federation SDL (`@link`, `@key`) and `_entities` resolves the
 /// entities of `federation`.
-fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription).enable_federation()
+fn builder() -> SchemaBuilder<Query, Mutation, subscription::SubscriptionRoot> {
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        subscription::SubscriptionRoot,
+    )
+    .enable_federation()
 }
 
 /// The schema the server runs, with the configured limits and the state attached.
@@ -234,6 +240,100 @@ pub async fn execute(
         }
     }
     response
+}
+
+/// Runs one operation sent over WebSocket as `identity`: a subscription's
+/// responses as its events come, or a query's or mutation's single one.
+/// The document limits, introspection rule and PII audit are those of
+/// [`execute`]; there is no deadline, since a subscription lasts as long
+/// as the client wants it.
+pub fn subscribe(
+    schema: &C360Schema,
+    app: &AppState,
+    identity: Identity,
+    request: async_graphql::Request,
+) -> futures_util::stream::BoxStream<'static, async_graphql::Response> {
+    use futures_util::StreamExt;
+    let scope = match &identity {
+        Identity::Authenticated(p) => visible_customer_ids(p),
+        Identity::Anonymous => CustomerScope::Only(0),
+    };
+    let tasks = RequestTasks::default();
+    let loaders = Loaders::new(
+        &app.store.conn,
+        scope,
+        &tasks,
+        app.config.loader_delay,
+        &app.clock,
+    );
+    let pii_reads = context::PiiReads::default();
+    let mut request = request
+        .data(identity.clone())
+        .data(loaders)
+        .data(pii_reads.clone());
+    let limits = DocumentLimits::from_config(&app.config);
+    match app
+        .documents
+        .check(&request.query, request.operation_name.as_deref(), &limits)
+    {
+        Ok(Some(checked))
+            if checked.introspection
+                && !may_introspect(&identity, &app.config.introspection_audiences()) =>
+        {
+            let refused = error_response(&AppError::Forbidden(
+                "introspection is not available to this caller; use the published schema.graphql"
+                    .into(),
+            ));
+            return futures_util::stream::once(async { refused }).boxed();
+        }
+        Ok(Some(checked)) => request.set_parsed_query(checked.doc.clone()),
+        Ok(None) => {}
+        Err(err) => {
+            let refused = error_response(&err);
+            return futures_util::stream::once(async { refused }).boxed();
+        }
+    }
+    let app = app.clone();
+    // Loader batches run while the stream is polled for its next response,
+    // as `execute` drives them for a single one.
+    let responses =
+        futures_util::stream::unfold(schema.execute_stream(request), move |mut responses| {
+            let tasks = tasks.clone();
+            async move {
+                tasks
+                    .drive(responses.next())
+                    .await
+                    .map(|response| (response, responses))
+            }
+        });
+    responses
+        .then(move |mut response| {
+            let (app, identity, pii_reads) = (app.clone(), identity.clone(), pii_reads.clone());
+            async move {
+                explain_limits(&mut response, &app.config);
+                if let Identity::Authenticated(principal) = &identity {
+                    let reads: Vec<(i64, String)> = pii_reads
+                        .take()
+                        .into_iter()
+                        .map(|id| (id, ids::encode(ids::Kind::Customer, id).to_string()))
+                        .collect();
+                    if !reads.is_empty()
+                        && let Err(err) = crate::service::audit::record_pii_reads(
+                            &app.store.conn,
+                            principal,
+                            &reads,
+                            app.clock.now(),
+                        )
+                        .await
+                    {
+                        // Unaudited PII must not leave.
+                        response = error_response(&err);
+                    }
+                }
+                response
+            }
+        })
+        .boxed()
 }
 
 /// Slots for executing GraphQL requests. A request waits for one after its

@@ -9,6 +9,8 @@ use std::time::Instant;
 
 use async_graphql::parser::types::OperationType;
 use axum::body::{Body, Bytes};
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -50,6 +52,15 @@ impl Rejection {
     fn with_header(mut self, name: header::HeaderName, value: &'static str) -> Self {
         self.header = Some((name, value));
         self
+    }
+
+    /// The refusal as a GraphQL error object.
+    pub(super) fn error_json(&self) -> Json {
+        serde_json::to_value(self.error.to_server_error()).unwrap_or(Json::Null)
+    }
+
+    pub(super) fn message(&self) -> String {
+        self.error.to_string()
     }
 
     pub(super) fn into_response(self, media: MediaType) -> Response {
@@ -110,7 +121,7 @@ pub(super) async fn identity(
 /// The GraphQL request in a JSON body or query string. The document comes
 /// as `query` text, or named by `documentId` or
 /// `extensions.persistedQuery` (see `graphql::trusted`).
-struct Params {
+pub(super) struct Params {
     query: Option<String>,
     document_id: Option<String>,
     operation_name: Option<String>,
@@ -119,7 +130,7 @@ struct Params {
 }
 
 impl Params {
-    fn from_json(value: Json) -> Result<Params, &'static str> {
+    pub(super) fn from_json(value: Json) -> Result<Params, &'static str> {
         let Json::Object(mut map) = value else {
             return Err("the body must be a JSON object with a `query` string");
         };
@@ -192,7 +203,7 @@ impl Params {
     /// The request to execute, and whether its document is trusted; `via_get`
     /// refuses anything but a query; a `restricted` caller may run trusted
     /// documents only.
-    fn into_request(
+    pub(super) fn into_request(
         self,
         trusted: &TrustedDocuments,
         via_get: bool,
@@ -321,13 +332,19 @@ async fn read_post(
         .map(Posted::Batch)
 }
 
+/// GET: a WebSocket upgrade (subscriptions, `http::websocket`), GraphiQL
+/// for a browser, or a query in the query string.
 pub async fn get_graphql(
     State(state): State<HttpState>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
     headers: HeaderMap,
     extensions: Extensions,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
     let ip = client_ip(&extensions);
+    if let Ok(ws) = upgrade {
+        return super::websocket::upgrade(state, ws, ip);
+    }
     let wants_html = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())

@@ -10,6 +10,7 @@ mod health;
 pub mod metrics;
 mod negotiate;
 pub mod rate_limit;
+pub mod websocket;
 
 use axum::Router;
 use axum::http::{HeaderValue, Method, header};

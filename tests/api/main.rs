@@ -30,6 +30,7 @@ mod seed;
 mod segment_differential;
 mod segments;
 mod shared_rate_limits;
+mod subscriptions;
 mod text_lengths;
 mod trusted_documents;
 mod webhooks;
