@@ -265,6 +265,20 @@ pub struct Config {
     #[arg(long, env = "C360_WEBSOCKET_INIT_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration, global = true)]
     pub websocket_init_timeout: Duration,
 
+    /// An OTLP/HTTP collector (e.g. `http://127.0.0.1:4318`) that receives
+    /// traces at `<endpoint>/v1/traces`. Unset: no spans are made.
+    #[arg(long, env = "C360_OTLP_ENDPOINT", global = true)]
+    pub otlp_endpoint: Option<String>,
+
+    /// `service.name` of the exported traces.
+    #[arg(
+        long,
+        env = "C360_OTLP_SERVICE_NAME",
+        default_value = "c360",
+        global = true
+    )]
+    pub otlp_service_name: String,
+
     /// How logs are written to stderr: `json` (one object per line, for a
     /// log shipper), `text`, or `auto` (text on a terminal, JSON otherwise).
     #[arg(

@@ -100,6 +100,7 @@ impl Store {
             if info.failed {
                 counter.failed.fetch_add(1, Ordering::Relaxed);
             }
+            crate::telemetry::statement(&info.statement.sql, info.elapsed, info.failed);
         });
         Ok(Store { conn, stats })
     }

@@ -157,7 +157,7 @@ pub enum MigrateAction {
 /// Parses the command line and runs it.
 pub async fn run() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(cli.config.log_format);
+    let _flush = init_tracing(&cli.config);
     match dispatch(cli).await {
         Ok(code) => code,
         Err(err) => {
@@ -172,29 +172,47 @@ pub async fn run() -> ExitCode {
 }
 
 /// Logs go to stderr: JSON lines for a log shipper, or text for a person
-/// at a terminal.
-fn init_tracing(format: LogFormat) {
+/// at a terminal. With `--otlp-endpoint`, spans are exported as well; the
+/// returned guard flushes them at exit.
+fn init_tracing(config: &Config) -> Option<crate::telemetry::Flush> {
     use std::io::IsTerminal;
-    use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{EnvFilter, Layer, fmt};
     let filter = EnvFilter::try_from_env("C360_LOG")
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
-    let json = match format {
+    let json = match config.log_format {
         LogFormat::Json => true,
         LogFormat::Text => false,
         LogFormat::Auto => !std::io::stderr().is_terminal(),
     };
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = if json {
-        builder
+    let logs = if json {
+        fmt::layer()
             .json()
             .flatten_event(true)
             .with_current_span(false)
-            .try_init()
+            .with_span_list(false)
+            .with_writer(std::io::stderr)
+            .boxed()
     } else {
-        builder.try_init()
+        fmt::layer().with_writer(std::io::stderr).boxed()
     };
+    let (traces, flush) = match &config.otlp_endpoint {
+        Some(endpoint) => match crate::telemetry::layer(endpoint, &config.otlp_service_name) {
+            Ok((layer, flush)) => (Some(layer), Some(flush)),
+            Err(e) => {
+                eprintln!("error: {e}; no traces will be exported");
+                (None, None)
+            }
+        },
+        None => (None, None),
+    };
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(logs)
+        .with(traces)
+        .try_init();
+    flush
 }
 
 async fn dispatch(cli: Cli) -> AppResult<ExitCode> {

@@ -22,6 +22,7 @@ use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
+use tracing::Instrument;
 
 use crate::auth::Identity;
 use crate::error::ErrorCode;
@@ -128,16 +129,23 @@ pub async fn log(mut request: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .filter(|id| acceptable(id))
         .map_or_else(|| ulid::Ulid::new().to_string(), str::to_owned);
-    let trace = headers
-        .get(&TRACEPARENT)
-        .and_then(|v| v.to_str().ok())
-        .and_then(trace_id)
-        .map_or_else(new_trace_id, str::to_owned);
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
+    let span = crate::telemetry::request_span(method.as_str(), &path, headers);
+    // The exported trace's id when traces are exported (the caller's, or
+    // a new one), so the log line and the trace name the same.
+    let trace = crate::telemetry::trace_id(&span)
+        .or_else(|| {
+            headers
+                .get(&TRACEPARENT)
+                .and_then(|v| v.to_str().ok())
+                .and_then(trace_id)
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(new_trace_id);
     let entry = Entry::default();
     request.extensions_mut().insert(entry.clone());
-    let mut response = next.run(request).await;
+    let mut response = next.run(request).instrument(span).await;
     if let Some(ErrorCode(code)) = response.extensions().get::<ErrorCode>() {
         let code = (*code).to_owned();
         entry.with(|f| f.codes.insert(code));

@@ -58,6 +58,8 @@ impl RequestTasks {
     pub fn spawner(&self) -> impl Fn(BoxFuture<'static, ()>) + Send + Sync + 'static {
         let queue = self.queue.clone();
         move |task| {
+            use tracing::Instrument;
+            let task = Box::pin(task.instrument(crate::telemetry::loader_span()));
             if let Ok(mut q) = queue.lock() {
                 q.push(task);
             }

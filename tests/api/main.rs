@@ -32,6 +32,7 @@ mod segments;
 mod shared_rate_limits;
 mod subscriptions;
 mod text_lengths;
+mod traces;
 mod trusted_documents;
 mod webhooks;
 mod writes_customers;

@@ -1,0 +1,224 @@
+//! Traces over OTLP/HTTP (`--otlp-endpoint`): `c360 serve` exports the
+//! spans of a request under the caller's `traceparent` to a collector, here
+//! a local listener that decodes what it receives.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::trace::v1::Span;
+use prost::Message;
+use serde_json::{Value, json};
+
+use crate::cli::c360;
+
+/// Collected spans, decoded from every export received.
+#[derive(Clone, Default)]
+struct Collector(Arc<Mutex<Vec<Span>>>);
+
+impl Collector {
+    async fn start() -> (Collector, String) {
+        let collector = Collector::default();
+        let sink = collector.clone();
+        let app = axum::Router::new().route(
+            "/v1/traces",
+            axum::routing::post(move |body: Bytes| {
+                let sink = sink.clone();
+                async move {
+                    let export = ExportTraceServiceRequest::decode(body).expect("OTLP protobuf");
+                    let mut spans = sink.0.lock().expect("spans");
+                    for resource in export.resource_spans {
+                        for scope in resource.scope_spans {
+                            spans.extend(scope.spans);
+                        }
+                    }
+                    ""
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        (collector, url)
+    }
+
+    fn of_trace(&self, trace: &[u8]) -> Vec<Span> {
+        self.0
+            .lock()
+            .expect("spans")
+            .iter()
+            .filter(|s| s.trace_id == trace)
+            .cloned()
+            .collect()
+    }
+}
+
+struct Served {
+    child: Child,
+    url: String,
+    log: Arc<Mutex<Vec<String>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn serve(collector: &str) -> Served {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = format!("sqlite://{}?mode=rwc", dir.path().join("c360.db").display());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let mut child = c360()
+        .args([
+            "serve",
+            "--dev",
+            "--seed-demo",
+            "--log-format",
+            "json",
+            "--database-url",
+            &db,
+        ])
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--otlp-endpoint",
+            collector,
+        ])
+        .args([
+            "--scheduler-interval",
+            "0s",
+            "--webhooks-poll-interval",
+            "0s",
+        ])
+        .env("OTEL_BSP_SCHEDULE_DELAY", "100")
+        .env_remove("C360_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("c360 serve starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let sink = log.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            sink.lock().expect("log").push(line);
+        }
+    });
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !reqwest::get(format!("{url}/readyz"))
+        .await
+        .is_ok_and(|r| r.status().is_success())
+    {
+        assert!(Instant::now() < deadline, "not ready: {:?}", log.lock());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Served {
+        child,
+        url,
+        log,
+        _dir: dir,
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_is_exported_under_the_callers_trace() {
+    let (collector, endpoint) = Collector::start().await;
+    let served = serve(&endpoint).await;
+    let token = {
+        let out = c360()
+            .args(["token", "--dev", "--role", "STAFF", "--sub", "tracer"])
+            .output()
+            .expect("c360 token");
+        String::from_utf8(out.stdout)
+            .expect("utf-8")
+            .trim()
+            .to_owned()
+    };
+    let trace = "0af7651916cd43dd8448eb211c80319c";
+    let caller_span = "b7ad6b7169203331";
+    let body: Value = reqwest::Client::new()
+        .post(format!("{}/graphql", served.url))
+        .bearer_auth(&token)
+        .header("traceparent", format!("00-{trace}-{caller_span}-01"))
+        .header("x-request-id", "traced-1")
+        .json(&json!({ "query": "query Traced { customers(first: 3) { edges { node { id orders(first: 2) { edges { node { id } } } } } } }" }))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("JSON");
+    assert!(body.get("errors").is_none(), "{body}");
+
+    let trace_bytes: Vec<u8> = (0..16)
+        .map(|i| u8::from_str_radix(&trace[2 * i..2 * i + 2], 16).expect("hex"))
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let spans = loop {
+        let spans = collector.of_trace(&trace_bytes);
+        let names: Vec<&str> = spans.iter().map(|s| s.name.as_str()).collect();
+        if names.contains(&"POST /graphql")
+            && names.contains(&"sql")
+            && names.contains(&"loader batch")
+        {
+            break spans;
+        }
+        assert!(Instant::now() < deadline, "spans of the trace: {names:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // The request span is the caller's child; the rest are under it.
+    let request = spans
+        .iter()
+        .find(|s| s.name == "POST /graphql")
+        .expect("request span");
+    assert_eq!(hex(&request.parent_span_id), caller_span);
+    let sql: Vec<&Span> = spans.iter().filter(|s| s.name == "sql").collect();
+    assert!(sql.len() >= 2, "{}", sql.len());
+    let by_id = |id: &[u8]| spans.iter().find(|s| s.span_id == id);
+    for s in &sql {
+        // Each statement hangs from the request, directly or through a loader batch.
+        let mut parent = by_id(&s.parent_span_id).expect("a parent in the trace");
+        while parent.name != "POST /graphql" {
+            parent = by_id(&parent.parent_span_id).expect("an ancestor in the trace");
+        }
+        assert!(s.end_time_unix_nano >= s.start_time_unix_nano);
+        let text = s
+            .attributes
+            .iter()
+            .find(|a| a.key == "db.query.text")
+            .expect("the SQL");
+        assert!(
+            format!("{:?}", text.value).contains("SELECT"),
+            "{:?}",
+            text.value
+        );
+    }
+    // The access log names the same trace.
+    let line = served
+        .log
+        .lock()
+        .expect("log")
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|l| l["request_id"] == "traced-1")
+        .expect("the access line");
+    assert_eq!(line["trace_id"], trace);
+}
