@@ -20,6 +20,7 @@ pub mod order_line;
 pub mod referral;
 pub mod review;
 pub mod segment;
+pub mod segment_member;
 pub mod ticket;
 pub mod ticket_message;
 pub mod webhook_delivery;

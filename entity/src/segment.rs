@@ -14,6 +14,14 @@ pub struct Model {
     pub created_by: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Whether its membership is kept in `segment_members` and re-evaluated
+    /// by the events scheduler.
+    pub tracked: bool,
+    /// When the kept membership was last evaluated; NULL while untracked.
+    pub evaluated_at: Option<DateTimeUtc>,
+    /// Counts the evaluations that changed the kept membership; part of the
+    /// natural key of the `segment.entered`/`segment.exited` they emitted.
+    pub membership_version: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -10,6 +10,7 @@ mod m20261124_000004_rfm_covering_index;
 mod m20261130_000005_create_events;
 mod m20261130_000006_create_webhooks;
 pub mod m20261130_000007_birthday_month_day_index;
+mod m20261130_000008_track_segments;
 mod m20261130_000009_create_event_consumers;
 
 /// Every migration of the store, oldest first.
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000005_create_events::Migration),
             Box::new(m20261130_000006_create_webhooks::Migration),
             Box::new(m20261130_000007_birthday_month_day_index::Migration),
+            Box::new(m20261130_000008_track_segments::Migration),
             Box::new(m20261130_000009_create_event_consumers::Migration),
         ]
     }

@@ -130,9 +130,9 @@ pub enum LoyaltyAction {
 pub enum EventsAction {
     /// Run one pass of the events scheduler now (points expiring,
     /// first-reply breaches, birthdays, sign-up anniversaries, tiers lowered
-    /// as spend ages out) and print what it emitted; each event is emitted
-    /// once however often this runs. `serve` also runs it every
-    /// C360_SCHEDULER_INTERVAL.
+    /// as spend ages out, tracked segments re-evaluated) and print what it
+    /// emitted; each event is emitted once however often this runs. `serve`
+    /// also runs it every C360_SCHEDULER_INTERVAL.
     Tick,
 }
 

@@ -99,9 +99,9 @@ catalogue! {
     NpsAnswered => "nps.answered", Customers,
         "The customer answered the NPS survey; data has the score's category.";
     SegmentEntered => "segment.entered", Customers,
-        "The customer entered a saved segment (scheduler).";
+        "The customer started matching a tracked segment; data names the segment (scheduler).";
     SegmentExited => "segment.exited", Customers,
-        "The customer left a saved segment (scheduler).";
+        "The customer stopped matching a tracked segment; data names the segment (scheduler).";
     CustomerBirthdayUpcoming => "customer.birthday_upcoming", Customers,
         "The customer's birthday is coming up (scheduler).";
     CustomerSignupAnniversary => "customer.signup_anniversary", Customers,

@@ -15,8 +15,9 @@
 //!   scheduler emits however often it runs).
 //! - [`scheduler`]: the events no write causes (points about to expire,
 //!   first-reply breaches, birthdays, sign-up anniversaries, tiers lowered
-//!   as spend leaves the tier window), found by set-based queries at the
-//!   clock's time and emitted once per natural key; the triggers live in
+//!   as spend leaves the tier window, customers entering and leaving
+//!   tracked segments), found by set-based queries at the clock's time and
+//!   emitted once per natural key; the triggers live in
 //!   `triggers/`, one file per family.
 //!
 //! Beside `service` in the layers: the services call it from their writes

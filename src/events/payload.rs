@@ -132,6 +132,32 @@ pub fn signup_anniversary(customer_id: i64, on: NaiveDate, years: i32) -> NewEve
     )
 }
 
+// -------------------------------------------------------------- segments
+
+/// The segment as the API's `Segment` names it: its id and name (a label
+/// its author chose, not a customer's data), never its query.
+fn segment_shape(segment_id: i64, name: &str) -> Value {
+    json!({ "segment": { "id": gid(Kind::Segment, segment_id), "name": name } })
+}
+
+/// The customer entered the tracked segment (scheduler).
+pub fn segment_entered(segment_id: i64, name: &str, customer_id: i64) -> NewEvent {
+    about(
+        EventType::SegmentEntered,
+        customer_id,
+        segment_shape(segment_id, name),
+    )
+}
+
+/// The customer left the tracked segment (scheduler).
+pub fn segment_exited(segment_id: i64, name: &str, customer_id: i64) -> NewEvent {
+    about(
+        EventType::SegmentExited,
+        customer_id,
+        segment_shape(segment_id, name),
+    )
+}
+
 // ---------------------------------------------------------------- orders
 
 fn order_shape(o: &order::Model) -> Value {

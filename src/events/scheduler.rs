@@ -9,7 +9,11 @@
 //! - `customer.birthday_upcoming` and `customer.signup_anniversary`: the
 //!   yearly return of a birthday or a sign-up day within its notice;
 //! - `loyalty.tier_changed` (DOWN, SPEND_WINDOW): stored tiers above what
-//!   the trailing spend at the clock's time reaches, lowered.
+//!   the trailing spend at the clock's time reaches, lowered;
+//! - `segment.entered` / `segment.exited`: each tracked segment's kept
+//!   membership re-evaluated, the difference told
+//!   (`service::segments::tracking`; key
+//!   `segment_entered:<segment>:<customer>:<version>`).
 //!
 //! `serve` runs a pass every `C360_SCHEDULER_INTERVAL` (`startup::Jobs`),
 //! `c360 events tick` runs one now. Each event carries a natural key
@@ -114,6 +118,8 @@ pub struct Ticked {
     pub birthdays_upcoming: u64,
     pub signup_anniversaries: u64,
     pub tiers_lowered: u64,
+    pub segments_entered: u64,
+    pub segments_exited: u64,
 }
 
 impl Ticked {
@@ -123,6 +129,8 @@ impl Ticked {
             + self.birthdays_upcoming
             + self.signup_anniversaries
             + self.tiers_lowered
+            + self.segments_entered
+            + self.segments_exited
     }
 }
 
@@ -131,12 +139,14 @@ impl fmt::Display for Ticked {
         write!(
             f,
             "events scheduled: {} points expiring, {} first-reply breaches, {} birthdays, \
-             {} sign-up anniversaries, {} tiers lowered",
+             {} sign-up anniversaries, {} tiers lowered, {} segment entries, {} segment exits",
             self.points_expiring,
             self.first_reply_breached,
             self.birthdays_upcoming,
             self.signup_anniversaries,
-            self.tiers_lowered
+            self.tiers_lowered,
+            self.segments_entered,
+            self.segments_exited
         )
     }
 }
@@ -167,12 +177,20 @@ pub async fn tick_at(
         rules,
         first_reply_target,
     };
-    Ok(Ticked {
+    let ticked = Ticked {
         points_expiring: triggers::points::run(db, &pass).await?,
         first_reply_breached: triggers::tickets::run(db, &pass).await?,
         birthdays_upcoming: triggers::dates::birthdays(db, &pass).await?,
         signup_anniversaries: triggers::dates::signup_anniversaries(db, &pass).await?,
         tiers_lowered: triggers::tiers::run(db, &pass).await?,
+        ..Ticked::default()
+    };
+    // Last, so segments on tiers see the tiers this pass lowered.
+    let (segments_entered, segments_exited) = triggers::segments::run(db, &pass).await?;
+    Ok(Ticked {
+        segments_entered,
+        segments_exited,
+        ..ticked
     })
 }
 

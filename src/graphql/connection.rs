@@ -6,7 +6,7 @@ use async_graphql::connection::{Connection, Edge};
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, ErrorExtensions, Object, ObjectType, OutputType};
 
-use super::context::{loaders, state};
+use super::context::{loaders, reader};
 use crate::read::customer_filter::Matching;
 use crate::read::loaders::{ChildList, PageKey, PageLoader};
 use crate::read::pagination::{Cursor, KeysetPage, decode_cursor, page_size};
@@ -24,6 +24,8 @@ pub enum Total {
     NpsResponses(i64),
     /// Customers a selection matches (already within the caller's scope).
     Customers(Matching),
+    /// The kept members of a tracked segment.
+    SegmentMembers(i64),
 }
 
 #[Object]
@@ -42,8 +44,12 @@ impl Total {
             Total::LoyaltyTransactions(p) => l.loyalty_transaction_count.load_one(*p).await,
             Total::NpsResponses(p) => l.nps_response_count.load_one(*p).await,
             Total::Customers(matching) => {
-                let db = &state(ctx)?.store.conn;
+                let db = reader(ctx)?;
                 return Ok(crate::read::customers::count(db, matching).await?);
+            }
+            Total::SegmentMembers(segment) => {
+                let db = reader(ctx)?;
+                return Ok(crate::read::segments::kept_count(db, *segment).await?);
             }
         };
         Ok(count.map_err(|e| e.extend())?.unwrap_or(0))

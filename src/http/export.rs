@@ -1,5 +1,6 @@
 //! `GET /segments/{id}/export?format=csv|jsonl`: a saved segment's members,
-//! streamed in keyset batches so memory stays constant whatever the size.
+//! streamed in keyset batches so memory stays constant whatever the size
+//! (a tracked segment's kept membership, as `Segment.members` reads it).
 //! STAFF only; PII is masked by the same rule as GraphQL (`sees_pii`).
 
 use std::collections::HashMap;
@@ -83,7 +84,11 @@ pub async fn export_segment(
         Ok(id) => id,
         Err(e) => return e.into_response(),
     };
-    let db = state.app.store.conn.clone();
+    // A read: on a replica when one is in use (`App::reader`).
+    let db = state
+        .app
+        .reader(&Identity::Authenticated(principal.clone()), true)
+        .0;
     let saved = match segment::Entity::find_by_id(id).one(&db).await {
         Ok(Some(s)) => s,
         Ok(None) => {
@@ -98,9 +103,13 @@ pub async fn export_segment(
         &config.base_currency,
     );
     let pii = sees_pii(&principal);
-    let cond = match crate::segment::condition(&saved.query, &env) {
-        Ok(c) => c,
-        Err(e) => return e.into_response(),
+    let members = if saved.tracked {
+        Members::Kept(saved.id)
+    } else {
+        match crate::segment::condition(&saved.query, &env) {
+            Ok(c) => Members::Query(c),
+            Err(e) => return e.into_response(),
+        }
     };
     let header_line = match format {
         Format::Csv => Some(Bytes::from(format!("{}\n", COLUMNS.join(",")))),
@@ -108,10 +117,10 @@ pub async fn export_segment(
     };
     // The header, then one chunk per batch until a short batch.
     let batches = futures_util::stream::unfold(Some(0i64), move |after| {
-        let (db, cond) = (db.clone(), cond.clone());
+        let (db, members) = (db.clone(), members.clone());
         async move {
             let after = after?;
-            match batch(&db, cond, after).await {
+            match batch(&db, members, after).await {
                 Ok(rows) => {
                     let next =
                         (rows.len() as u64 == BATCH).then(|| rows.last().map_or(after, |c| c.id));
@@ -140,18 +149,27 @@ pub async fn export_segment(
     response
 }
 
+/// Whose members an export streams: those the query selects now, or a
+/// tracked segment's kept membership (as `Segment.members` reads it).
+#[derive(Clone)]
+enum Members {
+    Query(Condition),
+    Kept(i64),
+}
+
 async fn batch(
     db: &DatabaseConnection,
-    cond: Condition,
+    members: Members,
     after: i64,
 ) -> Result<Vec<customer::Model>, sea_orm::DbErr> {
-    customers_joined()
-        .filter(cond)
-        .filter(customer::Column::Id.gt(after))
-        .order_by_asc(customer::Column::Id)
-        .limit(BATCH)
-        .all(db)
-        .await
+    let select = match members {
+        Members::Query(cond) => customers_joined()
+            .filter(cond)
+            .filter(customer::Column::Id.gt(after))
+            .order_by_asc(customer::Column::Id),
+        Members::Kept(segment) => crate::read::segments::kept_after(segment, Some(after)),
+    };
+    select.limit(BATCH).all(db).await
 }
 
 fn line(c: &customer::Model, format: Format, pii: bool) -> String {

@@ -1,11 +1,20 @@
 //! Segment reads: the members of a segment paged by ascending id, the
 //! figures over them in one aggregate statement, and saved segments.
+//!
+//! A segment's members are either those its query selects now
+//! ([`Matching`]) or, for a tracked segment, the kept membership as of its
+//! last evaluation (`segment_members`, see `service::segments::tracking`):
+//! the `kept_*` reads start from that table's primary key
+//! `(segment_id, customer_id)`, so a page costs its own size and a count
+//! reads the index alone.
 
-use c360_entity::{customer, customer_metrics as cm, loyalty_account as la, segment};
+use c360_entity::{
+    customer, customer_metrics as cm, loyalty_account as la, segment, segment_member as sm,
+};
 use sea_orm::sea_query::{Expr as Sql, ExprTrait, Func, FunctionCall};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, Select,
 };
 
 use super::customer_filter::Matching;
@@ -33,6 +42,54 @@ pub async fn members(
         .limit(page.size + 1);
     let rows = joined::fetch(db, query, joins).await?;
     Ok(page.cut(rows, |(c, _)| c.id))
+}
+
+/// `customers` (with the joins of `customers_joined`) inner-joined with the
+/// kept members of tracked segment `segment_id`.
+fn kept_joined(segment_id: i64) -> Select<customer::Entity> {
+    let mut select = customers_joined();
+    QueryTrait::query(&mut select).inner_join(
+        sm::Entity,
+        Sql::col((sm::Entity, sm::Column::CustomerId))
+            .equals((customer::Entity, customer::Column::Id)),
+    );
+    select.filter(Sql::col((sm::Entity, sm::Column::SegmentId)).eq(segment_id))
+}
+
+/// One page of the kept members of tracked segment `segment_id`, by
+/// ascending id, with the to-one rows `joins` asks for (one statement that
+/// walks the membership's primary key from the cursor on).
+pub async fn kept_members(
+    db: &impl ConnectionTrait,
+    segment_id: i64,
+    page: &ById,
+    joins: Joins,
+) -> AppResult<KeysetPage<CustomerRow>> {
+    let query = kept_after(segment_id, page.after.as_ref().map(|c| c.id)).limit(page.size + 1);
+    let rows = joined::fetch(db, query, joins).await?;
+    Ok(page.cut(rows, |(c, _)| c.id))
+}
+
+/// The kept members of tracked segment `segment_id` after customer `after`,
+/// by ascending id: the membership's primary key walked from the cursor
+/// on. Add a limit.
+pub fn kept_after(segment_id: i64, after: Option<i64>) -> Select<customer::Entity> {
+    let member = || Sql::col((sm::Entity, sm::Column::CustomerId));
+    let mut query = kept_joined(segment_id);
+    if let Some(after) = after {
+        query = query.filter(member().gt(after));
+    }
+    query.order_by_asc(member())
+}
+
+/// The number of kept members of tracked segment `segment_id` (the
+/// membership's index alone).
+pub async fn kept_count(db: &impl ConnectionTrait, segment_id: i64) -> AppResult<i64> {
+    let n = sm::Entity::find()
+        .filter(sm::Column::SegmentId.eq(segment_id))
+        .count(db)
+        .await?;
+    Ok(n as i64)
 }
 
 /// Figures over a segment's members; money in minor units of the base
@@ -81,13 +138,28 @@ struct FiguresRow {
 
 /// The figures over the customers `matching` selects, in one statement.
 pub async fn figures(db: &impl ConnectionTrait, matching: &Matching) -> AppResult<SegmentFigures> {
+    figures_over(db, customers_joined().filter(matching.condition())).await
+}
+
+/// The figures over the kept members of tracked segment `segment_id`, in
+/// one statement.
+pub async fn kept_figures(db: &impl ConnectionTrait, segment_id: i64) -> AppResult<SegmentFigures> {
+    figures_over(db, kept_joined(segment_id)).await
+}
+
+/// The figures over the customers `members` (a select over
+/// `customers_joined`) reads.
+async fn figures_over(
+    db: &impl ConnectionTrait,
+    members: Select<customer::Entity>,
+) -> AppResult<SegmentFigures> {
     let score = || Sql::col((cm::Entity, cm::Column::LastNpsScore));
     let count_when = |e: Sql| Func::sum(Sql::case(e, 1i64).finally(0i64));
     let sum = |c: Sql| Func::sum(Func::coalesce([c, Sql::val(0i64)]));
     // SUM over an empty set is NULL, and PostgreSQL widens SUM(bigint) to
     // numeric: casting back to BIGINT keeps one row type on both stores.
     let big = |f: FunctionCall| Sql::from(f).cast_as("BIGINT");
-    let row = customers_joined()
+    let row = members
         .select_only()
         .expr_as(
             Sql::col((customer::Entity, customer::Column::Id)).count(),
@@ -108,7 +180,6 @@ pub async fn figures(db: &impl ConnectionTrait, matching: &Matching) -> AppResul
         .expr_as(big(count_when(score().gte(PROMOTER_MIN))), "promoters")
         .expr_as(big(count_when(score().lte(DETRACTOR_MAX))), "detractors")
         .expr_as(big(count_when(score().is_not_null())), "respondents")
-        .filter(matching.condition())
         .into_model::<FiguresRow>()
         .one(db)
         .await?

@@ -33,6 +33,7 @@ mod shared_rate_limits;
 mod subscriptions;
 mod text_lengths;
 mod traces;
+mod tracked_segments;
 mod trusted_documents;
 mod webhooks;
 mod writes_customers;

@@ -4,5 +4,6 @@
 
 pub(super) mod dates;
 pub(super) mod points;
+pub(super) mod segments;
 pub(super) mod tickets;
 pub(super) mod tiers;

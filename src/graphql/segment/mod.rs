@@ -11,7 +11,7 @@ mod stats;
 use async_graphql::Context;
 
 use super::connection::{Conn, Total};
-use super::context::state;
+use super::context::{reader, state};
 use super::customer::{self, Customer, joins_of_connection};
 use crate::config::parse_timezone;
 use crate::error::AppError;
@@ -32,25 +32,43 @@ pub fn segment_env(ctx: &Context<'_>, timezone: Option<&str>) -> async_graphql::
     Ok(Env::at(st.clock.now(), tz, &st.config.base_currency))
 }
 
-/// The customers `matching` selects, by ascending id after `after`.
+/// Whose members a page reads: the customers a query selects now, or a
+/// tracked segment's kept membership.
+pub enum Members {
+    Matching(Matching),
+    Kept(i64),
+}
+
+/// The members, by ascending id after `after`.
 pub async fn members_page(
     ctx: &Context<'_>,
-    matching: Matching,
+    members: Members,
     first: Option<i32>,
     after: Option<String>,
 ) -> async_graphql::Result<Conn<Customer>> {
     let page = ById::new(first, after.as_deref())?;
+    let total = match &members {
+        Members::Matching(matching) => Total::Customers(matching.clone()),
+        Members::Kept(segment) => Total::SegmentMembers(*segment),
+    };
     // `first: 0` with no `pageInfo` asks for the count alone: no members
     // and nothing to probe for, so no statement beyond the count.
     if page.size == 0 && !ctx.look_ahead().field("pageInfo").exists() {
         return Ok(Conn::with_additional_fields(
             page.after.is_some(),
             false,
-            Total::Customers(matching),
+            total,
         ));
     }
-    let db = &state(ctx)?.store.conn;
+    let db = reader(ctx)?;
     let joins = joins_of_connection(&ctx.look_ahead());
-    let rows = crate::read::segments::members(db, &matching, &page, joins).await?;
-    Ok(customer::connection(rows, Total::Customers(matching)))
+    let rows = match &members {
+        Members::Matching(matching) => {
+            crate::read::segments::members(db, matching, &page, joins).await?
+        }
+        Members::Kept(segment) => {
+            crate::read::segments::kept_members(db, *segment, &page, joins).await?
+        }
+    };
+    Ok(customer::connection(rows, total))
 }

@@ -4,7 +4,7 @@
 use async_graphql::{Context, Object};
 
 use super::catalogue::{SegmentFilter, catalogue};
-use super::{members_page, segment_env};
+use super::{Members, members_page, segment_env};
 use crate::auth::Domain;
 use crate::graphql::connection::Conn;
 use crate::graphql::context::{authorize, sees_pii};
@@ -44,6 +44,6 @@ impl SegmentQuery {
         authorize(ctx, Domain::Customers)?;
         let env = segment_env(ctx, timezone.as_deref())?;
         let matching = Matching::segment(&query, sees_pii(principal), &env)?;
-        members_page(ctx, matching, first, after).await
+        members_page(ctx, Members::Matching(matching), first, after).await
     }
 }

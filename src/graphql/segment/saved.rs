@@ -1,5 +1,7 @@
 //! Saved segments: the `Segment` object (its members, count and figures),
-//! the `segments`/`segment` roots and the writes that save them.
+//! the `segments`/`segment` roots and the writes that save them. A tracked
+//! segment's members, count and figures are read from its kept membership
+//! (`service::segments::tracking`), the others' from its query, now.
 
 use async_graphql::connection::{Connection, EmptyFields};
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
@@ -7,12 +9,11 @@ use c360_entity::segment;
 use chrono::{DateTime, Utc};
 
 use super::stats::SegmentStatistics;
-use super::{members_page, segment_env};
+use super::{Members, members_page, segment_env};
 use crate::auth::{Domain, require_domain_write};
-use crate::domain::money::minor_digits;
 use crate::error::AppError;
 use crate::graphql::connection::{Conn, keyset};
-use crate::graphql::context::{authorize, identity, sees_pii, state};
+use crate::graphql::context::{authorize, identity, reader, sees_pii, state};
 use crate::graphql::customer::Customer;
 use crate::graphql::ids::{Kind, decode, encode};
 use crate::read::customer_filter::Matching;
@@ -56,8 +57,19 @@ impl Segment {
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
     }
+    /// Whether its membership is kept: re-evaluated on every scheduler pass
+    /// (and by `segmentRefresh`), each change told as `segment.entered` or
+    /// `segment.exited`, and read by `members`, `count` and `statistics`.
+    async fn tracked(&self) -> bool {
+        self.0.tracked
+    }
+    /// When the kept membership was last evaluated; null when not tracked.
+    async fn evaluated_at(&self) -> Option<DateTime<Utc>> {
+        self.0.evaluated_at
+    }
 
-    /// Current members, by ascending id.
+    /// Members by ascending id: the kept membership when tracked (as of
+    /// `evaluatedAt`), else the customers the query selects now.
     async fn members(
         &self,
         ctx: &Context<'_>,
@@ -65,32 +77,44 @@ impl Segment {
         after: Option<String>,
     ) -> async_graphql::Result<Conn<Customer>> {
         authorize(ctx, Domain::Customers)?;
-        let matching = self.members_matching(ctx)?;
-        members_page(ctx, matching, first, after).await
+        members_page(ctx, self.source(ctx)?, first, after).await
     }
 
-    /// Number of current members (one statement).
+    /// Number of members (one statement).
     async fn count(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
-        let matching = self.members_matching(ctx)?;
-        let db = &state(ctx)?.store.conn;
-        Ok(customers::count(db, &matching).await?)
+        let db = reader(ctx)?;
+        Ok(match self.source(ctx)? {
+            Members::Matching(matching) => customers::count(db, &matching).await?,
+            Members::Kept(id) => segments::kept_count(db, id).await?,
+        })
     }
 
-    /// Aggregates over the current members, in one statement.
+    /// Aggregates over the members, in one statement.
     async fn statistics(&self, ctx: &Context<'_>) -> async_graphql::Result<SegmentStatistics> {
-        let matching = self.members_matching(ctx)?;
         let st = state(ctx)?;
-        let figures = segments::figures(&st.store.conn, &matching).await?;
+        let db = reader(ctx)?;
+        let figures = match self.source(ctx)? {
+            Members::Matching(matching) => segments::figures(db, &matching).await?,
+            Members::Kept(id) => segments::kept_figures(db, id).await?,
+        };
         Ok(SegmentStatistics::new(figures, &st.config.base_currency))
     }
 }
 
 impl Segment {
-    /// The members, as of today by the app's clock.
-    fn members_matching(&self, ctx: &Context<'_>) -> async_graphql::Result<Matching> {
+    /// Whose members the segment's reads cover: the kept membership when
+    /// tracked, else the query's members as of today by the app's clock.
+    /// Either way the caller must be allowed to run the query (a query on
+    /// `email` needs PII access).
+    fn source(&self, ctx: &Context<'_>) -> async_graphql::Result<Members> {
         let principal = authorize(ctx, Domain::Segments)?;
         let env = segment_env(ctx, None)?;
-        Ok(Matching::segment(&self.0.query, sees_pii(principal), &env)?)
+        let matching = Matching::segment(&self.0.query, sees_pii(principal), &env)?;
+        Ok(if self.0.tracked {
+            Members::Kept(self.0.id)
+        } else {
+            Members::Matching(matching)
+        })
     }
 }
 
@@ -108,7 +132,7 @@ impl SavedSegmentQuery {
     ) -> async_graphql::Result<Connection<Cursor, Segment>> {
         authorize(ctx, Domain::Segments)?;
         let page = ById::new(first, after.as_deref())?;
-        let db = &state(ctx)?.store.conn;
+        let db = reader(ctx)?;
         let rows = segments::saved(db, &page).await?;
         Ok(keyset(rows, EmptyFields, Segment))
     }
@@ -117,7 +141,7 @@ impl SavedSegmentQuery {
     async fn segment(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Segment>> {
         authorize(ctx, Domain::Segments)?;
         let id = decode_segment_id("id", &id)?;
-        let db = &state(ctx)?.store.conn;
+        let db = reader(ctx)?;
         Ok(segments::saved_by_id(db, id).await?.map(Segment))
     }
 }
@@ -130,6 +154,10 @@ pub struct SegmentCreateInput {
     pub description: Option<String>,
     /// A segment query; checked on save.
     pub query: String,
+    /// Keep its membership and tell each change as `segment.entered` /
+    /// `segment.exited` (default false). The customers already in it are
+    /// kept without being told.
+    pub tracked: Option<bool>,
 }
 
 /// Fields to change; omitted fields stay as they are.
@@ -139,6 +167,9 @@ pub struct SegmentUpdateInput {
     /// Null clears it.
     pub description: MaybeUndefined<String>,
     pub query: Option<String>,
+    /// Turning it on keeps the current members without telling them;
+    /// turning it off drops the kept membership without telling exits.
+    pub tracked: Option<bool>,
 }
 
 #[derive(Default)]
@@ -159,10 +190,11 @@ impl SegmentMutation {
             name: Some(input.name),
             description: Some(input.description),
             query: Some(input.query),
+            tracked: input.tracked,
         };
-        let digits = minor_digits(&st.config.base_currency);
+        let env = segment_env(ctx, None)?;
         Ok(Segment(
-            service::create(&st.store.conn, principal, fields, digits, st.clock.now()).await?,
+            service::create(&st.store.conn, principal, fields, &env, st.clock.now()).await?,
         ))
     }
 
@@ -184,19 +216,25 @@ impl SegmentMutation {
                 MaybeUndefined::Value(v) => Some(Some(v)),
             },
             query: input.query,
+            tracked: input.tracked,
         };
-        let digits = minor_digits(&st.config.base_currency);
+        let env = segment_env(ctx, None)?;
         Ok(Segment(
-            service::update(
-                &st.store.conn,
-                principal,
-                id,
-                fields,
-                digits,
-                st.clock.now(),
-            )
-            .await?,
+            service::update(&st.store.conn, principal, id, fields, &env, st.clock.now()).await?,
         ))
+    }
+
+    /// Re-evaluates a tracked segment now, as the next scheduler pass would,
+    /// and tells who entered and left. NOT_FOUND for an unknown segment,
+    /// CONFLICT for one that is not tracked.
+    async fn segment_refresh(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Segment> {
+        let principal = require_domain_write(identity(ctx), Domain::Segments)?;
+        let id = decode_segment_id("id", &id)?;
+        let st = state(ctx)?;
+        let env = segment_env(ctx, None)?;
+        let (saved, _) =
+            service::refresh(&st.store.conn, principal, id, &env, st.clock.now()).await?;
+        Ok(Segment(saved))
     }
 
     /// Deletes a saved segment and returns its id.
