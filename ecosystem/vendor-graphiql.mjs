@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Copies the GraphiQL page's third-party files from node_modules (pinned by
 // package-lock.json) into assets/graphiql/, where c360 embeds them in its
-// binary, and writes the README that names their versions.
+// binary, and writes the README that names their versions: React, GraphiQL,
+// and graphql-ws's browser build, the client the page's subscriptions run
+// over (graphql-transport-ws on the page's own /graphql).
 //
 //   node ecosystem/vendor-graphiql.mjs           copy (after `npm ci` in ecosystem/)
 //   node ecosystem/vendor-graphiql.mjs --check   exit 1 unless assets/graphiql/ holds
@@ -31,6 +33,10 @@ const FILES = {
     ['graphiql.min.js', 'graphiql.min.js'],
     ['graphiql.min.css', 'graphiql.min.css'],
     ['LICENSE', 'LICENSE.graphiql'],
+  ],
+  'graphql-ws': [
+    ['umd/graphql-ws.min.js', 'graphql-ws.min.js'],
+    ['LICENSE.md', 'LICENSE.graphql-ws'],
   ],
 };
 

@@ -6,6 +6,14 @@
 // the README's profile query and the showcase customer, so that pressing
 // Execute shows that customer's orders: the same JSON as the query POSTed
 // directly. Screenshot: $C360_OUT/graphiql.png.
+//
+// Then a subscription typed into the query editor (`customerEvents` of that
+// customer, `order.placed` only) runs over a WebSocket to the page's own
+// /graphql (graphql-transport-ws, the vendored graphql-ws client; the CSP's
+// connect-src 'self' must let it through), with the Headers tab's token in
+// connection_init; an order posted over HTTP by the check must appear in the
+// result pane as that event, and Stop must complete the subscription and
+// close the socket. Screenshot: $C360_OUT/graphiql-subscription.png.
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { chromium } from 'playwright-core';
@@ -17,12 +25,30 @@ if (!url || !token || !customerId || !out) {
 }
 const origin = new URL(url).origin;
 const screenshot = join(out, 'graphiql.png');
+const subscriptionScreenshot = join(out, 'graphiql-subscription.png');
 const TIMEOUT = 30_000;
+// The server follows the outbox from its end once a subscriber is there, on
+// its next poll (100 ms): the order is posted this long after `subscribe`.
+const SETTLE_MS = 1_000;
+const SUBSCRIPTION = `subscription OrderFeed($id: ID!) {
+  customerEvents(customerId: $id, types: ["order.placed"]) {
+    id
+    type
+    occurredAt
+    data
+    customer {
+      id
+    }
+  }
+}
+`;
 
 // Problems the page reports on its own (network, console, exceptions),
 // collected while the steps run and reported together at the end.
 const problems = [];
 const requests = [];
+// The page's WebSockets, with the graphql-transport-ws messages each way.
+const sockets = [];
 
 /** The text of every CodeMirror editor on the page, by the GraphiQL editor it belongs to. */
 async function editors(page) {
@@ -80,6 +106,23 @@ try {
     if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
   });
   page.on('pageerror', (e) => problems.push(`script error: ${e.message}`));
+  page.on('websocket', (ws) => {
+    const socket = { url: ws.url(), sent: [], received: [], closed: false };
+    sockets.push(socket);
+    const parse = (payload) => {
+      try {
+        return JSON.parse(payload);
+      } catch {
+        return { unparsed: String(payload) };
+      }
+    };
+    ws.on('framesent', (f) => socket.sent.push(parse(f.payload)));
+    ws.on('framereceived', (f) => socket.received.push(parse(f.payload)));
+    ws.on('socketerror', (e) => problems.push(`WebSocket error on ${ws.url()}: ${e}`));
+    ws.on('close', () => {
+      socket.closed = true;
+    });
+  });
 
   const response = await step('open the page', () => page.goto(url, { waitUntil: 'load' }));
   if (response.status() !== 200) throw new Error(`GET ${url} answered ${response.status()}`);
@@ -174,9 +217,120 @@ try {
   }
 
   await page.screenshot({ path: screenshot });
+
+  // --- A subscription, typed in GraphiQL, over a WebSocket ----------------
+  await step('type the subscription', async () => {
+    await page.locator('.graphiql-query-editor .CodeMirror').click();
+    await page.keyboard.press('ControlOrMeta+A');
+    await page.keyboard.insertText(SUBSCRIPTION);
+    const typed = (await editors(page)).query;
+    if (typed !== SUBSCRIPTION) throw new Error(`the query editor holds ${JSON.stringify(typed)}`);
+    // GraphiQL reads the operation off the editor 100 ms after an edit (a
+    // debounce); Execute before that would still run `Profile`.
+    await page.waitForFunction(
+      () => document.querySelector('.graphiql-query-editor .CodeMirror')?.CodeMirror?.operationName === 'OrderFeed',
+    );
+    await page.waitForTimeout(200);
+  });
+  await step('press Execute', () => page.getByRole('button', { name: /Execute query/i }).click());
+  const socket = await step('GraphiQL subscribes over a WebSocket', async () => {
+    const started = Date.now();
+    for (;;) {
+      const found = sockets.find((s) => s.sent.some((m) => m.type === 'subscribe' && m.payload?.query?.includes('OrderFeed')));
+      if (found && found.received.some((m) => m.type === 'connection_ack')) return found;
+      const refused = sockets.find((s) => s.closed);
+      if (refused) throw new Error(`the WebSocket ${refused.url} closed (received: ${JSON.stringify(refused.received).slice(0, 300)})`);
+      if (Date.now() - started > TIMEOUT) {
+        throw new Error(`no acknowledged subscription in ${TIMEOUT / 1000} s (sockets: ${JSON.stringify(sockets).slice(0, 400)})`);
+      }
+      await page.waitForTimeout(50);
+    }
+  });
+  const socketUrl = new URL(socket.url);
+  if (socketUrl.protocol !== 'ws:' || socketUrl.host !== new URL(url).host || socketUrl.pathname !== new URL(url).pathname) {
+    throw new Error(`GraphiQL opened the WebSocket ${socket.url}, not ${url.replace(/^http/, 'ws')}`);
+  }
+  const init = socket.sent.find((m) => m.type === 'connection_init');
+  if (init?.payload?.Authorization !== `Bearer ${token}`) {
+    throw new Error(`connection_init carried ${JSON.stringify(init?.payload)}, not the Headers tab's demo token`);
+  }
+  const subscribeMessage = socket.sent.find((m) => m.type === 'subscribe');
+  if (!isDeepStrictEqual(subscribeMessage.payload.variables, { id: customerId })) {
+    throw new Error(`GraphiQL subscribed with the variables ${JSON.stringify(subscribeMessage.payload.variables)}`);
+  }
+  await page.getByRole('button', { name: /Stop query/i }).waitFor();
+  await page.waitForTimeout(SETTLE_MS);
+
+  const externalRef = `eco-graphiql-${Date.now()}`;
+  const ingest = await fetch(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/graphql-response+json',
+      authorization: `Bearer ${token}`,
+    },
+    body: JSON.stringify({
+      query: `mutation Ingest($input: OrderIngestInput!) { orderIngest(input: $input) { id orderNumber } }`,
+      variables: {
+        input: {
+          customerId,
+          externalRef,
+          status: 'PAID',
+          channel: 'POS',
+          currencyCode: 'USD',
+          total: 1200,
+          lines: [{ sku: 'LIP-001', productName: 'Lipstick', quantity: 1, unitPrice: 1200 }],
+        },
+      },
+    }),
+  }).then((r) => r.json());
+  const posted = ingest.data?.orderIngest;
+  if (!posted) throw new Error(`orderIngest failed: ${JSON.stringify(ingest.errors ?? ingest)}`);
+  const event = await step(`the order.placed event of ${posted.orderNumber} appears in the result pane`, async () => {
+    await page.waitForFunction(
+      (orderId) => (document.querySelector('.result-window .CodeMirror')?.CodeMirror?.getValue() ?? '').includes(orderId),
+      posted.id,
+      { timeout: 10_000 },
+    );
+    return JSON.parse((await editors(page)).result);
+  });
+  const shownEvent = event.data?.customerEvents;
+  if (
+    event.errors ||
+    shownEvent?.type !== 'order.placed' ||
+    shownEvent.customer?.id !== customerId ||
+    shownEvent.data?.order?.orderNumber !== posted.orderNumber ||
+    shownEvent.data?.order?.externalRef !== externalRef
+  ) {
+    throw new Error(`the result pane shows ${JSON.stringify(event).slice(0, 400)}, not order ${posted.orderNumber}'s order.placed event`);
+  }
+  const next = socket.received.find((m) => m.type === 'next' && m.payload?.data?.customerEvents?.id === shownEvent.id);
+  if (!next) throw new Error(`the event ${shownEvent.id} did not come through the WebSocket`);
+  const visibleEvent = await page.locator('.result-window .CodeMirror-lines').innerText();
+  if (!visibleEvent.includes('"order.placed"') || !visibleEvent.includes(posted.orderNumber)) {
+    throw new Error(`the result pane does not show the event (order ${posted.orderNumber})`);
+  }
+  await page.screenshot({ path: subscriptionScreenshot });
+
+  // Stop: the subscription completes and the (lazy) socket closes.
+  await step('press Stop', () => page.getByRole('button', { name: /Stop query/i }).click());
+  await step('the subscription completes and the socket closes', async () => {
+    await page.getByRole('button', { name: /Execute query/i }).waitFor();
+    const started = Date.now();
+    while (!socket.closed) {
+      if (Date.now() - started > TIMEOUT) throw new Error('the WebSocket stayed open after Stop');
+      await page.waitForTimeout(50);
+    }
+    if (!socket.sent.some((m) => m.type === 'complete' && m.id === subscribeMessage.id)) {
+      throw new Error(`GraphiQL sent no complete for ${subscribeMessage.id}`);
+    }
+  });
+
   summary =
     `graphiql: ${requests.length} requests, all to ${origin}; docs list ${title} (${customerFields.length} fields); ` +
-    `Profile of ${customerId} ran with the demo token: ${orders.length} orders (${orders[0]}…), equal to a direct POST; ${screenshot}`;
+    `Profile of ${customerId} ran with the demo token: ${orders.length} orders (${orders[0]}…), equal to a direct POST; ${screenshot}; ` +
+    `subscription OrderFeed ran over ${socket.url} with the demo token, order ${posted.orderNumber} posted over HTTP appeared as ` +
+    `${shownEvent.type} ${shownEvent.id}, Stop closed the socket; ${subscriptionScreenshot}`;
   // Late network errors (e.g. introspection) count as well.
   await page.waitForLoadState('networkidle');
 } catch (err) {

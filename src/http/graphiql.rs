@@ -1,9 +1,11 @@
 //! GraphiQL, served by c360 itself: the page `GET /graphql` answers a browser
-//! with, and the React and GraphiQL production builds it loads, embedded in
-//! the binary from `assets/graphiql/` (copied there from the pinned npm
-//! packages by `ecosystem/vendor-graphiql.mjs`). Nothing comes from another
-//! origin, so the page works offline and its Content-Security-Policy names no
-//! origin but this server's.
+//! with, and the React, GraphiQL and graphql-ws production builds it loads,
+//! embedded in the binary from `assets/graphiql/` (copied there from the
+//! pinned npm packages by `ecosystem/vendor-graphiql.mjs`). Nothing comes from
+//! another origin, so the page works offline and its Content-Security-Policy
+//! names no origin but this server's. Subscriptions typed in the page run
+//! over a WebSocket to the same `/graphql` (graphql-transport-ws, with
+//! graphql-ws's client; `assets/graphiql/init.js`).
 //!
 //! In a `serve --seed-demo --dev` session the page opens ready to run: the
 //! demo staff token in the headers, the README's first query, and the
@@ -47,6 +49,13 @@ const BLANK_QUERY: &str = "\
 /// this server (the defaults travel in a JSON data block, which is not run).
 /// GraphiQL's dialogs add `<style>` elements at run time, hence
 /// 'unsafe-inline' for styles; its fonts are `data:` URLs in its CSS.
+///
+/// `connect-src 'self'` covers the subscriptions' WebSocket too: since CSP
+/// Level 3, 'self' matches `ws:` on an `http:` page and `wss:` on an `https:`
+/// one, same host and port (Chromium since 71, Firefox, Safari since 16;
+/// `ecosystem/checks/30-graphiql.mjs` runs a subscription in Debian's
+/// Chromium under this policy). Naming the origin instead would mean
+/// trusting the `Host` header and guessing the scheme behind a proxy.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
     font-src data:; img-src 'self' data:; connect-src 'self'; base-uri 'none'; \
     form-action 'none'; frame-ancestors 'none'";
@@ -65,9 +74,10 @@ const REACT: usize = 0;
 const REACT_DOM: usize = 1;
 const GRAPHIQL_JS: usize = 2;
 const GRAPHIQL_CSS: usize = 3;
-const INIT: usize = 4;
+const GRAPHQL_WS: usize = 4;
+const INIT: usize = 5;
 
-const ASSETS: [Asset; 5] = [
+const ASSETS: [Asset; 6] = [
     Asset {
         name: "react.production.min.js",
         content_type: JS,
@@ -89,6 +99,11 @@ const ASSETS: [Asset; 5] = [
         bytes: include_bytes!("../../assets/graphiql/graphiql.min.css"),
     },
     Asset {
+        name: "graphql-ws.min.js",
+        content_type: JS,
+        bytes: include_bytes!("../../assets/graphiql/graphql-ws.min.js"),
+    },
+    Asset {
         name: "init.js",
         content_type: JS,
         bytes: include_bytes!("../../assets/graphiql/init.js"),
@@ -100,7 +115,7 @@ const ASSETS: [Asset; 5] = [
 /// re-vendored or edited file gets a new URL and a browser never keeps a
 /// stale copy of an "immutable" one; no version number to keep in step.
 /// Computed once per process (about 4 MB to hash).
-static FINGERPRINTS: LazyLock<[String; 5]> = LazyLock::new(|| {
+static FINGERPRINTS: LazyLock<[String; 6]> = LazyLock::new(|| {
     ASSETS
         .each_ref()
         .map(|a| format!("{:016x}", fnv1a(a.bytes)))
@@ -163,6 +178,7 @@ pub(super) fn page(app: &App) -> Response {
 <script src="{react}"></script>
 <script src="{react_dom}"></script>
 <script src="{graphiql}"></script>
+<script src="{graphql_ws}"></script>
 <script src="{init}"></script>
 </body>
 </html>
@@ -171,6 +187,7 @@ pub(super) fn page(app: &App) -> Response {
         react = asset_path(REACT),
         react_dom = asset_path(REACT_DOM),
         graphiql = asset_path(GRAPHIQL_JS),
+        graphql_ws = asset_path(GRAPHQL_WS),
         init = asset_path(INIT),
     );
     (

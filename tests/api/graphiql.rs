@@ -16,11 +16,12 @@ use crate::helpers::TestApp;
 const BROWSER_ACCEPT: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
 
 /// The files the page must load, by name, with their content type.
-const ASSETS: [(&str, &str); 5] = [
+const ASSETS: [(&str, &str); 6] = [
     ("react.production.min.js", "text/javascript"),
     ("react-dom.production.min.js", "text/javascript"),
     ("graphiql.min.js", "text/javascript"),
     ("graphiql.min.css", "text/css"),
+    ("graphql-ws.min.js", "text/javascript"),
     ("init.js", "text/javascript"),
 ];
 
@@ -106,7 +107,9 @@ async fn the_page_loads_only_same_origin_files_cached_for_a_year() {
         .into_iter()
         .filter(|href| href != "data:,")
         .collect();
-    assert_eq!(scripts.len(), 4, "{scripts:?}");
+    assert_eq!(scripts.len(), 5, "{scripts:?}");
+    // init.js uses the globals of the others (GraphiQL, graphqlWs): last.
+    assert!(scripts[4].ends_with("/init.js"), "{scripts:?}");
     assert_eq!(links.len(), 1, "{links:?}");
     let referenced: Vec<String> = scripts.into_iter().chain(links).collect();
     for (name, content_type) in ASSETS {
