@@ -329,3 +329,62 @@ async fn protocol_violations_close_with_the_protocols_codes() {
         "Query"
     );
 }
+
+each_store! {
+    async fn segment_membership_tells_entries_and_exits_of_one_segment(store: StoreKind) {
+        let app = gateway(store).await;
+        app.seed(2).await;
+        let customer = app.ids("SELECT id FROM customers ORDER BY id").await[0];
+        let save = |name: &'static str| {
+            let app = &app;
+            async move {
+                let data = app
+                    .query(
+                        "mutation($input: SegmentCreateInput!) { segmentCreate(input: $input) { id } }",
+                        json!({ "input": { "name": name, "query": format!("customer_tags CONTAINS '{name}'"), "tracked": true } }),
+                    )
+                    .await;
+                data["segmentCreate"]["id"].as_str().expect("id").to_owned()
+            }
+        };
+        let (watched, other) = (save("vip").await, save("wholesale").await);
+        let tags = |mutation: &'static str, tag: &'static str| {
+            let app = &app;
+            async move {
+                let query = format!("mutation($id: ID!, $tags: [String!]!) {{ {mutation}(id: $id, tags: $tags) {{ tags }} }}");
+                app.query(&query, json!({ "id": gid(customer), "tags": [tag] })).await;
+            }
+        };
+
+        // segments:read is needed; a partner without it is refused.
+        let crm = app.token(Role::Partner, "crm", &["customers:read"]);
+        let mut refused = connected(&app, &crm).await;
+        let membership = "subscription($id: ID!) { segmentMembership(segmentId: $id) { type data customer { id } } }";
+        send(&mut refused, json!({ "type": "subscribe", "id": "m", "payload": { "query": membership, "variables": { "id": watched } } })).await;
+        assert_eq!(next(&mut refused).await["payload"]["errors"][0]["extensions"]["code"], "FORBIDDEN");
+
+        // An unknown segment is NOT_FOUND.
+        let analyst = app.token(Role::Partner, "analyst", &["segments:read"]);
+        let mut ws = connected(&app, &analyst).await;
+        send(&mut ws, json!({ "type": "subscribe", "id": "m", "payload": { "query": membership, "variables": { "id": "gid://c360/Segment/999" } } })).await;
+        assert_eq!(next(&mut ws).await["payload"]["errors"][0]["extensions"]["code"], "NOT_FOUND");
+        assert_eq!(next(&mut ws).await["type"], "complete");
+        send(&mut ws, json!({ "type": "subscribe", "id": "m", "payload": { "query": membership, "variables": { "id": watched } } })).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+
+        // Entering the other segment tells nothing here; entering and
+        // leaving the watched one tells both.
+        tags("customerTagsAdd", "wholesale").await;
+        tags("customerTagsAdd", "vip").await;
+        app.tick().await;
+        let entered = next(&mut ws).await;
+        assert_eq!(entered["payload"]["data"]["segmentMembership"]["type"], "segment.entered", "{entered}");
+        assert_eq!(entered["payload"]["data"]["segmentMembership"]["data"]["segment"]["id"], watched);
+        assert_eq!(entered["payload"]["data"]["segmentMembership"]["customer"]["id"], gid(customer));
+        tags("customerTagsRemove", "vip").await;
+        app.tick().await;
+        let exited = next(&mut ws).await;
+        assert_eq!(exited["payload"]["data"]["segmentMembership"]["type"], "segment.exited", "{exited}");
+        assert_ne!(other, watched);
+    }
+}
