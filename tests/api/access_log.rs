@@ -3,115 +3,13 @@
 //! of a `traceparent`, the operation, the caller's role and subject, the
 //! statements and the error codes; never a token or PII.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use serde_json::json;
 
-use serde_json::{Value, json};
-
-use crate::cli::c360;
-
-/// `c360 serve --dev --log-format json` on a fresh SQLite file, its stderr
-/// collected line by line.
-struct Served {
-    child: Child,
-    url: String,
-    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
-    _dir: tempfile::TempDir,
-}
-
-impl Served {
-    async fn start() -> Served {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let db = format!("sqlite://{}?mode=rwc", dir.path().join("c360.db").display());
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let mut child = c360()
-            .args([
-                "serve",
-                "--dev",
-                "--log-format",
-                "json",
-                "--database-url",
-                &db,
-            ])
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .args([
-                "--scheduler-interval",
-                "0s",
-                "--webhooks-poll-interval",
-                "0s",
-            ])
-            .env_remove("C360_LOG")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("c360 serve starts");
-        let stderr = child.stderr.take().expect("stderr");
-        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let sink = lines.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                sink.lock().expect("lines").push(line);
-            }
-        });
-        let url = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while reqwest::get(format!("{url}/healthz")).await.is_err() {
-            assert!(Instant::now() < deadline, "not ready: {:?}", lines.lock());
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        Served {
-            child,
-            url,
-            lines,
-            _dir: dir,
-        }
-    }
-
-    /// The access line of `request_id`, once written.
-    async fn access(&self, request_id: &str) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let found = self.lines.lock().expect("lines").iter().find_map(|l| {
-                let v: Value = serde_json::from_str(l).ok()?;
-                (v["target"] == "c360::access" && v["request_id"] == request_id).then_some(v)
-            });
-            if let Some(line) = found {
-                return line;
-            }
-            assert!(Instant::now() < deadline, "{:?}", self.lines.lock());
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn token(role: &str, sub: &str, scopes: &[&str]) -> String {
-    let mut cmd = c360();
-    cmd.args(["token", "--dev", "--role", role, "--sub", sub]);
-    for s in scopes {
-        cmd.args(["--scope", s]);
-    }
-    let out = cmd.output().expect("c360 token");
-    assert!(out.status.success());
-    String::from_utf8(out.stdout)
-        .expect("utf-8")
-        .trim()
-        .to_owned()
-}
+use crate::served::{Served, token};
 
 #[tokio::test]
 async fn every_request_gets_one_json_line_with_its_ids_and_no_secrets() {
-    let served = Served::start().await;
+    let served = Served::start(None, &[], &[]).await;
     let client = reqwest::Client::new();
     let partner = token("PARTNER", "pos-7", &["customers:read"]);
     let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -148,7 +46,7 @@ async fn every_request_gets_one_json_line_with_its_ids_and_no_secrets() {
         line["duration_ms"].as_f64().is_some_and(|d| d > 0.0),
         "{line}"
     );
-    let all = served.lines.lock().expect("lines").join("\n");
+    let all = served.log();
     assert!(!all.contains(&partner), "a token reached the log");
 
     // No id sent, or one unfit for a log: a fresh one, echoed. A broken
@@ -192,14 +90,7 @@ async fn every_request_gets_one_json_line_with_its_ids_and_no_secrets() {
     assert_eq!(line["codes"], "UNAUTHENTICATED");
     assert_eq!(line["operations"], "");
     assert_eq!(line["outcome"], "-");
-    assert!(
-        !served
-            .lines
-            .lock()
-            .expect("lines")
-            .join("\n")
-            .contains("not-a-token")
-    );
+    assert!(!served.log().contains("not-a-token"));
 
     // A batch: each operation named, the worst outcome, every code.
     let r = client

@@ -29,6 +29,7 @@ mod scheduler;
 mod seed;
 mod segment_differential;
 mod segments;
+mod served;
 mod shared_rate_limits;
 mod subscriptions;
 mod text_lengths;

@@ -2,8 +2,6 @@
 //! spans of a request under the caller's `traceparent` to a collector, here
 //! a local listener that decodes what it receives.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -13,7 +11,7 @@ use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 use serde_json::{Value, json};
 
-use crate::cli::c360;
+use crate::served::{Served, token};
 
 /// Collected spans, decoded from every export received.
 #[derive(Clone, Default)]
@@ -60,78 +58,13 @@ impl Collector {
     }
 }
 
-struct Served {
-    child: Child,
-    url: String,
-    log: Arc<Mutex<Vec<String>>>,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 async fn serve(collector: &str) -> Served {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let db = format!("sqlite://{}?mode=rwc", dir.path().join("c360.db").display());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let mut child = c360()
-        .args([
-            "serve",
-            "--dev",
-            "--seed-demo",
-            "--log-format",
-            "json",
-            "--database-url",
-            &db,
-        ])
-        .args([
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--otlp-endpoint",
-            collector,
-        ])
-        .args([
-            "--scheduler-interval",
-            "0s",
-            "--webhooks-poll-interval",
-            "0s",
-        ])
-        .env("OTEL_BSP_SCHEDULE_DELAY", "100")
-        .env_remove("C360_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("c360 serve starts");
-    let stderr = child.stderr.take().expect("stderr");
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let sink = log.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            sink.lock().expect("log").push(line);
-        }
-    });
-    let url = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !reqwest::get(format!("{url}/readyz"))
-        .await
-        .is_ok_and(|r| r.status().is_success())
-    {
-        assert!(Instant::now() < deadline, "not ready: {:?}", log.lock());
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    Served {
-        child,
-        url,
-        log,
-        _dir: dir,
-    }
+    Served::start(
+        None,
+        &["--seed-demo", "--otlp-endpoint", collector],
+        &[("OTEL_BSP_SCHEDULE_DELAY", "100")],
+    )
+    .await
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -142,16 +75,7 @@ fn hex(bytes: &[u8]) -> String {
 async fn a_request_is_exported_under_the_callers_trace() {
     let (collector, endpoint) = Collector::start().await;
     let served = serve(&endpoint).await;
-    let token = {
-        let out = c360()
-            .args(["token", "--dev", "--role", "STAFF", "--sub", "tracer"])
-            .output()
-            .expect("c360 token");
-        String::from_utf8(out.stdout)
-            .expect("utf-8")
-            .trim()
-            .to_owned()
-    };
+    let token = token("STAFF", "tracer", &[]);
     let trace = "0af7651916cd43dd8448eb211c80319c";
     let caller_span = "b7ad6b7169203331";
     let body: Value = reqwest::Client::new()
@@ -212,13 +136,6 @@ async fn a_request_is_exported_under_the_callers_trace() {
         );
     }
     // The access log names the same trace.
-    let line = served
-        .log
-        .lock()
-        .expect("log")
-        .iter()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .find(|l| l["request_id"] == "traced-1")
-        .expect("the access line");
+    let line = served.access("traced-1").await;
     assert_eq!(line["trace_id"], trace);
 }
