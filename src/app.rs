@@ -3,9 +3,10 @@
 
 use std::sync::Arc;
 
-use crate::auth::{TokenIssuer, TokenVerifier};
+use crate::auth::{Identity, TokenIssuer, TokenVerifier};
 use crate::config::Config;
 use crate::db::Store;
+use crate::db::replicas::{Reader, Replicas};
 
 #[derive(Clone, Debug)]
 pub struct AppState(pub Arc<App>);
@@ -20,8 +21,12 @@ impl std::ops::Deref for AppState {
 
 #[derive(Debug)]
 pub struct App {
-    /// The store and its statement counter.
+    /// The store and its statement counter: the primary, which every write
+    /// and background job uses.
     pub store: Store,
+    /// Read replicas, their health and the callers who wrote lately; see
+    /// [`App::reader`].
+    pub replicas: Replicas,
     pub config: Config,
     /// The business rules, read from `config` once.
     pub rules: crate::service::Rules,
@@ -51,4 +56,29 @@ pub struct App {
     /// the token is minted after the app is built and the store seeded, when
     /// the app is already shared.
     pub graphiql_demo: std::sync::OnceLock<crate::http::graphiql::DemoSession>,
+}
+
+impl App {
+    /// The connection a request of `identity` reads from, chosen once per
+    /// request: for a query (`read_only`), a replica in use, round-robin,
+    /// unless the caller wrote within the lag bound; the primary for
+    /// everything else, and whenever no replica is in use.
+    pub fn reader(&self, identity: &Identity, read_only: bool) -> Reader {
+        let subject = match identity {
+            Identity::Authenticated(principal) => Some(principal.subject.as_str()),
+            Identity::Anonymous => None,
+        };
+        let replica = read_only.then(|| self.replicas.pick(subject)).flatten();
+        match replica {
+            Some(replica) => Reader(replica.store.conn.clone()),
+            None => Reader(self.store.conn.clone()),
+        }
+    }
+
+    /// Notes that `identity` wrote, so its next reads see the write.
+    pub fn wrote(&self, identity: &Identity) {
+        if let Identity::Authenticated(principal) = identity {
+            self.replicas.wrote(&principal.subject);
+        }
+    }
 }

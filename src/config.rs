@@ -30,6 +30,28 @@ pub struct Config {
     )]
     pub db_max_connections: u32,
 
+    /// PostgreSQL streaming replicas that serve queries (`postgres://…`),
+    /// repeated or comma-separated. Mutations, a caller's reads right after
+    /// its own write, subscriptions and background jobs use the primary
+    /// (`--database-url`), which must be PostgreSQL.
+    #[arg(
+        long = "database-read-url",
+        env = "C360_DATABASE_READ_URLS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub database_read_urls: Vec<String>,
+
+    /// A replica whose replay lags more than this is skipped until it
+    /// catches up. A caller's reads stay on the primary this long, plus one
+    /// check interval, after its own write.
+    #[arg(long, env = "C360_REPLICA_MAX_LAG", default_value = "5s", value_parser = humantime::parse_duration, global = true)]
+    pub replica_max_lag: Duration,
+
+    /// How often `serve` checks that each replica answers and measures its lag.
+    #[arg(long, env = "C360_REPLICA_CHECK_INTERVAL", default_value = "1s", value_parser = humantime::parse_duration, global = true)]
+    pub replica_check_interval: Duration,
+
     /// Address the HTTP server binds (port 0 picks a free port).
     #[arg(
         long,

@@ -1,6 +1,10 @@
 //! Opening the store: one pool per process, SQLite tuned for a server
 //! (WAL, foreign keys, busy timeout), and a count of every SQL statement run,
 //! which `/metrics` exposes and the tests use to hold the statement budget.
+//! Read replicas, and which connection a request reads from, are in
+//! [`replicas`].
+
+pub mod replicas;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -45,6 +49,9 @@ pub struct StoreOptions {
     pub acquire_timeout: Duration,
     /// Server-side cap on one statement (PostgreSQL `statement_timeout`).
     pub statement_timeout: Option<Duration>,
+    /// Connect on first use rather than at open, keeping no idle
+    /// connection: a replica that is down at start must not stop it.
+    pub lazy: bool,
 }
 
 impl StoreOptions {
@@ -54,6 +61,7 @@ impl StoreOptions {
             max_connections: 10,
             acquire_timeout: Duration::from_secs(5),
             statement_timeout: None,
+            lazy: false,
         }
     }
 }
@@ -69,7 +77,8 @@ impl Store {
     pub async fn connect(options: &StoreOptions) -> Result<Store, DbErr> {
         let mut opts = ConnectOptions::new(options.url.clone());
         opts.max_connections(options.max_connections)
-            .min_connections(1)
+            .min_connections(if options.lazy { 0 } else { 1 })
+            .connect_lazy(options.lazy)
             .acquire_timeout(options.acquire_timeout)
             .connect_timeout(options.acquire_timeout)
             // sea-orm pings on every acquire by default, and it acquires per

@@ -12,7 +12,7 @@ pub mod auth;
 pub mod cli;
 /// Typed configuration, loaded once from flags and `C360_*` / `DATABASE_URL`.
 pub mod config;
-/// Opening the store: pool, SQLite pragmas, statement counting.
+/// Opening the store: pool, SQLite pragmas, statement counting; read replicas.
 pub mod db;
 /// Facts of the business, defined once: ids, money, tiers, NPS, RFM, statuses, codes, the clock.
 pub mod domain;

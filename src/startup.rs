@@ -58,8 +58,10 @@ impl App {
         let (verifier, issuer) = tokens(&config).await;
         let trusted =
             crate::graphql::trusted::TrustedDocuments::load(config.trusted_documents.as_deref())?;
+        let replicas = crate::db::replicas::Replicas::open(&config, store.backend()).await?;
         Ok(AppState(Arc::new(App {
             store,
+            replicas,
             verifier,
             issuer,
             rules,
@@ -166,6 +168,7 @@ impl Jobs {
                 settle_schedule(app),
                 events_schedule(app),
                 reload_trusted_documents_on_hangup(app),
+                replica_checks(app),
                 crate::stream::job(app),
                 crate::live::job(app),
             ]
@@ -235,6 +238,29 @@ fn events_schedule(app: &AppState) -> Option<JoinHandle<()>> {
             async move { Ok(crate::events::scheduler::tick(&app).await?.to_string()) }
         },
     )
+}
+
+/// Checks every read replica at once and then every
+/// `replica_check_interval` (`db::replicas`); queries use a replica only
+/// once a check has found it current.
+fn replica_checks(app: &AppState) -> Option<JoinHandle<()>> {
+    if app.replicas.is_empty() {
+        return None;
+    }
+    let urls: Vec<String> = app.replicas.status().into_iter().map(|r| r.url).collect();
+    tracing::info!(
+        replicas = %urls.join(", "),
+        "queries go to the read replicas that a check finds current"
+    );
+    let app = app.clone();
+    Some(tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(app.config.replica_check_interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            app.replicas.check().await;
+        }
+    }))
 }
 
 /// Reads the trusted-document manifest again on SIGHUP, the Unix signal for

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
 use async_graphql::Context;
+use sea_orm::DatabaseConnection;
 
 use crate::app::AppState;
 pub use crate::auth::sees_pii;
@@ -12,6 +13,7 @@ use crate::auth::{
     CustomerScope, Domain, Identity, Principal, audits_pii_read, require_domain,
     visible_customer_ids,
 };
+use crate::db::replicas::Reader;
 use crate::error::AppError;
 use crate::read::loaders::Loaders;
 
@@ -32,6 +34,16 @@ pub fn loaders<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Loaders> {
 pub fn state<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a AppState> {
     ctx.data::<AppState>()
         .map_err(|_| AppError::Internal(anyhow::anyhow!("application state missing")).into())
+}
+
+/// The connection the request reads from, chosen once by `App::reader`: a
+/// replica for a query when one is in use, else the primary. Operations
+/// over WebSocket carry none and read the primary.
+pub fn reader<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a DatabaseConnection> {
+    match ctx.data_opt::<Reader>() {
+        Some(reader) => Ok(&reader.0),
+        None => Ok(&state(ctx)?.store.conn),
+    }
 }
 
 pub fn scope_of(principal: &Principal) -> CustomerScope {

@@ -9,7 +9,7 @@ use c360_entity::event;
 use chrono::{DateTime, Utc};
 
 use super::connection::keyset;
-use super::context::{identity, state};
+use super::context::{identity, reader};
 use super::customer::Customer;
 use super::ids::{Kind, decode};
 use super::limits::page_cost;
@@ -78,7 +78,7 @@ impl EventsQuery {
                 .transpose()?,
         };
         let page_of = ById::new(first, after.as_deref())?;
-        let rows = page(&state(ctx)?.store.conn, &filter, &page_of).await?;
+        let rows = page(reader(ctx)?, &filter, &page_of).await?;
         Ok(keyset(rows, EmptyFields, Event))
     }
 }

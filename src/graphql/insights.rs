@@ -5,7 +5,7 @@
 use async_graphql::{Context, Object};
 use chrono::{DateTime, Utc};
 
-use super::context::{authorize, sees_pii, state};
+use super::context::{authorize, reader, sees_pii, state};
 use super::money::Money;
 use super::segment::segment_env;
 use crate::auth::Domain;
@@ -52,7 +52,7 @@ impl InsightsQuery {
         };
         let st = state(ctx)?;
         let figures =
-            service::period(&st.store.conn, &st.config.base_currency, period, population).await?;
+            service::period(reader(ctx)?, &st.config.base_currency, period, population).await?;
         Ok(Insights {
             figures,
             currency: st.config.base_currency.clone(),

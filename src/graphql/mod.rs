@@ -31,6 +31,7 @@ mod webhooks;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use async_graphql::parser::types::{ExecutableDocument, OperationType};
 use async_graphql::{MergedObject, Schema, SchemaBuilder};
 
 use crate::app::AppState;
@@ -140,31 +141,13 @@ pub async fn execute(
     trusted: Option<&C360Schema>,
     app: &AppState,
     identity: Identity,
-    request: async_graphql::Request,
+    mut request: async_graphql::Request,
 ) -> async_graphql::Response {
     let scope = match &identity {
         Identity::Authenticated(p) => visible_customer_ids(p),
         // Anonymous callers read nothing; the guards say so before any loader runs.
         Identity::Anonymous => CustomerScope::Only(0),
     };
-    let tasks = match app.store.conn.get_database_backend() {
-        sea_orm::DatabaseBackend::Postgres => {
-            RequestTasks::combining(Combiner::new(app.store.conn.clone()))
-        }
-        _ => RequestTasks::default(),
-    };
-    let loaders = Loaders::new(
-        &app.store.conn,
-        scope,
-        &tasks,
-        app.config.loader_delay,
-        &app.clock,
-    );
-    let pii_reads = context::PiiReads::default();
-    let mut request = request
-        .data(identity.clone())
-        .data(loaders)
-        .data(pii_reads.clone());
     let limits = DocumentLimits::from_config(&app.config);
     let mut checked_doc = None;
     match app
@@ -187,6 +170,31 @@ pub async fn execute(
         Ok(None) => {}
         Err(err) => return error_response(&err),
     }
+    // Where the request reads, chosen once: a query may read a replica.
+    let operation = checked_doc
+        .as_ref()
+        .and_then(|c| operation_type(&c.doc, request.operation_name.as_deref()));
+    let reader = app.reader(&identity, operation == Some(OperationType::Query));
+    let tasks = match reader.0.get_database_backend() {
+        sea_orm::DatabaseBackend::Postgres => {
+            RequestTasks::combining(Combiner::new(reader.0.clone()))
+        }
+        _ => RequestTasks::default(),
+    };
+    let loaders = Loaders::new(
+        &reader.0,
+        &app.store.conn,
+        scope,
+        &tasks,
+        app.config.loader_delay,
+        &app.clock,
+    );
+    let pii_reads = context::PiiReads::default();
+    let request = request
+        .data(identity.clone())
+        .data(loaders)
+        .data(pii_reads.clone())
+        .data(reader);
     let validated = checked_doc
         .as_ref()
         .is_some_and(|c| c.validated.load(Ordering::Relaxed));
@@ -206,7 +214,12 @@ pub async fn execute(
         }
         tasks.drive(schema.execute(request)).await
     };
-    let mut response = match tokio::time::timeout(deadline, run).await {
+    let ran = tokio::time::timeout(deadline, run).await;
+    if operation == Some(OperationType::Mutation) {
+        // The caller's next reads must see what it wrote.
+        app.wrote(&identity);
+    }
+    let mut response = match ran {
         Ok(mut response) => {
             explain_limits(&mut response, &app.config);
             // Executed, so the document passed validation: a trusted one
@@ -258,8 +271,10 @@ pub fn subscribe(
         Identity::Authenticated(p) => visible_customer_ids(p),
         Identity::Anonymous => CustomerScope::Only(0),
     };
+    // Everything over WebSocket reads the primary, which the feed follows.
     let tasks = RequestTasks::default();
     let loaders = Loaders::new(
+        &app.store.conn,
         &app.store.conn,
         scope,
         &tasks,
@@ -272,6 +287,7 @@ pub fn subscribe(
         .data(loaders)
         .data(pii_reads.clone());
     let limits = DocumentLimits::from_config(&app.config);
+    let mut mutation = false;
     match app
         .documents
         .check(&request.query, request.operation_name.as_deref(), &limits)
@@ -286,7 +302,11 @@ pub fn subscribe(
             ));
             return futures_util::stream::once(async { refused }).boxed();
         }
-        Ok(Some(checked)) => request.set_parsed_query(checked.doc.clone()),
+        Ok(Some(checked)) => {
+            mutation = operation_type(&checked.doc, request.operation_name.as_deref())
+                == Some(OperationType::Mutation);
+            request.set_parsed_query(checked.doc.clone());
+        }
         Ok(None) => {}
         Err(err) => {
             let refused = error_response(&err);
@@ -311,6 +331,9 @@ pub fn subscribe(
             let (app, identity, pii_reads) = (app.clone(), identity.clone(), pii_reads.clone());
             async move {
                 explain_limits(&mut response, &app.config);
+                if mutation {
+                    app.wrote(&identity);
+                }
                 if let Identity::Authenticated(principal) = &identity {
                     let reads: Vec<(i64, String)> = pii_reads
                         .take()
@@ -334,6 +357,19 @@ pub fn subscribe(
             }
         })
         .boxed()
+}
+
+/// The type of the operation a document runs: the one named, or the first
+/// (the executor refuses an unnamed choice among several).
+fn operation_type(doc: &ExecutableDocument, name: Option<&str>) -> Option<OperationType> {
+    doc.operations
+        .iter()
+        .find(|(op, _)| match (name, op) {
+            (Some(wanted), Some(op)) => wanted == op.as_str(),
+            (None, _) => true,
+            (Some(_), None) => false,
+        })
+        .map(|(_, op)| op.node.ty)
 }
 
 /// Slots for executing GraphQL requests. A request waits for one after its

@@ -29,6 +29,8 @@ impl PrivacyQuery {
         let principal = require_privacy(identity(ctx))?;
         let customer_id = decode("id", Kind::Customer, &id)?;
         let app = state(ctx)?;
+        // The primary, not a replica: the export is audited as it is read,
+        // and must hold every write made before the request.
         let db = &app.store.conn;
         let document = privacy::export(db, customer_id, app.clock.now())
             .await?

@@ -1,6 +1,7 @@
 //! `/metrics` in the Prometheus text format: GraphQL requests by outcome,
-//! their latency and SQL statements per request as histograms, and the
-//! store's statement totals.
+//! their latency and SQL statements per request as histograms, the
+//! statement totals per pool (the primary and each read replica), and the
+//! replicas' health.
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,6 +12,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 
 use super::HttpState;
+use crate::db::replicas::ReplicaStatus;
 use crate::graphql::Outcome;
 
 const OUTCOMES: [Outcome; 5] = [
@@ -123,6 +125,79 @@ impl Metrics {
     }
 }
 
+/// Statements per pool (`primary`, `replica-0`, …) and each replica's
+/// health as its last check found it.
+fn render_pools(app: &crate::app::App, out: &mut String) {
+    let replicas = app.replicas.status();
+    let pools: Vec<(&str, &crate::db::SqlStats)> = std::iter::once(("primary", &*app.store.stats))
+        .chain(replicas.iter().map(|r| (r.name.as_str(), &*r.stats)))
+        .collect();
+    let _ = writeln!(
+        out,
+        "# HELP c360_sql_statements_total SQL statements run since start, per pool.\n# TYPE c360_sql_statements_total counter"
+    );
+    for (pool, stats) in &pools {
+        let _ = writeln!(
+            out,
+            "c360_sql_statements_total{{pool=\"{pool}\"}} {}",
+            stats.statements()
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP c360_sql_statement_errors_total SQL statements that failed, per pool.\n# TYPE c360_sql_statement_errors_total counter"
+    );
+    for (pool, stats) in &pools {
+        let _ = writeln!(
+            out,
+            "c360_sql_statement_errors_total{{pool=\"{pool}\"}} {}",
+            stats.failed()
+        );
+    }
+    if replicas.is_empty() {
+        return;
+    }
+    let flag = |on: bool| Some(if on { 1.0 } else { 0.0 });
+    gauge(
+        out,
+        "c360_db_replica_up",
+        "Whether the read replica answered its last check.",
+        &replicas,
+        |r| flag(r.up),
+    );
+    gauge(
+        out,
+        "c360_db_replica_lag_seconds",
+        "Replay lag the read replica reported at its last check.",
+        &replicas,
+        |r| r.lag_seconds,
+    );
+    gauge(
+        out,
+        "c360_db_replica_in_use",
+        "Whether queries go to the read replica (it answers and lags at most --replica-max-lag).",
+        &replicas,
+        |r| flag(r.used),
+    );
+}
+
+/// One gauge with a sample per replica; a replica without a value (a lag
+/// not known) has no sample.
+fn gauge(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    replicas: &[ReplicaStatus],
+    value: impl Fn(&ReplicaStatus) -> Option<f64>,
+) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+    for replica in replicas {
+        if let Some(v) = value(replica) {
+            let _ = writeln!(out, "{name}{{pool=\"{}\"}} {v}", replica.name);
+        }
+    }
+}
+
 pub async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
     let m = &state.app.metrics;
     let mut out = String::with_capacity(4096);
@@ -158,17 +233,7 @@ pub async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
         "# HELP c360_rate_limit_unchecked_total Requests the shared rate limiter could not check because Redis did not answer.\n# TYPE c360_rate_limit_unchecked_total counter\nc360_rate_limit_unchecked_total {}",
         m.rate_limit_unchecked.load(Ordering::Relaxed)
     );
-    let stats = &state.app.store.stats;
-    let _ = writeln!(
-        out,
-        "# HELP c360_sql_statements_total SQL statements run since start.\n# TYPE c360_sql_statements_total counter\nc360_sql_statements_total {}",
-        stats.statements()
-    );
-    let _ = writeln!(
-        out,
-        "# HELP c360_sql_statement_errors_total SQL statements that failed.\n# TYPE c360_sql_statement_errors_total counter\nc360_sql_statement_errors_total {}",
-        stats.failed()
-    );
+    render_pools(&state.app, &mut out);
     let executions = &state.app.executions;
     let _ = writeln!(
         out,

@@ -292,18 +292,35 @@ impl TestApp {
         body["data"].clone()
     }
 
-    /// Total SQL statements the server has run, from `/metrics`.
+    /// Total SQL statements the server has run on all its pools, from `/metrics`.
     pub async fn sql_statements(&self) -> u64 {
-        let text = self
-            .client
+        let text = self.metrics_text().await;
+        let total: Vec<u64> = text
+            .lines()
+            .filter(|l| l.starts_with("c360_sql_statements_total{"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
+            .collect();
+        assert!(!total.is_empty(), "no c360_sql_statements_total in {text}");
+        total.iter().sum()
+    }
+
+    /// SQL statements the server has run on one pool (`primary`, `replica-0`, …).
+    pub async fn pool_statements(&self, pool: &str) -> u64 {
+        let text = self.metrics_text().await;
+        let name = format!("c360_sql_statements_total{{pool=\"{pool}\"}}");
+        metric(&text, &name).unwrap_or_else(|| panic!("no {name} in {text}")) as u64
+    }
+
+    /// The text `/metrics` answers.
+    pub async fn metrics_text(&self) -> String {
+        self.client
             .get(self.url("/metrics"))
             .send()
             .await
             .expect("metrics")
             .text()
             .await
-            .expect("metrics text");
-        metric(&text, "c360_sql_statements_total").expect("c360_sql_statements_total") as u64
+            .expect("metrics text")
     }
 
     /// The first column of every row, as integers.
@@ -414,6 +431,7 @@ impl Drop for TestApp {
             server.abort();
         }
         close_pool(&self.server_db);
+        self.state.replicas.close();
         close_pool(&self.db);
         if let Some((admin_url, name)) = self.pg_drop.take() {
             // Drop runs outside async context guarantees: clean up on a thread

@@ -24,6 +24,7 @@ mod properties;
 mod proxy;
 mod rate_limits;
 mod read_api;
+mod replicas;
 mod rfm;
 mod scheduler;
 mod seed;

@@ -8,7 +8,7 @@ use super::{Customer, connection, joins_of_connection};
 use crate::auth::{Domain, Role};
 use crate::error::AppError;
 use crate::graphql::connection::{Conn, Total};
-use crate::graphql::context::{authorize, scope_of, sees_pii, state};
+use crate::graphql::context::{authorize, reader, scope_of, sees_pii};
 use crate::graphql::ids::{Kind, decode};
 use crate::graphql::limits::page_cost;
 use crate::graphql::segment::segment_env;
@@ -41,7 +41,7 @@ impl CustomerQuery {
             .into());
         }
         let email = crate::domain::email::normalise("email", &email)?;
-        let db = &state(ctx)?.store.conn;
+        let db = reader(ctx)?;
         Ok(customers::by_email(db, &email, scope_of(principal))
             .await?
             .map(Customer::from))
@@ -99,7 +99,7 @@ impl CustomerQuery {
             matching = matching.and(Matching::segment(&text, pii, &env)?);
         }
         let matching = matching.within(scope_of(principal));
-        let db = &state(ctx)?.store.conn;
+        let db = reader(ctx)?;
         let page = customers::page(
             db,
             &request,

@@ -25,9 +25,12 @@ pub fn settlement_due(
 /// `settle_due_at` has passed has its due PENDING points made AVAILABLE and
 /// its expired points written off before it is shown (one transaction, then
 /// one more read of those accounts), so a balance is never stale. An account
-/// with nothing due costs no more than a plain read.
+/// with nothing due costs no more than a plain read. The accounts are read
+/// from the request's connection, a replica for a query; settling writes,
+/// so it, and the read of what it wrote, go to the primary.
 pub struct LoyaltyLoader {
     pub(super) db: DatabaseConnection,
+    pub(super) primary: DatabaseConnection,
     pub(super) clock: Clock,
 }
 
@@ -36,13 +39,19 @@ impl Loader<i64> for LoyaltyLoader {
     type Error = LoadError;
 
     async fn load(&self, ids: &[i64]) -> Result<HashMap<i64, loyalty_account::Model>, Self::Error> {
-        let find = |ids: Vec<i64>| {
+        async fn find(
+            db: &DatabaseConnection,
+            ids: Vec<i64>,
+        ) -> Result<Vec<loyalty_account::Model>, sea_orm::DbErr> {
             loyalty_account::Entity::find()
                 .filter(loyalty_account::Column::CustomerId.is_in(ids))
-                .all(&self.db)
-        };
+                .all(db)
+                .await
+        }
         let fail = |e: AppError| Arc::new(e);
-        let mut rows = find(ids.to_vec()).await.map_err(|e| fail(e.into()))?;
+        let mut rows = find(&self.db, ids.to_vec())
+            .await
+            .map_err(|e| fail(e.into()))?;
         let now = self.clock.now();
         let due: Vec<i64> = rows
             .iter()
@@ -50,7 +59,7 @@ impl Loader<i64> for LoyaltyLoader {
             .map(|a| a.customer_id)
             .collect();
         if !due.is_empty() {
-            let txn = crate::db::begin_write(&self.db)
+            let txn = crate::db::begin_write(&self.primary)
                 .await
                 .map_err(|e| fail(e.into()))?;
             crate::service::loyalty::settle(&txn, now, &due)
@@ -58,7 +67,7 @@ impl Loader<i64> for LoyaltyLoader {
                 .map_err(fail)?;
             txn.commit().await.map_err(|e| fail(e.into()))?;
             rows.retain(|a| !due.contains(&a.customer_id));
-            rows.extend(find(due).await.map_err(|e| fail(e.into()))?);
+            rows.extend(find(&self.primary, due).await.map_err(|e| fail(e.into()))?);
         }
         Ok(rows.into_iter().map(|a| (a.customer_id, a)).collect())
     }

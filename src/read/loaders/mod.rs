@@ -85,8 +85,12 @@ pub struct Loaders {
 const MAX_BATCH: usize = 100 * 100;
 
 impl Loaders {
+    /// The loaders of one request, reading from `db` (a replica for a
+    /// query, see `App::reader`); settling a loyalty account writes, so it
+    /// goes to `primary`.
     pub fn new(
         db: &DatabaseConnection,
+        primary: &DatabaseConnection,
         scope: CustomerScope,
         tasks: &RequestTasks,
         delay: std::time::Duration,
@@ -166,6 +170,7 @@ impl Loaders {
             loyalty: dl(
                 LoyaltyLoader {
                     db: db.clone(),
+                    primary: primary.clone(),
                     clock: clock.clone(),
                 },
                 tasks,
