@@ -13,11 +13,12 @@ use c360_entity::{event, webhook_delivery, webhook_endpoint};
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, TransactionTrait, sea_query::Expr,
+    QuerySelect, Set, sea_query::Expr,
 };
 
 use super::Status;
 use crate::auth::{Identity, Principal, Role, require_domain};
+use crate::db::begin_write;
 use crate::error::AppResult;
 use crate::events::EventType;
 
@@ -157,16 +158,22 @@ async fn dispatch_batch(
     now: DateTime<Utc>,
     first_delay: chrono::TimeDelta,
 ) -> AppResult<(u64, Option<i64>)> {
-    let txn = db.begin().await?;
+    // Read before the transaction: an idle round then takes no write
+    // lock, and the conditional cursor move below still keeps a batch from
+    // being dispatched twice. The transaction is IMMEDIATE on SQLite
+    // (`db::begin_write`): a deferred one that has read fails at once with
+    // SQLITE_BUSY if a write commits in between, which under a stream of
+    // ingests lost the round until the next poll.
     let events = event::Entity::find()
         .filter(event::Column::Position.gt(cursor))
         .order_by_asc(event::Column::Position)
         .limit(BATCH)
-        .all(&txn)
+        .all(db)
         .await?;
     let Some(last) = events.last().and_then(|e| e.position) else {
         return Ok((0, None));
     };
+    let txn = begin_write(db).await?;
     // Moving the cursor first locks the endpoint's row: a second `serve`
     // dispatching the same endpoint waits here, then finds the cursor moved
     // and gives up its batch instead of doubling it.

@@ -9,7 +9,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, TransactionTrait,
+    QuerySelect, Set,
 };
 use serde_json::Value;
 
@@ -19,6 +19,7 @@ use super::dispatch::{Subscription, delivery_row, insert_deliveries, owner_ident
 use super::signing::generate_secret;
 use crate::app::App;
 use crate::auth::{Identity, Principal, Role, require_domain, require_webhooks};
+use crate::db::begin_write;
 use crate::error::{AppError, AppResult};
 use crate::events::EventType;
 use crate::read::pagination::{ById, KeysetPage};
@@ -143,7 +144,9 @@ pub async fn create(
     let db = &app.store.conn;
     refuse_duplicate(db, &principal.subject, &url, None).await?;
     let now = app.clock.now_secs();
-    let txn = db.begin().await?;
+    // IMMEDIATE on SQLite, as every transaction here that reads, then
+    // writes: a deferred one fails at once when a write commits between.
+    let txn = begin_write(db).await?;
     // The cursor starts at the end of the outbox: an endpoint receives
     // what happens after it exists (replay reaches further back).
     let start: Option<i64> = event::Entity::find()
@@ -234,6 +237,7 @@ pub async fn set_disabled(
     let db = &app.store.conn;
     find(db, principal, id).await?;
     let now = app.clock.now_secs();
+    let enabling = reason.is_none();
     let row = webhook_endpoint::ActiveModel {
         id: Set(id),
         disabled_at: Set(reason.as_ref().map(|_| now)),
@@ -242,12 +246,27 @@ pub async fn set_disabled(
         updated_at: Set(now),
         ..Default::default()
     };
-    Ok(webhook_endpoint::Entity::update(row).exec(db).await?)
+    let txn = begin_write(db).await?;
+    let endpoint = webhook_endpoint::Entity::update(row).exec(&txn).await?;
+    if enabling {
+        // What waits goes out now, not at its backed-off retry: an
+        // endpoint disabled for failing has retries up to 10 hours away,
+        // and each holds back every later event of its customer.
+        webhook_delivery::Entity::update_many()
+            .col_expr(webhook_delivery::Column::NextAttemptAt, Expr::value(now))
+            .filter(webhook_delivery::Column::EndpointId.eq(id))
+            .filter(webhook_delivery::Column::Status.eq(Status::Pending.as_str()))
+            .filter(webhook_delivery::Column::NextAttemptAt.gt(now))
+            .exec(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(endpoint)
 }
 
 /// Deletes an endpoint and its delivery log.
 pub async fn delete(app: &App, principal: &Principal, id: i64) -> AppResult<()> {
-    let txn = app.store.conn.begin().await?;
+    let txn = begin_write(&app.store.conn).await?;
     find(&txn, principal, id).await?;
     webhook_delivery::Entity::delete_many()
         .filter(webhook_delivery::Column::EndpointId.eq(id))
@@ -421,7 +440,7 @@ pub async fn replay(
     let mut after = 0i64;
     let mut queued = 0u64;
     loop {
-        let txn = db.begin().await?;
+        let txn = begin_write(db).await?;
         let events = event::Entity::find()
             .filter(event::Column::OccurredAt.gte(since))
             .filter(event::Column::Position.gt(after))

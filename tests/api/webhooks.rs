@@ -4,202 +4,26 @@
 //! than ours), and retries, 410, `Retry-After`, access and ordering are
 //! read back from the receiver and the API.
 
-use std::collections::{BTreeMap, VecDeque};
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::IntoResponse;
 use c360::auth::Role;
-use c360::config::{Config, DEV_JWT_SECRET};
+use c360::config::DEV_JWT_SECRET;
 use chrono::{DateTime, SubsecRound, TimeDelta};
 use serde_json::{Value, json};
 use standardwebhooks::Webhook;
 
 use crate::each_store;
-use crate::helpers::{StoreKind, TestApp, codes, gid};
+use crate::helpers::{TestApp, codes, gid};
+use crate::webhook_support::{
+    CREATE, ENDPOINTS, Receiver, Script, customers, deliveries, deliveries_once, gateway, ingest,
+    register, verifies,
+};
 use crate::writes_orders::{INGEST, field, order_of, partner};
-
-const CREATE: &str = r#"
-mutation($input: WebhookEndpointCreateInput!) {
-  webhookEndpointCreate(input: $input) { secret endpoint { id url eventTypes enabled } } }"#;
 
 const ROTATE: &str = r#"
 mutation($id: ID!) { webhookEndpointRotateSecret(id: $id) {
   secret endpoint { previousSecretExpiresAt } } }"#;
-
-const ENDPOINTS: &str = r#"
-query { webhookEndpoints(first: 50) { edges { node {
-  id url enabled disabledReason failingSince lastDeliveryStatus lastHttpStatus pendingCount } } } }"#;
-
-const DELIVERIES: &str = r#"
-query($id: ID!, $status: WebhookDeliveryStatus) {
-  webhookDeliveries(endpointId: $id, first: 100, status: $status) { edges { node {
-    id eventId customerId status attempts nextAttemptAt lastHttpStatus lastError latencyMs
-    responseExcerpt deliveredAt } } } }"#;
-
-/// One request the receiver got.
-#[derive(Debug, Clone)]
-struct Received {
-    headers: HeaderMap,
-    body: Bytes,
-}
-
-impl Received {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).expect("a JSON body")
-    }
-    fn header(&self, name: &str) -> String {
-        self.headers[name].to_str().expect("a header").to_owned()
-    }
-}
-
-/// Answers: status and headers, in order; 200 once the script runs out.
-type Script = VecDeque<(u16, Vec<(&'static str, &'static str)>)>;
-
-#[derive(Clone, Default)]
-struct Receiver {
-    got: Arc<Mutex<Vec<Received>>>,
-    script: Arc<Mutex<Script>>,
-}
-
-impl Receiver {
-    async fn start(script: Script) -> (Receiver, String) {
-        let receiver = Receiver {
-            got: Arc::default(),
-            script: Arc::new(Mutex::new(script)),
-        };
-        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
-            .await
-            .expect("bind");
-        let url = format!("http://{}/hooks", listener.local_addr().expect("addr"));
-        let app = axum::Router::new()
-            .fallback(record)
-            .with_state(receiver.clone());
-        tokio::spawn(async move { axum::serve(listener, app).await.expect("receiver") });
-        (receiver, url)
-    }
-
-    fn got(&self) -> Vec<Received> {
-        self.got.lock().expect("lock").clone()
-    }
-
-    /// Waits until `n` requests arrived; fails after `within`.
-    async fn wait_for(&self, n: usize, within: Duration) -> Vec<Received> {
-        let start = Instant::now();
-        loop {
-            let got = self.got();
-            if got.len() >= n {
-                return got;
-            }
-            assert!(
-                start.elapsed() < within,
-                "{} of {n} deliveries after {within:?}",
-                got.len()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
-async fn record(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> impl IntoResponse {
-    r.got.lock().expect("lock").push(Received { headers, body });
-    let (status, extra) = r
-        .script
-        .lock()
-        .expect("lock")
-        .pop_front()
-        .unwrap_or((200, vec![]));
-    let mut out = HeaderMap::new();
-    for (k, v) in extra {
-        out.insert(k, v.parse().expect("header value"));
-    }
-    (StatusCode::from_u16(status).expect("status"), out, "thanks")
-}
-
-/// A gateway that polls every 100 ms and retries after 0 s, 1 s, 1 s.
-async fn gateway(store: StoreKind, more: impl FnOnce(&mut Config)) -> TestApp {
-    TestApp::spawn(store, |c| {
-        c.webhooks_poll_interval = Duration::from_millis(100);
-        c.webhooks_retry_schedule = vec![
-            Duration::ZERO,
-            Duration::from_secs(1),
-            Duration::from_secs(1),
-        ];
-        more(c);
-    })
-    .await
-}
-
-/// Registers `url` as `token`; the endpoint's id and secret.
-async fn register(app: &TestApp, token: &str, url: &str, types: Value) -> (String, String) {
-    let (_, body) = app
-        .post(
-            CREATE,
-            json!({ "input": { "url": url, "eventTypes": types } }),
-            Some(token),
-        )
-        .await;
-    assert!(body.get("errors").is_none(), "{body}");
-    let created = &body["data"]["webhookEndpointCreate"];
-    (
-        created["endpoint"]["id"].as_str().expect("id").to_owned(),
-        created["secret"].as_str().expect("secret").to_owned(),
-    )
-}
-
-async fn ingest(app: &TestApp, customer: i64, reference: &str) {
-    let (_, body) = app
-        .post(
-            INGEST,
-            json!({ "input": order_of(customer, reference, "PAID", 2500) }),
-            Some(&partner(app)),
-        )
-        .await;
-    assert!(body.get("errors").is_none(), "{body}");
-}
-
-async fn deliveries(app: &TestApp, endpoint: &str) -> Vec<Value> {
-    let data = app.query(DELIVERIES, json!({ "id": endpoint })).await;
-    data["webhookDeliveries"]["edges"]
-        .as_array()
-        .expect("edges")
-        .iter()
-        .map(|e| e["node"].clone())
-        .collect()
-}
-
-/// The delivery log once `settled` holds of it: the receiver sees a request
-/// before the dispatcher has written down its answer.
-async fn deliveries_once(
-    app: &TestApp,
-    endpoint: &str,
-    settled: impl Fn(&[Value]) -> bool,
-) -> Vec<Value> {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let log = deliveries(app, endpoint).await;
-        if settled(&log) {
-            return log;
-        }
-        assert!(Instant::now() < deadline, "{log:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn customers(app: &TestApp) -> Vec<i64> {
-    app.ids("SELECT id FROM customers ORDER BY id").await
-}
-
-fn verifies(secret: &str, r: &Received) -> bool {
-    Webhook::new(secret)
-        .expect("a whsec_ secret")
-        .verify(&r.body, &r.headers)
-        .is_ok()
-}
 
 each_store! {
     async fn an_order_arrives_signed_and_a_rotated_secret_verifies_with_either_key(store: StoreKind) {

@@ -225,7 +225,7 @@ pub async fn run(
     Ok(measured)
 }
 
-fn rss_of(pid: u32) -> Option<u64> {
+pub fn rss_of(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;

@@ -11,10 +11,18 @@
 //! profile, written in PostGraphile's generated schema, to a PostGraphile
 //! serving the same PostgreSQL database (`bench/postgraphile/run.sh`).
 //!
+//! The scenario `segment-track` sends no requests: it times a tracked
+//! segment's fill and re-evaluations in-process and reports events per
+//! second (`track`).
+//!
+//! The scenario `webhooks-burst` ingests 10,000 orders at once and reports
+//! how fast a webhook receiver on loopback gets them (`burst`).
+//!
 //! ```sh
 //! cargo run --release --bin c360-bench -- --store sqlite --customers 100000
 //! ```
 
+mod burst;
 mod floor;
 mod load;
 mod postgraphile;
@@ -22,6 +30,7 @@ mod report;
 mod scenario;
 mod server;
 mod store;
+mod track;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -115,6 +124,8 @@ async fn main() -> anyhow::Result<()> {
         anyhow::bail!("postgraphile-profile needs --postgraphile-url");
     }
     let mut rows = Vec::new();
+    let mut tracked = Vec::new();
+    let mut bursts = Vec::new();
     for kind in args.store.clone() {
         let prepared = store::prepare(&args, kind).await?;
         eprintln!("{}", prepared.describe());
@@ -124,8 +135,25 @@ async fn main() -> anyhow::Result<()> {
             Vec::new()
         };
         let workload = Arc::new(scenario::Workload::new(prepared.customers, redeemable));
+        // In-process, before the server starts: its scheduler would
+        // otherwise evaluate the segment between the timed passes.
+        if args.scenario.contains(&scenario::Scenario::SegmentTrack) {
+            for step in track::run(&prepared).await? {
+                eprintln!("{step}");
+                tracked.push(step);
+            }
+        }
         let server = server::Server::start(&args, &prepared).await?;
         for scenario in &args.scenario {
+            if *scenario == scenario::Scenario::SegmentTrack {
+                continue;
+            }
+            if *scenario == scenario::Scenario::WebhooksBurst {
+                let burst = burst::run(&server, kind, prepared.customers, args.seed).await?;
+                eprintln!("{burst}");
+                bursts.push(burst);
+                continue;
+            }
             let target = match (scenario, &args.postgraphile_url) {
                 (scenario::Scenario::PostgraphileProfile, _) if kind != StoreKind::Postgres => {
                     eprintln!("postgraphile-profile runs on PostgreSQL only; skipped on {kind:?}");
@@ -183,6 +211,20 @@ async fn main() -> anyhow::Result<()> {
         }
         server.stop().await;
     }
-    println!("{}", report::table(&rows));
+    if !rows.is_empty() {
+        println!("{}", report::table(&rows));
+    }
+    if !tracked.is_empty() {
+        println!("{}", track::HEADER);
+        for step in &tracked {
+            println!("{step}");
+        }
+    }
+    if !bursts.is_empty() {
+        println!("{}", burst::HEADER);
+        for burst in &bursts {
+            println!("{burst}");
+        }
+    }
     Ok(())
 }

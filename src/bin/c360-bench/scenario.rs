@@ -28,6 +28,14 @@ pub enum Scenario {
     /// The profile in PostGraphile's generated schema, sent to
     /// `--postgraphile-url` instead of c360 (PostgreSQL only).
     PostgraphileProfile,
+    /// The four-clause segment tracked: its fill and re-evaluations timed
+    /// in-process, no requests (`track`). Adds events to the outbox, so it
+    /// is left out unless named.
+    SegmentTrack,
+    /// 10,000 orders ingested at once and timed until a webhook receiver
+    /// on loopback has every `order.placed` (`burst`). Adds the orders to
+    /// the data set, so it is left out unless named.
+    WebhooksBurst,
 }
 
 /// Who sends a scenario's requests.
@@ -146,6 +154,8 @@ impl Scenario {
             Scenario::SegmentPage => "segment-page",
             Scenario::Writes => "writes",
             Scenario::PostgraphileProfile => "postgraphile-profile",
+            Scenario::SegmentTrack => "segment-track",
+            Scenario::WebhooksBurst => "webhooks-burst",
         }
     }
 
@@ -163,7 +173,11 @@ impl Scenario {
     pub fn has_floor(self) -> bool {
         !matches!(
             self,
-            Scenario::Writes | Scenario::PostgraphileProfile | Scenario::ProfileTrusted
+            Scenario::Writes
+                | Scenario::PostgraphileProfile
+                | Scenario::ProfileTrusted
+                | Scenario::SegmentTrack
+                | Scenario::WebhooksBurst
         )
     }
 
@@ -208,6 +222,15 @@ impl Scenario {
                 "query": crate::postgraphile::PROFILE,
                 "variables": { "id": pick },
             }),
+            // Measured in-process (`track`): nothing is sent. Counting the
+            // members is the closest request.
+            Scenario::SegmentTrack => {
+                json!({ "query": SEGMENT_COUNT, "variables": { "q": SEGMENT } })
+            }
+            // Driven by `burst`, which sends these orders itself.
+            Scenario::WebhooksBurst => {
+                json!({ "query": INGEST, "variables": { "input": order(rng, pick, w.key("order")) } })
+            }
         }
     }
 }
@@ -219,7 +242,7 @@ pub fn manifest() -> Value {
 
 /// A paid POS order of one to three lines, as a till would post it: paid
 /// orders earn points and move the customer's metrics and tier.
-fn order(rng: &mut impl Rng, customer: u64, external_ref: String) -> Value {
+pub fn order(rng: &mut impl Rng, customer: u64, external_ref: String) -> Value {
     let lines: Vec<Value> = (0..rng.random_range(1..=3))
         .map(|_| {
             let (sku, name, price) = PRODUCTS[rng.random_range(0..PRODUCTS.len())];
