@@ -15,6 +15,7 @@ mod graphiql;
 mod http_spec;
 mod import;
 mod insights;
+mod instances;
 mod introspection;
 mod jwks;
 mod limits;

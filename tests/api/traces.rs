@@ -12,6 +12,7 @@ use prost::Message;
 use serde_json::{Value, json};
 
 use crate::served::{Served, token};
+use crate::webhook_support::{Receiver, Script};
 
 /// Collected spans, decoded from every export received.
 #[derive(Clone, Default)]
@@ -61,7 +62,13 @@ impl Collector {
 async fn serve(collector: &str) -> Served {
     Served::start(
         None,
-        &["--seed-demo", "--otlp-endpoint", collector],
+        &[
+            "--seed-demo",
+            "--otlp-endpoint",
+            collector,
+            "--webhooks-poll-interval",
+            "100ms",
+        ],
         &[("OTEL_BSP_SCHEDULE_DELAY", "100")],
     )
     .await
@@ -135,6 +142,55 @@ async fn a_request_is_exported_under_the_callers_trace() {
             text.value
         );
     }
+    // A webhook delivery is a span of its own, naming endpoint and event.
+    let (receiver, hook) = Receiver::start(Script::new()).await;
+    let created: Value = reqwest::Client::new()
+        .post(format!("{}/graphql", served.url))
+        .bearer_auth(&token)
+        .json(&json!({
+            "query": "mutation($input: WebhookEndpointCreateInput!) { webhookEndpointCreate(input: $input) { endpoint { id } } }",
+            "variables": { "input": { "url": hook, "eventTypes": ["customer.updated"] } }
+        }))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("JSON");
+    assert!(created.get("errors").is_none(), "{created}");
+    let updated: Value = reqwest::Client::new()
+        .post(format!("{}/graphql", served.url))
+        .bearer_auth(&token)
+        .json(&json!({
+            "query": "mutation { customerUpdate(id: \"gid://c360/Customer/1\", profile: { firstName: \"Traced\" }) { id } }"
+        }))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("JSON");
+    assert!(updated.get("errors").is_none(), "{updated}");
+    let got = receiver.wait_for(1, Duration::from_secs(15)).await;
+    let event_id = got[0].id();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let delivered = collector.0.lock().expect("spans").iter().any(|s| {
+            s.name == "webhook delivery"
+                && s.attributes.iter().any(|a| {
+                    a.key == "webhook.event" && format!("{:?}", a.value).contains(&event_id)
+                })
+        });
+        if delivered {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no webhook delivery span for {event_id}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
     // The access log names the same trace.
     let line = served.access("traced-1").await;
     assert_eq!(line["trace_id"], trace);
