@@ -38,10 +38,10 @@ pub mod segment;
 pub mod service;
 /// Builds the app once (store, rules, clock, caches, background jobs) for serve, the CLI, tests and the bench.
 pub mod startup;
-/// Traces over OTLP/HTTP: request, loader, SQL and webhook spans.
-pub mod telemetry;
 /// The outbox published to NATS JetStream (`--events-nats-url`).
 pub mod stream;
+/// Traces over OTLP/HTTP: request, loader, SQL and webhook spans.
+pub mod telemetry;
 /// Signed webhooks fed by the outbox: endpoints, dispatching events to deliveries, sending them.
 pub mod webhooks;
 
