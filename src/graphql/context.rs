@@ -56,21 +56,14 @@ pub fn scope_of(principal: &Principal) -> CustomerScope {
 pub struct PiiReads(Arc<Mutex<BTreeSet<i64>>>);
 
 impl PiiReads {
-    /// The customers noted so far, forgetting them: a subscription audits
-    /// each event's reads as it sends it.
+    /// The customers noted so far, forgetting them: a request audits them
+    /// as it answers, a subscription as it sends each event.
     pub fn take(&self) -> Vec<i64> {
         let mut set = match self.0.lock() {
             Ok(set) => set,
             Err(poisoned) => poisoned.into_inner(),
         };
         std::mem::take(&mut *set).into_iter().collect()
-    }
-
-    pub fn customers(&self) -> Vec<i64> {
-        match self.0.lock() {
-            Ok(set) => set.iter().copied().collect(),
-            Err(poisoned) => poisoned.into_inner().iter().copied().collect(),
-        }
     }
 }
 

@@ -143,33 +143,11 @@ pub async fn execute(
     identity: Identity,
     mut request: async_graphql::Request,
 ) -> async_graphql::Response {
-    let scope = match &identity {
-        Identity::Authenticated(p) => visible_customer_ids(p),
-        // Anonymous callers read nothing; the guards say so before any loader runs.
-        Identity::Anonymous => CustomerScope::Only(0),
+    let scope = customer_scope(&identity);
+    let checked_doc = match admit_document(app, &identity, &mut request) {
+        Ok(checked) => checked,
+        Err(refused) => return error_response(&refused),
     };
-    let limits = DocumentLimits::from_config(&app.config);
-    let mut checked_doc = None;
-    match app
-        .documents
-        .check(&request.query, request.operation_name.as_deref(), &limits)
-    {
-        Ok(Some(checked))
-            if checked.introspection
-                && !may_introspect(&identity, &app.config.introspection_audiences()) =>
-        {
-            return error_response(&AppError::Forbidden(
-                "introspection is not available to this caller; use the published schema.graphql"
-                    .into(),
-            ));
-        }
-        Ok(Some(checked)) => {
-            request.set_parsed_query(checked.doc.clone());
-            checked_doc = Some(checked);
-        }
-        Ok(None) => {}
-        Err(err) => return error_response(&err),
-    }
     // Where the request reads, chosen once: a query may read a replica.
     let operation = checked_doc
         .as_ref()
@@ -233,26 +211,75 @@ pub async fn execute(
         }
         Err(_) => return error_response(&AppError::Timeout(deadline.as_millis() as u64)),
     };
-    if let Identity::Authenticated(principal) = &identity {
-        let reads: Vec<(i64, String)> = pii_reads
-            .customers()
-            .into_iter()
-            .map(|id| (id, ids::encode(ids::Kind::Customer, id).to_string()))
-            .collect();
-        // Unaudited PII must not leave: if the audit rows cannot be written,
-        // the data is withheld.
-        if let Err(err) = crate::service::audit::record_pii_reads(
-            &app.store.conn,
-            principal,
-            &reads,
-            app.clock.now(),
-        )
-        .await
-        {
-            response = error_response(&err);
-        }
-    }
+    audit_pii_reads(app, &identity, pii_reads.take(), &mut response).await;
     response
+}
+
+/// Whose records the caller may read. Anonymous callers read nothing; the
+/// guards say so before any loader runs.
+fn customer_scope(identity: &Identity) -> CustomerScope {
+    match identity {
+        Identity::Authenticated(p) => visible_customer_ids(p),
+        Identity::Anonymous => CustomerScope::Only(0),
+    }
+}
+
+/// Checks the document against the limits (cached by text) and the
+/// introspection rule, and hands the parsed document to the request; the
+/// error that refuses it otherwise.
+fn admit_document(
+    app: &AppState,
+    identity: &Identity,
+    request: &mut async_graphql::Request,
+) -> Result<Option<std::sync::Arc<documents::Checked>>, AppError> {
+    let limits = DocumentLimits::from_config(&app.config);
+    match app
+        .documents
+        .check(&request.query, request.operation_name.as_deref(), &limits)
+    {
+        Ok(Some(checked))
+            if checked.introspection
+                && !may_introspect(identity, &app.config.introspection_audiences()) =>
+        {
+            Err(AppError::Forbidden(
+                "introspection is not available to this caller; use the published schema.graphql"
+                    .into(),
+            ))
+        }
+        Ok(Some(checked)) => {
+            request.set_parsed_query(checked.doc.clone());
+            Ok(Some(checked))
+        }
+        Ok(None) => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
+/// Writes the `pii.read` audit rows of the customers whose PII `response`
+/// shows a caller whose reads are audited. Unaudited PII must not leave:
+/// if the rows cannot be written, the data is withheld.
+async fn audit_pii_reads(
+    app: &AppState,
+    identity: &Identity,
+    customers: Vec<i64>,
+    response: &mut async_graphql::Response,
+) {
+    let Identity::Authenticated(principal) = identity else {
+        return;
+    };
+    if customers.is_empty() {
+        return;
+    }
+    let reads: Vec<(i64, String)> = customers
+        .into_iter()
+        .map(|id| (id, ids::encode(ids::Kind::Customer, id).to_string()))
+        .collect();
+    if let Err(err) =
+        crate::service::audit::record_pii_reads(&app.store.conn, principal, &reads, app.clock.now())
+            .await
+    {
+        *response = error_response(&err);
+    }
 }
 
 /// Runs one operation sent over WebSocket as `identity`: a subscription's
@@ -267,10 +294,7 @@ pub fn subscribe(
     request: async_graphql::Request,
 ) -> futures_util::stream::BoxStream<'static, async_graphql::Response> {
     use futures_util::StreamExt;
-    let scope = match &identity {
-        Identity::Authenticated(p) => visible_customer_ids(p),
-        Identity::Anonymous => CustomerScope::Only(0),
-    };
+    let scope = customer_scope(&identity);
     // Everything over WebSocket reads the primary, which the feed follows.
     let tasks = RequestTasks::default();
     let loaders = Loaders::new(
@@ -286,33 +310,16 @@ pub fn subscribe(
         .data(identity.clone())
         .data(loaders)
         .data(pii_reads.clone());
-    let limits = DocumentLimits::from_config(&app.config);
-    let mut mutation = false;
-    match app
-        .documents
-        .check(&request.query, request.operation_name.as_deref(), &limits)
-    {
-        Ok(Some(checked))
-            if checked.introspection
-                && !may_introspect(&identity, &app.config.introspection_audiences()) =>
-        {
-            let refused = error_response(&AppError::Forbidden(
-                "introspection is not available to this caller; use the published schema.graphql"
-                    .into(),
-            ));
+    let mutation = match admit_document(app, &identity, &mut request) {
+        Ok(checked) => checked.is_some_and(|c| {
+            operation_type(&c.doc, request.operation_name.as_deref())
+                == Some(OperationType::Mutation)
+        }),
+        Err(refused) => {
+            let refused = error_response(&refused);
             return futures_util::stream::once(async { refused }).boxed();
         }
-        Ok(Some(checked)) => {
-            mutation = operation_type(&checked.doc, request.operation_name.as_deref())
-                == Some(OperationType::Mutation);
-            request.set_parsed_query(checked.doc.clone());
-        }
-        Ok(None) => {}
-        Err(err) => {
-            let refused = error_response(&err);
-            return futures_util::stream::once(async { refused }).boxed();
-        }
-    }
+    };
     let app = app.clone();
     // Loader batches run while the stream is polled for its next response,
     // as `execute` drives them for a single one.
@@ -334,25 +341,7 @@ pub fn subscribe(
                 if mutation {
                     app.wrote(&identity);
                 }
-                if let Identity::Authenticated(principal) = &identity {
-                    let reads: Vec<(i64, String)> = pii_reads
-                        .take()
-                        .into_iter()
-                        .map(|id| (id, ids::encode(ids::Kind::Customer, id).to_string()))
-                        .collect();
-                    if !reads.is_empty()
-                        && let Err(err) = crate::service::audit::record_pii_reads(
-                            &app.store.conn,
-                            principal,
-                            &reads,
-                            app.clock.now(),
-                        )
-                        .await
-                    {
-                        // Unaudited PII must not leave.
-                        response = error_response(&err);
-                    }
-                }
+                audit_pii_reads(&app, &identity, pii_reads.take(), &mut response).await;
                 response
             }
         })
