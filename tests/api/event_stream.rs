@@ -8,13 +8,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream;
-use c360::auth::Role;
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
 use crate::each_store;
 use crate::helpers::{StoreKind, TestApp};
 use crate::proxy::Proxy;
+use crate::webhook_support::ingest;
 
 static NEXT: AtomicU64 = AtomicU64::new(0);
 
@@ -105,25 +105,6 @@ async fn gateway(store: StoreKind, nats: &str, stream: &Stream) -> TestApp {
         c.events_nats_poll_interval = Duration::from_millis(50);
     })
     .await
-}
-
-async fn ingest(app: &TestApp, customer: i64, reference: &str) {
-    let token = app.token(Role::Partner, "pos", &["orders:write", "orders:read"]);
-    let (_, body) = app
-        .post(
-            "mutation($input: OrderIngestInput!) { orderIngest(input: $input) { id } }",
-            json!({ "input": {
-                "customerId": format!("gid://c360/Customer/{customer}"),
-                "externalRef": reference,
-                "status": "PAID",
-                "currencyCode": "USD",
-                "total": 2500,
-                "lines": [{ "sku": "SKU-1", "productName": "Thing", "quantity": 1, "unitPrice": 2500 }]
-            }}),
-            Some(&token),
-        )
-        .await;
-    assert!(body.get("errors").is_none(), "{body}");
 }
 
 /// The outbox's ids and types in position order.

@@ -15,6 +15,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::each_store;
 use crate::helpers::{StoreKind, TestApp};
+use crate::webhook_support::ingest;
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -85,25 +86,6 @@ async fn connected(app: &TestApp, token: &str) -> Ws {
     send(&mut ws, json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } })).await;
     assert_eq!(next(&mut ws).await, json!({ "type": "connection_ack" }));
     ws
-}
-
-async fn ingest(app: &TestApp, customer: i64, reference: &str) {
-    let token = app.token(Role::Partner, "pos", &["orders:write", "orders:read"]);
-    let (_, body) = app
-        .post(
-            "mutation($input: OrderIngestInput!) { orderIngest(input: $input) { id } }",
-            json!({ "input": {
-                "customerId": format!("gid://c360/Customer/{customer}"),
-                "externalRef": reference,
-                "status": "PAID",
-                "currencyCode": "USD",
-                "total": 2500,
-                "lines": [{ "sku": "SKU-1", "productName": "Thing", "quantity": 1, "unitPrice": 2500 }]
-            }}),
-            Some(&token),
-        )
-        .await;
-    assert!(body.get("errors").is_none(), "{body}");
 }
 
 async fn gateway(store: StoreKind) -> TestApp {
