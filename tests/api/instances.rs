@@ -14,6 +14,7 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 
 use crate::helpers::TestApp;
 use crate::served::{Served, token};
+use crate::shared_rate_limits::Keys;
 use crate::webhook_support::{Receiver, Script};
 use crate::writes_orders::{INGEST, order_of};
 
@@ -57,7 +58,8 @@ async fn three_instances_share_limits_events_and_deliveries() {
     let app = TestApp::spawn_postgres().await.expect("PostgreSQL");
     app.seed(3).await;
     let customers = app.ids("SELECT id FROM customers ORDER BY id").await;
-    let prefix = format!("c360-test:{}:instances:", std::process::id());
+    let keys = Keys::new(&redis);
+    let prefix = keys.prefix.clone();
     let args = [
         "--redis-url",
         redis.as_str(),
@@ -214,22 +216,5 @@ async fn three_instances_share_limits_events_and_deliveries() {
     // Nothing but those events was delivered.
     assert!(receiver.id_counts().keys().all(|id| placed.contains(id)));
     drop(instances);
-    // The Redis keys of this test.
-    let client = redis::Client::open(redis.as_str()).expect("redis");
-    let mut conn = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("redis");
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}*"))
-        .query_async(&mut conn)
-        .await
-        .expect("keys");
-    if !keys.is_empty() {
-        let _: () = redis::cmd("DEL")
-            .arg(keys)
-            .query_async(&mut conn)
-            .await
-            .expect("del");
-    }
+    keys.remove().await;
 }

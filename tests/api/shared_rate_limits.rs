@@ -32,14 +32,14 @@ fn redis_url() -> Option<String> {
     url
 }
 
-/// A key prefix of this test's own, removed from Redis when dropped.
-struct Keys {
+/// A key prefix of a test's own, removed from Redis by `remove`.
+pub struct Keys {
     url: String,
-    prefix: String,
+    pub prefix: String,
 }
 
 impl Keys {
-    fn new(url: &str) -> Keys {
+    pub fn new(url: &str) -> Keys {
         Keys {
             url: url.to_owned(),
             prefix: format!(
@@ -64,7 +64,7 @@ impl Keys {
         keys.len()
     }
 
-    async fn remove(&self) {
+    pub async fn remove(&self) {
         let client = redis::Client::open(self.url.as_str()).expect("redis url");
         let mut conn = client
             .get_multiplexed_async_connection()
