@@ -23,6 +23,8 @@ pub struct Measured {
     pub p99_ms: f64,
     /// Mean SQL statements per request, from the server's histogram.
     pub statements: Option<f64>,
+    /// With a read replica: the share of the requests' statements it ran.
+    pub replica_share: Option<f64>,
     pub peak_rss: Option<u64>,
 }
 
@@ -50,6 +52,7 @@ pub fn summarise(results: Vec<WorkerResult>, elapsed: Duration) -> Measured {
         p50_ms: pick(0.50),
         p99_ms: pick(0.99),
         statements: None,
+        replica_share: None,
         peak_rss: None,
     }
 }
@@ -214,11 +217,17 @@ pub async fn run(
     let _ = sampler.await;
 
     let mut measured = summarise(results, elapsed);
-    if let (Some(server), Some((sum_before, count_before))) = (target.server, before) {
-        let (sum_after, count_after) = server.statement_totals().await?;
+    if let (Some(server), Some((sum_before, count_before, replica_before))) =
+        (target.server, before)
+    {
+        let (sum_after, count_after, replica_after) = server.statement_totals().await?;
         let requests = count_after - count_before;
         if requests > 0.0 {
             measured.statements = Some((sum_after - sum_before) / requests);
+        }
+        let statements = sum_after - sum_before;
+        if server.reads_replica && statements > 0.0 {
+            measured.replica_share = Some((replica_after - replica_before) / statements);
         }
     }
     measured.peak_rss = Some(peak.load(Ordering::Relaxed)).filter(|p| *p > 0);

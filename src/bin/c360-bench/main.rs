@@ -18,12 +18,21 @@
 //! The scenario `webhooks-burst` ingests 10,000 orders at once and reports
 //! how fast a webhook receiver on loopback gets them (`burst`).
 //!
+//! The scenario `live-latency` starts a second server on the same
+//! PostgreSQL database and times orders ingested through the first until a
+//! GraphQL subscriber on the second receives them (`live`).
+//!
+//! With `--postgres-replica-url`, the PostgreSQL servers read from a
+//! streaming replica of the data set's server, and each row reports the
+//! share of statements the replica ran.
+//!
 //! ```sh
 //! cargo run --release --bin c360-bench -- --store sqlite --customers 100000
 //! ```
 
 mod burst;
 mod floor;
+mod live;
 mod load;
 mod postgraphile;
 mod report;
@@ -94,6 +103,11 @@ pub struct Args {
         default_value = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
     )]
     pub postgres_url: String,
+    /// A streaming replica of `--postgres-url`'s server: the PostgreSQL
+    /// servers read from the same database on it (`--database-read-url`),
+    /// and each row reports the share of statements it ran.
+    #[arg(long, env = "C360_BENCH_POSTGRES_REPLICA_URL")]
+    pub postgres_replica_url: Option<String>,
     /// PostgreSQL database of the data set (default `c360_bench_<customers>`),
     /// e.g. a `CREATE DATABASE … TEMPLATE` copy for the writes.
     #[arg(long)]
@@ -126,6 +140,7 @@ async fn main() -> anyhow::Result<()> {
     let mut rows = Vec::new();
     let mut tracked = Vec::new();
     let mut bursts = Vec::new();
+    let mut latencies = Vec::new();
     for kind in args.store.clone() {
         let prepared = store::prepare(&args, kind).await?;
         eprintln!("{}", prepared.describe());
@@ -146,6 +161,16 @@ async fn main() -> anyhow::Result<()> {
         let server = server::Server::start(&args, &prepared).await?;
         for scenario in &args.scenario {
             if *scenario == scenario::Scenario::SegmentTrack {
+                continue;
+            }
+            if *scenario == scenario::Scenario::LiveLatency {
+                if kind != StoreKind::Postgres {
+                    eprintln!("live-latency runs on PostgreSQL only; skipped on {kind:?}");
+                    continue;
+                }
+                let latency = live::run(&args, &prepared, &server).await?;
+                eprintln!("{latency}");
+                latencies.push(latency);
                 continue;
             }
             if *scenario == scenario::Scenario::WebhooksBurst {
@@ -218,6 +243,12 @@ async fn main() -> anyhow::Result<()> {
         println!("{}", track::HEADER);
         for step in &tracked {
             println!("{step}");
+        }
+    }
+    if !latencies.is_empty() {
+        println!("{}", live::HEADER);
+        for latency in &latencies {
+            println!("{latency}");
         }
     }
     if !bursts.is_empty() {

@@ -53,5 +53,22 @@ pub fn table(rows: &[Row]) -> String {
         out.push('\n');
         out.push_str(&row.markdown());
     }
+    let shared: Vec<_> = rows
+        .iter()
+        .filter_map(|r| Some((r, r.gateway.replica_share?)))
+        .collect();
+    if !shared.is_empty() {
+        out.push_str(
+            "\n\n| store | scenario | conc. | statements on the replica |\n|---|---|---:|---:|",
+        );
+        for (row, share) in shared {
+            out.push_str(&format!(
+                "\n| PostgreSQL | {} | {} | {:.1}% |",
+                row.scenario.name(),
+                row.concurrency,
+                share * 100.0
+            ));
+        }
+    }
     out
 }

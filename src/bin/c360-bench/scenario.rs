@@ -36,6 +36,10 @@ pub enum Scenario {
     /// on loopback has every `order.placed` (`burst`). Adds the orders to
     /// the data set, so it is left out unless named.
     WebhooksBurst,
+    /// Orders ingested through one instance, one at a time, each timed
+    /// until a GraphQL subscriber on a second instance receives its
+    /// `order.placed` (`live`). PostgreSQL only; adds orders to the data set.
+    LiveLatency,
 }
 
 /// Who sends a scenario's requests.
@@ -156,6 +160,7 @@ impl Scenario {
             Scenario::PostgraphileProfile => "postgraphile-profile",
             Scenario::SegmentTrack => "segment-track",
             Scenario::WebhooksBurst => "webhooks-burst",
+            Scenario::LiveLatency => "live-latency",
         }
     }
 
@@ -178,6 +183,7 @@ impl Scenario {
                 | Scenario::ProfileTrusted
                 | Scenario::SegmentTrack
                 | Scenario::WebhooksBurst
+                | Scenario::LiveLatency
         )
     }
 
@@ -227,8 +233,8 @@ impl Scenario {
             Scenario::SegmentTrack => {
                 json!({ "query": SEGMENT_COUNT, "variables": { "q": SEGMENT } })
             }
-            // Driven by `burst`, which sends these orders itself.
-            Scenario::WebhooksBurst => {
+            // Driven by `burst` and `live`, which send these orders themselves.
+            Scenario::WebhooksBurst | Scenario::LiveLatency => {
                 json!({ "query": INGEST, "variables": { "input": order(rng, pick, w.key("order")) } })
             }
         }

@@ -33,6 +33,8 @@ pub struct Server {
     /// A POS integration's token, for the writes.
     pub partner_token: String,
     pub client: reqwest::Client,
+    /// Whether it reads from a streaming replica.
+    pub reads_replica: bool,
 }
 
 impl Server {
@@ -47,7 +49,11 @@ impl Server {
         let manifest =
             std::env::temp_dir().join(format!("c360-bench-manifest-{}.json", addr.port()));
         std::fs::write(&manifest, crate::scenario::manifest().to_string())?;
-        let child = Command::new(&bin)
+        let mut command = Command::new(&bin);
+        if let Some(read_url) = &store.read_url {
+            command.env("C360_DATABASE_READ_URLS", read_url);
+        }
+        let child = command
             .arg("serve")
             .env("DATABASE_URL", &store.url)
             .env("C360_LISTEN", addr.to_string())
@@ -81,6 +87,7 @@ impl Server {
             token,
             partner_token,
             client,
+            reads_replica: store.read_url.is_some(),
         };
         for _ in 0..300 {
             if let Ok(r) = server.client.get(server.url("/readyz")).send().await
@@ -117,8 +124,9 @@ impl Server {
         self.child.id()
     }
 
-    /// Sum and count of the statements-per-request histogram in `/metrics`.
-    pub async fn statement_totals(&self) -> anyhow::Result<(f64, f64)> {
+    /// Sum and count of the statements-per-request histogram in `/metrics`,
+    /// and the statements run on read replicas since start.
+    pub async fn statement_totals(&self) -> anyhow::Result<(f64, f64, f64)> {
         let text = self
             .client
             .get(self.url("/metrics"))
@@ -137,9 +145,15 @@ impl Server {
                 })
                 .unwrap_or(0.0)
         };
+        let on_replicas = text
+            .lines()
+            .filter(|l| l.starts_with("c360_sql_statements_total{pool=\"replica"))
+            .filter_map(|l| l.rsplit_once(' ')?.1.trim().parse::<f64>().ok())
+            .sum();
         Ok((
             read("c360_graphql_sql_statements_sum"),
             read("c360_graphql_sql_statements_count"),
+            on_replicas,
         ))
     }
 

@@ -16,6 +16,8 @@ use crate::{Args, StoreKind};
 pub struct Prepared {
     pub kind: StoreKind,
     pub url: String,
+    /// The same database on a streaming replica, for the server's reads.
+    pub read_url: Option<String>,
     pub customers: u64,
     /// Rows and seconds of the seeding, when this run seeded.
     pub seeded: Option<(u64, f64)>,
@@ -60,6 +62,18 @@ impl Prepared {
     }
 }
 
+/// The database `name` on the server of `url`, with `url`'s parameters.
+fn database_on(url: &str, name: &str) -> String {
+    let (path, params) = url
+        .split_once('?')
+        .map_or((url, None), |(p, q)| (p, Some(q)));
+    let base = path.rsplit_once('/').map_or(path, |(b, _)| b);
+    match params {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
 pub async fn prepare(args: &Args, kind: StoreKind) -> anyhow::Result<Prepared> {
     let name = format!("c360_bench_{}", args.customers);
     let pg_name = args.pg_database.clone().unwrap_or_else(|| name.clone());
@@ -94,17 +108,12 @@ pub async fn prepare(args: &Args, kind: StoreKind) -> anyhow::Result<Prepared> {
                     .await?;
             }
             admin.close().await?;
-            // The same server and parameters, another database.
-            let (path, params) = args
-                .postgres_url
-                .split_once('?')
-                .map_or((args.postgres_url.as_str(), None), |(p, q)| (p, Some(q)));
-            let base = path.rsplit_once('/').map_or(path, |(b, _)| b);
-            match params {
-                Some(q) => format!("{base}/{pg_name}?{q}"),
-                None => format!("{base}/{pg_name}"),
-            }
+            database_on(&args.postgres_url, &pg_name)
         }
+    };
+    let read_url = match (kind, &args.postgres_replica_url) {
+        (StoreKind::Postgres, Some(replica)) => Some(database_on(replica, &pg_name)),
+        _ => None,
     };
     let store = Store::connect(&StoreOptions::new(url.clone())).await?;
     c360::db::migrate_up(&store.conn).await?;
@@ -141,6 +150,7 @@ pub async fn prepare(args: &Args, kind: StoreKind) -> anyhow::Result<Prepared> {
     Ok(Prepared {
         kind,
         url,
+        read_url,
         customers: args.customers,
         seeded,
     })
