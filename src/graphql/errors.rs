@@ -69,6 +69,10 @@ pub fn classify(response: &mut Response) -> Outcome {
             } else if (!executed && err.path.is_empty())
                 || err.message.starts_with("Failed to parse")
                 || err.message.starts_with("Invalid value")
+                // An argument's value of the wrong type at execution, e.g. a
+                // nullable variable left out where the argument is non-null
+                // (async-graphql then passes null rather than the default).
+                || err.message.starts_with("Expected input type")
             {
                 "BAD_USER_INPUT"
             } else {

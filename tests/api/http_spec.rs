@@ -168,6 +168,40 @@ async fn documents_that_fail_before_execution_are_4xx_only_under_the_new_media_t
 }
 
 #[tokio::test]
+async fn an_argument_left_null_at_execution_is_the_callers_mistake() {
+    let app = TestApp::spawn_sqlite().await;
+    app.seed(1).await;
+    let id = app.scalar("SELECT MIN(id) FROM customers").await;
+    // `$ch` is nullable, `channel` is not: a variable left out reaches the
+    // resolver as null, which is the caller's to fix, not an internal error.
+    let query = r#"mutation($c: ID!, $ch: NpsChannel) {
+      npsRecord(customerId: $c, score: 7, channel: $ch) { score } }"#;
+    let before = app.scalar("SELECT COUNT(*) FROM nps_responses").await;
+    let (status, body) = app
+        .post(
+            query,
+            json!({ "c": format!("gid://c360/Customer/{id}") }),
+            Some(&app.staff()),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{body}"
+    );
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("NpsChannel")),
+        "the message names the type: {body}"
+    );
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM nps_responses").await,
+        before
+    );
+}
+
+#[tokio::test]
 async fn queries_deeper_than_the_limit_are_refused() {
     let app = TestApp::spawn_sqlite().await;
     // Fourteen levels against the default limit of twelve.
