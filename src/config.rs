@@ -419,6 +419,28 @@ pub struct Config {
     )]
     pub tier_platinum: i64,
 
+    /// How a tier follows spend over time. `retain` (the default): a tier
+    /// reached is kept until its review (`--tier-retention`), where it
+    /// becomes the tier trailing spend then reaches, so no member drops the
+    /// day an old order leaves the window. `rolling`: the tier follows
+    /// trailing spend at once, down as well as up.
+    #[arg(long, env = "C360_TIER_POLICY", value_enum, default_value_t = TierPolicyKind::Retain, global = true)]
+    pub tier_policy: TierPolicyKind,
+
+    /// With `--tier-policy retain`, how long a tier is kept once reached,
+    /// and then after each review: `next-year` (through 31 December of the
+    /// calendar year after the one it was reached in, then a year at a
+    /// time, years of `--timezone`; the default) or whole days such as
+    /// `365d`. Refused with `rolling`, which keeps nothing.
+    #[arg(long, env = "C360_TIER_RETENTION", value_parser = parse_tier_retention, global = true)]
+    pub tier_retention: Option<TierRetention>,
+
+    /// How long before a tier review an account whose trailing spend would
+    /// not keep its tier is at risk and told (`loyalty.tier_at_risk`), in
+    /// whole days (e.g. `30d`); `0s`: never told.
+    #[arg(long, env = "C360_TIER_DOWNGRADE_NOTICE", default_value = "30d", value_parser = humantime::parse_duration, global = true)]
+    pub tier_downgrade_notice: Duration,
+
     /// First-reply target of a support ticket (e.g. `1h`): `firstReplyBreached`
     /// is true once a ticket waited longer for its first agent reply.
     #[arg(long, env = "C360_TICKET_FIRST_REPLY_TARGET", default_value = "1h", value_parser = humantime::parse_duration, global = true)]
@@ -453,14 +475,15 @@ pub struct Config {
     pub referral_referee_points: i64,
 
     /// How often `serve` recomputes every customer's RFM scores and group
-    /// (quintiles over all customers, so not kept in step with each write);
-    /// `0s` disables the schedule (`c360 insights refresh` still works).
+    /// and refits the lifetime-value models and their predictions (figures
+    /// over all customers, so not kept in step with each write); `0s`
+    /// disables the schedule (`c360 insights refresh` still works).
     #[arg(long, env = "C360_RFM_REFRESH_INTERVAL", default_value = "1h", value_parser = humantime::parse_duration, global = true)]
     pub rfm_refresh_interval: Duration,
 
     /// How often `serve` runs the events scheduler (points expiring,
-    /// first-reply breaches, birthdays, sign-up anniversaries, tiers lowered
-    /// as spend ages out, tracked segments re-evaluated); `0s` turns it off (`c360 events tick` still runs
+    /// first-reply breaches, birthdays, sign-up anniversaries, tier reviews
+    /// that have come due, tracked segments re-evaluated); `0s` turns it off (`c360 events tick` still runs
     /// one pass). Each event is emitted once however often it runs.
     #[arg(long, env = "C360_SCHEDULER_INTERVAL", default_value = "1m", value_parser = humantime::parse_duration, global = true)]
     pub scheduler_interval: Duration,
@@ -545,6 +568,48 @@ pub enum LogFormat {
     Auto,
     Json,
     Text,
+}
+
+/// How a tier follows spend over time (see `domain::tiers::policy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TierPolicyKind {
+    /// A tier reached is kept until its review, then set from trailing spend.
+    Retain,
+    /// The tier follows trailing spend at once, down as well as up.
+    Rolling,
+}
+
+/// How long `retain` keeps a tier once reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TierRetention {
+    /// Through the end of the next calendar year.
+    NextYear,
+    /// This many whole days.
+    Days(u32),
+}
+
+/// `next-year`, or a whole number of days (`365d`, `52weeks`), at least one
+/// and at most ten years.
+pub fn parse_tier_retention(text: &str) -> Result<TierRetention, String> {
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("next-year") {
+        return Ok(TierRetention::NextYear);
+    }
+    let refuse = || {
+        format!(
+            "`{text}` is not a tier retention: `next-year` or whole days such as `365d` \
+             (1 to 3650 days; for no retention use --tier-policy rolling)"
+        )
+    };
+    let duration = humantime::parse_duration(text).map_err(|_| refuse())?;
+    let secs = duration.as_secs();
+    if duration.subsec_nanos() != 0 || !secs.is_multiple_of(86_400) {
+        return Err(refuse());
+    }
+    match u32::try_from(secs / 86_400) {
+        Ok(days @ 1..=3650) => Ok(TierRetention::Days(days)),
+        _ => Err(refuse()),
+    }
 }
 
 /// What the shared rate limiter does without Redis.

@@ -44,11 +44,16 @@ pub async fn open_store(config: &Config, purpose: Purpose) -> AppResult<Store> {
     })
 }
 
-/// Opens and migrates the store and builds the app on it.
+/// Opens and migrates the store and builds the app on it. Tier reviews
+/// made under other tier rules than the configured ones are made due, so a
+/// changed policy or threshold applies at the next review pass.
 pub async fn build(config: Config, purpose: Purpose, clock: Clock) -> AppResult<AppState> {
     let store = open_store(&config, purpose).await?;
     crate::db::migrate_up(&store.conn).await?;
-    App::assemble(config, store, clock).await
+    let app = App::assemble(config, store, clock).await?;
+    crate::service::loyalty::mark_due_on_new_rules(&app.store.conn, &app.rules, app.clock.now())
+        .await?;
+    Ok(app)
 }
 
 impl App {
@@ -188,19 +193,28 @@ impl Drop for Jobs {
     }
 }
 
-/// Recomputes RFM scores every `rfm_refresh_interval` while serving. The first
-/// run is one interval after start: seeding and `c360 insights refresh`
-/// already leave fresh scores, and a refresh racing a seed would only wait
-/// on its locks.
+/// Recomputes RFM scores, then refits the lifetime-value models and their
+/// predictions (`service::clv`), every `rfm_refresh_interval` while
+/// serving. The first run is one interval after start: seeding and `c360
+/// insights refresh` already leave fresh scores, and a refresh racing a
+/// seed would only wait on its locks.
 fn rfm_schedule(app: &AppState) -> Option<JoinHandle<()>> {
     let app = app.clone();
-    every(app.config.rfm_refresh_interval, "RFM refresh", move || {
-        let app = app.clone();
-        async move {
-            let rows = crate::service::rfm::refresh(&app.store.conn, app.clock.now()).await?;
-            Ok(format!("RFM scores refreshed for {rows} customers"))
-        }
-    })
+    every(
+        app.config.rfm_refresh_interval,
+        "RFM and CLV refresh",
+        move || {
+            let app = app.clone();
+            async move {
+                let now = app.clock.now();
+                let rows = crate::service::rfm::refresh(&app.store.conn, now).await?;
+                let clv =
+                    crate::service::clv::refresh(&app.store.conn, &app.config.base_currency, now)
+                        .await?;
+                Ok(format!("RFM scores refreshed for {rows} customers; {clv}"))
+            }
+        },
+    )
 }
 
 /// Settles due loyalty accounts every `loyalty_settle_interval`. Reads

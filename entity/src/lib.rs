@@ -5,7 +5,9 @@
 //! timestamp is UTC.
 
 pub mod audit_event;
+pub mod clv_fit;
 pub mod customer;
+pub mod customer_clv;
 pub mod customer_metrics;
 pub mod customer_rfm;
 pub mod customer_tag;

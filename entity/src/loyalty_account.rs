@@ -25,6 +25,20 @@ pub struct Model {
     pub settle_due_at: Option<DateTimeUtc>,
     /// Credits expiring up to this instant have been expired.
     pub expired_through: Option<DateTimeUtc>,
+    /// When the tier is next checked against trailing spend (the tier
+    /// policy's review); `None` at BRONZE.
+    pub tier_review_at: Option<DateTimeUtc>,
+    /// When the tier ends if nothing more is spent.
+    pub tier_expires_at: Option<DateTimeUtc>,
+    /// The start of the downgrade notice before a review the account would
+    /// lose its tier at; `None` when the review keeps it.
+    pub tier_notice_at: Option<DateTimeUtc>,
+    /// The next instant the review columns change without a write: the
+    /// notice starting, or the review.
+    pub tier_due_at: Option<DateTimeUtc>,
+    /// Base-currency spend (minor units) the review still needs to keep the
+    /// tier; 0 when it keeps it, and at BRONZE.
+    pub tier_spend_to_keep: i64,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -12,6 +12,8 @@ mod m20261130_000006_create_webhooks;
 pub mod m20261130_000007_birthday_month_day_index;
 mod m20261130_000008_track_segments;
 mod m20261130_000009_create_event_consumers;
+mod m20261130_000010_tier_reviews;
+mod m20261130_000011_clv_predictions;
 
 /// Every migration of the store, oldest first.
 #[derive(Debug)]
@@ -30,6 +32,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000007_birthday_month_day_index::Migration),
             Box::new(m20261130_000008_track_segments::Migration),
             Box::new(m20261130_000009_create_event_consumers::Migration),
+            Box::new(m20261130_000010_tier_reviews::Migration),
+            Box::new(m20261130_000011_clv_predictions::Migration),
         ]
     }
 }

@@ -2,6 +2,8 @@
 //! loyalty and insights maintenance. Every command builds its app through
 //! `startup`.
 
+mod clv;
+mod cohorts;
 mod import;
 mod serve;
 mod webhooks;
@@ -46,12 +48,16 @@ pub enum Command {
     },
     /// Fill an empty store with deterministic demo data.
     Seed {
-        /// Number of customers (about ten orders each).
+        /// Number of customers (about six orders each).
         #[arg(long, default_value_t = serve::DEMO_CUSTOMERS)]
         customers: u64,
         /// Random seed; the same seed gives the same data.
         #[arg(long, default_value_t = 360)]
         seed: u64,
+        /// Seed as if it were this RFC 3339 instant instead of now: the same
+        /// seed and instant give the same data on any day.
+        #[arg(long)]
+        now: Option<chrono::DateTime<chrono::Utc>>,
     },
     /// Load records from a JSON Lines or CSV file through the API's rules.
     ///
@@ -121,16 +127,18 @@ pub enum Command {
 #[derive(Debug, Clone, Copy, Subcommand)]
 pub enum LoyaltyAction {
     /// Make PENDING points whose return window has ended AVAILABLE and expire
-    /// credits whose period has ended, for every due account; prints what
-    /// changed. `serve` also does this every C360_LOYALTY_SETTLE_INTERVAL.
+    /// credits whose period has ended, for every due account, then review
+    /// the tiers whose review is due under the tier policy; prints what
+    /// changed. `serve` also settles every C360_LOYALTY_SETTLE_INTERVAL and
+    /// reviews tiers every C360_SCHEDULER_INTERVAL.
     Settle,
 }
 
 #[derive(Debug, Clone, Copy, Subcommand)]
 pub enum EventsAction {
     /// Run one pass of the events scheduler now (points expiring,
-    /// first-reply breaches, birthdays, sign-up anniversaries, tiers lowered
-    /// as spend ages out, tracked segments re-evaluated) and print what it
+    /// first-reply breaches, birthdays, sign-up anniversaries, tier reviews
+    /// that have come due, tracked segments re-evaluated) and print what it
     /// emitted; each event is emitted once however often this runs. `serve`
     /// also runs it every C360_SCHEDULER_INTERVAL.
     Tick,
@@ -138,8 +146,17 @@ pub enum EventsAction {
 
 #[derive(Debug, Subcommand)]
 pub enum InsightsAction {
-    /// Recompute every customer's RFM scores and group now.
+    /// Recompute every customer's RFM scores and group, refit the
+    /// lifetime-value models and rewrite every customer's predictions now.
     Refresh,
+    /// Fit the lifetime-value models (BG/NBD, Gamma-Gamma) to a customer
+    /// summary CSV and print the parameters, and predictions for the
+    /// customers named, as JSON; reads no store.
+    FitClv(clv::FitClvArgs),
+    /// Print the cohort retention matrix: customers grouped by the period
+    /// of their first counted order, and who of them ordered in each period
+    /// after (as the `cohorts` query).
+    Cohorts(cohorts::CohortsArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -247,8 +264,12 @@ async fn run_command(config: Config, command: Command) -> AppResult<()> {
         Command::Import { .. } => unreachable!("dispatched before"),
         Command::Serve { seed_demo } => serve::serve(config, seed_demo).await,
         Command::Migrate { action } => migrate(&config, action).await,
-        Command::Seed { customers, seed } => {
-            let app = maintenance(config).await?;
+        Command::Seed {
+            customers,
+            seed,
+            now,
+        } => {
+            let app = maintenance_at(config, now).await?;
             let report = seed_store(&app.store.conn, &seed_options(&app, customers, seed)).await?;
             println!("{report}");
             Ok(())
@@ -292,6 +313,13 @@ async fn run_command(config: Config, command: Command) -> AppResult<()> {
                 "settled {} loyalty transactions; expired {} points of {} accounts",
                 settled.rows, settled.points_expired, settled.accounts_expired
             );
+            let reviewed =
+                crate::service::loyalty::review_due(&app.store.conn, &app.rules, app.clock.now())
+                    .await?;
+            println!(
+                "reviewed {} loyalty tiers; lowered {}; told {} at risk",
+                reviewed.accounts, reviewed.lowered, reviewed.told_at_risk
+            );
             Ok(())
         }
         Command::Events {
@@ -305,10 +333,23 @@ async fn run_command(config: Config, command: Command) -> AppResult<()> {
             action: InsightsAction::Refresh,
         } => {
             let app = maintenance(config).await?;
-            let rows = crate::service::rfm::refresh(&app.store.conn, app.clock.now()).await?;
+            let now = app.clock.now();
+            let rows = crate::service::rfm::refresh(&app.store.conn, now).await?;
             println!("RFM scores refreshed for {rows} customers");
+            let clv = crate::service::clv::refresh(&app.store.conn, &app.config.base_currency, now)
+                .await?;
+            println!("{clv}");
             Ok(())
         }
+        Command::Insights {
+            action: InsightsAction::Cohorts(args),
+        } => {
+            let app = maintenance_at(config, args.now).await?;
+            cohorts::run(&app, &args).await
+        }
+        Command::Insights {
+            action: InsightsAction::FitClv(args),
+        } => clv::run(&args),
     }
 }
 
@@ -341,7 +382,24 @@ fn issuer(config: &Config) -> AppResult<TokenIssuer> {
 /// The app as maintenance commands use it: migrated, on the system clock,
 /// with no bound on statement time.
 async fn maintenance(config: Config) -> AppResult<crate::app::AppState> {
-    crate::startup::build(config, Purpose::Maintenance, Clock::system()).await
+    maintenance_at(config, None).await
+}
+
+/// As [`maintenance`], with the clock stopped at `now` when given: a command
+/// run as of a fixed instant gives the same answer on any day.
+async fn maintenance_at(
+    config: Config,
+    now: Option<chrono::DateTime<chrono::Utc>>,
+) -> AppResult<crate::app::AppState> {
+    let clock = match now {
+        Some(at) => {
+            let clock = Clock::settable();
+            clock.set(at);
+            clock
+        }
+        None => Clock::system(),
+    };
+    crate::startup::build(config, Purpose::Maintenance, clock).await
 }
 
 async fn migrate(config: &Config, action: MigrateAction) -> AppResult<()> {

@@ -1,17 +1,20 @@
 //! Facts of the business, each defined once: ids, money, tiers and the
-//! trailing window, NPS categories, RFM groups, order statuses that count,
-//! referral codes, email addresses, text lengths, and the clock rules read
-//! time from.
+//! trailing window, NPS categories, RFM groups, the lifetime-value models
+//! and their rules, order statuses that count,
+//! referral codes, email addresses, text lengths, calendar periods in a
+//! time zone, and the clock rules read time from.
 //!
 //! Nothing here touches the store or GraphQL; every layer above may use it.
 //! See `docs/ARCHITECTURE.md` for where each kind of rule lives.
 
 pub mod clock;
+pub mod clv;
 pub mod email;
 pub mod ids;
 pub mod money;
 pub mod nps;
 pub mod orders;
+pub mod periods;
 pub mod referral;
 pub mod rfm;
 pub mod text;

@@ -1,4 +1,7 @@
-//! Loyalty tiers: thresholds on net spend over a trailing window.
+//! Loyalty tiers: thresholds on net spend over a trailing window, and
+//! ([`policy`]) how a tier reached is kept or lost as that spend ages.
+
+pub mod policy;
 
 use c360_entity::enums::LoyaltyTier;
 use chrono::{DateTime, TimeDelta, Utc};

@@ -2,8 +2,9 @@
 //! defined once with its wire name, the domain whose read scope a partner
 //! needs to receive it (`orders:read`, `loyalty:read`, ...), and a one-line
 //! description. Writes emit most of them; the time-based ones (points
-//! expiring, first-reply breaches, birthdays, sign-up anniversaries, segment
-//! entries and exits) are emitted by a scheduler.
+//! expiring, first-reply breaches, birthdays, sign-up anniversaries, tier
+//! reviews and their notices, segment entries and exits) are emitted by a
+//! scheduler.
 
 use crate::auth::Domain;
 
@@ -76,6 +77,8 @@ catalogue! {
         "Unspent points expired and were written off.";
     LoyaltyTierChanged => "loyalty.tier_changed", Loyalty,
         "The customer's tier went UP or DOWN, with the reason.";
+    LoyaltyTierAtRisk => "loyalty.tier_at_risk", Loyalty,
+        "A tier review is within the downgrade notice and the spend so far would not keep the tier; told once per review.";
     ReferralSignedUp => "referral.signed_up", Referrals,
         "Someone signed up with the referrer's code.";
     ReferralRewarded => "referral.rewarded", Referrals,

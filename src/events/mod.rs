@@ -14,8 +14,8 @@
 //!   [`emit_once`] appends at most once per natural key (for events a
 //!   scheduler emits however often it runs).
 //! - [`scheduler`]: the events no write causes (points about to expire,
-//!   first-reply breaches, birthdays, sign-up anniversaries, tiers lowered
-//!   as spend leaves the tier window, customers entering and leaving
+//!   first-reply breaches, birthdays, sign-up anniversaries, tier reviews
+//!   that have come due and their notices, customers entering and leaving
 //!   tracked segments), found by set-based queries at the clock's time and
 //!   emitted once per natural key; the triggers live in
 //!   `triggers/`, one file per family.

@@ -289,6 +289,30 @@ pub fn tier_changed(
     )
 }
 
+/// The downgrade notice before the review at `review_at`: the customer
+/// holds `tier`, would hold `after` once reviewed on the spend so far, and
+/// needs `spend_to_keep` (minor units of `currency`) more before then to
+/// keep it.
+pub fn tier_at_risk(
+    customer_id: i64,
+    tier: LoyaltyTier,
+    after: LoyaltyTier,
+    review_at: DateTime<Utc>,
+    spend_to_keep: i64,
+    currency: &str,
+) -> NewEvent {
+    about(
+        EventType::LoyaltyTierAtRisk,
+        customer_id,
+        json!({
+            "tier": tier,
+            "tierAfterReview": after,
+            "reviewAt": timestamp(review_at),
+            "spendToKeep": money(spend_to_keep, currency),
+        }),
+    )
+}
+
 // ------------------------------------------------------------- referrals
 
 /// The referral as the API's `Referral` shows it, less the referee's email;

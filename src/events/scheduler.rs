@@ -8,8 +8,9 @@
 //!   reply past the first-reply target;
 //! - `customer.birthday_upcoming` and `customer.signup_anniversary`: the
 //!   yearly return of a birthday or a sign-up day within its notice;
-//! - `loyalty.tier_changed` (DOWN, SPEND_WINDOW): stored tiers above what
-//!   the trailing spend at the clock's time reaches, lowered;
+//! - `loyalty.tier_changed` (DOWN, REVIEW or SPEND_WINDOW) and
+//!   `loyalty.tier_at_risk`: accounts whose tier review is due, reviewed
+//!   under the tier policy (`service::loyalty::review_due`);
 //! - `segment.entered` / `segment.exited`: each tracked segment's kept
 //!   membership re-evaluated, the difference told
 //!   (`service::segments::tracking`; key
@@ -118,6 +119,7 @@ pub struct Ticked {
     pub birthdays_upcoming: u64,
     pub signup_anniversaries: u64,
     pub tiers_lowered: u64,
+    pub tiers_at_risk: u64,
     pub segments_entered: u64,
     pub segments_exited: u64,
 }
@@ -129,6 +131,7 @@ impl Ticked {
             + self.birthdays_upcoming
             + self.signup_anniversaries
             + self.tiers_lowered
+            + self.tiers_at_risk
             + self.segments_entered
             + self.segments_exited
     }
@@ -139,12 +142,14 @@ impl fmt::Display for Ticked {
         write!(
             f,
             "events scheduled: {} points expiring, {} first-reply breaches, {} birthdays, \
-             {} sign-up anniversaries, {} tiers lowered, {} segment entries, {} segment exits",
+             {} sign-up anniversaries, {} tiers lowered, {} tiers at risk, {} segment entries, \
+             {} segment exits",
             self.points_expiring,
             self.first_reply_breached,
             self.birthdays_upcoming,
             self.signup_anniversaries,
             self.tiers_lowered,
+            self.tiers_at_risk,
             self.segments_entered,
             self.segments_exited
         )
@@ -177,12 +182,14 @@ pub async fn tick_at(
         rules,
         first_reply_target,
     };
+    let tiers = triggers::tiers::run(db, &pass).await?;
     let ticked = Ticked {
         points_expiring: triggers::points::run(db, &pass).await?,
         first_reply_breached: triggers::tickets::run(db, &pass).await?,
         birthdays_upcoming: triggers::dates::birthdays(db, &pass).await?,
         signup_anniversaries: triggers::dates::signup_anniversaries(db, &pass).await?,
-        tiers_lowered: triggers::tiers::run(db, &pass).await?,
+        tiers_lowered: tiers.lowered,
+        tiers_at_risk: tiers.told_at_risk,
         ..Ticked::default()
     };
     // Last, so segments on tiers see the tiers this pass lowered.

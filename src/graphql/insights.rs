@@ -20,8 +20,9 @@ pub struct InsightsQuery;
 impl InsightsQuery {
     /// Figures over the half-open period `[from, to)` (STAFF or `segments:read`).
     /// Money is in the base currency; *counted orders* are those not cancelled
-    /// and in the base currency. Six aggregate statements, whatever the
-    /// number of customers; a bad `from`/`to`, time zone or segment is
+    /// and in the base currency. Six aggregate statements (two more with
+    /// `lifetimeValueModel`), whatever the number of customers; a bad
+    /// `from`/`to`, time zone or segment is
     /// BAD_USER_INPUT naming the argument.
     async fn insights(
         &self,
@@ -51,18 +52,24 @@ impl InsightsQuery {
             ),
         };
         let st = state(ctx)?;
-        let figures =
-            service::period(reader(ctx)?, &st.config.base_currency, period, population).await?;
+        let figures = service::period(
+            reader(ctx)?,
+            &st.config.base_currency,
+            period,
+            population.clone(),
+        )
+        .await?;
         Ok(Insights {
             figures,
             currency: st.config.base_currency.clone(),
+            population,
         })
     }
 }
 
 /// Errors of the segment language name `query`, its argument elsewhere; here
 /// the argument is `segment` (the message keeps line and column).
-fn as_segment_field(err: AppError) -> AppError {
+pub(super) fn as_segment_field(err: AppError) -> AppError {
     match err {
         AppError::Segment(e) => AppError::bad_input("segment", e.to_string()),
         AppError::BadUserInput { message, .. } => AppError::bad_input("segment", message),
@@ -74,6 +81,8 @@ fn as_segment_field(err: AppError) -> AppError {
 pub struct Insights {
     figures: PeriodInsights,
     currency: String,
+    /// The segment's members, for the lifetime-value model's expectations.
+    population: Option<sea_orm::sea_query::SelectStatement>,
 }
 
 #[Object]
@@ -158,5 +167,16 @@ impl Insights {
     /// Loyalty points of REDEEM rows created in the period, not cancelled, as a positive number.
     async fn points_redeemed(&self) -> i64 {
         self.figures.points_redeemed
+    }
+    /// The lifetime-value models as last fitted over the whole base (BG/NBD
+    /// and Gamma-Gamma parameters, customers used, convergence), with the
+    /// orders and value they expect of this population (every customer, or
+    /// the segment's members) from the fit onwards, not over `[from, to)`.
+    /// Null before the first refresh.
+    async fn lifetime_value_model(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<super::clv::LifetimeValueModel>> {
+        super::clv::LifetimeValueModel::latest(ctx, self.population.clone(), &self.currency).await
     }
 }

@@ -12,15 +12,17 @@ use super::ids::{Kind, decode, encode};
 use super::limits::page_cost;
 use super::money::Money;
 use crate::auth::Domain;
-use crate::domain::tiers::{next_tier, tier_for_spend};
+use crate::domain::tiers::next_tier;
 use crate::service::loyalty;
 
 pub struct LoyaltyAccount(pub loyalty_account::Model);
 
 impl LoyaltyAccount {
-    /// Trailing spend in the base currency, the next tier with its
-    /// threshold, and the base currency: batched over every account of the
-    /// request by the trailing-spend loader.
+    /// Trailing spend in the base currency, the tier above the one held with
+    /// its threshold, and the base currency: batched over every account of
+    /// the request by the trailing-spend loader. The tier held may be above
+    /// what the spend reaches (kept until its review under the tier
+    /// policy); the next tier is always the one above it.
     async fn progress(
         &self,
         ctx: &Context<'_>,
@@ -35,10 +37,9 @@ impl LoyaltyAccount {
             .into_iter()
             .find(|(currency, _)| *currency == rules.base_currency)
             .map_or(0, |(_, spend)| spend);
-        let tier = tier_for_spend(spend, &rules.tiers);
         Ok((
             spend,
-            next_tier(tier, &rules.tiers),
+            next_tier(self.0.tier, &rules.tiers),
             rules.base_currency.clone(),
         ))
     }
@@ -46,8 +47,38 @@ impl LoyaltyAccount {
 
 #[Object]
 impl LoyaltyAccount {
+    /// The tier held: reached by trailing spend, and kept or lost as that
+    /// spend ages under the tier policy (`--tier-policy`).
     async fn tier(&self) -> LoyaltyTier {
         self.0.tier.into()
+    }
+    /// When the tier is next checked against trailing spend: the end of its
+    /// retention period (retain policy) or the moment trailing spend falls
+    /// below it (rolling). Null at BRONZE.
+    async fn tier_review_at(&self) -> Option<DateTime<Utc>> {
+        self.0.tier_review_at
+    }
+    /// When the tier ends if nothing more is spent: the first review whose
+    /// trailing spend would not keep it. Null at BRONZE.
+    async fn tier_expires_at(&self) -> Option<DateTime<Utc>> {
+        self.0.tier_expires_at
+    }
+    /// Base-currency spend still needed, in the 365 days before
+    /// `tierReviewAt`, for the review to keep the tier; zero when the spend
+    /// so far keeps it. Null at BRONZE.
+    async fn spend_to_keep_tier(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Money>> {
+        if self.0.tier == EntityTier::Bronze {
+            return Ok(None);
+        }
+        let currency = &state(ctx)?.rules.base_currency;
+        Ok(Some(Money::from_minor(self.0.tier_spend_to_keep, currency)))
+    }
+    /// Whether the account is inside the downgrade notice
+    /// (`--tier-downgrade-notice`) before a review its spend so far would
+    /// not keep its tier at.
+    async fn tier_at_risk(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        let now = state(ctx)?.clock.now();
+        Ok(self.0.tier_notice_at.is_some_and(|at| at <= now))
     }
     /// The code this customer shares to refer friends.
     async fn referral_code(&self) -> &str {
@@ -71,12 +102,13 @@ impl LoyaltyAccount {
         let (spend, _, currency) = self.progress(ctx).await?;
         Ok(Money::from_minor(spend, &currency))
     }
-    /// The tier the trailing spend leads to next; null at PLATINUM.
+    /// The tier above the one held; null at PLATINUM.
     async fn next_tier(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<LoyaltyTier>> {
         let (_, next, _) = self.progress(ctx).await?;
         Ok(next.map(|(tier, _)| tier.into()))
     }
-    /// Base-currency spend still needed for the next tier; null at PLATINUM.
+    /// Base-currency spend still needed, on top of the trailing spend, for
+    /// the next tier; null at PLATINUM.
     async fn spend_to_next_tier(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Money>> {
         let (spend, next, currency) = self.progress(ctx).await?;
         Ok(next.map(|(_, at)| Money::from_minor((at - spend).max(0), &currency)))

@@ -1,6 +1,8 @@
 //! The GraphQL schema: one module per domain, merged into one `Query`, and
 //! the per-request execution that attaches the caller and its loaders.
 
+mod clv;
+mod cohorts;
 mod connection;
 mod context;
 mod customer;
@@ -58,6 +60,7 @@ pub struct Query(
     segment::SegmentQuery,
     segment::SavedSegmentQuery,
     insights::InsightsQuery,
+    cohorts::CohortsQuery,
     events::EventsQuery,
     events::EventCatalogueQuery,
     webhooks::WebhookQuery,
@@ -166,6 +169,7 @@ pub async fn execute(
         &tasks,
         app.config.loader_delay,
         &app.clock,
+        &app.rules,
     );
     let pii_reads = context::PiiReads::default();
     let request = request
@@ -304,6 +308,7 @@ pub fn subscribe(
         &tasks,
         app.config.loader_delay,
         &app.clock,
+        &app.rules,
     );
     let pii_reads = context::PiiReads::default();
     let mut request = request

@@ -1,7 +1,7 @@
 //! Per-customer figures from `customer_metrics`, kept in step with every write.
 
 use async_graphql::{ComplexObject, Context, Enum, ErrorExtensions, SimpleObject};
-use c360_entity::{customer_metrics, customer_rfm};
+use c360_entity::{customer_clv, customer_metrics, customer_rfm};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use chrono_tz::Tz;
 
@@ -35,6 +35,9 @@ pub struct CustomerStats {
     pub currency: String,
     #[graphql(skip)]
     pub profile: Option<Profile>,
+    /// The customer's lifetime-value row, loaded once for all its fields.
+    #[graphql(skip)]
+    pub clv: tokio::sync::OnceCell<Option<customer_clv::Model>>,
 }
 
 /// RFM scores of a customer who has ordered: each is the customer's quintile,
@@ -104,18 +107,46 @@ pub struct Profile {
     pub tz: Tz,
 }
 
-/// Years a customer is expected to keep buying, for the predicted lifetime value.
-pub const EXPECTED_LIFESPAN_YEARS: i64 = 3;
+/// Why a customer's lifetime-value figures are what they are; each says
+/// which figures are null.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "crate::domain::clv::Status", name = "ClvStatus")]
+pub enum ClvStatus {
+    /// Every figure predicted.
+    Predicted,
+    /// No repeat order yet: activity, expected orders and the next order are
+    /// predicted; the spend per order and the predicted value are null (the
+    /// spend model needs a repeat order of the customer's own).
+    NoRepeatOrder,
+    /// The spend model could not be fitted (fewer than 50 customers with a
+    /// repeat order, no convergence, or an infinite mean spend): activity
+    /// and orders are predicted, the spend per order and value are null.
+    SpendModelUnavailable,
+    /// Fewer than 100 customers with a counted order at the last refresh:
+    /// too few to fit, so every figure is null.
+    BaseTooSmall,
+    /// The purchase model's fit did not converge at the last refresh: every
+    /// figure is null.
+    NotConverged,
+    /// No counted order, so not in the models' base: every figure is null.
+    NoOrders,
+    /// The first counted order came after the last refresh (or none has
+    /// run): every figure is null until the next.
+    NotRefreshed,
+}
 
-/// Predicted lifetime value in minor units: average order value × purchase
-/// frequency × expected lifespan, where frequency is orders per year since the
-/// first order (observed over at least a year, so a new customer's single
-/// order is not extrapolated from a few days). That is
-/// `net_spend × lifespan × 365 ÷ max(days since first order, 365)`, rounded down.
-pub fn predicted_lifetime_value(net_spend: i64, days_since_first_order: i64) -> i64 {
-    let observed = i128::from(days_since_first_order.max(365));
-    let value = i128::from(net_spend) * i128::from(EXPECTED_LIFESPAN_YEARS) * 365 / observed;
-    i64::try_from(value).unwrap_or(i64::MAX)
+/// A band of the churn probability (1 − `probabilityActive`).
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "crate::domain::clv::ChurnRisk")]
+pub enum ChurnRisk {
+    /// Churn probability below 0.25.
+    Low,
+    /// 0.25 to below 0.5.
+    Medium,
+    /// 0.5 to below 0.75.
+    High,
+    /// 0.75 or more.
+    VeryHigh,
 }
 
 /// The first day on or after `today`, and after `of` itself, on which the
@@ -145,6 +176,7 @@ impl CustomerStats {
             currency: currency.to_owned(),
             model,
             profile: None,
+            clv: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -157,6 +189,33 @@ impl CustomerStats {
     fn days_since(&self, at: DateTime<Utc>) -> Option<i64> {
         let p = self.profile?;
         Some((p.today - at.with_timezone(&p.tz).date_naive()).num_days())
+    }
+
+    /// The customer's lifetime-value row as of the last refresh, if any.
+    async fn clv_row(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<&customer_clv::Model>> {
+        let row = self
+            .clv
+            .get_or_try_init(|| async {
+                loaders(ctx)?
+                    .clv
+                    .load_one(self.model.customer_id)
+                    .await
+                    .map_err(|e| e.extend())
+            })
+            .await?;
+        Ok(row.as_ref())
+    }
+
+    /// One figure of the row, null without it.
+    async fn clv_figure<T>(
+        &self,
+        ctx: &Context<'_>,
+        figure: impl FnOnce(&customer_clv::Model) -> Option<T>,
+    ) -> async_graphql::Result<Option<T>> {
+        Ok(self.clv_row(ctx).await?.and_then(figure))
     }
 }
 
@@ -190,16 +249,101 @@ impl CustomerStats {
     async fn tenure_days(&self) -> Option<i64> {
         self.days_since(self.profile?.added_at)
     }
-    /// Predicted lifetime value: average order value × purchase frequency (orders
-    /// per year since the first order, observed over at least 365 days) × an
-    /// expected lifespan of 3 years; equivalently lifetime value × 3 × 365 ÷
-    /// max(days since first order, 365), rounded down to the minor unit. Null without orders.
-    async fn predicted_lifetime_value(&self) -> Option<Money> {
-        let days = self.days_since(self.model.first_order_at?)?;
-        Some(Money::from_minor(
-            predicted_lifetime_value(self.model.net_spend, days),
-            &self.currency,
-        ))
+    /// Predicted customer lifetime value: the net spend expected over the
+    /// next 365 days (as Klaviyo's "predicted CLV"), from the BG/NBD model of
+    /// orders and dropout and the Gamma-Gamma model of spend per order, fitted
+    /// over every customer: `expectedOrders365d × expectedOrderValue × (1 −
+    /// the base's refunded share of spend)`, not discounted, rounded to the
+    /// minor unit. As of the last refresh (`clvRefreshedAt`); null as
+    /// `clvStatus` explains (no repeat order, too small a base, ...).
+    async fn predicted_lifetime_value(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<Money>> {
+        let currency = &self.currency;
+        self.clv_figure(ctx, |r| {
+            r.predicted_value.map(|v| Money::from_minor(v, currency))
+        })
+        .await
+    }
+    /// Why the lifetime-value figures below are what they are, and which are null.
+    async fn clv_status(&self, ctx: &Context<'_>) -> async_graphql::Result<ClvStatus> {
+        let status = match self.clv_row(ctx).await? {
+            Some(row) => crate::domain::clv::Status::parse(&row.status).ok_or_else(|| {
+                crate::error::AppError::Internal(anyhow::anyhow!(
+                    "customer_clv holds an unknown status {:?}",
+                    row.status
+                ))
+            })?,
+            None => crate::service::clv::status_without_row(self.model.orders_count),
+        };
+        Ok(status.into())
+    }
+    /// When the lifetime-value figures were computed (the last refresh that
+    /// included the customer).
+    async fn clv_refreshed_at(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<DateTime<Utc>>> {
+        self.clv_figure(ctx, |r| Some(r.refreshed_at)).await
+    }
+    /// Probability (0-1) that the customer is still an active buyer, by the
+    /// BG/NBD model: 1 until a repeat order (the model lets customers stop
+    /// only after one), then falling the longer the customer has not
+    /// ordered, given how often they did.
+    async fn probability_active(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<f64>> {
+        self.clv_figure(ctx, |r| r.churn_probability.map(|c| 1.0 - c))
+            .await
+    }
+    /// The band of the churn probability, 1 − `probabilityActive`: LOW below
+    /// 0.25, MEDIUM below 0.5, HIGH below 0.75, VERY_HIGH from 0.75.
+    async fn churn_risk(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ChurnRisk>> {
+        self.clv_figure(ctx, |r| {
+            r.churn_risk
+                .as_deref()
+                .and_then(crate::domain::clv::ChurnRisk::parse)
+                .map(ChurnRisk::from)
+        })
+        .await
+    }
+    /// Orders (not cancelled) expected in the next 90 days, weighted by the
+    /// probability that the customer is still active.
+    #[graphql(name = "expectedOrders90d")]
+    async fn expected_orders_90d(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<f64>> {
+        self.clv_figure(ctx, |r| r.expected_orders_90d).await
+    }
+    /// Orders expected in the next 365 days; at least `expectedOrders90d`.
+    #[graphql(name = "expectedOrders365d")]
+    async fn expected_orders_365d(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<f64>> {
+        self.clv_figure(ctx, |r| r.expected_orders_365d).await
+    }
+    /// Expected total of the customer's next order, before refunds: the
+    /// Gamma-Gamma model's weighing of the base's mean order and the
+    /// customer's own repeat orders. Null without a repeat order.
+    async fn expected_order_value(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<Money>> {
+        let currency = &self.currency;
+        self.clv_figure(ctx, |r| {
+            r.expected_order_value
+                .map(|v| Money::from_minor(v, currency))
+        })
+        .await
+    }
+    /// The day (store time zone) by which the customer, if still active, is
+    /// expected to have ordered once more: the first day on which the
+    /// expected orders of an active customer since the refresh reach 1.
+    /// Null when that is more than 365 days after the refresh.
+    async fn expected_next_order_date(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<NaiveDate>> {
+        let tz = self.profile.map_or(chrono_tz::UTC, |p| p.tz);
+        self.clv_figure(ctx, |r| {
+            r.next_order_at.map(|t| t.with_timezone(&tz).date_naive())
+        })
+        .await
     }
     /// Next birthday on or after today (store time zone), ISO 8601; 29 February
     /// falls on the 28th in other years. Null without a birthday.
@@ -261,12 +405,5 @@ mod tests {
             next_anniversary(d(2026, 5, 1), d(2026, 5, 1)),
             Some(d(2027, 5, 1))
         );
-    }
-
-    #[test]
-    fn predicted_value_extrapolates_over_at_least_a_year() {
-        assert_eq!(predicted_lifetime_value(14_000, 500), 30_660);
-        assert_eq!(predicted_lifetime_value(10_000, 10), 30_000);
-        assert_eq!(predicted_lifetime_value(0, 900), 0);
     }
 }

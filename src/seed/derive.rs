@@ -1,13 +1,14 @@
 //! The figures derived from the seeded rows, computed after the load by the
 //! same service code the write paths use rather than generated: customer
 //! metrics, loyalty balances (with due points settled and expired ones
-//! written off), RFM groups, and fresh planner statistics.
+//! written off), tier reviews under the tier policy, RFM groups, and fresh
+//! planner statistics.
 
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 
 use crate::error::AppResult;
-use crate::service::{Rules, loyalty, metrics, rfm};
+use crate::service::{Rules, clv, loyalty, metrics, rfm};
 
 /// Derives every figure at `now`, in one transaction; returns the
 /// `customer_metrics` rows written.
@@ -22,6 +23,9 @@ pub async fn figures(db: &DatabaseConnection, rules: &Rules, now: DateTime<Utc>)
     // not news: it is settled without events.
     let due = loyalty::due_accounts(&txn, now).await?;
     loyalty::settle_history(&txn, now, &due).await?;
+    // The generated tiers are the ones spend reaches at `now`; the review
+    // gives each its review date, notice and due instant, silently.
+    loyalty::review_history(&txn, rules, now).await?;
     rfm::refresh_in(&txn, now.trunc_subsecs(0)).await?;
     txn.commit().await?;
     tracing::debug!(
@@ -29,6 +33,19 @@ pub async fn figures(db: &DatabaseConnection, rules: &Rules, now: DateTime<Utc>)
         "customer_metrics, loyalty balances and RFM groups derived"
     );
     Ok(rows)
+}
+
+/// Fits the lifetime-value models over the seeded base and writes every
+/// customer's predictions (its own transaction, as `c360 insights refresh`
+/// does); returns the rows written.
+pub async fn lifetime_value(
+    db: &DatabaseConnection,
+    rules: &Rules,
+    now: DateTime<Utc>,
+) -> AppResult<u64> {
+    let refreshed = clv::refresh(db, &rules.base_currency, now).await?;
+    tracing::debug!("{refreshed}");
+    Ok(refreshed.fit.customers as u64 + 1)
 }
 
 /// Without fresh statistics PostgreSQL guesses a thousand orders per

@@ -61,12 +61,15 @@ pub enum Test {
 pub enum Value {
     /// Integers, and money in minor units of the base currency.
     Int(i64),
+    /// A number with decimals (finite).
+    Number(f64),
     /// Text already normalised for its attribute (upper-cased country, lower-cased tag).
     Text(String),
     /// A calendar day in the store's (or the request's) time zone.
     Day(Day),
     /// An exact instant; only the typed `filter` input produces it.
     Instant(DateTime<Utc>),
+    Bool(bool),
 }
 
 /// A calendar day, absolute or relative to today.

@@ -9,6 +9,9 @@ pub enum Type {
     Integer,
     /// An amount in the base currency, written in major units (`500` or `99.90`).
     Money,
+    /// A number with decimals (`0.8`, `2.5`), compared by order only: a
+    /// model's estimate is never exactly equal to a literal.
+    Number,
     /// A calendar day: `2026-01-31`, `today`, `yesterday`, `-7d`, `+3w`, `-6m`, `+1y`.
     Date,
     /// One of a closed set of upper-case values.
@@ -17,6 +20,8 @@ pub enum Type {
     Text,
     /// A set of values, tested with CONTAINS.
     List,
+    /// `true` or `false`.
+    Boolean,
 }
 
 /// An operator as the catalogue lists it.
@@ -79,16 +84,26 @@ const ORDERED_DATES: &[OpKind] = &[
     OpKind::Le,
     OpKind::Between,
 ];
+const ORDERED_NUMBERS: &[OpKind] = &[
+    OpKind::Gt,
+    OpKind::Ge,
+    OpKind::Lt,
+    OpKind::Le,
+    OpKind::Between,
+];
 const EQUALITY: &[OpKind] = &[OpKind::Eq, OpKind::Ne, OpKind::In, OpKind::NotIn];
 const LIST: &[OpKind] = &[OpKind::Contains, OpKind::NotContains];
+const BOOLEAN: &[OpKind] = &[OpKind::Eq, OpKind::Ne];
 
 /// The operators a type takes, before IS NULL / IS NOT NULL (only for nullable attributes).
 pub fn operators(ty: Type, nullable: bool) -> Vec<OpKind> {
     let mut ops = match ty {
         Type::Integer | Type::Money => ORDERED.to_vec(),
+        Type::Number => ORDERED_NUMBERS.to_vec(),
         Type::Date => ORDERED_DATES.to_vec(),
         Type::Enum | Type::Text => EQUALITY.to_vec(),
         Type::List => LIST.to_vec(),
+        Type::Boolean => BOOLEAN.to_vec(),
     };
     if nullable {
         ops.extend([OpKind::IsNull, OpKind::IsNotNull]);
@@ -111,7 +126,14 @@ pub enum Attr {
     CustomerAddedDate,
     Birthday,
     LoyaltyTier,
+    TierReviewAt,
+    SpendToKeepTier,
+    TierAtRisk,
     RfmGroup,
+    PredictedClv,
+    ChurnProbability,
+    ExpectedOrders90d,
+    ChurnRisk,
     EmailSubscriptionStatus,
     NpsCategory,
     Country,
@@ -142,6 +164,7 @@ pub const LOYALTY_TIERS: &[&str] = &["BRONZE", "SILVER", "GOLD", "PLATINUM"];
 pub const EMAIL_STATES: &[&str] = &["SUBSCRIBED", "UNSUBSCRIBED", "PENDING", "NOT_SUBSCRIBED"];
 pub const NPS_CATEGORIES: &[&str] = &crate::domain::nps::Category::NAMES;
 pub const RFM_GROUPS: &[&str] = &crate::domain::rfm::Group::NAMES;
+pub const CHURN_RISKS: &[&str] = &crate::domain::clv::ChurnRisk::NAMES;
 
 macro_rules! attr {
     ($attr:ident, $name:literal, $ty:ident, $nullable:literal, $values:expr, $desc:literal) => {
@@ -247,12 +270,68 @@ pub const ATTRIBUTES: &[AttrSpec] = &[
         "Loyalty tier; null without a loyalty account."
     ),
     attr!(
+        TierReviewAt,
+        "tier_review_at",
+        Date,
+        true,
+        &[],
+        "Day the loyalty tier is next checked against trailing spend (the end of its retention period, or under the rolling policy the day spend falls below it), in the store's time zone; null at BRONZE or without a loyalty account."
+    ),
+    attr!(
+        SpendToKeepTier,
+        "spend_to_keep_tier",
+        Money,
+        false,
+        &[],
+        "Base-currency spend still needed, in the 365 days before the tier review, for the review to keep the loyalty tier; 0 when the spend so far keeps it, at BRONZE or without a loyalty account."
+    ),
+    attr!(
+        TierAtRisk,
+        "tier_at_risk",
+        Boolean,
+        false,
+        &[],
+        "`true` inside the downgrade notice (C360_TIER_DOWNGRADE_NOTICE, from its first day) before a tier review that the spend so far would not pass; `false` otherwise and without a loyalty account."
+    ),
+    attr!(
         RfmGroup,
         "rfm_group",
         Enum,
         true,
         RFM_GROUPS,
         "RFM group as of the last refresh (see `CustomerStats.rfm`): CHAMPIONS R≥4 F≥4 M≥4, LOYAL R≥3 F≥4, NEW R≥4 F=1, PROMISING R≥4 F 2-3, NEEDS_ATTENTION R=3 F≤3, AT_RISK R≤2 F≥3, ALMOST_LOST R=2 F≤2, DORMANT R=1 F≤2; null without orders."
+    ),
+    attr!(
+        PredictedClv,
+        "predicted_clv",
+        Money,
+        true,
+        &[],
+        "Predicted lifetime value as of the last refresh (see `CustomerStats.predictedLifetimeValue`): net spend expected over the next 365 days by the BG/NBD and Gamma-Gamma models; null without a repeat order, or when the models could not be fitted (`clvStatus`)."
+    ),
+    attr!(
+        ChurnProbability,
+        "churn_probability",
+        Number,
+        true,
+        &[],
+        "Probability (0-1) that the customer is no longer an active buyer, 1 − `CustomerStats.probabilityActive`, as of the last refresh; null without orders or when the model could not be fitted."
+    ),
+    attr!(
+        ExpectedOrders90d,
+        "expected_orders_90d",
+        Number,
+        true,
+        &[],
+        "Orders expected in the next 90 days (BG/NBD), as of the last refresh; null without orders or when the model could not be fitted."
+    ),
+    attr!(
+        ChurnRisk,
+        "churn_risk",
+        Enum,
+        true,
+        CHURN_RISKS,
+        "Band of `churn_probability`: LOW below 0.25, MEDIUM below 0.5, HIGH below 0.75, VERY_HIGH from 0.75; null when `churn_probability` is."
     ),
     attr!(
         EmailSubscriptionStatus,

@@ -119,7 +119,7 @@ fn ratio(a: i64, b: i64) -> Option<f64> {
 }
 
 /// `a ÷ b` rounded half away from zero (`b` > 0).
-fn div_round(a: i64, b: i64) -> i64 {
+pub(crate) fn div_round(a: i64, b: i64) -> i64 {
     let (q, r) = (a / b, a % b);
     if 2 * r.abs() >= b { q + a.signum() } else { q }
 }

@@ -1,6 +1,8 @@
 //! Business rules per domain, independent of GraphQL: functions taking `&impl ConnectionTrait`.
 
 pub mod audit;
+pub mod clv;
+pub mod cohorts;
 pub mod customers;
 pub mod insights;
 pub mod loyalty;

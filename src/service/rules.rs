@@ -3,8 +3,9 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::config::Config;
+use crate::config::{Config, TierPolicyKind, TierRetention};
 use crate::domain::tiers::TierThresholds;
+use crate::domain::tiers::policy::{Keep, TierPolicy};
 use crate::error::{AppError, AppResult};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +19,9 @@ pub struct Rules {
     /// How long points stay spendable once AVAILABLE; `None`: forever.
     pub points_expire_after: Option<TimeDelta>,
     pub tiers: TierThresholds,
+    /// How a tier reached is kept as its spend ages, and the notice before
+    /// it is lost.
+    pub tier_policy: TierPolicy,
     /// Smallest first paid order (minor units) that converts a referral.
     pub referral_min_order: i64,
     /// Points for the referrer and the referee when a referral converts.
@@ -45,6 +49,7 @@ impl Rules {
                 ))
             })?),
         };
+        let tier_policy = tier_policy(config)?;
         Ok(Rules {
             base_currency: config.base_currency.clone(),
             points_per_unit: config.loyalty_points_per_unit,
@@ -55,6 +60,7 @@ impl Rules {
                 gold: config.tier_gold,
                 platinum: config.tier_platinum,
             },
+            tier_policy,
             referral_min_order: config.referral_min_order,
             referral_points: (
                 config.referral_referrer_points,
@@ -62,4 +68,35 @@ impl Rules {
             ),
         })
     }
+}
+
+/// The tier policy the configuration sets, refused with the setting's name
+/// when it makes no sense.
+fn tier_policy(config: &Config) -> AppResult<TierPolicy> {
+    let refuse = |message: &str| AppError::Internal(anyhow::anyhow!("{message}"));
+    let keep = match (config.tier_policy, config.tier_retention) {
+        (TierPolicyKind::Rolling, Some(_)) => {
+            return Err(refuse(
+                "C360_TIER_RETENTION (--tier-retention) applies to C360_TIER_POLICY=retain; \
+                 the rolling policy keeps no tier",
+            ));
+        }
+        (TierPolicyKind::Rolling, None) => Keep::Rolling,
+        (TierPolicyKind::Retain, None | Some(TierRetention::NextYear)) => Keep::NextYear,
+        (TierPolicyKind::Retain, Some(TierRetention::Days(days))) => Keep::Days(days),
+    };
+    let notice = config.tier_downgrade_notice;
+    let days = notice.as_secs() / 86_400;
+    if notice.subsec_nanos() != 0 || !notice.as_secs().is_multiple_of(86_400) || days >= 365 {
+        return Err(refuse(&format!(
+            "C360_TIER_DOWNGRADE_NOTICE (--tier-downgrade-notice) must be whole days shorter \
+             than a year, such as 30d, not {}",
+            humantime::format_duration(notice)
+        )));
+    }
+    Ok(TierPolicy {
+        keep,
+        notice_days: days as u32,
+        tz: config.timezone,
+    })
 }

@@ -218,9 +218,13 @@ async fn loyalty_settle_makes_due_pending_points_available() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        format!("settled {due} loyalty transactions; expired 0 points of 0 accounts")
+        stdout.lines().next(),
+        Some(
+            format!("settled {due} loyalty transactions; expired 0 points of 0 accounts").as_str()
+        ),
+        "{stdout}"
     );
     assert_eq!(
         count("SELECT COUNT(*) FROM loyalty_transactions WHERE state = 'PENDING'").await,

@@ -239,12 +239,14 @@ async fn serve_demo(db_url: &str, args: &[&str], envs: &[(&str, &str)]) -> Serve
 async fn serve_seed_demo_dev_opens_with_the_token_the_profile_query_and_a_customer() {
     let dir = tempfile::tempdir().expect("temp dir");
     let db_url = format!("sqlite://{}?mode=rwc", dir.path().join("d.db").display());
-    // A small store up front: `--seed-demo` keeps it instead of seeding 1000.
+    // A small store up front: `--seed-demo` keeps it instead of seeding
+    // 1000. 150 customers hold one with every kind of record (orders,
+    // tickets, reviews, NPS, referrals both ways), whom the page shows.
     let seeded = c360()
         .args([
             "seed",
             "--customers",
-            "40",
+            "150",
             "--dev",
             "--database-url",
             &db_url,

@@ -131,7 +131,7 @@ async fn figures(app: &TestApp) -> Vec<i64> {
 async fn rich_customer(app: &TestApp) -> i64 {
     app.scalar(
         "SELECT c.id FROM customers c \
-         LEFT JOIN customer_metrics m ON m.customer_id = c.id \
+         JOIN customer_metrics m ON m.customer_id = c.id AND m.orders_count > 0 \
          ORDER BY (SELECT COUNT(*) FROM referrals r WHERE r.referee_customer_id = c.id) DESC, \
                   m.tickets_count DESC, m.orders_count DESC, c.id LIMIT 1",
     )

@@ -338,7 +338,11 @@ async fn check(db: &DatabaseConnection, rules: &Rules) -> Result<(), String> {
 async fn run_cases(app: &crate::helpers::TestApp) -> u32 {
     app.seed(3).await;
     let db = app.db.clone();
-    let rules = Rules::from_config(&c360::Config::for_store("sqlite::memory:")).expect("rules");
+    // The invariant below is the rolling policy's (tier = what trailing
+    // spend reaches); retention is tested in `tier_reviews`.
+    let mut config = c360::Config::for_store("sqlite::memory:");
+    config.tier_policy = c360::config::TierPolicyKind::Rolling;
+    let rules = Rules::from_config(&config).expect("rules");
     let staff = Principal {
         role: Role::Staff,
         subject: "prop".into(),

@@ -1,15 +1,16 @@
 //! The seed follows the store's configured business rules, not defaults of
 //! its own: a gateway configured with a rule differing from the default in
 //! every number is seeded the way `c360 seed` seeds (the app's rules, at its
-//! clock's time; and the `c360 seed` command itself), then tiers, pending
-//! points, earn rates, referral rewards and expiries are checked against
-//! the configuration through the API and the raw rows.
+//! clock's time; and the `c360 seed` command itself), then tiers and their
+//! reviews, pending points, earn rates, referral rewards and expiries are
+//! checked against the configuration through the API and the raw rows.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use c360::config::Config;
+use c360::config::{Config, TierPolicyKind};
 use c360::domain::orders::SPENDING;
+use c360::domain::tiers::policy::{Keep, TierPolicy};
 use c360::domain::tiers::{TierThresholds, WINDOW, tier_for_spend};
 use c360::service::Rules;
 use c360_entity::enums::OrderStatus;
@@ -24,7 +25,8 @@ use crate::helpers::TestApp;
 const DAY: u64 = 86_400;
 
 /// Every rule away from its default (USD, 1 point, 14 days, no expiry,
-/// 500/1,500/5,000, no minimum, 1,000/500 points).
+/// 500/1,500/5,000, tiers kept through the next year with 30 days' notice,
+/// no minimum, 1,000/500 points).
 fn configure(config: &mut Config) {
     config.base_currency = "EUR".into();
     config.loyalty_points_per_unit = 3;
@@ -33,6 +35,8 @@ fn configure(config: &mut Config) {
     config.tier_silver = 20_000;
     config.tier_gold = 60_000;
     config.tier_platinum = 150_000;
+    config.tier_policy = TierPolicyKind::Rolling;
+    config.tier_downgrade_notice = Duration::from_secs(10 * DAY);
     config.referral_min_order = 6_000;
     config.referral_referrer_points = 700;
     config.referral_referee_points = 300;
@@ -54,6 +58,10 @@ const FLAGS: &[&str] = &[
     "60000",
     "--tier-platinum",
     "150000",
+    "--tier-policy",
+    "rolling",
+    "--tier-downgrade-notice",
+    "10d",
     "--referral-min-order",
     "6000",
     "--referral-referrer-points",
@@ -73,6 +81,11 @@ fn expected_rules() -> Rules {
             silver: 20_000,
             gold: 60_000,
             platinum: 150_000,
+        },
+        tier_policy: TierPolicy {
+            keep: Keep::Rolling,
+            notice_days: 10,
+            tz: chrono_tz::Tz::UTC,
         },
         referral_min_order: 6_000,
         referral_points: (700, 300),
@@ -149,6 +162,42 @@ fn trailing(orders: &[Order], customer: i64, now: DateTime<Utc>) -> i64 {
         .sum()
 }
 
+/// The second after `now` at which the customer's trailing spend falls
+/// below the threshold of `tier` if nothing more is bought: the rolling
+/// policy's review; `None` at BRONZE.
+fn rolling_review(
+    orders: &[Order],
+    customer: i64,
+    now: DateTime<Utc>,
+    tier: &str,
+    rules: &Rules,
+) -> Option<DateTime<Utc>> {
+    let floor = match tier {
+        "SILVER" => rules.tiers.silver,
+        "GOLD" => rules.tiers.gold,
+        "PLATINUM" => rules.tiers.platinum,
+        _ => return None,
+    };
+    let mut counted: Vec<&Order> = orders
+        .iter()
+        .filter(|o| o.customer == customer && o.paid())
+        .filter(|o| o.placed_at >= now - WINDOW && o.placed_at <= now)
+        .collect();
+    counted.sort_by_key(|o| o.placed_at);
+    let mut left: i64 = counted.iter().map(|o| o.total - o.refunded).sum();
+    for (i, o) in counted.iter().enumerate() {
+        left -= o.total - o.refunded;
+        let leaves = (o.placed_at + WINDOW).trunc_subsecs(0) + TimeDelta::seconds(1);
+        let next_leaves_with_it = counted.get(i + 1).is_some_and(|n| {
+            (n.placed_at + WINDOW).trunc_subsecs(0) + TimeDelta::seconds(1) == leaves
+        });
+        if left < floor && !next_leaves_with_it {
+            return Some(leaves);
+        }
+    }
+    None
+}
+
 /// Rows that only the configured rules explain, counted by [`check_rows`].
 #[derive(Debug, Default)]
 struct Evidence {
@@ -176,9 +225,12 @@ async fn check_rows(
     let window = rules.return_window;
     let expire_after = rules.points_expire_after.expect("expiry configured");
 
-    // Tiers: the configured thresholds over the trailing window's spend.
+    // Tiers: the configured thresholds over the trailing window's spend,
+    // reviewed (rolling) the second that spend falls below the tier, with
+    // the configured notice.
     let mut tiers = BTreeMap::<String, usize>::new();
-    for row in rows(app, "SELECT customer_id, tier FROM loyalty_accounts").await {
+    let sql = "SELECT customer_id, tier, tier_review_at, tier_notice_at FROM loyalty_accounts";
+    for row in rows(app, sql).await {
         let (customer, tier): (i64, String) = (get(&row, 0), get(&row, 1));
         let candidates =
             [from, to].map(|t| tier_for_spend(trailing(&orders, customer, t), &rules.tiers));
@@ -186,6 +238,19 @@ async fn check_rows(
             candidates.iter().any(|c| c.to_value() == tier),
             "customer {customer}: tier {tier}, configured thresholds give {candidates:?}"
         );
+        let review: Option<DateTime<Utc>> = get(&row, 2);
+        let reviews = [from, to].map(|t| rolling_review(&orders, customer, t, &tier, rules));
+        assert!(
+            reviews.contains(&review),
+            "customer {customer}: {tier} reviewed at {review:?}, expected {reviews:?}"
+        );
+        let notice: Option<DateTime<Utc>> = get(&row, 3);
+        let ten_days_before = review.map(|r| {
+            (r.date_naive() - TimeDelta::days(10))
+                .and_time(chrono::NaiveTime::MIN)
+                .and_utc()
+        });
+        assert_eq!(notice, ten_days_before, "customer {customer}");
         let default = tier_for_spend(trailing(&orders, customer, to), &TierThresholds::default());
         seen.tiers_moved += usize::from(default.to_value() != tier);
         *tiers.entry(tier).or_default() += 1;

@@ -7,12 +7,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use c360::segment::ast::{Attr, CmpOp, Day, Expr, Func, Pred, SubAttr, Test, Unit, Value};
 use c360::segment::catalogue::{
-    EMAIL_STATES, LOYALTY_TIERS, NPS_CATEGORIES, RFM_GROUPS, attribute,
+    CHURN_RISKS, EMAIL_STATES, LOYALTY_TIERS, NPS_CATEGORIES, RFM_GROUPS, attribute,
 };
 use c360::segment::{Env, compile, customers_joined, parse};
 use c360_entity::enums::OrderStatus;
 use c360_entity::{
-    customer, customer_metrics, customer_rfm, customer_tag, loyalty_account, order, order_line,
+    customer, customer_clv, customer_metrics, customer_rfm, customer_tag, loyalty_account, order,
+    order_line,
 };
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -40,6 +41,7 @@ struct Row {
     m: Option<customer_metrics::Model>,
     l: Option<loyalty_account::Model>,
     rfm_group: Option<String>,
+    clv: Option<customer_clv::Model>,
     tags: BTreeSet<String>,
     orders: Vec<OrderRow>,
 }
@@ -73,6 +75,13 @@ async fn load(db: &sea_orm::DatabaseConnection) -> Data {
         .expect("rfm")
         .into_iter()
         .map(|r| (r.customer_id, r.rfm_group))
+        .collect();
+    let clv: BTreeMap<i64, customer_clv::Model> = customer_clv::Entity::find()
+        .all(db)
+        .await
+        .expect("clv")
+        .into_iter()
+        .map(|r| (r.customer_id, r))
         .collect();
     let mut tags: BTreeMap<i64, BTreeSet<String>> = BTreeMap::new();
     for t in customer_tag::Entity::find().all(db).await.expect("tags") {
@@ -111,6 +120,7 @@ async fn load(db: &sea_orm::DatabaseConnection) -> Data {
             m: metrics.get(&c.id).cloned(),
             l: loyalty.get(&c.id).cloned(),
             rfm_group: rfm.get(&c.id).cloned(),
+            clv: clv.get(&c.id).cloned(),
             tags: tags.get(&c.id).cloned().unwrap_or_default(),
             orders: orders.get(&c.id).cloned().unwrap_or_default(),
             c,
@@ -186,6 +196,10 @@ impl Oracle<'_> {
             Value::Text(s) => s.clone(),
             other => panic!("not text: {other:?}"),
         };
+        let number = |v: &Value| match v {
+            Value::Number(n) => *n,
+            other => panic!("not a number: {other:?}"),
+        };
         let date = |v: &Value| match v {
             Value::Day(d) => self.day(d),
             other => panic!("not a day: {other:?}"),
@@ -224,7 +238,44 @@ impl Oracle<'_> {
                 Attr::CustomerAddedDate => self.test(Some(self.local(r.c.created_at)), test, &date),
                 Attr::Birthday => self.test(r.c.birthday, test, &date),
                 Attr::LoyaltyTier => self.test(l.map(|l| l.tier.to_value()), test, &text),
+                Attr::TierReviewAt => self.test(
+                    l.and_then(|l| l.tier_review_at).map(|t| self.local(t)),
+                    test,
+                    &date,
+                ),
+                Attr::SpendToKeepTier => {
+                    self.test(Some(l.map_or(0, |l| l.tier_spend_to_keep)), test, &int)
+                }
+                Attr::TierAtRisk => {
+                    // The notice began on a day up to today.
+                    let at_risk = l
+                        .and_then(|l| l.tier_notice_at)
+                        .is_some_and(|n| self.local(n) <= self.env.today);
+                    match test {
+                        Test::Cmp(CmpOp::Eq, Value::Bool(b)) => at_risk == *b,
+                        Test::Cmp(CmpOp::Ne, Value::Bool(b)) => at_risk != *b,
+                        other => panic!("not a boolean test: {other:?}"),
+                    }
+                }
                 Attr::RfmGroup => self.test(r.rfm_group.clone(), test, &text),
+                Attr::PredictedClv => {
+                    self.test(r.clv.as_ref().and_then(|c| c.predicted_value), test, &int)
+                }
+                Attr::ChurnProbability => self.test(
+                    r.clv.as_ref().and_then(|c| c.churn_probability),
+                    test,
+                    &number,
+                ),
+                Attr::ExpectedOrders90d => self.test(
+                    r.clv.as_ref().and_then(|c| c.expected_orders_90d),
+                    test,
+                    &number,
+                ),
+                Attr::ChurnRisk => self.test(
+                    r.clv.as_ref().and_then(|c| c.churn_risk.clone()),
+                    test,
+                    &text,
+                ),
                 Attr::EmailSubscriptionStatus => {
                     self.test(Some(r.c.email_marketing_state.to_value()), test, &text)
                 }
@@ -348,6 +399,10 @@ fn render_value(v: &Value, money: bool) -> String {
             format!("{n:+}{unit}")
         }
         Value::Instant(_) => unreachable!("the language has no instants"),
+        Value::Bool(b) => b.to_string(),
+        // Rust prints the shortest decimal that reads back as the same f64,
+        // never in exponent form, so the text parses to the same AST.
+        Value::Number(n) => n.to_string(),
     }
 }
 
@@ -370,7 +425,11 @@ fn render_pred(p: &Pred) -> String {
     match p {
         Pred::Attr { attr, test } => {
             let spec = attribute(*attr);
-            render_test(spec.name, test, *attr == Attr::AmountSpent)
+            let money = matches!(
+                attr,
+                Attr::AmountSpent | Attr::SpendToKeepTier | Attr::PredictedClv
+            );
+            render_test(spec.name, test, money)
         }
         Pred::Anniversary { attr, from, to } => format!(
             "anniversary({}) BETWEEN {} AND {}",
@@ -461,6 +520,23 @@ fn ordered(v: BoxedStrategy<Value>, nullable: bool, with_in: bool) -> BoxedStrat
     proptest::strategy::Union::new(options).boxed()
 }
 
+/// What a nullable number takes: <, <=, >, >=, BETWEEN and the null checks.
+fn by_order(v: BoxedStrategy<Value>) -> BoxedStrategy<Test> {
+    let ops = prop_oneof![
+        Just(CmpOp::Gt),
+        Just(CmpOp::Ge),
+        Just(CmpOp::Lt),
+        Just(CmpOp::Le)
+    ];
+    prop_oneof![
+        (ops, v.clone()).prop_map(|(o, x)| Test::Cmp(o, x)),
+        (v.clone(), v).prop_map(|(a, b)| Test::Between(a, b)),
+        Just(Test::IsNull),
+        Just(Test::IsNotNull),
+    ]
+    .boxed()
+}
+
 fn equality(v: BoxedStrategy<Value>, nullable: bool) -> BoxedStrategy<Test> {
     let mut options: Vec<BoxedStrategy<Test>> = vec![
         v.clone().prop_map(|x| Test::Cmp(CmpOp::Eq, x)).boxed(),
@@ -495,6 +571,12 @@ fn predicate(data: &Data) -> BoxedStrategy<Pred> {
     ]
     .boxed();
     let days = day().prop_map(Value::Day).boxed();
+    // Tier reviews fall up to two years ahead.
+    let review_days = prop_oneof![
+        days.clone(),
+        (0i64..800).prop_map(|n| Value::Day(Day::Offset(n, Unit::Day))),
+    ]
+    .boxed();
     let attr = |a: Attr, t: BoxedStrategy<Test>| {
         t.prop_map(move |test| Pred::Attr { attr: a, test }).boxed()
     };
@@ -574,7 +656,33 @@ fn predicate(data: &Data) -> BoxedStrategy<Pred> {
             Attr::LoyaltyTier,
             equality(pick(strings(LOYALTY_TIERS)), true)
         ),
+        attr(Attr::TierReviewAt, ordered(review_days, true, false)),
+        attr(Attr::SpendToKeepTier, ordered(money.clone(), false, true)),
+        attr(
+            Attr::TierAtRisk,
+            (any::<bool>(), prop_oneof![Just(CmpOp::Eq), Just(CmpOp::Ne)])
+                .prop_map(|(b, op)| Test::Cmp(op, Value::Bool(b)))
+                .boxed()
+        ),
         attr(Attr::RfmGroup, equality(pick(strings(RFM_GROUPS)), true)),
+        attr(Attr::PredictedClv, ordered(money.clone(), true, true)),
+        attr(
+            Attr::ChurnProbability,
+            by_order(
+                (0i64..=100)
+                    .prop_map(|n| Value::Number(n as f64 / 100.0))
+                    .boxed()
+            )
+        ),
+        attr(
+            Attr::ExpectedOrders90d,
+            by_order(
+                (0i64..60)
+                    .prop_map(|n| Value::Number(n as f64 / 10.0))
+                    .boxed()
+            )
+        ),
+        attr(Attr::ChurnRisk, equality(pick(strings(CHURN_RISKS)), true)),
         attr(
             Attr::EmailSubscriptionStatus,
             equality(pick(strings(EMAIL_STATES)), false)
@@ -626,6 +734,32 @@ fn query(data: &Data) -> BoxedStrategy<Expr> {
             ]
         })
         .boxed()
+}
+
+/// Eighty customers are too few for the lifetime-value models, so the
+/// refresh leaves every figure null; the compiler is tested on figures
+/// spread over their ranges instead, every fifth customer's left null.
+async fn vary_clv(db: &sea_orm::DatabaseConnection) {
+    use sea_orm::{ActiveModelTrait, IntoActiveModel, Set};
+    for row in customer_clv::Entity::find()
+        .all(db)
+        .await
+        .expect("clv rows")
+    {
+        let id = row.customer_id;
+        if id % 5 == 0 {
+            continue;
+        }
+        let churn = ((id * 37) % 101) as f64 / 100.0;
+        let mut row = row.into_active_model();
+        row.churn_probability = Set(Some(churn));
+        row.churn_risk = Set(Some(
+            c360::domain::clv::ChurnRisk::of(churn).as_str().to_owned(),
+        ));
+        row.expected_orders_90d = Set(Some(((id * 13) % 60) as f64 / 10.0));
+        row.predicted_value = Set((id % 4 != 0).then_some((id * 7_919) % 300_000));
+        row.update(db).await.expect("clv row");
+    }
 }
 
 async fn sql_members(db: &sea_orm::DatabaseConnection, text: &str, env: &Env) -> Vec<i64> {
@@ -687,6 +821,7 @@ both_stores! {
             .expect("clock")
             .as_nanos() as u64;
         app.seed_with(80, seed).await;
+        vary_clv(&app.db).await;
         let data = load(&app.db).await;
         let tz: Tz = "America/New_York".parse().expect("zone");
         let env = Env::at(app.clock.now(), tz, "USD");

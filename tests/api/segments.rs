@@ -172,7 +172,12 @@ both_stores! {
             by_name("rfm_group")["values"],
             json!(["CHAMPIONS", "LOYAL", "NEW", "PROMISING", "NEEDS_ATTENTION", "AT_RISK", "ALMOST_LOST", "DORMANT"])
         );
-        assert_eq!(filters.len(), 23);
+        assert_eq!(by_name("tier_review_at")["valueType"], "DATE");
+        assert_eq!(by_name("spend_to_keep_tier")["valueType"], "MONEY");
+        let at_risk = by_name("tier_at_risk");
+        assert_eq!(at_risk["valueType"], "BOOLEAN");
+        assert_eq!(at_risk["operators"], json!(["=", "!="]));
+        assert_eq!(filters.len(), 30);
     }
 }
 

@@ -360,7 +360,8 @@ each_store! {
             .args(["loyalty", "settle", "--database-url", &app.db_url])
             .output()
             .expect("runs");
-        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "settled 0 loyalty transactions; expired 50 points of 1 accounts");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(stdout.lines().next(), Some("settled 0 loyalty transactions; expired 50 points of 1 accounts"), "{stdout}");
         assert_eq!(loyalty_of(&app, id).await["pointsAvailable"], 0);
         assert_eq!(ledger_available(&app, id).await, 0);
         assert!(c360::service::loyalty::due_accounts(&app.db, app.clock.now()).await.expect("due").is_empty());

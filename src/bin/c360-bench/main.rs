@@ -15,6 +15,9 @@
 //! segment's fill and re-evaluations in-process and reports events per
 //! second (`track`).
 //!
+//! The scenario `clv-fit` sends none either: it times the lifetime-value
+//! refresh in-process and compares the fit with the seed's processes (`clv`).
+//!
 //! The scenario `webhooks-burst` ingests 10,000 orders at once and reports
 //! how fast a webhook receiver on loopback gets them (`burst`).
 //!
@@ -31,6 +34,7 @@
 //! ```
 
 mod burst;
+mod clv;
 mod floor;
 mod live;
 mod load;
@@ -67,7 +71,7 @@ pub struct Args {
         default_value = "sqlite,postgres"
     )]
     pub store: Vec<StoreKind>,
-    /// Customers in the data set (about ten orders each).
+    /// Customers in the data set (about six orders each).
     #[arg(long, default_value_t = 100_000)]
     pub customers: u64,
     /// Seed of the data set.
@@ -139,6 +143,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let mut rows = Vec::new();
     let mut tracked = Vec::new();
+    let mut clv_fits = Vec::new();
     let mut bursts = Vec::new();
     let mut latencies = Vec::new();
     for kind in args.store.clone() {
@@ -158,9 +163,18 @@ async fn main() -> anyhow::Result<()> {
                 tracked.push(step);
             }
         }
+        // In-process too, before the server's own refresh schedule starts.
+        if args.scenario.contains(&scenario::Scenario::ClvFit) {
+            let row = clv::run(&prepared).await?;
+            eprintln!("{row}");
+            clv_fits.push(row);
+        }
         let server = server::Server::start(&args, &prepared).await?;
         for scenario in &args.scenario {
-            if *scenario == scenario::Scenario::SegmentTrack {
+            if matches!(
+                scenario,
+                scenario::Scenario::SegmentTrack | scenario::Scenario::ClvFit
+            ) {
                 continue;
             }
             if *scenario == scenario::Scenario::LiveLatency {
@@ -243,6 +257,12 @@ async fn main() -> anyhow::Result<()> {
         println!("{}", track::HEADER);
         for step in &tracked {
             println!("{step}");
+        }
+    }
+    if !clv_fits.is_empty() {
+        println!("{}", clv::HEADER);
+        for row in &clv_fits {
+            println!("{row}");
         }
     }
     if !latencies.is_empty() {

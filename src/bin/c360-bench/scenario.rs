@@ -19,6 +19,9 @@ pub enum Scenario {
     List,
     /// The README's four-clause segment, counted: `segmentMembers { totalCount }`.
     SegmentCount,
+    /// Monthly cohort retention of the last 24 months, each cohort followed
+    /// for 24 months: `cohorts` with every figure of every cell.
+    Cohorts,
     /// The same segment's first page of 20 members.
     SegmentPage,
     /// A POS partner's writes: order ingest and point redemption, 4 to 1.
@@ -40,6 +43,10 @@ pub enum Scenario {
     /// until a GraphQL subscriber on a second instance receives its
     /// `order.placed` (`live`). PostgreSQL only; adds orders to the data set.
     LiveLatency,
+    /// The lifetime-value refresh (read, fit, write) timed in-process, no
+    /// requests, with the fitted parameters against the seed's (`clv`).
+    /// Rewrites the predictions, as the schedule would.
+    ClvFit,
 }
 
 /// Who sends a scenario's requests.
@@ -127,6 +134,14 @@ const SEGMENT_COUNT: &str = r#"query SegmentCount($q: String!) {
   segmentMembers(query: $q, first: 0) { totalCount }
 }"#;
 
+const COHORTS: &str = r#"query Cohorts($from: DateTime!, $to: DateTime!) {
+  cohorts(from: $from, to: $to, granularity: MONTH, periods: 24) { cohorts {
+    label start customers
+    periods { offset complete activeCustomers orders revenue { amount } retentionRate
+      cumulativeRevenuePerCustomer { amount } }
+  } }
+}"#;
+
 const SEGMENT_PAGE: &str = r#"query SegmentPage($q: String!) {
   segmentMembers(query: $q, first: 20) { edges { node { id email } } pageInfo { hasNextPage endCursor } }
 }"#;
@@ -155,12 +170,14 @@ impl Scenario {
             Scenario::ProfileTrusted => "profile-trusted",
             Scenario::List => "list",
             Scenario::SegmentCount => "segment-count",
+            Scenario::Cohorts => "cohorts",
             Scenario::SegmentPage => "segment-page",
             Scenario::Writes => "writes",
             Scenario::PostgraphileProfile => "postgraphile-profile",
             Scenario::SegmentTrack => "segment-track",
             Scenario::WebhooksBurst => "webhooks-burst",
             Scenario::LiveLatency => "live-latency",
+            Scenario::ClvFit => "clv-fit",
         }
     }
 
@@ -184,6 +201,7 @@ impl Scenario {
                 | Scenario::SegmentTrack
                 | Scenario::WebhooksBurst
                 | Scenario::LiveLatency
+                | Scenario::ClvFit
         )
     }
 
@@ -213,6 +231,17 @@ impl Scenario {
             Scenario::SegmentPage => {
                 json!({ "query": SEGMENT_PAGE, "variables": { "q": SEGMENT } })
             }
+            Scenario::Cohorts => {
+                // The 24 months to the current one, in UTC (the server's
+                // default time zone).
+                let today = chrono::Utc::now().date_naive();
+                let this_month =
+                    today - chrono::Days::new(u64::from(chrono::Datelike::day0(&today)));
+                let to = this_month + chrono::Months::new(1);
+                let from = to - chrono::Months::new(24);
+                let at = |d: chrono::NaiveDate| format!("{d}T00:00:00Z");
+                json!({ "query": COHORTS, "variables": { "from": at(from), "to": at(to) } })
+            }
             Scenario::Writes => {
                 if rng.random_range(0..5) == 0 && !w.redeemable.is_empty() {
                     let customer = w.redeemable[rng.random_range(0..w.redeemable.len())];
@@ -233,6 +262,12 @@ impl Scenario {
             Scenario::SegmentTrack => {
                 json!({ "query": SEGMENT_COUNT, "variables": { "q": SEGMENT } })
             }
+            // Measured in-process (`clv`): nothing is sent. The predictions
+            // a profile reads are the closest request.
+            Scenario::ClvFit => json!({
+                "query": PROFILE,
+                "variables": { "id": format!("gid://c360/Customer/{pick}") },
+            }),
             // Driven by `burst` and `live`, which send these orders themselves.
             Scenario::WebhooksBurst | Scenario::LiveLatency => {
                 json!({ "query": INGEST, "variables": { "input": order(rng, pick, w.key("order")) } })

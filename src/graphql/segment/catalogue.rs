@@ -15,6 +15,8 @@ pub enum SegmentValueType {
     Integer,
     /// An amount in major units of the base currency (`500` means 500.00).
     Money,
+    /// A number with decimals (`0.8`), compared with <, <=, >, >= and BETWEEN.
+    Number,
     /// A calendar day: `2026-01-31`, `today`, `yesterday`, `-7d`, `-3w`, `-6m`, `+1y`.
     Date,
     /// One of `values`, quoted (`'GOLD'`).
@@ -23,6 +25,8 @@ pub enum SegmentValueType {
     Text,
     /// A list tested with CONTAINS / NOT CONTAINS.
     List,
+    /// `true` or `false`, unquoted.
+    Boolean,
 }
 
 impl From<Type> for SegmentValueType {
@@ -30,10 +34,12 @@ impl From<Type> for SegmentValueType {
         match t {
             Type::Integer => SegmentValueType::Integer,
             Type::Money => SegmentValueType::Money,
+            Type::Number => SegmentValueType::Number,
             Type::Date => SegmentValueType::Date,
             Type::Enum => SegmentValueType::Enum,
             Type::Text => SegmentValueType::Text,
             Type::List => SegmentValueType::List,
+            Type::Boolean => SegmentValueType::Boolean,
         }
     }
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::Loader;
 use c360_entity::enums::ReferralStatus;
-use c360_entity::{customer, customer_metrics, customer_rfm, customer_tag, referral};
+use c360_entity::{customer, customer_clv, customer_metrics, customer_rfm, customer_tag, referral};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QueryTrait};
 
 use super::LoadError;
@@ -92,6 +92,15 @@ impl CustomerKeyed for customer_metrics::Entity {
 impl CustomerKeyed for customer_rfm::Entity {
     fn customer_col() -> Self::Column {
         customer_rfm::Column::CustomerId
+    }
+    fn customer_of(model: &Self::Model) -> i64 {
+        model.customer_id
+    }
+}
+
+impl CustomerKeyed for customer_clv::Entity {
+    fn customer_col() -> Self::Column {
+        customer_clv::Column::CustomerId
     }
     fn customer_of(model: &Self::Model) -> i64 {
         model.customer_id

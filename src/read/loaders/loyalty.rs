@@ -1,5 +1,6 @@
-//! Loyalty reads that depend on the clock: accounts, settled when due
-//! before they are shown, and the trailing tier-window spend.
+//! Loyalty reads that depend on the clock: accounts, settled and their
+//! tiers reviewed when due before they are shown, and the trailing
+//! tier-window spend.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,26 +13,39 @@ use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use super::LoadError;
 use crate::domain::Clock;
 use crate::error::AppError;
+use crate::service::Rules;
 
-/// Whether an account has points to settle or expire before it is shown.
+/// Whether an account has points to settle or expire, or a tier review
+/// due, before it is shown.
 pub fn settlement_due(
     account: &loyalty_account::Model,
     now: chrono::DateTime<chrono::Utc>,
 ) -> bool {
+    points_due(account, now) || tier_due(account, now)
+}
+
+fn points_due(account: &loyalty_account::Model, now: chrono::DateTime<chrono::Utc>) -> bool {
     account.settle_due_at.is_some_and(|at| at <= now)
+}
+
+fn tier_due(account: &loyalty_account::Model, now: chrono::DateTime<chrono::Utc>) -> bool {
+    account.tier_due_at.is_some_and(|at| at <= now)
 }
 
 /// Loyalty accounts by customer, settled when due: an account whose
 /// `settle_due_at` has passed has its due PENDING points made AVAILABLE and
-/// its expired points written off before it is shown (one transaction, then
-/// one more read of those accounts), so a balance is never stale. An account
-/// with nothing due costs no more than a plain read. The accounts are read
-/// from the request's connection, a replica for a query; settling writes,
-/// so it, and the read of what it wrote, go to the primary.
+/// its expired points written off, and one whose `tier_due_at` has passed
+/// has its tier reviewed under the tier policy, before it is shown (one
+/// transaction, then one more read of those accounts), so neither a balance
+/// nor a tier is ever stale. An account with nothing due costs no more than
+/// a plain read. The accounts are read from the request's connection, a
+/// replica for a query; settling writes, so it, and the read of what it
+/// wrote, go to the primary.
 pub struct LoyaltyLoader {
     pub(super) db: DatabaseConnection,
     pub(super) primary: DatabaseConnection,
     pub(super) clock: Clock,
+    pub(super) rules: Rules,
 }
 
 impl Loader<i64> for LoyaltyLoader {
@@ -59,12 +73,28 @@ impl Loader<i64> for LoyaltyLoader {
             .map(|a| a.customer_id)
             .collect();
         if !due.is_empty() {
+            let of = |due: fn(&loyalty_account::Model, chrono::DateTime<chrono::Utc>) -> bool| {
+                rows.iter()
+                    .filter(|a| due(a, now))
+                    .map(|a| a.customer_id)
+                    .collect::<Vec<i64>>()
+            };
+            let (points, tiers) = (of(points_due), of(tier_due));
             let txn = crate::db::begin_write(&self.primary)
                 .await
                 .map_err(|e| fail(e.into()))?;
-            crate::service::loyalty::settle(&txn, now, &due)
-                .await
-                .map_err(fail)?;
+            // Tiers first: a review locks the customers, as writes do,
+            // before anything writes their accounts.
+            if !tiers.is_empty() {
+                crate::service::loyalty::review_due_of(&txn, &self.rules, now, &tiers)
+                    .await
+                    .map_err(fail)?;
+            }
+            if !points.is_empty() {
+                crate::service::loyalty::settle(&txn, now, &points)
+                    .await
+                    .map_err(fail)?;
+            }
             txn.commit().await.map_err(|e| fail(e.into()))?;
             rows.retain(|a| !due.contains(&a.customer_id));
             rows.extend(find(&self.primary, due).await.map_err(|e| fail(e.into()))?);

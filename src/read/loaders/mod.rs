@@ -23,8 +23,8 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::DataLoader;
 use c360_entity::{
-    customer_metrics, customer_rfm, loyalty_transaction, nps_response, order, referral, review,
-    ticket,
+    customer_clv, customer_metrics, customer_rfm, loyalty_transaction, nps_response, order,
+    referral, review, ticket,
 };
 use sea_orm::DatabaseConnection;
 
@@ -32,6 +32,7 @@ use super::driver::RequestTasks;
 use crate::auth::CustomerScope;
 use crate::domain::Clock;
 use crate::error::AppError;
+use crate::service::Rules;
 
 pub use by_id::ById;
 pub use customers::{
@@ -54,6 +55,8 @@ pub struct Loaders {
     pub trailing_spend: DataLoader<TrailingSpendLoader>,
     pub loyalty: DataLoader<LoyaltyLoader>,
     pub rfm: DataLoader<ByCustomer<customer_rfm::Entity>>,
+    /// Lifetime-value predictions as of the last refresh.
+    pub clv: DataLoader<ByCustomer<customer_clv::Entity>>,
     pub tags: DataLoader<TagsLoader>,
     pub referred_by: DataLoader<ReferredByLoader>,
     pub orders: DataLoader<PageLoader<CustomerOrders>>,
@@ -86,8 +89,8 @@ const MAX_BATCH: usize = 100 * 100;
 
 impl Loaders {
     /// The loaders of one request, reading from `db` (a replica for a
-    /// query, see `App::reader`); settling a loyalty account writes, so it
-    /// goes to `primary`.
+    /// query, see `App::reader`); settling a loyalty account or reviewing
+    /// its tier (under `rules`) writes, so it goes to `primary`.
     pub fn new(
         db: &DatabaseConnection,
         primary: &DatabaseConnection,
@@ -95,6 +98,7 @@ impl Loaders {
         tasks: &RequestTasks,
         delay: std::time::Duration,
         clock: &Clock,
+        rules: &Rules,
     ) -> Loaders {
         fn dl<T: Send + Sync + 'static>(
             loader: T,
@@ -172,11 +176,20 @@ impl Loaders {
                     db: db.clone(),
                     primary: primary.clone(),
                     clock: clock.clone(),
+                    rules: rules.clone(),
                 },
                 tasks,
                 delay,
             ),
             rfm: dl(
+                ByCustomer {
+                    db: db.clone(),
+                    _e: PhantomData,
+                },
+                tasks,
+                delay,
+            ),
+            clv: dl(
                 ByCustomer {
                     db: db.clone(),
                     _e: PhantomData,

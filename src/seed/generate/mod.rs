@@ -24,10 +24,12 @@
 //! - referrers are earlier customers, invited before the referee signed up.
 //!
 //! One file per part of a customer's life: [`customers`] (profile, tags),
-//! [`orders`], [`tickets`], [`reviews`], [`nps`], [`referrals`], and
+//! [`orders`] (the purchase and spend processes, with [`draw`]'s
+//! distributions), [`tickets`], [`reviews`], [`nps`], [`referrals`], and
 //! [`loyalty`] (account, tier and ledger).
 
 mod customers;
+mod draw;
 mod loyalty;
 mod nps;
 mod orders;

@@ -77,6 +77,8 @@ pub async fn check_store(db: &DatabaseConnection, report: &SeedReport, customers
         "loyalty_accounts",
         "loyalty_transactions",
         "nps_responses",
+        "clv_fits",
+        "customer_clv",
     ];
     let mut total = 0;
     for table in tables {
@@ -86,9 +88,12 @@ pub async fn check_store(db: &DatabaseConnection, report: &SeedReport, customers
     }
     assert_eq!(report.rows, total as u64);
     let orders = scalar(db, "SELECT COUNT(*) FROM orders").await;
+    // The purchase process (`seed::PURCHASES`) gives about six orders a
+    // customer over the three years of sign-ups, with a heavy tail: a few
+    // customers order weekly for years.
     assert!(
-        (6 * customers..=14 * customers).contains(&orders),
-        "about 10 orders per customer, got {orders} for {customers}"
+        (3 * customers..=12 * customers).contains(&orders),
+        "about 6 orders per customer, got {orders} for {customers}"
     );
 
     // Balances equal the ledger's sums; no account is overdrawn.

@@ -1,9 +1,11 @@
 //! Attribute tests: each attribute of the catalogue as its column (with
 //! absent numbers read as zero), or as the subquery or pattern that stands
-//! for it (RFM group, email domain, NPS category, tags).
+//! for it (RFM group, lifetime-value figures, email domain, NPS category,
+//! tags, tier at risk).
 
 use c360_entity::{
-    customer, customer_metrics as cm, customer_rfm, customer_tag, loyalty_account as la,
+    customer, customer_clv, customer_metrics as cm, customer_rfm, customer_tag,
+    loyalty_account as la,
 };
 use sea_orm::sea_query::{Condition, Expr as Sql, ExprTrait, LikeExpr, Query};
 
@@ -36,7 +38,16 @@ pub(super) fn attribute(attr: Attr, test: &Test, env: &Env) -> Result<Sql, AppEr
             scalar(c(customer::Column::Birthday), true, &test)
         }
         Attr::LoyaltyTier => scalar(l(la::Column::Tier), true, test),
+        Attr::TierReviewAt => instant(l(la::Column::TierReviewAt), true, test, env),
+        Attr::SpendToKeepTier => {
+            scalar(zero((la::Entity, la::Column::TierSpendToKeep)), false, test)
+        }
+        Attr::TierAtRisk => tier_at_risk(test, env),
         Attr::RfmGroup => rfm_group(test),
+        Attr::PredictedClv => clv(customer_clv::Column::PredictedValue, test),
+        Attr::ChurnProbability => clv(customer_clv::Column::ChurnProbability, test),
+        Attr::ExpectedOrders90d => clv(customer_clv::Column::ExpectedOrders90d, test),
+        Attr::ChurnRisk => clv(customer_clv::Column::ChurnRisk, test),
         Attr::EmailSubscriptionStatus => {
             scalar(c(customer::Column::EmailMarketingState), false, test)
         }
@@ -46,6 +57,32 @@ pub(super) fn attribute(attr: Attr, test: &Test, env: &Env) -> Result<Sql, AppEr
         Attr::EmailDomain => email_domain(test),
         Attr::NpsCategory => nps_category(test),
         Attr::CustomerTags => tags(test),
+    }
+}
+
+/// `tier_at_risk`: the account's downgrade notice (a local midnight, kept
+/// on the account by the tier review) began today or earlier, so the
+/// attribute turns true on the notice's first day without waiting for a
+/// review to run; a range on `tier_notice_at`'s index.
+fn tier_at_risk(test: &Test, env: &Env) -> Result<Sql, AppError> {
+    let notice = Sql::col((la::Entity, la::Column::TierNoticeAt));
+    let tomorrow = env
+        .today
+        .succ_opt()
+        .ok_or_else(|| AppError::bad_input("query", "today is outside the supported calendar"))?;
+    let at_risk = notice
+        .clone()
+        .is_not_null()
+        .and(notice.lt(env.day_start(tomorrow)?));
+    match test {
+        Test::Cmp(CmpOp::Eq, Value::Bool(b)) | Test::Cmp(CmpOp::Ne, Value::Bool(b)) => {
+            let wanted = matches!(test, Test::Cmp(CmpOp::Eq, _)) == *b;
+            Ok(if wanted { at_risk } else { at_risk.not() })
+        }
+        _ => Err(AppError::bad_input(
+            "query",
+            "tier_at_risk takes = or != with true or false",
+        )),
     }
 }
 
@@ -66,6 +103,29 @@ fn rfm_group(test: &Test) -> Result<Sql, AppError> {
                 false,
                 other,
             )?);
+        }
+    }
+    Ok(Sql::exists(sub))
+}
+
+/// A lifetime-value figure: an EXISTS on `customer_clv` (a row per customer
+/// with orders at the last refresh, whose figures may each be null), so an
+/// absent row and a null figure are both a null attribute. The subquery
+/// reads the row by its key, or the planner walks the figure's index.
+fn clv(column: customer_clv::Column, test: &Test) -> Result<Sql, AppError> {
+    let figure = Sql::col((customer_clv::Entity, column));
+    let mut sub = Query::select();
+    sub.expr(Sql::val(1)).from(customer_clv::Entity).and_where(
+        Sql::col((customer_clv::Entity, customer_clv::Column::CustomerId))
+            .equals((customer::Entity, customer::Column::Id)),
+    );
+    match test {
+        Test::IsNull => {
+            sub.and_where(figure.is_not_null());
+            return Ok(Sql::exists(sub).not());
+        }
+        other => {
+            sub.and_where(scalar(figure, true, other)?);
         }
     }
     Ok(Sql::exists(sub))

@@ -19,7 +19,7 @@ mod dates;
 mod functions;
 
 use c360_entity::{customer, customer_metrics as cm, loyalty_account as la};
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use sea_orm::sea_query::{Condition, Expr as Sql, ExprTrait, Func, IntoColumnRef, SelectStatement};
 use sea_orm::{EntityTrait, QueryTrait, Select};
@@ -53,13 +53,7 @@ impl Env {
     /// The UTC instant at which local day `day` begins (the first existing
     /// local hour when a clock change skips midnight).
     pub fn day_start(&self, day: NaiveDate) -> Result<DateTime<Utc>, AppError> {
-        (0..24)
-            .find_map(|h| {
-                let local = day.and_hms_opt(h, 0, 0)?;
-                self.tz.from_local_datetime(&local).earliest()
-            })
-            .map(|t| t.with_timezone(&Utc))
-            .ok_or_else(|| out_of_range(day))
+        crate::domain::periods::day_start(self.tz, day).ok_or_else(|| out_of_range(day))
     }
 
     fn resolve(&self, day: Day) -> Result<NaiveDate, AppError> {
@@ -129,8 +123,10 @@ fn predicate(pred: &Pred, env: &Env) -> Result<Sql, AppError> {
 fn value(v: &Value) -> Sql {
     match v {
         Value::Int(n) => Sql::val(*n),
+        Value::Number(n) => Sql::val(*n),
         Value::Text(s) => Sql::val(s.clone()),
         Value::Instant(t) => Sql::val(*t),
+        Value::Bool(b) => Sql::val(*b),
         // Days reach SQL only as dates of a DATE column (see `days_to_dates`)
         // or as instants (see `instant`).
         Value::Day(Day::On(d)) => Sql::val(*d),

@@ -25,10 +25,12 @@ impl Parser {
             let kind = match ty {
                 Type::Integer => "a number",
                 Type::Money => "an amount",
+                Type::Number => "a number",
                 Type::Date => "a date",
                 Type::Enum => "an enum",
                 Type::Text => "text",
                 Type::List => "a list",
+                Type::Boolean => "true or false",
             };
             let why = if matches!(op, OpKind::IsNull | OpKind::IsNotNull) {
                 format!("`{subject}` is never null, so IS NULL / IS NOT NULL do not apply")
@@ -182,6 +184,15 @@ impl Parser {
                 }),
                 _ => Err(wrong("an amount such as 500 or 99.90")),
             },
+            Type::Number => match &next.tok {
+                Tok::Number(n) => n
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|v| v.is_finite())
+                    .map(Value::Number)
+                    .ok_or_else(|| wrong("a number such as 0.8 or 2")),
+                _ => Err(wrong("a number such as 0.8 or 2")),
+            },
             Type::Date => match &next.tok {
                 Tok::Date(d) => Ok(Value::Day(Day::On(*d))),
                 Tok::Offset(n, unit) => Ok(Value::Day(Day::Offset(*n, *unit))),
@@ -219,6 +230,13 @@ impl Parser {
             Type::Text | Type::List => match &next.tok {
                 Tok::Str(s) => Ok(Value::Text(normalise_text(spec.map(|s| s.attr), s))),
                 _ => Err(wrong("a quoted string such as 'value'")),
+            },
+            Type::Boolean => match &next.tok {
+                Tok::Ident(w) if w.eq_ignore_ascii_case("true") => Ok(Value::Bool(true)),
+                Tok::Ident(w) if w.eq_ignore_ascii_case("false") => Ok(Value::Bool(false)),
+                Tok::Ident(w) => Err(wrong("true or false")
+                    .suggest_opt(nearest(w, ["true", "false"]).map(str::to_owned))),
+                _ => Err(wrong("true or false")),
             },
         }
     }

@@ -1,4 +1,5 @@
-//! Loyalty rules: balances derived from the ledger, and tiers from spend.
+//! Loyalty rules: balances derived from the ledger, and tiers from spend
+//! under the tier policy.
 //!
 //! The ledger (`loyalty_transactions`) is the truth; the balances on
 //! `loyalty_accounts` are a cache of it, recomputed by [`refresh_balances`]
@@ -20,7 +21,9 @@
 //!
 //! One file per concern:
 //! - `balances`: the cached balances and the ledger sums behind them;
-//! - `tiers`: trailing spend and the tier it leads to;
+//! - `tiers`: trailing spend and the tier a write leads to;
+//! - `review`: the tier policy applied as time passes: reviews of due
+//!   accounts (reads, the scheduler, `c360 loyalty settle`), their events;
 //! - `earning`: points earned on orders and taken back on refunds;
 //! - `settlement`: pending points becoming available, and expiry;
 //! - `redemption`: redemptions and staff adjustments, idempotent per key.
@@ -28,6 +31,7 @@
 mod balances;
 mod earning;
 mod redemption;
+mod review;
 mod settlement;
 mod tiers;
 
@@ -37,5 +41,6 @@ pub use redemption::{
     adjust, adjust_points, find_by_key, redeem, redeem_points, replay, validate_adjustment,
     validate_redemption,
 };
+pub use review::{Reviewed, mark_due_on_new_rules, review_due, review_due_of, review_history};
 pub use settlement::{Settled, due_accounts, settle, settle_due, settle_history, unspent_expiring};
-pub use tiers::{TierReason, refresh_tier, trailing_spend, window_spend};
+pub use tiers::{TierReason, refresh_tier, trailing_spend};

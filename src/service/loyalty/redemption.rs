@@ -13,6 +13,7 @@ use sea_orm::{
 use serde_json::json;
 
 use super::balances::refresh_balances;
+use super::review::review_due_of;
 use super::settlement::settle;
 use crate::auth::Role;
 use crate::domain::ids::{Kind, gid};
@@ -165,12 +166,12 @@ async fn once_per_key(
         && let Some(done) = find_by_key(&write.txn, customer_id, key).await?
     {
         replay(done, entry.kind(), entry.signed_points())?;
-        let account = account(&write.txn, customer_id).await?;
+        let account = reviewed_account(&write, customer_id).await?;
         return write.commit(account).await;
     }
     match entry.apply(&write, customer_id).await {
         Ok(()) => {
-            let account = account(&write.txn, customer_id).await?;
+            let account = reviewed_account(&write, customer_id).await?;
             write.commit(account).await
         }
         Err(err) => {
@@ -188,6 +189,20 @@ async fn once_per_key(
             Err(err)
         }
     }
+}
+
+/// The account as the write answers with it: its tier reviewed first when
+/// the review is due, as a read would show it.
+async fn reviewed_account(
+    write: &Write<'_>,
+    customer_id: i64,
+) -> AppResult<loyalty_account::Model> {
+    let found = account(&write.txn, customer_id).await?;
+    if found.tier_due_at.is_none_or(|at| at > write.now) {
+        return Ok(found);
+    }
+    review_due_of(&write.txn, write.rules, write.now, &[customer_id]).await?;
+    account(&write.txn, customer_id).await
 }
 
 /// The customer's loyalty account; NOT_FOUND without one.

@@ -1,18 +1,19 @@
 //! Tiers from spend: the trailing-window net spend in the base currency,
-//! and the tier it leads to, written on the account; a change of tier is a
-//! `loyalty.tier_changed` event with its direction and reason.
+//! and the tier a write leads to under the tier policy, written on the
+//! account; a change of tier is a `loyalty.tier_changed` event with its
+//! direction and reason.
 
-use c360_entity::enums::LoyaltyTier;
 use c360_entity::{loyalty_account, order};
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement, SubQueryStatement};
-use sea_orm::{ActiveEnum, ConnectionTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement};
+use sea_orm::{ActiveEnum, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use super::balances::scalar_i64;
+use super::review;
 use crate::domain::orders::SPENDING;
-use crate::domain::tiers::{self, tier_for_spend};
+use crate::domain::tiers;
 use crate::error::AppResult;
-use crate::events::{NewEvent, payload};
+use crate::events::{self, NewEvent};
 use crate::service::Rules;
 
 /// Net spend of the trailing twelve months in the base currency: paid,
@@ -35,9 +36,9 @@ fn spend_select(rules: &Rules, customer_id: i64, now: DateTime<Utc>) -> SelectSt
 }
 
 /// `SELECT <net spend in the tier window ending at now> FROM orders`, for
-/// the caller to narrow to one customer (or correlate with each row of a
-/// set-based statement); the one definition of the spend tiers count.
-pub fn window_spend(rules: &Rules, now: DateTime<Utc>) -> SelectStatement {
+/// the caller to narrow to one customer: the orders tiers count (as
+/// `review` reads them), summed over the window.
+fn window_spend(rules: &Rules, now: DateTime<Utc>) -> SelectStatement {
     use order::Column as O;
     Query::select()
         .expr(Expr::cust(
@@ -50,10 +51,10 @@ pub fn window_spend(rules: &Rules, now: DateTime<Utc>) -> SelectStatement {
         .to_owned()
 }
 
-/// What the write that recomputes a tier did to the trailing spend: the
-/// reason a tier change gives when the tier moved the way that write moves
-/// spend. A tier that moved the other way (or after a write that moves no
-/// spend) moved because older spend left the tier window.
+/// What moved a tier: the write that recomputed it, or time. The reason a
+/// tier change gives is the write's when the tier moved the way that write
+/// moves spend; a tier that moved the other way (or after a write that
+/// moves no spend) moved with time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TierReason {
     /// An order was paid: spend went up.
@@ -64,8 +65,12 @@ pub enum TierReason {
     Refund,
     /// A merged customer's orders joined the kept one's: spend went up.
     Merge,
-    /// Spend older than the tier window (`domain::tiers::WINDOW`) left it.
+    /// Spend older than the tier window (`domain::tiers::WINDOW`) left it
+    /// (the rolling tier policy).
     SpendWindow,
+    /// A tier review: the retention period of the tier ended and trailing
+    /// spend then did not keep it.
+    Review,
 }
 
 impl TierReason {
@@ -77,6 +82,7 @@ impl TierReason {
             TierReason::Refund => "REFUND",
             TierReason::Merge => "MERGE",
             TierReason::SpendWindow => "SPEND_WINDOW",
+            TierReason::Review => "REVIEW",
         }
     }
 
@@ -86,26 +92,31 @@ impl TierReason {
         match self {
             TierReason::OrderPaid | TierReason::Merge => Some(true),
             TierReason::OrderCancelled | TierReason::Refund => Some(false),
-            TierReason::SpendWindow => None,
+            TierReason::SpendWindow | TierReason::Review => None,
         }
     }
 
-    /// Why the tier went up (`up`) or down after a write done `self`.
-    fn for_move(self, up: bool) -> TierReason {
+    /// Why the tier went up (`up`) or down after a write done `self`;
+    /// `timed` is what time gives under the tier policy.
+    pub(super) fn for_move(self, up: bool, timed: TierReason) -> TierReason {
         if self.raises() == Some(up) {
             self
         } else {
-            TierReason::SpendWindow
+            timed
         }
     }
 }
 
-/// Sets the customer's tier from their trailing-12-month net spend, after a
-/// write done for `because`. Returns the `loyalty.tier_changed` event when
-/// the stored tier changed, for the caller to emit with the write's other
-/// events; an unchanged tier is neither written nor told.
-///
-/// The stored tier and the spend are read in one statement.
+/// Reviews the customer's tier under the tier policy at `now`, after a
+/// write done for `because` (`super::review`): spend reaching a higher tier
+/// raises it at once, a review that has come lowers it. After a merge the
+/// tier is the policy's over the combined history, so a tier the merged
+/// customer held is kept as long as the policy keeps it. Returns the
+/// `loyalty.tier_changed` event when the stored tier changed, for the
+/// caller to emit with the write's other events; the account's review
+/// columns are kept current, and an account the write leaves inside the
+/// notice of a review it would lose its tier at is told
+/// `loyalty.tier_at_risk` (once per review) in the same transaction.
 pub async fn refresh_tier(
     db: &impl ConnectionTrait,
     rules: &Rules,
@@ -113,45 +124,26 @@ pub async fn refresh_tier(
     now: DateTime<Utc>,
     because: TierReason,
 ) -> AppResult<Option<NewEvent>> {
-    use loyalty_account::Column as A;
-    let stored = Query::select()
-        .column(A::Tier)
-        .from(loyalty_account::Entity)
-        .and_where(Expr::col(A::CustomerId).eq(customer_id))
-        .to_owned();
-    let mut select = spend_select(rules, customer_id, now);
-    select.expr(Expr::SubQuery(
-        None,
-        Box::new(SubQueryStatement::from(stored)),
-    ));
-    let Some(row) = db.query_one(&select).await? else {
-        return Ok(None);
-    };
-    let spend = row.try_get_by_index::<Option<i64>>(0)?.unwrap_or(0);
     // No account (nothing to hold a tier), nothing to change.
-    let Some(stored) = row.try_get_by_index::<Option<String>>(1)? else {
+    let Some(account) = loyalty_account::Entity::find()
+        .filter(loyalty_account::Column::CustomerId.eq(customer_id))
+        .one(db)
+        .await?
+    else {
         return Ok(None);
     };
-    let from = LoyaltyTier::try_from_value(&stored)?;
-    let to = tier_for_spend(spend, &rules.tiers);
-    if to == from {
+    let held = match because {
+        TierReason::Merge => review::Held::Policy,
+        _ => review::Held::Stored,
+    };
+    let outcomes = review::apply(db, rules, now, std::slice::from_ref(&account), held).await?;
+    let Some(outcome) = outcomes.first() else {
         return Ok(None);
+    };
+    if let Some(notice) = review::at_risk(rules, outcome, now) {
+        events::emit_all_once(db, now, vec![notice]).await?;
     }
-    let update = Query::update()
-        .table(loyalty_account::Entity)
-        .value(A::Tier, to.to_value())
-        .and_where(Expr::col(A::CustomerId).eq(customer_id))
-        .to_owned();
-    db.execute(&update).await?;
-    let rank = |t: LoyaltyTier| tiers::ORDER.iter().position(|o| *o == t);
-    let up = rank(to) > rank(from);
-    Ok(Some(payload::tier_changed(
-        customer_id,
-        from,
-        to,
-        if up { "UP" } else { "DOWN" },
-        because.for_move(up).as_str(),
-    )))
+    Ok(review::tier_changed(rules, outcome, Some(because)))
 }
 
 #[cfg(test)]
@@ -159,21 +151,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_tier_moved_against_the_write_moved_with_the_window() {
-        assert_eq!(TierReason::OrderPaid.for_move(true), TierReason::OrderPaid);
-        assert_eq!(TierReason::Refund.for_move(false), TierReason::Refund);
-        assert_eq!(TierReason::Merge.for_move(true), TierReason::Merge);
+    fn a_tier_moved_against_the_write_moved_with_time() {
+        let timed = TierReason::Review;
         assert_eq!(
-            TierReason::OrderPaid.for_move(false),
-            TierReason::SpendWindow
+            TierReason::OrderPaid.for_move(true, timed),
+            TierReason::OrderPaid
         );
         assert_eq!(
-            TierReason::OrderCancelled.for_move(true),
-            TierReason::SpendWindow
+            TierReason::Refund.for_move(false, timed),
+            TierReason::Refund
         );
+        assert_eq!(TierReason::Merge.for_move(true, timed), TierReason::Merge);
+        assert_eq!(TierReason::OrderPaid.for_move(false, timed), timed);
         assert_eq!(
-            TierReason::SpendWindow.for_move(true),
+            TierReason::OrderCancelled.for_move(true, TierReason::SpendWindow),
             TierReason::SpendWindow
         );
+        assert_eq!(TierReason::SpendWindow.for_move(true, timed), timed);
     }
 }
