@@ -14,6 +14,7 @@ mod m20261130_000008_track_segments;
 mod m20261130_000009_create_event_consumers;
 mod m20261130_000010_tier_reviews;
 mod m20261130_000011_clv_predictions;
+mod m20261130_000012_review_summaries_index;
 
 /// Every migration of the store, oldest first.
 #[derive(Debug)]
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000009_create_event_consumers::Migration),
             Box::new(m20261130_000010_tier_reviews::Migration),
             Box::new(m20261130_000011_clv_predictions::Migration),
+            Box::new(m20261130_000012_review_summaries_index::Migration),
         ]
     }
 }

@@ -61,6 +61,7 @@ pub struct Query(
     segment::SavedSegmentQuery,
     insights::InsightsQuery,
     cohorts::CohortsQuery,
+    review::ReviewSummaryQuery,
     events::EventsQuery,
     events::EventCatalogueQuery,
     webhooks::WebhookQuery,

@@ -1,13 +1,16 @@
 //! Product reviews.
 
-use async_graphql::{ID, Object};
+use async_graphql::{Context, ID, Object, SimpleObject};
 use c360_entity::review;
 use chrono::{DateTime, Utc};
 
-use super::context::begin_write;
+use super::context::{authorize, begin_write, reader};
 use super::enums::ReviewStatus;
 use super::ids::{Kind, decode, encode};
 use crate::auth::Domain;
+use crate::domain::text;
+use crate::error::AppError;
+use crate::read::review_summaries::{self, MAX_LATEST, MAX_SKUS, Published, Summary};
 use crate::service::reviews;
 
 pub struct Review(pub review::Model);
@@ -45,6 +48,146 @@ impl Review {
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
+    }
+}
+
+/// Product review summaries for product pages: readable by CUSTOMER tokens,
+/// partners with `reviews:read` and STAFF.
+#[derive(Default)]
+pub struct ReviewSummaryQuery;
+
+/// Latest reviews a summary carries unless asked otherwise.
+const DEFAULT_LATEST: i32 = 3;
+
+#[Object]
+impl ReviewSummaryQuery {
+    /// A product's published reviews in figures, with the latest few. An
+    /// unknown sku has an empty summary (count 0), not an error.
+    async fn product_review_summary(
+        &self,
+        ctx: &Context<'_>,
+        sku: String,
+        #[graphql(desc = "Latest published reviews to include, 0 to 10 (default 3).")]
+        latest: Option<i32>,
+    ) -> async_graphql::Result<ProductReviewSummary> {
+        let mut all = summaries(ctx, vec![sku], latest).await?;
+        Ok(all.remove(0))
+    }
+
+    /// The summaries of up to 100 skus, in the order asked (a repeated sku
+    /// once), in two statements whatever their number.
+    async fn product_review_summaries(
+        &self,
+        ctx: &Context<'_>,
+        skus: Vec<String>,
+        #[graphql(desc = "Latest published reviews per sku, 0 to 10 (default 3).")] latest: Option<
+            i32,
+        >,
+    ) -> async_graphql::Result<Vec<ProductReviewSummary>> {
+        if skus.len() > MAX_SKUS {
+            return Err(AppError::bad_input(
+                "skus",
+                format!("at most {MAX_SKUS} skus at once, not {}", skus.len()),
+            )
+            .into());
+        }
+        summaries(ctx, skus, latest).await
+    }
+}
+
+async fn summaries(
+    ctx: &Context<'_>,
+    skus: Vec<String>,
+    latest: Option<i32>,
+) -> async_graphql::Result<Vec<ProductReviewSummary>> {
+    authorize(ctx, Domain::Reviews)?;
+    let latest = latest.unwrap_or(DEFAULT_LATEST);
+    let latest = u64::try_from(latest)
+        .ok()
+        .filter(|n| *n <= MAX_LATEST)
+        .ok_or_else(|| {
+            AppError::bad_input(
+                "latest",
+                format!("latest is 0 to {MAX_LATEST}, not {latest}"),
+            )
+        })?;
+    let skus = skus
+        .iter()
+        .map(|sku| text::required("sku", sku, 64))
+        .collect::<Result<Vec<_>, _>>()?;
+    // The latest reviews cost a statement of their own: skip it when no
+    // selection asks for them.
+    let wanted = if ctx.look_ahead().field("latest").exists() {
+        latest
+    } else {
+        0
+    };
+    let rows = review_summaries::summaries(reader(ctx)?, &skus, wanted).await?;
+    Ok(rows.into_iter().map(ProductReviewSummary::from).collect())
+}
+
+/// A product's published reviews: only PUBLISHED reviews count.
+#[derive(SimpleObject)]
+pub struct ProductReviewSummary {
+    pub sku: String,
+    /// Published reviews.
+    pub count: i64,
+    /// Mean rating, 1 to 5; null without reviews.
+    pub average_rating: Option<f64>,
+    /// Published reviews per rating, 1 to 5 stars, all five present.
+    pub distribution: Vec<RatingCount>,
+    /// Share of the published reviews from verified purchases, 0 to 1; null
+    /// without reviews.
+    pub verified_purchase_share: Option<f64>,
+    /// The newest published reviews first, as many as `latest` asked.
+    pub latest: Vec<PublishedReview>,
+}
+
+#[derive(SimpleObject)]
+pub struct RatingCount {
+    pub rating: i32,
+    pub count: i64,
+}
+
+/// A published review as a product page shows it: no ids, the reviewer's
+/// first name and initial only.
+#[derive(SimpleObject)]
+pub struct PublishedReview {
+    pub rating: i32,
+    pub title: Option<String>,
+    pub body: Option<String>,
+    pub verified_purchase: bool,
+    pub created_at: DateTime<Utc>,
+    /// `Jane D.`; null when the customer gave no first name.
+    pub reviewer_name: Option<String>,
+}
+
+impl From<Summary> for ProductReviewSummary {
+    fn from(s: Summary) -> Self {
+        ProductReviewSummary {
+            count: s.count(),
+            average_rating: s.average(),
+            verified_purchase_share: s.verified_share(),
+            distribution: (1..=5)
+                .zip(s.distribution)
+                .map(|(rating, count)| RatingCount { rating, count })
+                .collect(),
+            latest: s.latest.into_iter().map(PublishedReview::from).collect(),
+            sku: s.sku,
+        }
+    }
+}
+
+impl From<Published> for PublishedReview {
+    fn from(p: Published) -> Self {
+        PublishedReview {
+            rating: p.rating,
+            title: p.title,
+            body: p.body,
+            verified_purchase: p.verified_purchase,
+            created_at: p.created_at,
+            reviewer_name: p.reviewer,
+        }
     }
 }
 

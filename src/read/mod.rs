@@ -4,7 +4,8 @@
 //! PostgreSQL, keyset pagination, and the request driver that runs the
 //! loaders beside the resolvers. The root lists read here too: the customer
 //! list and what selects its customers (`customers`, `customer_filter`),
-//! and segment members, figures and saved segments (`segments`).
+//! segment members, figures and saved segments (`segments`), and product
+//! review summaries (`review_summaries`).
 //!
 //! Below `graphql`, beside `service`: it knows tables and the caller's
 //! customer scope, never GraphQL types.
@@ -17,4 +18,5 @@ pub mod events;
 pub mod joined;
 pub mod loaders;
 pub mod pagination;
+pub mod review_summaries;
 pub mod segments;

@@ -28,6 +28,7 @@ mod proxy;
 mod rate_limits;
 mod read_api;
 mod replicas;
+mod review_summaries;
 mod rfm;
 mod scheduler;
 mod seed;
