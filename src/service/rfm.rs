@@ -22,7 +22,7 @@
 use c360_entity::{customer_metrics as cm, customer_rfm as rfm};
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query, WindowStatement};
-use sea_orm::{ConnectionTrait, DatabaseConnection};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend};
 
 use crate::domain::rfm::Group;
 use crate::error::{AppError, AppResult};
@@ -38,6 +38,14 @@ pub async fn refresh(db: &DatabaseConnection, now: DateTime<Utc>) -> AppResult<u
 
 /// As [`refresh`], inside the caller's transaction, stamped `at`.
 pub async fn refresh_in(db: &impl ConnectionTrait, at: DateTime<Utc>) -> AppResult<u64> {
+    // Two instances refreshing at once take turns: without the lock, the
+    // second's delete would not see the rows the first inserted (its
+    // snapshot predates them) and its insert would collide with them.
+    // SQLite's BEGIN IMMEDIATE already lets one writer in at a time.
+    if db.get_database_backend() == DbBackend::Postgres {
+        db.execute_unprepared("LOCK TABLE customer_rfm IN SHARE ROW EXCLUSIVE MODE")
+            .await?;
+    }
     db.execute(&Query::delete().from_table(rfm::Entity).to_owned())
         .await?;
     let insert = Query::insert()

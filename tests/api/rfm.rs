@@ -197,3 +197,19 @@ crate::each_store! {
         assert_eq!(rows, buyers, "the scheduled refresh rewrote the scores");
     }
 }
+
+both_stores! {
+    async fn concurrent_refreshes_take_turns(app: TestApp) {
+        app.seed(150).await;
+        let buyers = app
+            .scalar("SELECT COUNT(*) FROM customer_metrics WHERE orders_count > 0")
+            .await;
+        // Several instances' schedules firing together: each finishes, and
+        // the rows are one refresh's, not a duplicate-key failure.
+        let runs = (0..6).map(|_| c360::service::rfm::refresh(&app.db, app.clock.now()));
+        for written in futures_util::future::join_all(runs).await {
+            assert_eq!(written.expect("a refresh beside others") as i64, buyers);
+        }
+        assert_eq!(app.scalar("SELECT COUNT(*) FROM customer_rfm").await, buyers);
+    }
+}
