@@ -474,6 +474,55 @@ pub struct Config {
     )]
     pub referral_referee_points: i64,
 
+    /// What the referrer gets when the referral converts: `points` (the
+    /// default, `--referral-referrer-points`), `credit` (store credit of
+    /// `--referral-referrer-credit` in the referred order's currency) or
+    /// `both`.
+    #[arg(long, env = "C360_REFERRAL_REFERRER_REWARD", value_enum, default_value_t = ReferralReward::Points, global = true)]
+    pub referral_referrer_reward: ReferralReward,
+
+    /// Store credit (minor units of the referred order's currency) the
+    /// referrer gets with `--referral-referrer-reward credit|both`.
+    #[arg(
+        long,
+        env = "C360_REFERRAL_REFERRER_CREDIT",
+        default_value_t = 0,
+        global = true
+    )]
+    pub referral_referrer_credit: i64,
+
+    /// What the referred customer gets: `points` (the default), `credit` or
+    /// `both`, as for the referrer.
+    #[arg(long, env = "C360_REFERRAL_REFEREE_REWARD", value_enum, default_value_t = ReferralReward::Points, global = true)]
+    pub referral_referee_reward: ReferralReward,
+
+    /// Store credit (minor units) the referred customer gets with
+    /// `--referral-referee-reward credit|both`.
+    #[arg(
+        long,
+        env = "C360_REFERRAL_REFEREE_CREDIT",
+        default_value_t = 0,
+        global = true
+    )]
+    pub referral_referee_credit: i64,
+
+    /// How long store credit from a refund or a referral reward stays
+    /// spendable, e.g. `365d`; `0s` (the default) keeps it forever. Credit
+    /// issued by staff or partners carries its own `expiresAt`.
+    #[arg(long, env = "C360_STORE_CREDIT_EXPIRE_AFTER", default_value = "0s", value_parser = humantime::parse_duration, global = true)]
+    pub store_credit_expire_after: Duration,
+
+    /// How far ahead `store_credit.expiring` tells of unspent store credit
+    /// about to expire (e.g. `14d`), once per credit entry.
+    #[arg(long, env = "C360_STORE_CREDIT_EXPIRING_NOTICE", default_value = "14d", value_parser = humantime::parse_duration, global = true)]
+    pub store_credit_expiring_notice: Duration,
+
+    /// The half-life of a purchase in `Customer.interests` and
+    /// `top_category`: a purchase this much older than another weighs half
+    /// as much per unit of money (e.g. `180d`, the default; more than zero).
+    #[arg(long, env = "C360_INTEREST_HALF_LIFE", default_value = "180d", value_parser = humantime::parse_duration, global = true)]
+    pub interest_half_life: Duration,
+
     /// How often `serve` recomputes every customer's RFM scores and group
     /// and refits the lifetime-value models and their predictions (figures
     /// over all customers, so not kept in step with each write); `0s`
@@ -503,6 +552,27 @@ pub struct Config {
     /// (`0s`, the default: on the day).
     #[arg(long, env = "C360_SIGNUP_ANNIVERSARY_NOTICE", default_value = "0s", value_parser = humantime::parse_duration, global = true)]
     pub signup_anniversary_notice: Duration,
+
+    /// How long after an order is fulfilled its post-purchase follow-up is
+    /// due (`order.follow_up_due`, `followUpsDue`), e.g. `3d`; `0` or `off`
+    /// turns follow-ups off. A week covers delivery and a few days of use,
+    /// so the call is about the product rather than the parcel.
+    #[arg(long, env = "C360_FOLLOW_UP_AFTER", default_value = "7d", value_parser = parse_follow_up_after, global = true)]
+    pub follow_up_after: FollowUpDelay,
+
+    /// The channels follow-ups may use, in the business's order of
+    /// preference (comma-separated `email`, `sms`, `phone`). Each is used
+    /// only for a customer who consents to it and has its contact point.
+    /// Email by default: the one consent every customer record has.
+    #[arg(
+        long,
+        env = "C360_FOLLOW_UP_CHANNELS",
+        value_enum,
+        value_delimiter = ',',
+        default_value = "email",
+        global = true
+    )]
+    pub follow_up_channels: Vec<FollowUpChannel>,
 
     /// How often `serve` turns new outbox events into webhook deliveries and
     /// sends the due ones; `0s` turns webhook delivery off.
@@ -577,6 +647,41 @@ pub enum TierPolicyKind {
     Retain,
     /// The tier follows trailing spend at once, down as well as up.
     Rolling,
+}
+
+/// A channel a post-purchase follow-up may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FollowUpChannel {
+    Email,
+    Sms,
+    Phone,
+}
+
+/// How long after fulfilment a follow-up is due; `None`: no follow-ups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FollowUpDelay(pub Option<Duration>);
+
+/// A follow-up delay (`3d`, `36h`), or `0` / `off` for no follow-ups.
+pub fn parse_follow_up_after(text: &str) -> Result<FollowUpDelay, String> {
+    let text = text.trim();
+    if text == "0" || text.eq_ignore_ascii_case("off") {
+        return Ok(FollowUpDelay(None));
+    }
+    let delay = humantime::parse_duration(text).map_err(|_| {
+        format!("`{text}` is not a follow-up delay: a duration such as `7d` or `36h`, or `off`")
+    })?;
+    Ok(FollowUpDelay(Some(delay).filter(|d| !d.is_zero())))
+}
+
+/// What one side of a referral gets when it converts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReferralReward {
+    /// Loyalty points only.
+    Points,
+    /// Store credit only.
+    Credit,
+    /// Points and store credit.
+    Both,
 }
 
 /// How long `retain` keeps a tier once reached.

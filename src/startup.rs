@@ -194,7 +194,8 @@ impl Drop for Jobs {
 }
 
 /// Recomputes RFM scores, then refits the lifetime-value models and their
-/// predictions (`service::clv`), every `rfm_refresh_interval` while
+/// predictions (`service::clv`) and rebuilds the co-purchase table and top
+/// categories (`service::recommendations`), every `rfm_refresh_interval` while
 /// serving. The first run is one interval after start: seeding and `c360
 /// insights refresh` already leave fresh scores, and a refresh racing a
 /// seed would only wait on its locks.
@@ -211,7 +212,12 @@ fn rfm_schedule(app: &AppState) -> Option<JoinHandle<()>> {
                 let clv =
                     crate::service::clv::refresh(&app.store.conn, &app.config.base_currency, now)
                         .await?;
-                Ok(format!("RFM scores refreshed for {rows} customers; {clv}"))
+                let affinities =
+                    crate::service::recommendations::refresh_now(&app.store.conn, &app.rules, now)
+                        .await?;
+                Ok(format!(
+                    "RFM scores refreshed for {rows} customers; {clv}; {affinities}"
+                ))
             }
         },
     )

@@ -22,6 +22,12 @@ pub struct Model {
     pub city: Option<String>,
     pub email_marketing_state: EmailMarketingState,
     pub consent_updated_at: Option<DateTimeUtc>,
+    /// SMS consent, in the states of email marketing consent.
+    pub sms_consent_state: EmailMarketingState,
+    pub sms_consent_updated_at: Option<DateTimeUtc>,
+    /// Consent to be called, in the states of email marketing consent.
+    pub phone_consent_state: EmailMarketingState,
+    pub phone_consent_updated_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     /// Set when the customer's PII was erased on request; the row stays so aggregates hold.

@@ -12,6 +12,9 @@ pub struct Model {
     pub quantity: i32,
     /// Minor units of the order's currency.
     pub unit_price: i64,
+    /// The product's category as the sender gave it (`skincare`, ...);
+    /// `None` for lines sent without one.
+    pub category: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

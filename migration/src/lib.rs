@@ -15,6 +15,10 @@ mod m20261130_000009_create_event_consumers;
 mod m20261130_000010_tier_reviews;
 mod m20261130_000011_clv_predictions;
 mod m20261130_000012_review_summaries_index;
+mod m20261130_000013_store_credit;
+mod m20261130_000014_order_line_categories;
+mod m20261130_000015_follow_ups;
+mod m20261130_000016_year_review_indexes;
 
 /// Every migration of the store, oldest first.
 #[derive(Debug)]
@@ -36,6 +40,10 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000010_tier_reviews::Migration),
             Box::new(m20261130_000011_clv_predictions::Migration),
             Box::new(m20261130_000012_review_summaries_index::Migration),
+            Box::new(m20261130_000013_store_credit::Migration),
+            Box::new(m20261130_000014_order_line_categories::Migration),
+            Box::new(m20261130_000015_follow_ups::Migration),
+            Box::new(m20261130_000016_year_review_indexes::Migration),
         ]
     }
 }

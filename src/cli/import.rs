@@ -4,14 +4,22 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use super::maintenance;
+use super::maintenance_at;
 use crate::auth::Role;
 use crate::config::Config;
 use crate::error::{AppError, AppResult};
 use crate::import::{Kind as ImportKind, read::Format as ImportFormat};
 
+/// How `c360 import` runs: orders one by one or a batch at a time, and
+/// the instant it imports at (now, unless given).
+pub(super) struct Run {
+    pub record_at_a_time: bool,
+    pub now: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 /// Runs `c360 import`; exit status 3 when lines were rejected (2 is
 /// clap's for a usage error).
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn import(
     config: &Config,
     kind: ImportKind,
@@ -20,9 +28,10 @@ pub(super) async fn import(
     batch_size: u64,
     rejects: Option<&std::path::Path>,
     source: String,
+    run: Run,
 ) -> AppResult<ExitCode> {
     use std::io::Write;
-    let app = maintenance(config.clone()).await?;
+    let app = maintenance_at(config.clone(), run.now).await?;
     let store = &app.store;
     let ctx = crate::import::records::Context {
         rules: app.rules.clone(),
@@ -38,6 +47,7 @@ pub(super) async fn import(
         format,
         batch_size: usize::try_from(batch_size).unwrap_or(500),
         progress: std::io::stderr().is_terminal(),
+        record_at_a_time: run.record_at_a_time,
     };
     let report = crate::import::run(&store.conn, &ctx, kind, file, &options).await?;
     match rejects {

@@ -84,6 +84,14 @@ pub enum Command {
         /// The system the file's external references belong to.
         #[arg(long, default_value = "import")]
         source: String,
+        /// Write orders one by one through the services, as the other
+        /// kinds, instead of a batch at a time; the result is the same.
+        #[arg(long)]
+        record_at_a_time: bool,
+        /// Import as if it were this RFC 3339 instant instead of now: what
+        /// every record is stamped with and checked against.
+        #[arg(long)]
+        now: Option<chrono::DateTime<chrono::Utc>>,
     },
     /// Mint a token signed with the configured HS256 secret.
     Token {
@@ -147,7 +155,9 @@ pub enum EventsAction {
 #[derive(Debug, Subcommand)]
 pub enum InsightsAction {
     /// Recompute every customer's RFM scores and group, refit the
-    /// lifetime-value models and rewrite every customer's predictions now.
+    /// lifetime-value models and rewrite every customer's predictions, and
+    /// rebuild the co-purchase table recommendations read and every
+    /// customer's top category, now.
     Refresh,
     /// Fit the lifetime-value models (BG/NBD, Gamma-Gamma) to a customer
     /// summary CSV and print the parameters, and predictions for the
@@ -241,6 +251,8 @@ async fn dispatch(cli: Cli) -> AppResult<ExitCode> {
         batch_size,
         rejects,
         source,
+        record_at_a_time,
+        now,
     } = cli.command
     {
         return import::import(
@@ -251,6 +263,10 @@ async fn dispatch(cli: Cli) -> AppResult<ExitCode> {
             batch_size,
             rejects.as_deref(),
             source,
+            import::Run {
+                record_at_a_time,
+                now,
+            },
         )
         .await;
     }
@@ -339,6 +355,10 @@ async fn run_command(config: Config, command: Command) -> AppResult<()> {
             let clv = crate::service::clv::refresh(&app.store.conn, &app.config.base_currency, now)
                 .await?;
             println!("{clv}");
+            let affinities =
+                crate::service::recommendations::refresh_now(&app.store.conn, &app.rules, now)
+                    .await?;
+            println!("{affinities}");
             Ok(())
         }
         Command::Insights {

@@ -17,10 +17,11 @@ pub enum Kind {
     NpsResponse,
     LoyaltyTransaction,
     Segment,
+    StoreCreditEntry,
 }
 
 impl Kind {
-    const ALL: [Kind; 8] = [
+    const ALL: [Kind; 9] = [
         Kind::Customer,
         Kind::Order,
         Kind::Ticket,
@@ -29,6 +30,7 @@ impl Kind {
         Kind::NpsResponse,
         Kind::LoyaltyTransaction,
         Kind::Segment,
+        Kind::StoreCreditEntry,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -41,6 +43,7 @@ impl Kind {
             Kind::NpsResponse => "NpsResponse",
             Kind::LoyaltyTransaction => "LoyaltyTransaction",
             Kind::Segment => "Segment",
+            Kind::StoreCreditEntry => "StoreCreditEntry",
         }
     }
 

@@ -3,8 +3,8 @@
 //! needs to receive it (`orders:read`, `loyalty:read`, ...), and a one-line
 //! description. Writes emit most of them; the time-based ones (points
 //! expiring, first-reply breaches, birthdays, sign-up anniversaries, tier
-//! reviews and their notices, segment entries and exits) are emitted by a
-//! scheduler.
+//! reviews and their notices, follow-ups due, segment entries and exits)
+//! are emitted by a scheduler.
 
 use crate::auth::Domain;
 
@@ -50,7 +50,7 @@ catalogue! {
     CustomerUpdated => "customer.updated", Customers,
         "Profile fields or tags of a customer changed; data names the fields, not their values.";
     CustomerConsentChanged => "customer.consent_changed", Customers,
-        "The customer's email marketing consent changed.";
+        "The customer's consent to email marketing, SMS or phone calls changed; data names the channel.";
     CustomerMerged => "customer.merged", Customers,
         "Another customer was merged into this one and deleted.";
     CustomerErased => "customer.erased", Customers,
@@ -65,6 +65,10 @@ catalogue! {
         "An order was cancelled; points it had earned were taken back.";
     OrderRefunded => "order.refunded", Orders,
         "Part or all of a paid order was refunded; points of the amount were taken back.";
+    OrderFollowUpDue => "order.follow_up_due", Orders,
+        "A fulfilled order's post-purchase follow-up is due, with the channels the customer consents to, in order of preference (scheduler).";
+    OrderFollowUpRecorded => "order.follow_up_recorded", Orders,
+        "Staff recorded the outcome of an order's post-purchase follow-up, with its score.";
     LoyaltyPointsEarned => "loyalty.points_earned", Loyalty,
         "A paid order earned points, PENDING until its return window ends.";
     LoyaltyPointsAvailable => "loyalty.points_available", Loyalty,
@@ -77,6 +81,14 @@ catalogue! {
         "Unspent points expired and were written off.";
     LoyaltyTierChanged => "loyalty.tier_changed", Loyalty,
         "The customer's tier went UP or DOWN, with the reason.";
+    StoreCreditIssued => "store_credit.issued", Loyalty,
+        "Store credit was added: issued, a refund taken as credit, or a referral reward; data says which, the amount and the balance after.";
+    StoreCreditRedeemed => "store_credit.redeemed", Loyalty,
+        "Store credit was spent; data has the amount and the balance after.";
+    StoreCreditExpiring => "store_credit.expiring", Loyalty,
+        "Unspent store credit of one entry will expire soon; told once per entry (scheduler).";
+    StoreCreditExpired => "store_credit.expired", Loyalty,
+        "Unspent store credit expired and was written off; data has the amount and the balance after.";
     LoyaltyTierAtRisk => "loyalty.tier_at_risk", Loyalty,
         "A tier review is within the downgrade notice and the spend so far would not keep the tier; told once per review.";
     ReferralSignedUp => "referral.signed_up", Referrals,

@@ -15,8 +15,8 @@
 //!   scheduler emits however often it runs).
 //! - [`scheduler`]: the events no write causes (points about to expire,
 //!   first-reply breaches, birthdays, sign-up anniversaries, tier reviews
-//!   that have come due and their notices, customers entering and leaving
-//!   tracked segments), found by set-based queries at the clock's time and
+//!   that have come due and their notices, follow-ups due after
+//!   fulfilment, customers entering and leaving tracked segments), found by set-based queries at the clock's time and
 //!   emitted once per natural key; the triggers live in
 //!   `triggers/`, one file per family.
 //!

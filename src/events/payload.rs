@@ -11,7 +11,10 @@
 //! what it needs through the API with its own scopes.
 
 use c360_entity::enums::{EmailMarketingState, LoyaltyTier};
-use c360_entity::{customer, loyalty_transaction, nps_response, order, referral, review, ticket};
+use c360_entity::{
+    customer, loyalty_transaction, nps_response, order, referral, review, store_credit_entry,
+    ticket,
+};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Value, json};
 
@@ -84,15 +87,26 @@ pub fn customer_updated(customer_id: i64, fields: &[&str]) -> NewEvent {
     )
 }
 
+/// Email marketing consent changed (`channel` is `EMAIL`).
 pub fn consent_changed(
     customer_id: i64,
+    from: EmailMarketingState,
+    to: EmailMarketingState,
+) -> NewEvent {
+    channel_consent_changed(customer_id, "EMAIL", from, to)
+}
+
+/// The consent of `channel` (`EMAIL`, `SMS` or `PHONE`) changed.
+pub fn channel_consent_changed(
+    customer_id: i64,
+    channel: &str,
     from: EmailMarketingState,
     to: EmailMarketingState,
 ) -> NewEvent {
     about(
         EventType::CustomerConsentChanged,
         customer_id,
-        json!({ "from": from, "to": to }),
+        json!({ "channel": channel, "from": from, "to": to }),
     )
 }
 
@@ -210,6 +224,57 @@ pub fn order_refunded(o: &order::Model, amount: i64, points_taken_back: i64) -> 
     )
 }
 
+/// The order of a follow-up, as `FollowUp` shows it.
+fn follow_up_order(order_id: i64, order_number: &str, fulfilled_at: DateTime<Utc>) -> Value {
+    json!({
+        "id": gid(Kind::Order, order_id),
+        "orderNumber": order_number,
+        "fulfilledAt": timestamp(fulfilled_at),
+    })
+}
+
+/// The follow-up of an order fulfilled at `fulfilled_at` is due at
+/// `due_at`, by `channels` (`EMAIL`, `SMS`, `PHONE`) in the business's order
+/// of preference, each one the customer consents to (scheduler).
+pub fn follow_up_due(
+    customer_id: i64,
+    order_id: i64,
+    order_number: &str,
+    fulfilled_at: DateTime<Utc>,
+    due_at: DateTime<Utc>,
+    channels: &[&str],
+) -> NewEvent {
+    about(
+        EventType::OrderFollowUpDue,
+        customer_id,
+        json!({
+            "order": follow_up_order(order_id, order_number, fulfilled_at),
+            "dueAt": timestamp(due_at),
+            "channels": channels,
+        }),
+    )
+}
+
+/// The follow-up's outcome and score as recorded, without the comment.
+pub fn follow_up_recorded(
+    customer_id: i64,
+    order_id: i64,
+    order_number: &str,
+    fulfilled_at: DateTime<Utc>,
+    outcome: c360_entity::follow_up::FollowUpOutcome,
+    score: Option<i32>,
+) -> NewEvent {
+    about(
+        EventType::OrderFollowUpRecorded,
+        customer_id,
+        json!({
+            "order": follow_up_order(order_id, order_number, fulfilled_at),
+            "outcome": outcome,
+            "score": score,
+        }),
+    )
+}
+
 // --------------------------------------------------------------- loyalty
 
 fn transaction_shape(t: &loyalty_transaction::Model) -> Value {
@@ -309,6 +374,83 @@ pub fn tier_at_risk(
             "tierAfterReview": after,
             "reviewAt": timestamp(review_at),
             "spendToKeep": money(spend_to_keep, currency),
+        }),
+    )
+}
+
+// ---------------------------------------------------------- store credit
+
+/// A store credit entry as the API's `StoreCreditEntry` shows it.
+fn credit_entry_shape(e: &store_credit_entry::Model) -> Value {
+    json!({
+        "id": gid(Kind::StoreCreditEntry, e.id),
+        "kind": e.kind,
+        "amount": money(e.amount, &e.currency),
+        "balanceAfter": money(e.balance_after, &e.currency),
+        "orderId": id_of(Kind::Order, e.order_id),
+        "expiresAt": optional_timestamp(e.expires_at),
+        "createdAt": timestamp(e.created_at),
+    })
+}
+
+/// An ISSUE, REFUND_TO_CREDIT or REFERRAL_REWARD entry: `kind` says which.
+pub fn store_credit_issued(e: &store_credit_entry::Model) -> NewEvent {
+    about(
+        EventType::StoreCreditIssued,
+        e.customer_id,
+        json!({
+            "kind": e.kind,
+            "amount": money(e.amount, &e.currency),
+            "currencyCode": e.currency,
+            "balanceAfter": money(e.balance_after, &e.currency),
+            "entry": credit_entry_shape(e),
+        }),
+    )
+}
+
+/// A REDEEM entry; `amount` is what was spent (the entry holds it negative).
+pub fn store_credit_redeemed(e: &store_credit_entry::Model) -> NewEvent {
+    about(
+        EventType::StoreCreditRedeemed,
+        e.customer_id,
+        json!({
+            "amount": money(-e.amount, &e.currency),
+            "currencyCode": e.currency,
+            "balanceAfter": money(e.balance_after, &e.currency),
+            "entry": credit_entry_shape(e),
+        }),
+    )
+}
+
+/// `unspent` of credit entry `e` expires at its `expires_at` (scheduler).
+pub fn store_credit_expiring(e: &store_credit_entry::Model, unspent: i64) -> NewEvent {
+    about(
+        EventType::StoreCreditExpiring,
+        e.customer_id,
+        json!({
+            "amount": money(unspent, &e.currency),
+            "currencyCode": e.currency,
+            "expiresAt": optional_timestamp(e.expires_at),
+            "entry": credit_entry_shape(e),
+        }),
+    )
+}
+
+/// The EXPIRE entry `e` wrote off what was left of the credit entries
+/// `expired`.
+pub fn store_credit_expired(e: &store_credit_entry::Model, expired: &[i64]) -> NewEvent {
+    let entries: Vec<String> = expired
+        .iter()
+        .map(|id| gid(Kind::StoreCreditEntry, *id))
+        .collect();
+    about(
+        EventType::StoreCreditExpired,
+        e.customer_id,
+        json!({
+            "amount": money(-e.amount, &e.currency),
+            "currencyCode": e.currency,
+            "balanceAfter": money(e.balance_after, &e.currency),
+            "expiredEntryIds": entries,
         }),
     )
 }

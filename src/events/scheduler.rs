@@ -11,6 +11,14 @@
 //! - `loyalty.tier_changed` (DOWN, REVIEW or SPEND_WINDOW) and
 //!   `loyalty.tier_at_risk`: accounts whose tier review is due, reviewed
 //!   under the tier policy (`service::loyalty::review_due`);
+//! - `store_credit.expired` and `store_credit.expiring`: unspent store
+//!   credit past its expiry written off, and each credit entry expiring
+//!   within its notice told once (`triggers/credit.rs`, key
+//!   `store_credit_expiring:<entry>`);
+//! - `order.follow_up_due`: fulfilled orders whose follow-up delay passed,
+//!   once each, with the channels the customer consents to (or recorded
+//!   SKIPPED without one; `triggers/follow_ups.rs`, key
+//!   `follow_up_due:<order>`);
 //! - `segment.entered` / `segment.exited`: each tracked segment's kept
 //!   membership re-evaluated, the difference told
 //!   (`service::segments::tracking`; key
@@ -56,6 +64,7 @@ use crate::app::App;
 use crate::config::Config;
 use crate::error::{AppError, AppResult};
 use crate::service::Rules;
+use crate::service::follow_ups::FollowUpRule;
 
 /// Candidates per statement: bounds each statement's parameters and rows.
 pub(crate) const BATCH: usize = 1_000;
@@ -68,6 +77,7 @@ pub struct Notices {
     pub birthday: i64,
     /// Days ahead of a sign-up anniversary.
     pub signup_anniversary: i64,
+    pub store_credit_expiring: TimeDelta,
 }
 
 impl Notices {
@@ -94,6 +104,10 @@ impl Notices {
                 config.signup_anniversary_notice,
                 "C360_SIGNUP_ANNIVERSARY_NOTICE",
             )?,
+            store_credit_expiring: TimeDelta::days(days(
+                config.store_credit_expiring_notice,
+                "C360_STORE_CREDIT_EXPIRING_NOTICE",
+            )?),
         })
     }
 }
@@ -109,6 +123,8 @@ pub struct Pass<'a> {
     pub rules: &'a Rules,
     /// How long a ticket may wait for its first agent reply.
     pub first_reply_target: TimeDelta,
+    /// When follow-ups fall due and by which channels; `None`: off.
+    pub follow_up: Option<FollowUpRule>,
 }
 
 /// Events each trigger of a pass emitted.
@@ -120,6 +136,13 @@ pub struct Ticked {
     pub signup_anniversaries: u64,
     pub tiers_lowered: u64,
     pub tiers_at_risk: u64,
+    /// Store credit entries told as expiring.
+    pub credit_expiring: u64,
+    /// EXPIRE entries written (each with its `store_credit.expired`).
+    pub credit_expired: u64,
+    pub follow_ups_due: u64,
+    /// Follow-ups recorded SKIPPED (no consented channel); no event.
+    pub follow_ups_skipped: u64,
     pub segments_entered: u64,
     pub segments_exited: u64,
 }
@@ -132,6 +155,9 @@ impl Ticked {
             + self.signup_anniversaries
             + self.tiers_lowered
             + self.tiers_at_risk
+            + self.credit_expiring
+            + self.credit_expired
+            + self.follow_ups_due
             + self.segments_entered
             + self.segments_exited
     }
@@ -142,14 +168,19 @@ impl fmt::Display for Ticked {
         write!(
             f,
             "events scheduled: {} points expiring, {} first-reply breaches, {} birthdays, \
-             {} sign-up anniversaries, {} tiers lowered, {} tiers at risk, {} segment entries, \
-             {} segment exits",
+             {} sign-up anniversaries, {} tiers lowered, {} tiers at risk, {} store credit \
+             expiring, {} store credit expired, {} follow-ups due ({} skipped), \
+             {} segment entries, {} segment exits",
             self.points_expiring,
             self.first_reply_breached,
             self.birthdays_upcoming,
             self.signup_anniversaries,
             self.tiers_lowered,
             self.tiers_at_risk,
+            self.credit_expiring,
+            self.credit_expired,
+            self.follow_ups_due,
+            self.follow_ups_skipped,
             self.segments_entered,
             self.segments_exited
         )
@@ -181,6 +212,7 @@ pub async fn tick_at(
         notices: Notices::from_config(config)?,
         rules,
         first_reply_target,
+        follow_up: FollowUpRule::from_config(config)?,
     };
     let tiers = triggers::tiers::run(db, &pass).await?;
     let ticked = Ticked {
@@ -191,6 +223,18 @@ pub async fn tick_at(
         tiers_lowered: tiers.lowered,
         tiers_at_risk: tiers.told_at_risk,
         ..Ticked::default()
+    };
+    let credit = triggers::credit::run(db, &pass).await?;
+    let ticked = Ticked {
+        credit_expiring: credit.expiring,
+        credit_expired: credit.expired,
+        ..ticked
+    };
+    let follow_ups = triggers::follow_ups::run(db, &pass).await?;
+    let ticked = Ticked {
+        follow_ups_due: follow_ups.due,
+        follow_ups_skipped: follow_ups.skipped,
+        ..ticked
     };
     // Last, so segments on tiers see the tiers this pass lowered.
     let (segments_entered, segments_exited) = triggers::segments::run(db, &pass).await?;

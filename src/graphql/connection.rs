@@ -22,6 +22,7 @@ pub enum Total {
     Referrals(i64),
     LoyaltyTransactions(i64),
     NpsResponses(i64),
+    StoreCreditEntries(i64),
     /// Customers a selection matches (already within the caller's scope).
     Customers(Matching),
     /// The kept members of a tracked segment.
@@ -43,6 +44,7 @@ impl Total {
             Total::Referrals(p) => l.referral_count.load_one(*p).await,
             Total::LoyaltyTransactions(p) => l.loyalty_transaction_count.load_one(*p).await,
             Total::NpsResponses(p) => l.nps_response_count.load_one(*p).await,
+            Total::StoreCreditEntries(p) => l.store_credit_entry_count.load_one(*p).await,
             Total::Customers(matching) => {
                 let db = reader(ctx)?;
                 return Ok(crate::read::customers::count(db, matching).await?);

@@ -1,5 +1,6 @@
 //! Customer writes: create, update, upsert by external reference, tags and
-//! email consent. Each runs in one transaction with its audit row.
+//! consent (email marketing, SMS, phone calls). Each runs in one
+//! transaction with its audit row.
 
 use async_graphql::{Context, ID, InputObject, Object};
 use chrono::NaiveDate;
@@ -7,6 +8,7 @@ use chrono::NaiveDate;
 use super::context::begin_write;
 use super::customer::Customer;
 use super::enums::EmailMarketingState;
+use super::follow_ups::ContactChannel;
 use super::ids::{Kind, decode};
 use crate::auth::Domain;
 use crate::service::customers;
@@ -165,6 +167,31 @@ impl CustomerMutation {
         let customer =
             customers::set_consent(&write.txn, write.principal, id, state.into(), write.now)
                 .await?;
+        write.commit(Customer::from(customer)).await
+    }
+
+    /// Records the consent of one channel: EMAIL (email marketing, as
+    /// `customerSetEmailConsent`), SMS or PHONE (calls), each SUBSCRIBED,
+    /// UNSUBSCRIBED or PENDING, with when it changed and a
+    /// `customer.consent_changed` event naming the channel.
+    async fn customer_set_consent(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        channel: ContactChannel,
+        state: EmailMarketingState,
+    ) -> async_graphql::Result<Customer> {
+        let write = begin_write(ctx, Domain::Customers).await?;
+        let id = decode("id", Kind::Customer, &id)?;
+        let customer = customers::set_channel_consent(
+            &write.txn,
+            write.principal,
+            id,
+            channel.into(),
+            state.into(),
+            write.now,
+        )
+        .await?;
         write.commit(Customer::from(customer)).await
     }
 

@@ -11,7 +11,7 @@ use super::segment::segment_env;
 use crate::auth::Domain;
 use crate::error::AppError;
 use crate::read::customer_filter::Matching;
-use crate::service::insights::{self as service, Period, PeriodInsights};
+use crate::service::insights::{self as service, FollowUpFigures, Period, PeriodInsights};
 
 #[derive(Default)]
 pub struct InsightsQuery;
@@ -62,6 +62,7 @@ impl InsightsQuery {
         Ok(Insights {
             figures,
             currency: st.config.base_currency.clone(),
+            period,
             population,
         })
     }
@@ -81,6 +82,7 @@ pub(super) fn as_segment_field(err: AppError) -> AppError {
 pub struct Insights {
     figures: PeriodInsights,
     currency: String,
+    period: Period,
     /// The segment's members, for the lifetime-value model's expectations.
     population: Option<sea_orm::sea_query::SelectStatement>,
 }
@@ -168,6 +170,13 @@ impl Insights {
     async fn points_redeemed(&self) -> i64 {
         self.figures.points_redeemed
     }
+    /// Post-purchase follow-ups of the period; one more statement, run
+    /// only when selected.
+    async fn follow_ups(&self, ctx: &Context<'_>) -> async_graphql::Result<FollowUpInsights> {
+        let figures =
+            service::follow_ups(reader(ctx)?, self.period, self.population.as_ref()).await?;
+        Ok(FollowUpInsights(figures))
+    }
     /// The lifetime-value models as last fitted over the whole base (BG/NBD
     /// and Gamma-Gamma parameters, customers used, convergence), with the
     /// orders and value they expect of this population (every customer, or
@@ -178,5 +187,37 @@ impl Insights {
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Option<super::clv::LifetimeValueModel>> {
         super::clv::LifetimeValueModel::latest(ctx, self.population.clone(), &self.currency).await
+    }
+}
+
+/// Post-purchase follow-ups of a period: rates are null when their
+/// denominator is zero.
+pub struct FollowUpInsights(FollowUpFigures);
+
+#[Object]
+impl FollowUpInsights {
+    /// Follow-ups that fell due in the period (skipped ones not counted).
+    async fn due(&self) -> i64 {
+        self.0.due
+    }
+    /// Outcomes recorded in the period.
+    async fn recorded(&self) -> i64 {
+        self.0.recorded
+    }
+    /// Recorded in the period as SATISFIED or NOT_SATISFIED: the customer answered.
+    async fn answered(&self) -> i64 {
+        self.0.answered
+    }
+    /// `answered ÷ recorded` (0-1).
+    async fn response_rate(&self) -> Option<f64> {
+        self.0.response_rate()
+    }
+    /// % of answered follow-ups scored 4 or 5 (0-100), by recording time, as `csat` is for tickets.
+    async fn csat(&self) -> Option<f64> {
+        self.0.csat()
+    }
+    /// Mean score (1-5) of the answered follow-ups.
+    async fn average_score(&self) -> Option<f64> {
+        self.0.average_score()
     }
 }

@@ -12,9 +12,11 @@ mod enums;
 mod errors;
 mod events;
 mod federation;
+mod follow_ups;
 mod guard;
 pub(crate) mod ids;
 mod insights;
+mod interests;
 mod limits;
 mod loyalty;
 pub(crate) mod money;
@@ -26,10 +28,12 @@ mod referral;
 mod review;
 mod segment;
 mod stats;
+mod store_credit;
 pub mod subscription;
 mod ticket;
 pub mod trusted;
 mod webhooks;
+mod year_review;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -64,6 +68,7 @@ pub struct Query(
     review::ReviewSummaryQuery,
     events::EventsQuery,
     events::EventCatalogueQuery,
+    follow_ups::FollowUpQuery,
     webhooks::WebhookQuery,
     federation::FederationQuery,
 );
@@ -73,8 +78,10 @@ pub struct Query(
 pub struct Mutation(
     order::OrderMutation,
     loyalty::LoyaltyMutation,
+    store_credit::StoreCreditMutation,
     customer_write::CustomerMutation,
     ticket::TicketMutation,
+    follow_ups::FollowUpMutation,
     review::ReviewMutation,
     nps::NpsMutation,
     referral::ReferralMutation,

@@ -12,6 +12,7 @@ use super::nps::NpsResponse;
 use super::order::Order;
 use super::referral::Referral;
 use super::review::Review;
+use super::store_credit::StoreCreditEntry;
 use super::ticket::Ticket;
 use crate::auth::Domain;
 
@@ -30,6 +31,7 @@ pub enum Node {
     Referral(Referral),
     NpsResponse(NpsResponse),
     LoyaltyTransaction(LoyaltyTransaction),
+    StoreCreditEntry(StoreCreditEntry),
 }
 
 #[derive(Default)]
@@ -95,6 +97,14 @@ pub(super) async fn find(
                 loyalty_transaction_by_id,
                 LoyaltyTransaction,
                 LoyaltyTransaction
+            )
+        }
+        Kind::StoreCreditEntry => {
+            owned!(
+                Domain::Loyalty,
+                store_credit_entry_by_id,
+                StoreCreditEntry,
+                StoreCreditEntry
             )
         }
     })

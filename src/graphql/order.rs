@@ -11,6 +11,7 @@ use super::federation::Product;
 use super::ids::{Kind, decode, encode};
 use super::limits::page_cost;
 use super::money::Money;
+use super::store_credit::RefundDestination;
 use crate::auth::Domain;
 use crate::service::orders;
 
@@ -100,6 +101,8 @@ pub struct OrderLine {
     pub unit_price: Money,
     /// quantity × unit price.
     pub total: Money,
+    /// The product's category as the sender gave it; null when it sent none.
+    pub category: Option<String>,
 }
 
 impl OrderLine {
@@ -113,6 +116,7 @@ impl OrderLine {
             sku: line.sku,
             product_name: line.product_name,
             quantity: line.quantity,
+            category: line.category,
         }
     }
 }
@@ -126,6 +130,9 @@ pub struct OrderLineInput {
     pub quantity: i32,
     /// Minor units of the order's currency (cents for USD), zero or more.
     pub unit_price: i64,
+    /// The product's category (`skincare`, `makeup`, ...): 1 to 64
+    /// characters once trimmed. Interests and `purchased_category` group by it.
+    pub category: Option<String>,
 }
 
 /// An order as a POS or storefront posts it; amounts in minor units.
@@ -188,6 +195,7 @@ impl OrderMutation {
                     product_name: l.product_name,
                     quantity: l.quantity,
                     unit_price: l.unit_price,
+                    category: l.category,
                 })
                 .collect(),
         };
@@ -220,22 +228,29 @@ impl OrderMutation {
     }
 
     /// Refunds `amount` minor units of a paid order (partial or full); the
-    /// points of the refunded amount are taken back.
+    /// points of the refunded amount are taken back. With `refundTo:
+    /// STORE_CREDIT` the amount becomes the customer's store credit in the
+    /// order's currency.
     async fn order_refund(
         &self,
         ctx: &Context<'_>,
         id: ID,
         #[graphql(desc = "Minor units of the order's currency, at most total - refunded.")]
         amount: i64,
+        #[graphql(
+            desc = "Where the money goes: PAYMENT_METHOD (null, the default) or STORE_CREDIT."
+        )]
+        refund_to: Option<RefundDestination>,
     ) -> async_graphql::Result<Order> {
         let write = begin_write(ctx, Domain::Orders).await?;
         let order_id = decode("id", Kind::Order, &id)?;
-        let order = orders::refund(
+        let order = orders::refund_to(
             &write.txn,
             write.rules,
             write.principal,
             order_id,
             amount,
+            refund_to.unwrap_or_default().into(),
             write.now,
         )
         .await?;

@@ -7,8 +7,14 @@
 //! so a bad line never aborts the good ones and never half-writes itself,
 //! while a batch costs one commit (one fsync on SQLite) instead of one per
 //! record. Every kind finds existing records by a natural key, so running a
-//! file again changes nothing.
+//! file again changes nothing, and a run killed part-way and run again ends
+//! where one whole run does.
+//!
+//! Orders, the bulk of most imports, are written a batch at a time instead
+//! ([`bulk`]), with the same result; `--record-at-a-time` writes them one
+//! by one like the other kinds.
 
+mod bulk;
 pub mod read;
 pub mod records;
 
@@ -26,6 +32,7 @@ use self::records::{
     Context, CustomerRecord, NpsRecord, OrderCsvRow, OrderRecord, Record, ReviewRecord,
     TicketRecord,
 };
+use crate::auth::Role;
 use crate::error::{AppError, AppResult};
 use crate::service::Outcome;
 
@@ -56,6 +63,9 @@ pub struct Options {
     /// Records per transaction.
     pub batch_size: usize,
     pub progress: bool,
+    /// Orders through the services one by one, as the other kinds, instead
+    /// of a batch at a time ([`bulk`]); the result is the same.
+    pub record_at_a_time: bool,
 }
 
 /// A line that was not imported, and why.
@@ -167,7 +177,11 @@ pub async fn run(
                     Box::new(records::group_order_rows(read::csv::<OrderCsvRow>(input)?))
                 }
             };
-            load(db, ctx, orders, options, &progress).await?
+            if options.record_at_a_time || ctx.principal.role == Role::Customer {
+                load(db, ctx, orders, options, &progress).await?
+            } else {
+                bulk::load(db, ctx, orders, options, &progress).await?
+            }
         }
         Kind::Tickets => {
             load::<TicketRecord>(db, ctx, records(format, input)?, options, &progress).await?
@@ -203,41 +217,51 @@ async fn load<T: Record>(
     progress: &Progress,
 ) -> AppResult<Report> {
     let mut report = Report::default();
-    let mut batch = Vec::with_capacity(options.batch_size);
     let mut records = records.peekable();
     while records.peek().is_some() {
-        batch.extend(records.by_ref().take(options.batch_size.max(1)));
-        let txn = crate::db::begin_write(db).await?;
-        for Numbered { line, record } in batch.drain(..) {
-            let record = match record {
-                Ok(record) => record,
-                Err(reason) => {
-                    report.reject(
-                        line,
-                        AppError::BadUserInput {
-                            message: reason,
-                            field: None,
-                        },
-                    );
-                    continue;
-                }
-            };
-            let savepoint = txn.begin().await?;
-            match record.write(&savepoint, ctx).await {
-                Ok(outcome) => {
-                    savepoint.commit().await?;
-                    report.count(outcome);
-                }
-                Err(err) => {
-                    savepoint.rollback().await?;
-                    report.reject(line, err);
-                }
-            }
-        }
-        txn.commit().await?;
+        let batch = records.by_ref().take(options.batch_size.max(1)).collect();
+        write_records(db, ctx, batch, &mut report).await?;
         progress.update(&report);
     }
     Ok(report)
+}
+
+/// Writes `batch` in one transaction, each record in its own savepoint.
+async fn write_records<T: Record>(
+    db: &DatabaseConnection,
+    ctx: &Context,
+    batch: Vec<Numbered<T>>,
+    report: &mut Report,
+) -> AppResult<()> {
+    let txn = crate::db::begin_write(db).await?;
+    for Numbered { line, record } in batch {
+        let record = match record {
+            Ok(record) => record,
+            Err(reason) => {
+                report.reject(
+                    line,
+                    AppError::BadUserInput {
+                        message: reason,
+                        field: None,
+                    },
+                );
+                continue;
+            }
+        };
+        let savepoint = txn.begin().await?;
+        match record.write(&savepoint, ctx).await {
+            Ok(outcome) => {
+                savepoint.commit().await?;
+                report.count(outcome);
+            }
+            Err(err) => {
+                savepoint.rollback().await?;
+                report.reject(line, err);
+            }
+        }
+    }
+    txn.commit().await?;
+    Ok(())
 }
 
 /// A progress bar over the file's bytes, on a terminal only.

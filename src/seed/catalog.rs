@@ -14,6 +14,11 @@ pub struct Product {
     pub name: &'static str,
     /// Minor units of the base currency (prices assume a two-decimal currency).
     pub price: i64,
+    /// The category its order lines carry (`OrderLine.category`, interests,
+    /// `purchased_category`): makeup, skincare, hair, fragrance or body; a
+    /// product's own, which may differ from its family's (an eye cream is
+    /// skincare).
+    pub category: &'static str,
 }
 
 /// Product families; a customer favours one, which makes baskets and
@@ -21,60 +26,85 @@ pub struct Product {
 pub const CATEGORIES: &[&[Product]] = &[LIPS, EYES, FACE, SKIN, HAIR, FRAGRANCE, BODY];
 
 const LIPS: &[Product] = &[
-    p("LIP-001", "Velvet Matte Lipstick - Rosewood", 2_400),
-    p("LIP-002", "Velvet Matte Lipstick - Brick Red", 2_400),
-    p("LIP-003", "Glass Shine Lip Gloss", 1_900),
-    p("LIP-004", "Overnight Lip Mask", 2_200),
-    p("LIP-005", "Precision Lip Liner", 1_500),
-    p("LIP-006", "Tinted Lip Balm SPF 15", 1_200),
+    makeup("LIP-001", "Velvet Matte Lipstick - Rosewood", 2_400),
+    makeup("LIP-002", "Velvet Matte Lipstick - Brick Red", 2_400),
+    makeup("LIP-003", "Glass Shine Lip Gloss", 1_900),
+    skincare("LIP-004", "Overnight Lip Mask", 2_200),
+    makeup("LIP-005", "Precision Lip Liner", 1_500),
+    makeup("LIP-006", "Tinted Lip Balm SPF 15", 1_200),
 ];
 const EYES: &[Product] = &[
-    p("EYE-001", "Lengthening Mascara", 2_600),
-    p("EYE-002", "Waterproof Gel Eyeliner", 2_100),
-    p("EYE-003", "Neutral Eyeshadow Palette", 4_800),
-    p("EYE-004", "Brow Sculpting Pencil", 1_800),
-    p("EYE-005", "Brightening Eye Cream", 4_200),
+    makeup("EYE-001", "Lengthening Mascara", 2_600),
+    makeup("EYE-002", "Waterproof Gel Eyeliner", 2_100),
+    makeup("EYE-003", "Neutral Eyeshadow Palette", 4_800),
+    makeup("EYE-004", "Brow Sculpting Pencil", 1_800),
+    skincare("EYE-005", "Brightening Eye Cream", 4_200),
 ];
 const FACE: &[Product] = &[
-    p("FCE-001", "Skin Tint Foundation", 3_800),
-    p("FCE-002", "Radiant Concealer", 2_800),
-    p("FCE-003", "Cream Blush Stick", 2_600),
-    p("FCE-004", "Loose Setting Powder", 3_200),
-    p("FCE-005", "Dewy Setting Spray", 2_900),
-    p("FCE-006", "Liquid Highlighter", 3_100),
+    makeup("FCE-001", "Skin Tint Foundation", 3_800),
+    makeup("FCE-002", "Radiant Concealer", 2_800),
+    makeup("FCE-003", "Cream Blush Stick", 2_600),
+    makeup("FCE-004", "Loose Setting Powder", 3_200),
+    makeup("FCE-005", "Dewy Setting Spray", 2_900),
+    makeup("FCE-006", "Liquid Highlighter", 3_100),
 ];
 const SKIN: &[Product] = &[
-    p("SKN-001", "Gentle Gel Cleanser", 2_400),
-    p("SKN-002", "Hydrating Hyaluronic Serum", 4_600),
-    p("SKN-003", "Vitamin C Brightening Serum", 5_800),
-    p("SKN-004", "Daily Moisturiser SPF 30", 3_900),
-    p("SKN-005", "Retinol Night Cream", 6_400),
-    p("SKN-006", "Clay Detox Mask", 3_400),
-    p("SKN-007", "Barrier Repair Balm", 4_400),
+    skincare("SKN-001", "Gentle Gel Cleanser", 2_400),
+    skincare("SKN-002", "Hydrating Hyaluronic Serum", 4_600),
+    skincare("SKN-003", "Vitamin C Brightening Serum", 5_800),
+    skincare("SKN-004", "Daily Moisturiser SPF 30", 3_900),
+    skincare("SKN-005", "Retinol Night Cream", 6_400),
+    skincare("SKN-006", "Clay Detox Mask", 3_400),
+    skincare("SKN-007", "Barrier Repair Balm", 4_400),
 ];
 const HAIR: &[Product] = &[
-    p("HAI-001", "Repair Shampoo", 2_200),
-    p("HAI-002", "Repair Conditioner", 2_200),
-    p("HAI-003", "Bond Building Hair Mask", 3_600),
-    p("HAI-004", "Heat Protect Spray", 2_500),
-    p("HAI-005", "Scalp Serum", 4_100),
+    hair("HAI-001", "Repair Shampoo", 2_200),
+    hair("HAI-002", "Repair Conditioner", 2_200),
+    hair("HAI-003", "Bond Building Hair Mask", 3_600),
+    hair("HAI-004", "Heat Protect Spray", 2_500),
+    hair("HAI-005", "Scalp Serum", 4_100),
 ];
 const FRAGRANCE: &[Product] = &[
-    p("FRG-001", "Eau de Parfum - Fig & Cedar 50 ml", 9_800),
-    p("FRG-002", "Eau de Parfum - Neroli 50 ml", 9_800),
-    p("FRG-003", "Discovery Set (5 x 2 ml)", 3_000),
-    p("FRG-004", "Scented Candle - Amber", 4_200),
+    fragrance("FRG-001", "Eau de Parfum - Fig & Cedar 50 ml", 9_800),
+    fragrance("FRG-002", "Eau de Parfum - Neroli 50 ml", 9_800),
+    fragrance("FRG-003", "Discovery Set (5 x 2 ml)", 3_000),
+    fragrance("FRG-004", "Scented Candle - Amber", 4_200),
 ];
 const BODY: &[Product] = &[
-    p("BDY-001", "Nourishing Body Lotion", 2_800),
-    p("BDY-002", "Exfoliating Body Scrub", 3_200),
-    p("BDY-003", "Hand Cream Trio", 2_600),
-    p("BDY-004", "Dry Body Oil", 4_600),
-    p("BDY-005", "Mineral Sunscreen SPF 50", 3_400),
+    body("BDY-001", "Nourishing Body Lotion", 2_800),
+    body("BDY-002", "Exfoliating Body Scrub", 3_200),
+    body("BDY-003", "Hand Cream Trio", 2_600),
+    body("BDY-004", "Dry Body Oil", 4_600),
+    body("BDY-005", "Mineral Sunscreen SPF 50", 3_400),
 ];
 
-const fn p(sku: &'static str, name: &'static str, price: i64) -> Product {
-    Product { sku, name, price }
+const fn product(
+    sku: &'static str,
+    name: &'static str,
+    price: i64,
+    category: &'static str,
+) -> Product {
+    Product {
+        sku,
+        name,
+        price,
+        category,
+    }
+}
+const fn makeup(sku: &'static str, name: &'static str, price: i64) -> Product {
+    product(sku, name, price, "makeup")
+}
+const fn skincare(sku: &'static str, name: &'static str, price: i64) -> Product {
+    product(sku, name, price, "skincare")
+}
+const fn hair(sku: &'static str, name: &'static str, price: i64) -> Product {
+    product(sku, name, price, "hair")
+}
+const fn fragrance(sku: &'static str, name: &'static str, price: i64) -> Product {
+    product(sku, name, price, "fragrance")
+}
+const fn body(sku: &'static str, name: &'static str, price: i64) -> Product {
+    product(sku, name, price, "body")
 }
 
 /// A country customers live in, with what varies by country.

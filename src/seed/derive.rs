@@ -1,8 +1,9 @@
 //! The figures derived from the seeded rows, computed after the load by the
 //! same service code the write paths use rather than generated: customer
 //! metrics, loyalty balances (with due points settled and expired ones
-//! written off), tier reviews under the tier policy, RFM groups, and fresh
-//! planner statistics.
+//! written off), tier reviews under the tier policy, RFM groups, lifetime
+//! value, the co-purchase table and top categories, and fresh planner
+//! statistics.
 
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
@@ -46,6 +47,19 @@ pub async fn lifetime_value(
     let refreshed = clv::refresh(db, &rules.base_currency, now).await?;
     tracing::debug!("{refreshed}");
     Ok(refreshed.fit.customers as u64 + 1)
+}
+
+/// Rebuilds the co-purchase table and every customer's top category over
+/// the seeded base (its own transaction, as `c360 insights refresh` does);
+/// returns the rows written.
+pub async fn interests(
+    db: &DatabaseConnection,
+    rules: &Rules,
+    now: DateTime<Utc>,
+) -> AppResult<u64> {
+    let refreshed = crate::service::recommendations::refresh_now(db, rules, now).await?;
+    tracing::debug!("{refreshed}");
+    Ok(refreshed.rows())
 }
 
 /// Without fresh statistics PostgreSQL guesses a thousand orders per

@@ -171,6 +171,8 @@ pub async fn run(db: &DatabaseConnection, opts: &SeedOptions) -> AppResult<SeedR
     rows += derive::figures(db, &opts.rules, world.now).await?;
     bar.set_message("fitting lifetime value");
     rows += derive::lifetime_value(db, &opts.rules, world.now).await?;
+    bar.set_message("relating products bought together");
+    rows += derive::interests(db, &opts.rules, world.now).await?;
     bar.set_message("analysing");
     derive::analyse(db).await?;
     bar.finish_and_clear();

@@ -134,6 +134,8 @@ pub enum Attr {
     ChurnProbability,
     ExpectedOrders90d,
     ChurnRisk,
+    TopCategory,
+    PurchasedCategory,
     EmailSubscriptionStatus,
     NpsCategory,
     Country,
@@ -332,6 +334,22 @@ pub const ATTRIBUTES: &[AttrSpec] = &[
         true,
         CHURN_RISKS,
         "Band of `churn_probability`: LOW below 0.25, MEDIUM below 0.5, HIGH below 0.75, VERY_HIGH from 0.75; null when `churn_probability` is."
+    ),
+    attr!(
+        TopCategory,
+        "top_category",
+        Text,
+        true,
+        &[],
+        "Category with the highest share of the customer's recency-weighted purchases (see `Customer.interests`), as of the last refresh, compared exactly; null without a categorised purchase."
+    ),
+    attr!(
+        PurchasedCategory,
+        "purchased_category",
+        Text,
+        false,
+        &[],
+        "A category the customer bought in (a line of an order not cancelled nor fully refunded, in the base currency), compared exactly: `purchased_category = 'skincare'` bought in it, `IN (...)` in any of them, `!=` and `NOT IN` in none."
     ),
     attr!(
         EmailSubscriptionStatus,

@@ -20,6 +20,21 @@ pub async fn record(
     details: serde_json::Value,
     at: DateTime<Utc>,
 ) -> AppResult<()> {
+    row(principal, action, target, customer_id, details, at)
+        .insert(db)
+        .await?;
+    Ok(())
+}
+
+/// The row [`record`] writes, for writers that insert many at once.
+pub fn row(
+    principal: &Principal,
+    action: &str,
+    target: &str,
+    customer_id: Option<i64>,
+    details: serde_json::Value,
+    at: DateTime<Utc>,
+) -> audit_event::ActiveModel {
     audit_event::ActiveModel {
         principal: Set(principal.subject.clone()),
         role: Set(principal.role.to_string()),
@@ -30,9 +45,6 @@ pub async fn record(
         details: Set(details),
         ..Default::default()
     }
-    .insert(db)
-    .await?;
-    Ok(())
 }
 
 /// One `pii.read` row per customer whose personal data `principal` read

@@ -18,6 +18,13 @@
 //!   churn rate = 1 − retention rate;
 //! - NPS: % promoters (9-10) − % detractors (0-6) over answers given in the period;
 //! - CSAT: % of ratings 4-5 over tickets rated (`satisfaction_at`) in the period;
+//! - follow-ups ([`follow_ups`], a seventh statement, run only when asked):
+//!   due = follow-ups that fell due (`due_at`) in the period, skipped ones
+//!   not counted; recorded = outcomes recorded (`recorded_at`) in the
+//!   period; answered = those recorded SATISFIED or NOT_SATISFIED (the
+//!   outcomes with a score); response rate = answered ÷ recorded; CSAT =
+//!   % of answered scored 4-5, and the average score over answered, both by
+//!   recording time as the tickets' CSAT is by rating time;
 //! - median first reply: over tickets created in the period with a first
 //!   reply, in whole minutes (rounded down) as in `customer_metrics`;
 //! - points issued: positive ledger rows (earnings, referral bonuses,
@@ -25,6 +32,7 @@
 //!   number; both over rows created in the period and not CANCELLED.
 
 use c360_entity::enums::{LoyaltyTransactionKind, LoyaltyTransactionState};
+use c360_entity::follow_up::{self, FollowUpState};
 use c360_entity::{customer, loyalty_transaction as lt, nps_response as nps, order, ticket};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{
@@ -32,6 +40,7 @@ use sea_orm::sea_query::{
 };
 use sea_orm::{ActiveEnum, ConnectionTrait, QueryResult};
 
+use crate::domain::csat::SATISFIED_MIN;
 use crate::domain::nps::{DETRACTOR_MAX, PROMOTER_MIN};
 use crate::domain::orders::NOT_COUNTED;
 use crate::error::{AppError, AppResult};
@@ -289,7 +298,7 @@ fn nps_stmt(p: Period, pop: Option<&SelectStatement>) -> SelectStatement {
 fn csat_stmt(p: Period, pop: Option<&SelectStatement>) -> SelectStatement {
     let score = || Expr::col((ticket::Entity, ticket::Column::SatisfactionScore));
     let mut q = Query::select();
-    q.expr(count_if(score().gte(4)))
+    q.expr(count_if(score().gte(SATISFIED_MIN)))
         .expr(score().count().cast_as("BIGINT"))
         .from(ticket::Entity)
         .and_where(score().is_not_null())
@@ -303,6 +312,63 @@ fn csat_stmt(p: Period, pop: Option<&SelectStatement>) -> SelectStatement {
         pop,
     );
     q
+}
+
+/// Post-purchase follow-up figures of a period (see the module comment).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct FollowUpFigures {
+    pub due: i64,
+    pub recorded: i64,
+    pub answered: i64,
+    pub satisfied: i64,
+    pub score_sum: i64,
+}
+
+impl FollowUpFigures {
+    /// Answered ÷ recorded (0-1); None without recordings.
+    pub fn response_rate(&self) -> Option<f64> {
+        ratio(self.answered, self.recorded)
+    }
+    /// % of answered scored 4-5 (0-100); None without answers.
+    pub fn csat(&self) -> Option<f64> {
+        ratio(self.satisfied, self.answered).map(|r| r * 100.0)
+    }
+    /// Mean score of the answered (1-5); None without answers.
+    pub fn average_score(&self) -> Option<f64> {
+        ratio(self.score_sum, self.answered)
+    }
+}
+
+/// The follow-up figures of `period`: one statement over the rows due or
+/// recorded in it (the `due_at` and `recorded_at` indexes).
+pub async fn follow_ups(
+    db: &impl ConnectionTrait,
+    period: Period,
+    population: Option<&SelectStatement>,
+) -> AppResult<FollowUpFigures> {
+    use follow_up::Column as F;
+    let col = |c: F| Expr::col((follow_up::Entity, c));
+    let due =
+        || within(col(F::DueAt), period).and(col(F::State).ne(FollowUpState::Skipped.to_value()));
+    let recorded = || within(col(F::RecordedAt), period);
+    let answered = || recorded().and(col(F::Score).is_not_null());
+    let mut q = Query::select();
+    q.expr(count_if(due()))
+        .expr(count_if(recorded()))
+        .expr(count_if(answered()))
+        .expr(count_if(answered().and(col(F::Score).gte(SATISFIED_MIN))))
+        .expr(sum_if(answered(), col(F::Score)))
+        .from(follow_up::Entity)
+        .and_where(within(col(F::DueAt), period).or(within(col(F::RecordedAt), period)));
+    restrict(&mut q, col(F::CustomerId), population);
+    let row = one(db, &q).await?;
+    Ok(FollowUpFigures {
+        due: big(&row, 0)?,
+        recorded: big(&row, 1)?,
+        answered: big(&row, 2)?,
+        satisfied: big(&row, 3)?,
+        score_sum: big(&row, 4)?,
+    })
 }
 
 /// One column of minutes, ascending: bounded by the tickets of one period.

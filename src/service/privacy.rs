@@ -5,9 +5,11 @@
 //! `customer.erased` event; the outbox holds no personal data to redact
 //! (`events::payload` keeps ids, statuses and money only).
 
+use c360_entity::follow_up::{self, FollowUpState};
 use c360_entity::{
     audit_event, customer, customer_metrics, customer_tag, loyalty_account, loyalty_transaction,
-    nps_response, order, order_line, referral, review, ticket, ticket_message,
+    nps_response, order, order_line, referral, review, store_credit_balance, store_credit_entry,
+    ticket, ticket_message,
 };
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, Func};
@@ -69,6 +71,14 @@ pub async fn export(
         .into_json()
         .one(db)
         .await?;
+    let follow_ups = Json::Array(
+        follow_up::Entity::find()
+            .filter(follow_up::Column::CustomerId.eq(customer_id))
+            .order_by_asc(follow_up::Column::OrderId)
+            .into_json()
+            .all(db)
+            .await?,
+    );
     Ok(Some(json!({
         "exportedAt": now,
         "customer": profile,
@@ -82,7 +92,17 @@ pub async fn export(
         "referredBy": rows!(referral, referral::Column::RefereeCustomerId),
         "loyaltyAccount": rows!(loyalty_account, loyalty_account::Column::CustomerId),
         "loyaltyTransactions": rows!(loyalty_transaction, loyalty_transaction::Column::CustomerId),
+        "storeCreditBalances": Json::Array(
+            store_credit_balance::Entity::find()
+                .filter(store_credit_balance::Column::CustomerId.eq(customer_id))
+                .order_by_asc(store_credit_balance::Column::Currency)
+                .into_json()
+                .all(db)
+                .await?,
+        ),
+        "storeCreditEntries": rows!(store_credit_entry, store_credit_entry::Column::CustomerId),
         "npsResponses": rows!(nps_response, nps_response::Column::CustomerId),
+        "followUps": follow_ups,
         "metrics": metrics,
         "auditEvents": json_details(rows!(audit_event, audit_event::Column::CustomerId)),
     })))
@@ -140,6 +160,10 @@ where
     profile.external_ref = Set(None);
     profile.email_marketing_state = Set(c360_entity::enums::EmailMarketingState::NotSubscribed);
     profile.consent_updated_at = Set(Some(now));
+    profile.sms_consent_state = Set(c360_entity::enums::EmailMarketingState::NotSubscribed);
+    profile.sms_consent_updated_at = Set(Some(now));
+    profile.phone_consent_state = Set(c360_entity::enums::EmailMarketingState::NotSubscribed);
+    profile.phone_consent_updated_at = Set(Some(now));
     profile.erased_at = Set(Some(now));
     profile.updated_at = Set(now);
     profile.update(&txn).await?;
@@ -182,6 +206,25 @@ where
         .filter(nps_response::Column::CustomerId.eq(customer_id))
         .exec(&txn)
         .await?;
+    // Follow-up comments are staff's notes on the customer; without consent
+    // a follow-up still due is no longer made.
+    follow_up::Entity::update_many()
+        .col_expr(
+            follow_up::Column::Comment,
+            Expr::value(Option::<String>::None),
+        )
+        .filter(follow_up::Column::CustomerId.eq(customer_id))
+        .exec(&txn)
+        .await?;
+    follow_up::Entity::update_many()
+        .col_expr(
+            follow_up::Column::State,
+            Expr::value(FollowUpState::Skipped),
+        )
+        .filter(follow_up::Column::CustomerId.eq(customer_id))
+        .filter(follow_up::Column::State.eq(FollowUpState::Due))
+        .exec(&txn)
+        .await?;
     // Invitations addressed to this customer, signed up or not.
     referral::Entity::update_many()
         .col_expr(
@@ -209,6 +252,28 @@ where
         .filter(loyalty_transaction::Column::Description.contains(&original_email))
         .exec(&txn)
         .await?;
+    // Why credit was given is free text about the person; the amounts stay.
+    store_credit_entry::Entity::update_many()
+        .col_expr(store_credit_entry::Column::Reason, Expr::value(REDACTED))
+        .filter(store_credit_entry::Column::CustomerId.eq(customer_id))
+        .filter(store_credit_entry::Column::Reason.is_not_null())
+        .exec(&txn)
+        .await?;
+    // A partner's retry key may be built from the address.
+    store_credit_entry::Entity::update_many()
+        .col_expr(
+            store_credit_entry::Column::IdempotencyKey,
+            Expr::from(
+                Func::cust("REPLACE")
+                    .arg(Expr::col(store_credit_entry::Column::IdempotencyKey))
+                    .arg(original_email.clone())
+                    .arg(placeholder.clone()),
+            ),
+        )
+        .filter(store_credit_entry::Column::CustomerId.eq(customer_id))
+        .filter(store_credit_entry::Column::IdempotencyKey.contains(&original_email))
+        .exec(&txn)
+        .await?;
 
     audit::record(
         &txn,
@@ -216,7 +281,7 @@ where
         "customer.erase",
         target,
         Some(customer_id),
-        json!({ "redacted": ["customers", "customer_tags", "tickets", "ticket_messages", "reviews", "nps_responses", "referrals", "loyalty_transactions"] }),
+        json!({ "redacted": ["customers", "customer_tags", "tickets", "ticket_messages", "reviews", "nps_responses", "follow_ups", "referrals", "loyalty_transactions", "store_credit_entries"] }),
         now,
     )
     .await?;

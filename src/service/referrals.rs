@@ -21,7 +21,7 @@ use sea_orm::{
 use serde_json::json;
 
 use super::customers::normalise_email;
-use super::{Rules, audit, loyalty, metrics, owner};
+use super::{Rules, audit, loyalty, metrics, owner, store_credit};
 use crate::auth::Principal;
 use crate::domain::ids::{Kind, gid};
 use crate::error::{AppError, AppResult};
@@ -177,20 +177,22 @@ pub async fn attribute(
 }
 
 /// Called when `order` has just become PAID: if it is the referee's first
-/// paid order, in the base currency and at least the minimum, both sides get
-/// their points (AVAILABLE at once) and the referral becomes REWARDED. The
-/// ledger keys `referral:<id>:referrer|referee` make a second reward a
-/// unique violation rather than doubled points. Returns the
-/// `referral.rewarded` event when a reward was written, for the caller to
-/// emit with the payment's events.
+/// paid order, in the base currency and at least the minimum, each side gets
+/// its reward (`Rules::store_credit`: points, AVAILABLE at once, store
+/// credit in the order's currency, or both) and the referral becomes
+/// REWARDED. The ledger keys `referral:<id>:referrer|referee`, in the points
+/// ledger and the store credit ledger alike, make a second reward a unique
+/// violation rather than doubled points or credit. Returns the
+/// `referral.rewarded` event, and `store_credit.issued` for credit, when a
+/// reward was written, for the caller to emit with the payment's events.
 pub async fn reward_on_paid(
     db: &impl ConnectionTrait,
     rules: &Rules,
     order: &order::Model,
     now: DateTime<Utc>,
-) -> AppResult<Option<NewEvent>> {
+) -> AppResult<Vec<NewEvent>> {
     if order.currency != rules.base_currency || order.total < rules.referral_min_order {
-        return Ok(None);
+        return Ok(Vec::new());
     }
     let Some(row) = referral::Entity::find()
         .filter(referral::Column::RefereeCustomerId.eq(order.customer_id))
@@ -198,7 +200,7 @@ pub async fn reward_on_paid(
         .one(db)
         .await?
     else {
-        return Ok(None);
+        return Ok(Vec::new());
     };
     let paid_before = order::Entity::find()
         .filter(order::Column::CustomerId.eq(order.customer_id))
@@ -212,9 +214,30 @@ pub async fn reward_on_paid(
         .count(db)
         .await?;
     if paid_before > 0 {
-        return Ok(None);
+        return Ok(Vec::new());
     }
-    let (referrer_points, referee_points) = rules.referral_points;
+    let credit = &rules.store_credit;
+    let points_of = |points: i64, gives: bool| if gives { points } else { 0 };
+    let (referrer_points, referee_points) = (
+        points_of(rules.referral_points.0, credit.referrer.points),
+        points_of(rules.referral_points.1, credit.referee.points),
+    );
+    let mut events = Vec::new();
+    for (customer, amount, side) in [
+        (row.customer_id, credit.referrer.credit, "referrer"),
+        (order.customer_id, credit.referee.credit, "referee"),
+    ] {
+        if amount <= 0 {
+            continue;
+        }
+        let reward = store_credit::ReferralCredit {
+            customer_id: customer,
+            amount,
+            key: format!("referral:{}:{side}", row.id),
+            code: &row.code,
+        };
+        events.push(store_credit::reward_referral(db, rules, order, reward, now).await?);
+    }
     for (customer, points, side) in [
         (row.customer_id, referrer_points, "referrer"),
         (order.customer_id, referee_points, "referee"),
@@ -249,5 +272,6 @@ pub async fn reward_on_paid(
     let row = active.update(db).await?;
     metrics::refresh_for(db, &rules.base_currency, &[referrer], now).await?;
     loyalty::refresh_balances(db, Some(&[referrer, order.customer_id]), now).await?;
-    Ok(Some(payload::referral_rewarded(&row, order.id)))
+    events.insert(0, payload::referral_rewarded(&row, order.id));
+    Ok(events)
 }

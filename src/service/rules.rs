@@ -26,6 +26,11 @@ pub struct Rules {
     pub referral_min_order: i64,
     /// Points for the referrer and the referee when a referral converts.
     pub referral_points: (i64, i64),
+    /// Store credit: referral rewards in credit, and how long refund and
+    /// referral credit lasts.
+    pub store_credit: crate::service::store_credit::CreditRules,
+    /// How fast a purchase's weight in interests halves.
+    pub interest_decay: crate::domain::interests::Decay,
 }
 
 impl Rules {
@@ -66,6 +71,15 @@ impl Rules {
                 config.referral_referrer_points,
                 config.referral_referee_points,
             ),
+            store_credit: crate::service::store_credit::CreditRules::from_config(config)?,
+            interest_decay: TimeDelta::from_std(config.interest_half_life)
+                .ok()
+                .and_then(crate::domain::interests::Decay::new)
+                .ok_or_else(|| {
+                    AppError::Internal(anyhow::anyhow!(
+                        "C360_INTEREST_HALF_LIFE must be more than zero and at most a few thousand years"
+                    ))
+                })?,
         })
     }
 }

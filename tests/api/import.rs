@@ -474,6 +474,7 @@ async fn import_at_the_clock(
         format: None,
         batch_size: 500,
         progress: false,
+        record_at_a_time: false,
     };
     c360::import::run(&app.db, &ctx, kind, &path, &options)
         .await

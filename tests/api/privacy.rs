@@ -77,6 +77,11 @@ const TEXT_COLUMNS: &[(&str, &[&str], Option<&str>)] = &[
     ),
     ("nps_responses", &["comment"], Some("customer_id")),
     (
+        "store_credit_entries",
+        &["reason", "idempotency_key"],
+        Some("customer_id"),
+    ),
+    (
         "audit_events",
         &["principal", "role", "action", "target", "details"],
         Some("customer_id"),
@@ -127,6 +132,22 @@ async fn figures(app: &TestApp) -> Vec<i64> {
     out
 }
 
+/// Issues store credit to `id` whose reason and retry key carry its name
+/// and address, as staff and partners write them.
+async fn credit_naming(app: &TestApp, id: i64, first: &str, email: &str) {
+    let (_, body) = app
+        .post(
+            "mutation($c: ID!, $r: String, $k: String) { issueStoreCredit(customerId: $c, amount: 1500, currency: \"USD\", reason: $r, idempotencyKey: $k) { amount { amount } } }",
+            json!({ "c": gid(id), "r": format!("Sorry {first}, parcel late ({email})"), "k": format!("goodwill-{email}") }),
+            Some(&app.staff()),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["issueStoreCredit"]["amount"]["amount"], "15.00",
+        "{body}"
+    );
+}
+
 /// A customer who was referred, has tickets and orders: PII in most tables.
 async fn rich_customer(app: &TestApp) -> i64 {
     app.scalar(
@@ -146,6 +167,7 @@ both_stores! {
         let first = app.text(&format!("SELECT first_name FROM customers WHERE id = {id}")).await;
         let last = app.text(&format!("SELECT last_name FROM customers WHERE id = {id}")).await;
         let phone = app.text(&format!("SELECT COALESCE(phone, '') FROM customers WHERE id = {id}")).await;
+        credit_naming(&app, id, &first, &email).await;
         // The seed spreads PII well beyond the profile; the test means something.
         assert!(!occurrences(&app, &email, None).await.iter().all(|t| t.starts_with("customers.")), "email only in customers");
         assert!(occurrences(&app, &first, Some(id)).await.len() > 1);
@@ -190,6 +212,8 @@ both_stores! {
         app.seed(20).await;
         let id = rich_customer(&app).await;
         let email = app.text(&format!("SELECT email FROM customers WHERE id = {id}")).await;
+        let first = app.text(&format!("SELECT first_name FROM customers WHERE id = {id}")).await;
+        credit_naming(&app, id, &first, &email).await;
         let data = app.query(EXPORT, json!({ "id": gid(id) })).await;
         let doc = &data["customerDataExport"];
         assert_eq!(doc["customer"]["email"], email);
@@ -205,11 +229,15 @@ both_stores! {
             ("npsResponses", "nps_responses", "customer_id"),
             ("tags", "customer_tags", "customer_id"),
             ("loyaltyAccount", "loyalty_accounts", "customer_id"),
+            ("storeCreditEntries", "store_credit_entries", "customer_id"),
+            ("storeCreditBalances", "store_credit_balances", "customer_id"),
         ] {
             let expected = app.scalar(&format!("SELECT COUNT(*) FROM {table} WHERE {column} = {id}")).await;
             assert_eq!(doc[key].as_array().map(Vec::len), Some(expected as usize), "{key}");
         }
         assert!(doc["orders"].as_array().is_some_and(|o| !o.is_empty()));
+        assert_eq!(doc["storeCreditEntries"][0]["amount"], 1500);
+        assert_eq!(doc["storeCreditBalances"][0]["balance"], 1500);
         assert_eq!(doc["metrics"]["customer_id"], id);
         // Audit details are JSON on both stores.
         app.post("query($id: ID!) { customer(id: $id) { email } }", json!({ "id": gid(id) }),

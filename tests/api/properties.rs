@@ -133,6 +133,7 @@ async fn apply(db: &DatabaseConnection, rules: &Rules, staff: &Principal, w: &mu
                         product_name: "P".into(),
                         quantity: 1,
                         unit_price: cents,
+                        category: None,
                     }],
                 };
                 let done = orders::ingest(&txn, rules, staff, new, chrono::Utc::now()).await?;

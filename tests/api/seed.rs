@@ -89,6 +89,8 @@ fn expected_rules() -> Rules {
         },
         referral_min_order: 6_000,
         referral_points: (700, 300),
+        store_credit: Default::default(),
+        interest_decay: Default::default(),
     }
 }
 

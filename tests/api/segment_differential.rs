@@ -12,8 +12,8 @@ use c360::segment::catalogue::{
 use c360::segment::{Env, compile, customers_joined, parse};
 use c360_entity::enums::OrderStatus;
 use c360_entity::{
-    customer, customer_clv, customer_metrics, customer_rfm, customer_tag, loyalty_account, order,
-    order_line,
+    customer, customer_clv, customer_interest, customer_metrics, customer_rfm, customer_tag,
+    loyalty_account, order, order_line,
 };
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -32,6 +32,10 @@ struct OrderRow {
     placed_at: DateTime<Utc>,
     net: i64,
     skus: BTreeSet<String>,
+    /// Categories of the order's lines.
+    categories: BTreeSet<String>,
+    /// REFUNDED: counted, but its lines are not purchases.
+    refunded_fully: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -42,6 +46,7 @@ struct Row {
     l: Option<loyalty_account::Model>,
     rfm_group: Option<String>,
     clv: Option<customer_clv::Model>,
+    top_category: Option<String>,
     tags: BTreeSet<String>,
     orders: Vec<OrderRow>,
 }
@@ -51,6 +56,7 @@ struct Data {
     cities: Vec<String>,
     tags: Vec<String>,
     skus: Vec<String>,
+    categories: Vec<String>,
 }
 
 async fn load(db: &sea_orm::DatabaseConnection) -> Data {
@@ -87,9 +93,20 @@ async fn load(db: &sea_orm::DatabaseConnection) -> Data {
     for t in customer_tag::Entity::find().all(db).await.expect("tags") {
         tags.entry(t.customer_id).or_default().insert(t.tag);
     }
+    let top: BTreeMap<i64, String> = customer_interest::Entity::find()
+        .all(db)
+        .await
+        .expect("interests")
+        .into_iter()
+        .map(|r| (r.customer_id, r.top_category))
+        .collect();
     let mut skus: BTreeMap<i64, BTreeSet<String>> = BTreeMap::new();
+    let mut categories: BTreeMap<i64, BTreeSet<String>> = BTreeMap::new();
     for l in order_line::Entity::find().all(db).await.expect("lines") {
         skus.entry(l.order_id).or_default().insert(l.sku);
+        if let Some(c) = l.category {
+            categories.entry(l.order_id).or_default().insert(c);
+        }
     }
     let mut orders: BTreeMap<i64, Vec<OrderRow>> = BTreeMap::new();
     // Counted orders, by the documented rule: not cancelled, in the base currency.
@@ -108,11 +125,14 @@ async fn load(db: &sea_orm::DatabaseConnection) -> Data {
             placed_at: o.placed_at,
             net: o.total - o.refunded,
             skus: skus.get(&o.id).cloned().unwrap_or_default(),
+            categories: categories.get(&o.id).cloned().unwrap_or_default(),
+            refunded_fully: o.status == OrderStatus::Refunded,
         });
     }
     let cities: BTreeSet<String> = customers.iter().filter_map(|c| c.city.clone()).collect();
     let all_tags: BTreeSet<String> = tags.values().flatten().cloned().collect();
     let all_skus: BTreeSet<String> = skus.values().flatten().cloned().collect();
+    let all_categories: BTreeSet<String> = categories.values().flatten().cloned().collect();
     let rows = customers
         .into_iter()
         .map(|c| Row {
@@ -121,6 +141,7 @@ async fn load(db: &sea_orm::DatabaseConnection) -> Data {
             l: loyalty.get(&c.id).cloned(),
             rfm_group: rfm.get(&c.id).cloned(),
             clv: clv.get(&c.id).cloned(),
+            top_category: top.get(&c.id).cloned(),
             tags: tags.get(&c.id).cloned().unwrap_or_default(),
             orders: orders.get(&c.id).cloned().unwrap_or_default(),
             c,
@@ -140,6 +161,10 @@ async fn load(db: &sea_orm::DatabaseConnection) -> Data {
         skus: pick(all_skus, 8)
             .into_iter()
             .chain(["NOPE-000".to_string()])
+            .collect(),
+        categories: all_categories
+            .into_iter()
+            .chain(["no-such-category".to_string()])
             .collect(),
     }
 }
@@ -276,6 +301,23 @@ impl Oracle<'_> {
                     test,
                     &text,
                 ),
+                Attr::TopCategory => self.test(r.top_category.clone(), test, &text),
+                Attr::PurchasedCategory => {
+                    // Lines of counted orders not fully refunded.
+                    let bought: BTreeSet<String> = r
+                        .orders
+                        .iter()
+                        .filter(|o| !o.refunded_fully)
+                        .flat_map(|o| o.categories.iter().cloned())
+                        .collect();
+                    match test {
+                        Test::Cmp(CmpOp::Eq, v) => bought.contains(&text(v)),
+                        Test::Cmp(CmpOp::Ne, v) => !bought.contains(&text(v)),
+                        Test::In(l) => l.iter().any(|v| bought.contains(&text(v))),
+                        Test::NotIn(l) => l.iter().all(|v| !bought.contains(&text(v))),
+                        other => panic!("not a category test: {other:?}"),
+                    }
+                }
                 Attr::EmailSubscriptionStatus => {
                     self.test(Some(r.c.email_marketing_state.to_value()), test, &text)
                 }
@@ -683,6 +725,14 @@ fn predicate(data: &Data) -> BoxedStrategy<Pred> {
             )
         ),
         attr(Attr::ChurnRisk, equality(pick(strings(CHURN_RISKS)), true)),
+        attr(
+            Attr::TopCategory,
+            equality(pick(data.categories.clone()), true)
+        ),
+        attr(
+            Attr::PurchasedCategory,
+            equality(pick(data.categories.clone()), false)
+        ),
         attr(
             Attr::EmailSubscriptionStatus,
             equality(pick(strings(EMAIL_STATES)), false)

@@ -177,7 +177,9 @@ both_stores! {
         let at_risk = by_name("tier_at_risk");
         assert_eq!(at_risk["valueType"], "BOOLEAN");
         assert_eq!(at_risk["operators"], json!(["=", "!="]));
-        assert_eq!(filters.len(), 30);
+        assert_eq!(by_name("top_category")["operators"], json!(["=", "!=", "IN", "NOT IN", "IS NULL", "IS NOT NULL"]));
+        assert_eq!(by_name("purchased_category")["operators"], json!(["=", "!=", "IN", "NOT IN"]));
+        assert_eq!(filters.len(), 32);
     }
 }
 

@@ -315,18 +315,21 @@ async fn two_serve_instances_on_one_postgres_send_each_event_once_and_tell_each_
     app.seed(10).await;
     let seeded = customers(&app).await;
     let (receiver, url) = Receiver::start(Script::new()).await;
+    // The endpoint exists before either scheduler's first pass, so every
+    // event they emit (follow-ups of the seeded orders among them) is sent.
+    let staff = app.staff();
+    let (_, created) = app
+        .post(
+            crate::webhook_support::CREATE,
+            json!({ "input": { "url": url } }),
+            Some(&staff),
+        )
+        .await;
+    assert!(created["errors"].is_null(), "{created}");
     let mut args = SERVE_WEBHOOKS.to_vec();
     args.extend(["--scheduler-interval", "200ms"]);
     let mut a = Served::start(Some(&app.db_url), &args, &[]).await;
     let mut b = Served::start(Some(&app.db_url), &args, &[]).await;
-    let staff = app.staff();
-    graphql_at(
-        &a.url,
-        crate::webhook_support::CREATE,
-        json!({ "input": { "url": url } }),
-        &staff,
-    )
-    .await;
 
     // Birthdays three days ahead (the notice is a week) on the real clock
     // both schedulers read: each instance's passes race to tell them.

@@ -18,6 +18,9 @@
 //! The scenario `clv-fit` sends none either: it times the lifetime-value
 //! refresh in-process and compares the fit with the seed's processes (`clv`).
 //!
+//! The scenario `import` times `c360 import orders` on fresh stores of its
+//! own (`import`); named alone, nothing is seeded and no server starts.
+//!
 //! The scenario `webhooks-burst` ingests 10,000 orders at once and reports
 //! how fast a webhook receiver on loopback gets them (`burst`).
 //!
@@ -36,6 +39,7 @@
 mod burst;
 mod clv;
 mod floor;
+mod import;
 mod live;
 mod load;
 mod postgraphile;
@@ -141,6 +145,20 @@ async fn main() -> anyhow::Result<()> {
     {
         anyhow::bail!("postgraphile-profile needs --postgraphile-url");
     }
+    if args.scenario.contains(&scenario::Scenario::Import) {
+        let rows = import::run(&args).await?;
+        println!("{}", import::HEADER);
+        for row in &rows {
+            println!("{row}");
+        }
+        if args
+            .scenario
+            .iter()
+            .all(|s| *s == scenario::Scenario::Import)
+        {
+            return Ok(());
+        }
+    }
     let mut rows = Vec::new();
     let mut tracked = Vec::new();
     let mut clv_fits = Vec::new();
@@ -173,7 +191,9 @@ async fn main() -> anyhow::Result<()> {
         for scenario in &args.scenario {
             if matches!(
                 scenario,
-                scenario::Scenario::SegmentTrack | scenario::Scenario::ClvFit
+                scenario::Scenario::SegmentTrack
+                    | scenario::Scenario::ClvFit
+                    | scenario::Scenario::Import
             ) {
                 continue;
             }

@@ -47,6 +47,10 @@ pub enum Scenario {
     /// requests, with the fitted parameters against the seed's (`clv`).
     /// Rewrites the predictions, as the schedule would.
     ClvFit,
+    /// `c360 import orders` (6,000 orders of 200 customers) timed on fresh
+    /// stores of its own, a batch at a time, again, and a record at a time
+    /// (`import`); no data set, no server.
+    Import,
 }
 
 /// Who sends a scenario's requests.
@@ -178,6 +182,7 @@ impl Scenario {
             Scenario::WebhooksBurst => "webhooks-burst",
             Scenario::LiveLatency => "live-latency",
             Scenario::ClvFit => "clv-fit",
+            Scenario::Import => "import",
         }
     }
 
@@ -202,6 +207,7 @@ impl Scenario {
                 | Scenario::WebhooksBurst
                 | Scenario::LiveLatency
                 | Scenario::ClvFit
+                | Scenario::Import
         )
     }
 
@@ -268,8 +274,9 @@ impl Scenario {
                 "query": PROFILE,
                 "variables": { "id": format!("gid://c360/Customer/{pick}") },
             }),
-            // Driven by `burst` and `live`, which send these orders themselves.
-            Scenario::WebhooksBurst | Scenario::LiveLatency => {
+            // Driven by `burst` and `live`, which send these orders
+            // themselves, and `import`, which writes them to a file.
+            Scenario::WebhooksBurst | Scenario::LiveLatency | Scenario::Import => {
                 json!({ "query": INGEST, "variables": { "input": order(rng, pick, w.key("order")) } })
             }
         }

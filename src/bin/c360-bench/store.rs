@@ -63,7 +63,7 @@ impl Prepared {
 }
 
 /// The database `name` on the server of `url`, with `url`'s parameters.
-fn database_on(url: &str, name: &str) -> String {
+pub fn database_on(url: &str, name: &str) -> String {
     let (path, params) = url
         .split_once('?')
         .map_or((url, None), |(p, q)| (p, Some(q)));

@@ -13,6 +13,7 @@ use super::context::{identity, loaders, note_pii_read, sees_pii, state};
 use super::enums::EmailMarketingState;
 use super::guard::Reads;
 use super::ids::{Kind, encode};
+use super::interests::{CustomerInterests, ProductRecommendation};
 use super::limits::page_cost;
 use super::loyalty::LoyaltyAccount;
 use super::nps::NpsResponse;
@@ -20,7 +21,9 @@ use super::order::Order as OrderNode;
 use super::referral::{Referral, referred_by};
 use super::review::Review;
 use super::stats::{CustomerStats, Profile};
+use super::store_credit::StoreCredit;
 use super::ticket::Ticket;
+use super::year_review::YearInReview;
 use crate::auth::{Domain, Identity, mask_email, mask_name, mask_phone};
 use crate::read::customers::CustomerRow;
 use crate::read::joined::{Joined, Joins};
@@ -132,6 +135,20 @@ impl Customer {
     }
     async fn consent_updated_at(&self) -> Option<DateTime<Utc>> {
         self.0.consent_updated_at
+    }
+    /// Consent to text messages (`customerSetConsent` with SMS).
+    async fn sms_consent_state(&self) -> EmailMarketingState {
+        self.0.sms_consent_state.into()
+    }
+    async fn sms_consent_updated_at(&self) -> Option<DateTime<Utc>> {
+        self.0.sms_consent_updated_at
+    }
+    /// Consent to phone calls (`customerSetConsent` with PHONE).
+    async fn phone_consent_state(&self) -> EmailMarketingState {
+        self.0.phone_consent_state.into()
+    }
+    async fn phone_consent_updated_at(&self) -> Option<DateTime<Utc>> {
+        self.0.phone_consent_updated_at
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
@@ -268,6 +285,12 @@ impl Customer {
             .map(LoyaltyAccount))
     }
 
+    /// Store credit: balances per currency and the ledger behind them.
+    #[graphql(guard = "Reads(Domain::Loyalty)")]
+    async fn store_credit(&self) -> Option<StoreCredit> {
+        Some(StoreCredit(self.0.id))
+    }
+
     /// NPS answers, newest first.
     #[graphql(complexity = "page_cost(first, child_complexity)")]
     async fn nps_responses(
@@ -286,6 +309,55 @@ impl Customer {
             NpsResponse,
         )
         .await
+    }
+
+    /// The customer's calendar year in the store time zone, in figures:
+    /// orders and spend, top products and categories, where the spend
+    /// stands among the year's buyers, points and tier, reviews, tickets,
+    /// NPS. The year in progress is allowed (`complete: false`); a year
+    /// not yet begun, or before 1970, is BAD_USER_INPUT on `year`.
+    async fn year_in_review(
+        &self,
+        ctx: &Context<'_>,
+        year: i32,
+    ) -> async_graphql::Result<YearInReview> {
+        super::year_review::review(ctx, &self.0, year)
+    }
+
+    /// What the customer buys most: categories and products by their share
+    /// of the customer's purchases, recent ones weighing more
+    /// (`--interest-half-life`). `first` (1 to 50, default 5) of each list.
+    #[graphql(
+        complexity = "page_cost(first, child_complexity)",
+        guard = "Reads(Domain::Orders)"
+    )]
+    async fn interests(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+    ) -> async_graphql::Result<Option<CustomerInterests>> {
+        super::interests::interests(ctx, self.0.id, first)
+            .await
+            .map(Some)
+    }
+
+    /// Products the customer has not bought, bought by customers who bought
+    /// what the customer did, best first, each with the purchases behind
+    /// it; empty for a customer with no purchases and until the first
+    /// `c360 insights refresh` (or scheduled refresh) builds the
+    /// co-purchase table. `first`: 1 to 50, default 5.
+    #[graphql(
+        complexity = "page_cost(first, child_complexity)",
+        guard = "Reads(Domain::Orders)"
+    )]
+    async fn recommended_products(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+    ) -> async_graphql::Result<Option<Vec<ProductRecommendation>>> {
+        super::interests::recommended(ctx, self.0.id, first)
+            .await
+            .map(Some)
     }
 
     /// Figures kept in step with every write.

@@ -83,43 +83,73 @@ pub trait Record: DeserializeOwned + Send {
 /// `customerId`, `customerEmail`, `customerExternalRef`: one of them names
 /// the record's customer.
 #[derive(Debug, Clone, Copy)]
-struct CustomerRef<'a> {
+pub(crate) struct CustomerRef<'a> {
     id: Option<&'a str>,
     email: Option<&'a str>,
     external_ref: Option<&'a str>,
     external_source: Option<&'a str>,
 }
 
+/// What a [`CustomerRef`] looks its customer up by, once checked.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum CustomerKey {
+    Id(i64),
+    /// Normalised.
+    Email(String),
+    External {
+        source: String,
+        reference: String,
+    },
+}
+
 impl CustomerRef<'_> {
     async fn resolve(self, db: &impl ConnectionTrait, ctx: &Context) -> AppResult<i64> {
-        let found = match (self.id, self.email, self.external_ref) {
-            (Some(id), None, None) => {
-                let id = decode_lenient("customerId", IdKind::Customer, id)?;
-                customer::Entity::find_by_id(id).one(db).await?
-            }
-            (None, Some(email), None) => {
-                let email = normalise_email(email).map_err(|_| {
-                    AppError::bad_input(
-                        "customerEmail",
-                        format!("`{email}` is not an email address"),
-                    )
-                })?;
+        let found = match self.key(ctx)? {
+            CustomerKey::Id(id) => customer::Entity::find_by_id(id).one(db).await?,
+            CustomerKey::Email(email) => {
                 customer::Entity::find()
                     .filter(customer::Column::Email.eq(email))
                     .one(db)
                     .await?
             }
-            (None, None, Some(reference)) => {
-                let source = self.external_source.unwrap_or(&ctx.source);
-                find_external(db, source, reference).await?
+            CustomerKey::External { source, reference } => {
+                find_external(db, &source, &reference).await?
             }
+        };
+        self.found(found.as_ref(), ctx)
+    }
+
+    /// The key to look the customer up by; BAD_USER_INPUT when the
+    /// reference is malformed or names none or several ways.
+    pub(crate) fn key(self, ctx: &Context) -> AppResult<CustomerKey> {
+        Ok(match (self.id, self.email, self.external_ref) {
+            (Some(id), None, None) => {
+                CustomerKey::Id(decode_lenient("customerId", IdKind::Customer, id)?)
+            }
+            (None, Some(email), None) => {
+                CustomerKey::Email(normalise_email(email).map_err(|_| {
+                    AppError::bad_input(
+                        "customerEmail",
+                        format!("`{email}` is not an email address"),
+                    )
+                })?)
+            }
+            (None, None, Some(reference)) => CustomerKey::External {
+                source: self.external_source.unwrap_or(&ctx.source).to_owned(),
+                reference: reference.to_owned(),
+            },
             _ => {
                 return Err(AppError::bad_input(
                     "customerId",
                     "name the customer with exactly one of customerId, customerEmail or customerExternalRef",
                 ));
             }
-        };
+        })
+    }
+
+    /// The id of the customer looked up by [`CustomerRef::key`]: NOT_FOUND
+    /// without one, CONFLICT when it was erased.
+    pub(crate) fn found(self, found: Option<&customer::Model>, ctx: &Context) -> AppResult<i64> {
         let customer = found.ok_or_else(|| {
             AppError::NotFound(match (self.id, self.email, self.external_ref) {
                 (Some(id), _, _) => format!("no customer with id {id}"),
@@ -141,7 +171,7 @@ impl CustomerRef<'_> {
     }
 }
 
-fn required<T>(field: &str, value: Option<T>) -> AppResult<T> {
+pub(crate) fn required<T>(field: &str, value: Option<T>) -> AppResult<T> {
     value.ok_or_else(|| AppError::bad_input(field, format!("{field} is required")))
 }
 

@@ -8,14 +8,14 @@ use chrono::{DateTime, Utc};
 use sea_orm::ConnectionTrait;
 use serde::Deserialize;
 
-use super::{Context, Record, id_text, required};
+use super::{Context, CustomerRef, Record, id_text, required};
 use crate::error::AppResult;
 use crate::import::read::Numbered;
 use crate::service::Outcome;
 use crate::service::orders::{self, NewLine, NewOrder};
 
 /// An order with its lines (JSON Lines).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OrderRecord {
     external_ref: Option<String>,
@@ -86,6 +86,8 @@ pub struct LineRecord {
     product_name: String,
     quantity: i32,
     unit_price: i64,
+    #[serde(default)]
+    category: Option<String>,
 }
 
 /// One CSV row: an order line with its order's fields repeated; consecutive
@@ -111,6 +113,8 @@ pub struct OrderCsvRow {
     product_name: Option<String>,
     quantity: Option<i32>,
     unit_price: Option<i64>,
+    #[serde(default)]
+    category: Option<String>,
 }
 
 impl OrderCsvRow {
@@ -139,6 +143,7 @@ impl OrderCsvRow {
                     product_name,
                     quantity,
                     unit_price,
+                    category: self.category,
                 }))
             }
             _ => Err("a line needs sku, productName, quantity and unitPrice".to_owned()),
@@ -210,45 +215,65 @@ pub fn group_order_rows(
     })
 }
 
+impl OrderRecord {
+    /// The status and refund the file gives the order, checked with the
+    /// fields every order needs before anything is read.
+    pub(crate) fn target(&self) -> AppResult<(OrderStatus, i64)> {
+        required("externalRef", self.external_ref.as_ref())?;
+        let status = required("status", self.status)?;
+        required("currency", self.currency.as_ref())?;
+        let total = required("total", self.total)?;
+        Ok((status, orders::refunded_for(status, self.refunded, total)?))
+    }
+
+    /// The record's customer reference.
+    pub(crate) fn customer(&self) -> CustomerRef<'_> {
+        customer_ref!(self)
+    }
+
+    /// The order to ingest for `customer_id`, entering at the status
+    /// [`orders::entry_status`] gives the file's.
+    pub(crate) fn into_new_order(self, customer_id: i64, ctx: &Context) -> AppResult<NewOrder> {
+        let status = required("status", self.status)?;
+        Ok(NewOrder {
+            customer_id,
+            external_ref: Some(required("externalRef", self.external_ref)?),
+            order_number: self.order_number,
+            status: orders::entry_status(status),
+            channel: self.channel.unwrap_or(OrderChannel::OnlineStore),
+            currency: required("currency", self.currency)?,
+            discount: self.discount.unwrap_or(0),
+            tax: self.tax.unwrap_or(0),
+            total: required("total", self.total)?,
+            placed_at: ctx.past("placedAt", self.placed_at)?,
+            lines: self
+                .lines
+                .into_iter()
+                .map(|l| NewLine {
+                    sku: l.sku,
+                    product_name: l.product_name,
+                    quantity: l.quantity,
+                    unit_price: l.unit_price,
+                    category: l.category,
+                })
+                .collect(),
+        })
+    }
+}
+
 impl Record for OrderRecord {
     /// Ingests the order by `externalRef` (required: it is what makes a
     /// re-run one order), then moves it to the file's status through the
     /// ordinary transitions, so points, tiers and metrics follow the same
     /// rules as the API.
     async fn write(self, db: &impl ConnectionTrait, ctx: &Context) -> AppResult<Outcome> {
-        let head = self;
-        let external_ref = required("externalRef", head.external_ref.clone())?;
-        let status = required("status", head.status)?;
-        let currency = required("currency", head.currency.clone())?;
-        let total = required("total", head.total)?;
-        let refunded = orders::refunded_for(status, head.refunded, total)?;
-        let customer_id = customer_ref!(head).resolve(db, ctx).await?;
+        let target = self.target()?;
+        let customer_id = self.customer().resolve(db, ctx).await?;
         let ingested = orders::ingest(
             db,
             &ctx.rules,
             &ctx.principal,
-            NewOrder {
-                customer_id,
-                external_ref: Some(external_ref),
-                order_number: head.order_number,
-                status: orders::entry_status(status),
-                channel: head.channel.unwrap_or(OrderChannel::OnlineStore),
-                currency,
-                discount: head.discount.unwrap_or(0),
-                tax: head.tax.unwrap_or(0),
-                total,
-                placed_at: ctx.past("placedAt", head.placed_at)?,
-                lines: head
-                    .lines
-                    .into_iter()
-                    .map(|l| NewLine {
-                        sku: l.sku,
-                        product_name: l.product_name,
-                        quantity: l.quantity,
-                        unit_price: l.unit_price,
-                    })
-                    .collect(),
-            },
+            self.into_new_order(customer_id, ctx)?,
             ctx.now,
         )
         .await?;
@@ -257,7 +282,7 @@ impl Record for OrderRecord {
             &ctx.rules,
             &ctx.principal,
             &ingested.order,
-            (status, refunded),
+            target,
             ctx.now,
         )
         .await?;

@@ -14,6 +14,7 @@
 //! This module holds the per-request set of them, [`Loaders`].
 
 mod by_id;
+mod credit;
 mod customers;
 mod loyalty;
 mod pages;
@@ -35,14 +36,15 @@ use crate::error::AppError;
 use crate::service::Rules;
 
 pub use by_id::ById;
+pub use credit::CreditBalanceLoader;
 pub use customers::{
     ByCustomer, CustomerKey, CustomerKeyed, CustomerLoader, ReferredByLoader, TagsLoader,
 };
 pub use loyalty::{LoyaltyLoader, TrailingSpendLoader, settlement_due};
 pub use pages::{
     ChildList, CountLoader, CustomerLoyaltyTransactions, CustomerNpsResponses, CustomerOrders,
-    CustomerReferrals, CustomerReviews, CustomerTickets, OrderLines, Page, PageKey, PageLoader,
-    TicketMessages,
+    CustomerReferrals, CustomerReviews, CustomerStoreCredit, CustomerTickets, OrderLines, Page,
+    PageKey, PageLoader, TicketMessages,
 };
 
 /// Errors a loader hands to every waiting resolver.
@@ -81,6 +83,15 @@ pub struct Loaders {
     pub referral_by_id: DataLoader<ById<referral::Entity>>,
     pub nps_by_id: DataLoader<ById<nps_response::Entity>>,
     pub loyalty_transaction_by_id: DataLoader<ById<loyalty_transaction::Entity>>,
+    /// Store credit balances per currency, expired credit written off first.
+    pub store_credit_balances: DataLoader<CreditBalanceLoader>,
+    pub store_credit_entries: DataLoader<PageLoader<CustomerStoreCredit>>,
+    pub store_credit_entry_count: DataLoader<CountLoader<CustomerStoreCredit>>,
+    pub store_credit_entry_by_id: DataLoader<ById<c360_entity::store_credit_entry::Entity>>,
+    /// The parts of `Customer.yearInReview`, keyed by (customer, year).
+    pub year: crate::read::year_review::YearLoaders,
+    /// `Customer.interests` and `Customer.recommendedProducts`.
+    pub interests: crate::read::interests::InterestLoaders,
 }
 
 /// The most keys one batch takes: a full page of parents times a full page of
@@ -221,6 +232,25 @@ impl Loaders {
             referral_by_id: by_id!(),
             nps_by_id: by_id!(),
             loyalty_transaction_by_id: by_id!(),
+            store_credit_balances: dl(
+                CreditBalanceLoader {
+                    db: db.clone(),
+                    primary: primary.clone(),
+                    clock: clock.clone(),
+                },
+                tasks,
+                delay,
+            ),
+            store_credit_entries: paged!(),
+            store_credit_entry_count: counted!(),
+            store_credit_entry_by_id: by_id!(),
+            year: crate::read::year_review::YearLoaders::new(
+                db,
+                &rules.base_currency,
+                tasks,
+                delay,
+            ),
+            interests: crate::read::interests::InterestLoaders::new(db, rules, tasks, delay),
         }
     }
 }

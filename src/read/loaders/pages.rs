@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::Loader;
 use c360_entity::{
-    loyalty_transaction, nps_response, order, order_line, referral, review, ticket, ticket_message,
+    loyalty_transaction, nps_response, order, order_line, referral, review, store_credit_entry,
+    ticket, ticket_message,
 };
 use sea_orm::sea_query::{
     Alias, Expr, ExprTrait, Func, Order, Query, SelectStatement, WindowStatement,
@@ -280,4 +281,5 @@ lists! {
     CustomerReferrals => referral.customer_id(CustomerId), sort InvitedAt Desc;
     CustomerLoyaltyTransactions => loyalty_transaction.customer_id(CustomerId), sort CreatedAt Desc;
     CustomerNpsResponses => nps_response.customer_id(CustomerId), sort CreatedAt Desc;
+    CustomerStoreCredit => store_credit_entry.customer_id(CustomerId), sort CreatedAt Desc;
 }

@@ -202,6 +202,7 @@ impl CustomerGen<'_> {
                 product_name: product.name,
                 quantity,
                 unit_price: product.price,
+                category: product.category,
             });
         }
         let tax = (subtotal - discount) * country.tax_bp / 10_000;

@@ -77,6 +77,7 @@ pub struct OrderLineRow {
     pub product_name: &'static str,
     pub quantity: i32,
     pub unit_price: i64,
+    pub category: &'static str,
 }
 
 impl BulkRow for OrderLineRow {
@@ -91,6 +92,7 @@ impl BulkRow for OrderLineRow {
             C::ProductName,
             C::Quantity,
             C::UnitPrice,
+            C::Category,
         ]
     }
     fn into_values(self) -> Vec<Value> {
@@ -102,6 +104,7 @@ impl BulkRow for OrderLineRow {
             self.product_name.into(),
             self.quantity.into(),
             self.unit_price.into(),
+            self.category.into(),
         ]
     }
 }

@@ -79,6 +79,8 @@ pub async fn check_store(db: &DatabaseConnection, report: &SeedReport, customers
         "nps_responses",
         "clv_fits",
         "customer_clv",
+        "product_affinities",
+        "customer_interests",
     ];
     let mut total = 0;
     for table in tables {
@@ -165,6 +167,23 @@ pub async fn check_store(db: &DatabaseConnection, report: &SeedReport, customers
     )
     .await;
     assert_eq!(off, 0, "orders whose total differs from their lines");
+
+    // Every seeded line carries its product's category.
+    let categories = crate::seed::catalog::CATEGORIES
+        .iter()
+        .flat_map(|family| family.iter().map(|p| format!("'{}'", p.category)))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect::<Vec<_>>()
+        .join(", ");
+    let off = scalar(
+        db,
+        &format!(
+            "SELECT COUNT(*) FROM order_lines WHERE category IS NULL OR category NOT IN ({categories})"
+        ),
+    )
+    .await;
+    assert_eq!(off, 0, "order lines without a catalogue category");
 
     // Verified reviews point at a kept purchase of the sku.
     let off = scalar(

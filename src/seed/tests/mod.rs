@@ -34,6 +34,8 @@ fn rules() -> Rules {
         tier_policy: crate::domain::tiers::policy::TierPolicy::default(),
         referral_min_order: 0,
         referral_points: (1_000, 500),
+        store_credit: Default::default(),
+        interest_decay: Default::default(),
     }
 }
 

@@ -1,16 +1,18 @@
 //! Attribute tests: each attribute of the catalogue as its column (with
 //! absent numbers read as zero), or as the subquery or pattern that stands
-//! for it (RFM group, lifetime-value figures, email domain, NPS category,
-//! tags, tier at risk).
+//! for it (RFM group, lifetime-value figures, top and purchased categories,
+//! email domain, NPS category, tags, tier at risk).
 
 use c360_entity::{
-    customer, customer_clv, customer_metrics as cm, customer_rfm, customer_tag,
-    loyalty_account as la,
+    customer, customer_clv, customer_interest, customer_metrics as cm, customer_rfm, customer_tag,
+    loyalty_account as la, order, order_line,
 };
+use sea_orm::ActiveEnum;
 use sea_orm::sea_query::{Condition, Expr as Sql, ExprTrait, LikeExpr, Query};
 
 use super::dates::{days_to_dates, instant};
 use super::{Env, scalar, zero};
+use crate::domain::interests::PURCHASES_EXCLUDE;
 use crate::error::AppError;
 use crate::segment::ast::{Attr, CmpOp, Test, Value};
 
@@ -48,6 +50,8 @@ pub(super) fn attribute(attr: Attr, test: &Test, env: &Env) -> Result<Sql, AppEr
         Attr::ChurnProbability => clv(customer_clv::Column::ChurnProbability, test),
         Attr::ExpectedOrders90d => clv(customer_clv::Column::ExpectedOrders90d, test),
         Attr::ChurnRisk => clv(customer_clv::Column::ChurnRisk, test),
+        Attr::TopCategory => top_category(test),
+        Attr::PurchasedCategory => purchased_category(test, env),
         Attr::EmailSubscriptionStatus => {
             scalar(c(customer::Column::EmailMarketingState), false, test)
         }
@@ -129,6 +133,87 @@ fn clv(column: customer_clv::Column, test: &Test) -> Result<Sql, AppError> {
         }
     }
     Ok(Sql::exists(sub))
+}
+
+/// `top_category`: an EXISTS on `customer_interests`, which holds a row
+/// only for customers with a categorised purchase at the last refresh, so
+/// an absent row is a null category; its index is `(top_category, customer_id)`.
+fn top_category(test: &Test) -> Result<Sql, AppError> {
+    let mut sub = Query::select();
+    sub.expr(Sql::val(1))
+        .from(customer_interest::Entity)
+        .and_where(
+            Sql::col((
+                customer_interest::Entity,
+                customer_interest::Column::CustomerId,
+            ))
+            .equals((customer::Entity, customer::Column::Id)),
+        );
+    match test {
+        Test::IsNull => return Ok(Sql::exists(sub).not()),
+        Test::IsNotNull => {}
+        other => {
+            sub.and_where(scalar(
+                Sql::col((
+                    customer_interest::Entity,
+                    customer_interest::Column::TopCategory,
+                )),
+                false,
+                other,
+            )?);
+        }
+    }
+    Ok(Sql::exists(sub))
+}
+
+/// `purchased_category`: a test of the set of categories the customer
+/// bought in, an EXISTS over the lines of their purchases
+/// (`domain::interests::PURCHASES_EXCLUDE`), found through the index
+/// `(category, customer_id)`; `!=` and `NOT IN` are its negation.
+fn purchased_category(test: &Test, env: &Env) -> Result<Sql, AppError> {
+    let text = |v: &Value| match v {
+        Value::Text(s) => s.clone(),
+        _ => String::new(),
+    };
+    let bought = |categories: Vec<String>| {
+        let line = |c: order_line::Column| Sql::col((order_line::Entity, c));
+        Sql::exists(
+            Query::select()
+                .expr(Sql::val(1))
+                .from(order_line::Entity)
+                .inner_join(
+                    order::Entity,
+                    Sql::col((order::Entity, order::Column::Id))
+                        .equals((order_line::Entity, order_line::Column::OrderId)),
+                )
+                .and_where(
+                    line(order_line::Column::CustomerId)
+                        .equals((customer::Entity, customer::Column::Id)),
+                )
+                .and_where(line(order_line::Column::Category).is_in(categories))
+                .and_where(
+                    Sql::col((order::Entity, order::Column::Status))
+                        .is_not_in(PURCHASES_EXCLUDE.map(|s| s.to_value())),
+                )
+                .and_where(
+                    Sql::col((order::Entity, order::Column::Currency))
+                        .eq(env.base_currency.clone()),
+                )
+                .to_owned(),
+        )
+    };
+    Ok(match test {
+        Test::Cmp(CmpOp::Eq, v) => bought(vec![text(v)]),
+        Test::Cmp(CmpOp::Ne, v) => bought(vec![text(v)]).not(),
+        Test::In(list) => bought(list.iter().map(text).collect()),
+        Test::NotIn(list) => bought(list.iter().map(text).collect()).not(),
+        _ => {
+            return Err(AppError::bad_input(
+                "query",
+                "purchased_category takes =, !=, IN or NOT IN",
+            ));
+        }
+    })
 }
 
 fn like_domain(domain: &str) -> Sql {

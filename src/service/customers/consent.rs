@@ -1,5 +1,7 @@
-//! Email marketing consent: which states a caller may set, and recording a
-//! change with its time.
+//! Consent: email marketing, SMS and phone calls, each in the same states
+//! (NOT_SUBSCRIBED until asked), recorded with the time it last changed,
+//! an audit row and a `customer.consent_changed` event naming the channel.
+//! Which states a caller may set is the same for every channel.
 
 use c360_entity::customer;
 use c360_entity::enums::EmailMarketingState;
@@ -9,6 +11,7 @@ use serde_json::json;
 
 use super::{erased_guard, target};
 use crate::auth::Principal;
+use crate::domain::follow_ups::Channel;
 use crate::error::{AppError, AppResult};
 use crate::events::{self, NewEvent, payload};
 use crate::service::{audit, owner};
@@ -74,4 +77,54 @@ pub(super) async fn change_consent(
     )
     .await?;
     Ok((customer, Some(payload::consent_changed(id, from, state))))
+}
+
+/// Records the consent of `channel`: email marketing consent through
+/// [`set_consent`]; SMS or phone-call consent with its own time, audit row
+/// and event. Setting the current state again changes nothing.
+pub async fn set_channel_consent(
+    db: &impl ConnectionTrait,
+    principal: &Principal,
+    id: i64,
+    channel: Channel,
+    state: EmailMarketingState,
+    now: DateTime<Utc>,
+) -> AppResult<customer::Model> {
+    if channel == Channel::Email {
+        return set_consent(db, principal, id, state, now).await;
+    }
+    validate_consent(state)?;
+    let current = owner::writable_customer(db, principal, id).await?;
+    erased_guard(&current)?;
+    let from = match channel {
+        Channel::Sms => current.sms_consent_state,
+        _ => current.phone_consent_state,
+    };
+    if from == state {
+        return Ok(current);
+    }
+    let now: DateTime<Utc> = now.trunc_subsecs(0);
+    let mut active: customer::ActiveModel = current.into();
+    if channel == Channel::Sms {
+        active.sms_consent_state = Set(state);
+        active.sms_consent_updated_at = Set(Some(now));
+    } else {
+        active.phone_consent_state = Set(state);
+        active.phone_consent_updated_at = Set(Some(now));
+    }
+    active.updated_at = Set(now);
+    let customer = active.update(db).await?;
+    audit::record(
+        db,
+        principal,
+        "customer.consent",
+        &target(id),
+        Some(id),
+        json!({ "channel": channel.name(), "from": from, "to": state }),
+        now,
+    )
+    .await?;
+    let event = payload::channel_consent_changed(id, channel.name(), from, state);
+    events::emit(db, now, event).await?;
+    Ok(customer)
 }

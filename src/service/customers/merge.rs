@@ -18,11 +18,11 @@ use crate::auth::{Principal, Role};
 use crate::error::{AppError, AppResult};
 use crate::events::{self, payload};
 use crate::service::loyalty::TierReason;
-use crate::service::{Rules, audit, loyalty, metrics, owner};
+use crate::service::{Rules, audit, loyalty, metrics, owner, store_credit};
 
 /// Moves every record of customer `merge` to `keep` (orders and lines,
 /// tickets and messages, reviews, referrals both ways, the loyalty ledger,
-/// NPS answers, tags and the audit trail), deletes `merge`, and recomputes
+/// NPS answers, follow-ups, tags and the audit trail), deletes `merge`, and recomputes
 /// `keep`'s metrics, balances and tier: one transaction, staff only.
 ///
 /// Where both customers hold a row the store allows once, the kept
@@ -79,6 +79,7 @@ pub async fn merge(
             "reviews",
             "referrals",
             "nps_responses",
+            "follow_ups",
             "customer_tags",
             "audit_events",
         ]
@@ -87,6 +88,8 @@ pub async fn merge(
     for sql in statements {
         db.execute_unprepared(&sql).await?;
     }
+    // Store credit moves with its ledger before the profile goes.
+    store_credit::merge(db, keep, merge, now).await?;
     // The merged customer's account, metrics row and profile go; its
     // points live on in the moved ledger.
     db.execute_unprepared(&format!(

@@ -1,5 +1,5 @@
-//! Customers: create, update, upsert by external reference, tags, email
-//! consent and merging. Every new customer gets its `customer_metrics` row
+//! Customers: create, update, upsert by external reference, tags, consent
+//! (email, SMS, phone) and merging. Every new customer gets its `customer_metrics` row
 //! and a loyalty account with its referral code in the same transaction, so
 //! reads never see a customer without them.
 //!
@@ -21,7 +21,7 @@ mod profile;
 mod tags;
 mod update;
 
-pub use consent::{set_consent, validate_consent};
+pub use consent::{set_channel_consent, set_consent, validate_consent};
 pub use create::{NewCustomer, create, find_external, upsert};
 pub use merge::merge;
 pub use profile::{Profile, normalise_email};

@@ -44,16 +44,30 @@ pub async fn earn_for_order(
     order: &order::Model,
     now: DateTime<Utc>,
 ) -> AppResult<Earned> {
+    let Some(row) = earn_row(rules, order, now) else {
+        return Ok(Earned::default());
+    };
+    let earn = row.insert(db).await?;
+    Ok(earned(&earn))
+}
+
+/// The EARN row paying `order` writes ([`earn_for_order`]); `None` when
+/// it earns nothing.
+pub fn earn_row(
+    rules: &Rules,
+    order: &order::Model,
+    now: DateTime<Utc>,
+) -> Option<loyalty_transaction::ActiveModel> {
     let points = points_for(rules, order.total - order.refunded, &order.currency);
     if points <= 0 {
-        return Ok(Earned::default());
+        return None;
     }
     let state = if rules.return_window.is_zero() {
         LoyaltyTransactionState::Available
     } else {
         LoyaltyTransactionState::Pending
     };
-    let earn = loyalty_transaction::ActiveModel {
+    Some(loyalty_transaction::ActiveModel {
         customer_id: Set(order.customer_id),
         kind: Set(LoyaltyTransactionKind::Earn),
         points: Set(points),
@@ -65,16 +79,21 @@ pub async fn earn_for_order(
         expires_at: Set(rules.expiry(now + rules.return_window)),
         created_at: Set(now),
         ..Default::default()
-    }
-    .insert(db)
-    .await?;
-    let mut events = vec![payload::points_earned(&earn)];
+    })
+}
+
+/// What a stored EARN row earned, with its events.
+pub fn earned(earn: &loyalty_transaction::Model) -> Earned {
+    let mut events = vec![payload::points_earned(earn)];
     // Settlement tells of PENDING points when their window ends; points
     // that never wait are spendable now.
-    if state == LoyaltyTransactionState::Available {
-        events.push(payload::points_available(order.customer_id, points));
+    if earn.state == LoyaltyTransactionState::Available {
+        events.push(payload::points_available(earn.customer_id, earn.points));
     }
-    Ok(Earned { points, events })
+    Earned {
+        points: earn.points,
+        events,
+    }
 }
 
 /// Takes back up to `points` earned on `order` (a refund or a cancellation):
@@ -98,6 +117,52 @@ pub async fn claw_back(
         .filter(L::OrderId.eq(order.id))
         .all(db)
         .await?;
+    let plan = plan_claw_back(&rows, points);
+    let mut taken = 0;
+    if plan.from_pending > 0 {
+        clawback_row(
+            order,
+            plan.from_pending,
+            LoyaltyTransactionState::Pending,
+            plan.settles_at,
+            now,
+        )
+        .insert(db)
+        .await?;
+        taken += plan.from_pending;
+    }
+    if plan.rest > 0 {
+        let balance = available_in_ledger(db, order.customer_id).await?;
+        let from_available = from_available(plan.rest, balance);
+        if from_available > 0 {
+            clawback_row(
+                order,
+                from_available,
+                LoyaltyTransactionState::Available,
+                Some(now),
+                now,
+            )
+            .insert(db)
+            .await?;
+            taken += from_available;
+        }
+    }
+    Ok(taken)
+}
+
+/// How a take-back of `points` splits over the order's ledger `rows`
+/// ([`claw_back`]): what comes from its PENDING points, settling when
+/// they do, and what is left to take from the AVAILABLE balance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClawBackPlan {
+    pub from_pending: i64,
+    pub settles_at: Option<DateTime<Utc>>,
+    pub rest: i64,
+}
+
+/// The plan of taking back up to `points` from an order whose ledger rows
+/// are `rows`: never more than it earned minus what was taken back.
+pub fn plan_claw_back(rows: &[loyalty_transaction::Model], points: i64) -> ClawBackPlan {
     let earned: i64 = rows
         .iter()
         .filter(|r| {
@@ -110,8 +175,7 @@ pub async fn claw_back(
         .filter(|r| r.kind == LoyaltyTransactionKind::Clawback)
         .map(|r| -r.points)
         .sum();
-    let mut left = Ord::max(Ord::min(points, earned - clawed), 0);
-    let mut taken = 0;
+    let left = Ord::max(Ord::min(points, earned - clawed), 0);
     let pending: i64 = rows
         .iter()
         .filter(|r| r.state == LoyaltyTransactionState::Pending)
@@ -123,46 +187,27 @@ pub async fn claw_back(
         .filter_map(|r| r.available_at)
         .max();
     let from_pending = Ord::min(left, Ord::max(pending, 0));
-    if from_pending > 0 {
-        clawback_row(
-            db,
-            order,
-            from_pending,
-            LoyaltyTransactionState::Pending,
-            settles_at,
-            now,
-        )
-        .await?;
-        left -= from_pending;
-        taken += from_pending;
+    ClawBackPlan {
+        from_pending,
+        settles_at,
+        rest: left - from_pending,
     }
-    if left > 0 {
-        let balance = available_in_ledger(db, order.customer_id).await?;
-        let from_available = Ord::min(left, Ord::max(balance, 0));
-        if from_available > 0 {
-            clawback_row(
-                db,
-                order,
-                from_available,
-                LoyaltyTransactionState::Available,
-                Some(now),
-                now,
-            )
-            .await?;
-            taken += from_available;
-        }
-    }
-    Ok(taken)
 }
 
-async fn clawback_row(
-    db: &impl ConnectionTrait,
+/// What the rest of a take-back takes from an AVAILABLE `balance`: never
+/// more than the balance holds.
+pub fn from_available(rest: i64, balance: i64) -> i64 {
+    Ord::min(rest, Ord::max(balance, 0))
+}
+
+/// A CLAWBACK row taking `points` back from `order`.
+pub fn clawback_row(
     order: &order::Model,
     points: i64,
     state: LoyaltyTransactionState,
     available_at: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
-) -> AppResult<()> {
+) -> loyalty_transaction::ActiveModel {
     loyalty_transaction::ActiveModel {
         customer_id: Set(order.customer_id),
         kind: Set(LoyaltyTransactionKind::Clawback),
@@ -176,7 +221,4 @@ async fn clawback_row(
         created_at: Set(now),
         ..Default::default()
     }
-    .insert(db)
-    .await?;
-    Ok(())
 }

@@ -36,11 +36,17 @@ mod settlement;
 mod tiers;
 
 pub use balances::refresh_balances;
-pub use earning::{Earned, claw_back, earn_for_order, points_for};
+pub use earning::{
+    ClawBackPlan, Earned, claw_back, clawback_row, earn_for_order, earn_row, earned,
+    from_available, plan_claw_back, points_for,
+};
 pub use redemption::{
     adjust, adjust_points, find_by_key, redeem, redeem_points, replay, validate_adjustment,
     validate_redemption,
 };
-pub use review::{Reviewed, mark_due_on_new_rules, review_due, review_due_of, review_history};
+pub use review::{
+    Reviewed, TierReview, histories, mark_due_on_new_rules, review_due, review_due_of,
+    review_history, review_one, spend_of, write_standings,
+};
 pub use settlement::{Settled, due_accounts, settle, settle_due, settle_history, unspent_expiring};
 pub use tiers::{TierReason, refresh_tier, trailing_spend};

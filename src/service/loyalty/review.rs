@@ -324,19 +324,14 @@ pub(super) async fn apply(
     let histories = histories(db, rules, &ids).await?;
     let outcomes: Vec<Outcome> = accounts
         .iter()
-        .map(|a| Outcome {
-            customer: a.customer_id,
-            from: a.tier,
-            standing: standing(
-                &rules.tier_policy,
-                &rules.tiers,
-                match held {
-                    Held::Stored => a.tier,
-                    Held::Policy => LoyaltyTier::Platinum,
-                },
+        .map(|a| {
+            outcome(
+                rules,
+                a,
                 histories.get(&a.customer_id).map_or(&[], Vec::as_slice),
+                held,
                 now,
-            ),
+            )
         })
         .collect();
     let changed: Vec<Outcome> = accounts
@@ -351,6 +346,109 @@ pub(super) async fn apply(
     Ok(outcomes)
 }
 
+/// Where `account` stands at `now` over its spend `history`.
+fn outcome(
+    rules: &Rules,
+    account: &loyalty_account::Model,
+    history: &[Spend],
+    held: Held,
+    now: DateTime<Utc>,
+) -> Outcome {
+    Outcome {
+        customer: account.customer_id,
+        from: account.tier,
+        standing: standing(
+            &rules.tier_policy,
+            &rules.tiers,
+            match held {
+                Held::Stored => account.tier,
+                Held::Policy => LoyaltyTier::Platinum,
+            },
+            history,
+            now,
+        ),
+    }
+}
+
+/// An order's part in the spend tiers count ([`histories`]): `None` for an
+/// order that does not count (never paid, or in another currency).
+pub fn spend_of(rules: &Rules, order: &order::Model) -> Option<Spend> {
+    (order.currency == rules.base_currency && SPENDING.contains(&order.status)).then(|| Spend {
+        placed_at: order.placed_at,
+        net: order.total - order.refunded,
+    })
+}
+
+/// What [`super::refresh_tier`] decides for one account, worked out from
+/// rows already read: for writes applied many at a time, which keep the
+/// account and its spend history themselves and write what changed with
+/// [`write_standings`].
+#[derive(Debug, Clone)]
+pub struct TierReview {
+    /// Where the account stands after the write.
+    pub standing: Standing,
+    /// Whether that differs from what the account holds (and is written).
+    pub changed: bool,
+    /// `loyalty.tier_at_risk` with its natural key, appended at most once.
+    pub notice: Option<(NewEvent, String)>,
+    /// `loyalty.tier_changed`, emitted with the write's events.
+    pub tier_changed: Option<NewEvent>,
+}
+
+/// [`super::refresh_tier`] of `account` over its spend `history` at `now`,
+/// after a write done `because`, without the store: `account` is left
+/// holding the standing, as the write leaves the stored one.
+pub fn review_one(
+    rules: &Rules,
+    account: &mut loyalty_account::Model,
+    history: &[Spend],
+    now: DateTime<Utc>,
+    because: TierReason,
+) -> TierReview {
+    let held = match because {
+        TierReason::Merge => Held::Policy,
+        _ => Held::Stored,
+    };
+    let o = outcome(rules, account, history, held, now);
+    let s = o.standing;
+    let changed = !holds(account, &s);
+    if changed {
+        account.tier = s.tier;
+        account.tier_review_at = s.review_at;
+        account.tier_expires_at = s.expires_at;
+        account.tier_notice_at = s.notice_at;
+        account.tier_due_at = s.due_at;
+        account.tier_spend_to_keep = s.spend_to_keep;
+    }
+    TierReview {
+        standing: s,
+        changed,
+        notice: at_risk(rules, &o, now),
+        tier_changed: tier_changed(rules, &o, Some(because)),
+    }
+}
+
+/// Writes each customer's standing on its account: one UPDATE per
+/// thousand accounts, as a review does.
+pub async fn write_standings(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    standings: &[(i64, Standing)],
+) -> AppResult<()> {
+    let outcomes: Vec<Outcome> = standings
+        .iter()
+        .map(|(customer, standing)| Outcome {
+            customer: *customer,
+            from: standing.tier,
+            standing: *standing,
+        })
+        .collect();
+    for chunk in outcomes.chunks(IDS_PER_STATEMENT) {
+        write(db, now, chunk).await?;
+    }
+    Ok(())
+}
+
 /// Whether the account already holds `s`.
 fn holds(a: &loyalty_account::Model, s: &Standing) -> bool {
     a.tier == s.tier
@@ -363,7 +461,7 @@ fn holds(a: &loyalty_account::Model, s: &Standing) -> bool {
 
 /// The orders of `ids` that count towards tiers (paid at some point, in the
 /// base currency), as spend: one statement.
-async fn histories(
+pub async fn histories(
     db: &impl ConnectionTrait,
     rules: &Rules,
     ids: &[i64],

@@ -16,7 +16,7 @@ use sea_orm::{
 };
 use serde_json::json;
 
-use super::input::NewOrder;
+use super::input::{NewLine, NewOrder};
 use super::{after_write, target};
 use crate::auth::{Principal, Role};
 use crate::error::{AppError, AppResult};
@@ -66,42 +66,18 @@ pub async fn ingest(
         input.customer_id,
         now.timestamp_nanos_opt().unwrap_or_default()
     );
-    let mut order = order::ActiveModel {
-        customer_id: Set(input.customer_id),
-        order_number: Set(input.order_number.clone().unwrap_or(placeholder)),
-        external_ref: Set(input.external_ref.clone()),
-        status: Set(input.status),
-        channel: Set(input.channel),
-        currency: Set(input.currency.clone()),
-        subtotal: Set(subtotal),
-        discount: Set(input.discount),
-        tax: Set(input.tax),
-        total: Set(input.total),
-        refunded: Set(0),
-        placed_at: Set(input.placed_at.unwrap_or(now)),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .insert(db)
-    .await?;
+    let mut order = order_row(&input, subtotal, placeholder, now)
+        .insert(db)
+        .await?;
     if input.order_number.is_none() {
         let mut active: order::ActiveModel = order.into();
         let id = *active.id.as_ref();
-        active.order_number = Set(format!("C360-{id:06}"));
+        active.order_number = Set(default_order_number(id));
         order = active.update(db).await?;
     }
-    order_line::Entity::insert_many(input.lines.iter().map(|l| order_line::ActiveModel {
-        order_id: Set(order.id),
-        customer_id: Set(order.customer_id),
-        sku: Set(l.sku.clone()),
-        product_name: Set(l.product_name.clone()),
-        quantity: Set(l.quantity),
-        unit_price: Set(l.unit_price),
-        ..Default::default()
-    }))
-    .exec(db)
-    .await?;
+    order_line::Entity::insert_many(input.lines.iter().map(|l| line_row(&order, l)))
+        .exec(db)
+        .await?;
     let mut events = vec![payload::order_placed(&order)];
     let (points, because) = if order.status == OrderStatus::Paid {
         events.push(payload::order_paid(&order));
@@ -119,8 +95,7 @@ pub async fn ingest(
         "order.ingest",
         &target(&order),
         Some(order.customer_id),
-        json!({ "externalRef": order.external_ref, "status": order.status, "total": order.total,
-                "currency": order.currency, "pointsEarned": points }),
+        ingest_audit(&order, points),
         now,
     )
     .await?;
@@ -129,6 +104,58 @@ pub async fn ingest(
         order,
         created: true,
     })
+}
+
+/// The row of a new order: `placeholder` stands for its number until the
+/// id gives it one ([`default_order_number`]) when the sender gave none.
+pub fn order_row(
+    input: &NewOrder,
+    subtotal: i64,
+    placeholder: String,
+    now: DateTime<Utc>,
+) -> order::ActiveModel {
+    order::ActiveModel {
+        customer_id: Set(input.customer_id),
+        order_number: Set(input.order_number.clone().unwrap_or(placeholder)),
+        external_ref: Set(input.external_ref.clone()),
+        status: Set(input.status),
+        channel: Set(input.channel),
+        currency: Set(input.currency.clone()),
+        subtotal: Set(subtotal),
+        discount: Set(input.discount),
+        tax: Set(input.tax),
+        total: Set(input.total),
+        refunded: Set(0),
+        placed_at: Set(input.placed_at.unwrap_or(now)),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+}
+
+/// The number of an order whose sender gave none.
+pub fn default_order_number(id: i64) -> String {
+    format!("C360-{id:06}")
+}
+
+/// The row of one line of a stored order.
+pub fn line_row(order: &order::Model, l: &NewLine) -> order_line::ActiveModel {
+    order_line::ActiveModel {
+        order_id: Set(order.id),
+        customer_id: Set(order.customer_id),
+        sku: Set(l.sku.clone()),
+        product_name: Set(l.product_name.clone()),
+        quantity: Set(l.quantity),
+        unit_price: Set(l.unit_price),
+        category: Set(l.category.clone()),
+        ..Default::default()
+    }
+}
+
+/// The details of an `order.ingest` audit row.
+pub fn ingest_audit(order: &order::Model, points: i64) -> serde_json::Value {
+    json!({ "externalRef": order.external_ref, "status": order.status, "total": order.total,
+            "currency": order.currency, "pointsEarned": points })
 }
 
 async fn find_by_external_ref(
@@ -157,14 +184,38 @@ async fn same_order(
         .order_by_asc(order_line::Column::Id)
         .all(db)
         .await?;
-    let stored: Vec<(&str, i32, i64)> = lines
+    same_content(existing, &lines, input)
+}
+
+/// [`same_order`] on the stored order and its `lines` (in id order),
+/// already read.
+pub fn same_content(
+    existing: order::Model,
+    lines: &[order_line::Model],
+    input: &NewOrder,
+) -> AppResult<order::Model> {
+    let stored: Vec<(&str, i32, i64, Option<&str>)> = lines
         .iter()
-        .map(|l| (l.sku.as_str(), l.quantity, l.unit_price))
+        .map(|l| {
+            (
+                l.sku.as_str(),
+                l.quantity,
+                l.unit_price,
+                l.category.as_deref(),
+            )
+        })
         .collect();
-    let posted: Vec<(&str, i32, i64)> = input
+    let posted: Vec<(&str, i32, i64, Option<&str>)> = input
         .lines
         .iter()
-        .map(|l| (l.sku.as_str(), l.quantity, l.unit_price))
+        .map(|l| {
+            (
+                l.sku.as_str(),
+                l.quantity,
+                l.unit_price,
+                l.category.as_deref(),
+            )
+        })
         .collect();
     let difference = if existing.customer_id != input.customer_id {
         Some("customerId")

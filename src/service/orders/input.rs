@@ -34,10 +34,15 @@ pub struct NewLine {
     pub product_name: String,
     pub quantity: i32,
     pub unit_price: i64,
+    /// The product's category (`skincare`, `makeup`, ...), 1 to 64
+    /// characters once trimmed; what interests and `purchased_category` group by.
+    pub category: Option<String>,
 }
 
 const MAX_LINES: usize = 500;
 const MAX_TEXT: usize = 200;
+/// The longest category, in characters (the column's length).
+pub const MAX_CATEGORY: usize = 64;
 
 fn non_negative(field: &str, value: i64) -> AppResult<()> {
     if value < 0 {
@@ -105,6 +110,13 @@ impl NewOrder {
                 ));
             }
             non_negative(&format!("lines[{i}].unitPrice"), line.unit_price)?;
+            if let Some(category) = &line.category {
+                line.category = Some(text::required(
+                    &format!("lines[{i}].category"),
+                    category,
+                    MAX_CATEGORY,
+                )?);
+            }
             subtotal = line
                 .unit_price
                 .checked_mul(i64::from(line.quantity))

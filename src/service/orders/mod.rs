@@ -23,11 +23,13 @@ use crate::domain::ids::{Kind, gid};
 use crate::error::AppResult;
 use crate::events::NewEvent;
 
-pub use ingest::{Ingested, ingest};
+pub use ingest::{
+    Ingested, default_order_number, ingest, ingest_audit, line_row, order_row, same_content,
+};
 pub use input::{NewLine, NewOrder, validate_currency};
 pub use status::{
-    Step, entry_status, may_move, may_refund, refund, refunded_for, replay, set_status,
-    status_name, steps,
+    RefundTo, Step, entry_status, may_move, may_refund, refund, refund_audit, refund_points,
+    refund_to, refunded_for, replay, set_status, status_audit, status_name, steps,
 };
 
 /// What every order write keeps in step: metrics, tier and balances. The
@@ -47,6 +49,6 @@ async fn after_write(
 }
 
 /// The audit target of an order.
-fn target(order: &order::Model) -> String {
+pub fn target(order: &order::Model) -> String {
     gid(Kind::Order, order.id)
 }

@@ -25,7 +25,7 @@ use crate::auth::{Principal, Role};
 use crate::error::{AppError, AppResult};
 use crate::events::{self, payload};
 use crate::service::loyalty::TierReason;
-use crate::service::{Rules, audit, loyalty, owner, referrals};
+use crate::service::{Rules, audit, loyalty, owner, referrals, store_credit};
 
 /// Whether `to` may follow `from` through a status change (refunds have
 /// their own function).
@@ -150,12 +150,22 @@ pub async fn set_status(
         "order.status",
         &target(&order),
         Some(order.customer_id),
-        json!({ "from": from, "to": status, "points": points }),
+        status_audit(from, status, points),
         now,
     )
     .await?;
     events::emit_all(db, now, events).await?;
     Ok(order)
+}
+
+/// Where a refund's money goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RefundTo {
+    /// Back to how the order was paid (outside c360).
+    #[default]
+    PaymentMethod,
+    /// To the customer's store credit, in the order's currency.
+    StoreCredit,
 }
 
 /// Refunds `amount` (minor units) of a paid order: REFUNDED once everything
@@ -169,6 +179,35 @@ pub async fn refund(
     amount: i64,
     now: DateTime<Utc>,
 ) -> AppResult<order::Model> {
+    refund_to(
+        db,
+        rules,
+        principal,
+        order_id,
+        amount,
+        RefundTo::PaymentMethod,
+        now,
+    )
+    .await
+}
+
+/// As [`refund`], the money going `to` the payment method or to store
+/// credit: the same rules, status and points, and for store credit a
+/// REFUND_TO_CREDIT entry of `amount` in the order's currency with its
+/// `store_credit.issued` event, in the same transaction (staff, or a
+/// partner that also holds `loyalty:write`).
+pub async fn refund_to(
+    db: &impl ConnectionTrait,
+    rules: &Rules,
+    principal: &Principal,
+    order_id: i64,
+    amount: i64,
+    to: RefundTo,
+    now: DateTime<Utc>,
+) -> AppResult<order::Model> {
+    if to == RefundTo::StoreCredit {
+        store_credit::may_credit_refund(principal)?;
+    }
     if amount <= 0 {
         return Err(AppError::bad_input(
             "amount",
@@ -197,8 +236,7 @@ pub async fn refund(
     let now = now.trunc_subsecs(0);
     let before = order.refunded;
     let after = before + amount;
-    let owed = loyalty::points_for(rules, after, &order.currency)
-        - loyalty::points_for(rules, before, &order.currency);
+    let owed = refund_points(rules, &order.currency, before, after);
     let mut active: order::ActiveModel = order.into();
     active.refunded = Set(after);
     active.status = Set(if after == total {
@@ -210,6 +248,9 @@ pub async fn refund(
     let order = active.update(db).await?;
     let clawed = loyalty::claw_back(db, &order, owed, now).await?;
     let mut events = vec![payload::order_refunded(&order, amount, clawed)];
+    if to == RefundTo::StoreCredit {
+        events.push(store_credit::credit_refund(db, rules, &order, amount, now).await?);
+    }
     events.extend(after_write(db, rules, &order, now, TierReason::Refund).await?);
     audit::record(
         db,
@@ -217,13 +258,39 @@ pub async fn refund(
         "order.refund",
         &target(&order),
         Some(order.customer_id),
-        json!({ "amount": amount, "refunded": order.refunded, "status": order.status,
-                "pointsClawedBack": clawed }),
+        credited(refund_audit(&order, amount, clawed), to),
         now,
     )
     .await?;
     events::emit_all(db, now, events).await?;
     Ok(order)
+}
+
+/// The points a refund taking an order's refunded amount from `before` to
+/// `after` takes back: those the refunded money earned.
+pub fn refund_points(rules: &Rules, currency: &str, before: i64, after: i64) -> i64 {
+    loyalty::points_for(rules, after, currency) - loyalty::points_for(rules, before, currency)
+}
+
+/// The details of an `order.status` audit row.
+pub fn status_audit(from: OrderStatus, to: OrderStatus, points: i64) -> serde_json::Value {
+    json!({ "from": from, "to": to, "points": points })
+}
+
+/// The details of an `order.refund` audit row: `order` as refunded.
+pub fn refund_audit(order: &order::Model, amount: i64, clawed: i64) -> serde_json::Value {
+    json!({ "amount": amount, "refunded": order.refunded, "status": order.status,
+            "pointsClawedBack": clawed })
+}
+
+/// A refund's audit details, saying when the money went to store credit.
+fn credited(mut details: serde_json::Value, to: RefundTo) -> serde_json::Value {
+    if to == RefundTo::StoreCredit
+        && let Some(fields) = details.as_object_mut()
+    {
+        fields.insert("refundTo".into(), json!("STORE_CREDIT"));
+    }
+    details
 }
 
 // ------------------------------------------------- replaying a given state

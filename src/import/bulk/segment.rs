@@ -1,0 +1,511 @@
+//! New orders of a batch written together: what ingesting each and taking
+//! it to the file's status would write one by one, worked out in memory in
+//! file order and written with a few multi-row statements.
+//!
+//! Reads, for the customers of the run: their loyalty accounts, the spend
+//! tiers count (`loyalty::histories`) and, when a refund may take points
+//! from it, the AVAILABLE ledger balance. Then, in file order, each order
+//! is ingested (PENDING or PAID: `order.placed`, `order.paid`, the EARN
+//! row and its events), and moved (cancelled while pending, fulfilled, or
+//! refunded once), each step reviewing the customer's tier on the spend
+//! as it stands after it (`loyalty::review_one`), as the services do
+//! after every write: tier changes and at-risk notices come out where the
+//! services emit them, and a customer's second order sees the tier the
+//! first one reached. Writes: the orders at their final state (every step
+//! is stamped with the run's one instant, so only the last state shows),
+//! their lines, the ledger rows, the accounts whose standing moved, then
+//! metrics and balances once per customer, the audit rows and the events,
+//! each table's rows in the order the services write them.
+
+use std::collections::{HashMap, HashSet};
+
+use c360_entity::enums::{LoyaltyTransactionState, OrderStatus};
+use c360_entity::{audit_event, loyalty_account, loyalty_transaction, order, order_line};
+use chrono::{DateTime, SubsecRound, Utc};
+use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait, Query};
+use sea_orm::{
+    ActiveValue, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, TryIntoModel,
+};
+
+use super::IDS_PER_STATEMENT;
+use crate::domain::tiers::policy::{Spend, Standing};
+use crate::error::{AppError, AppResult};
+use crate::events::{self, NewEvent, payload};
+use crate::import::records::Context;
+use crate::service::loyalty::{self, TierReason};
+use crate::service::orders::{
+    NewOrder, Step, default_order_number, ingest_audit, line_row, order_row, refund_audit,
+    refund_points, status_audit, target,
+};
+use crate::service::{audit, metrics};
+
+/// Rows per multi-row insert: at most 14 values each, far under SQLite's
+/// 32,766 and PostgreSQL's 65,535 bound parameters.
+const ROWS_PER_STATEMENT: usize = 1_000;
+
+/// A new order of the batch: validated, with the moves from its entry
+/// status to the file's (see `super::covered`).
+pub(super) struct NewOrderWork {
+    pub input: NewOrder,
+    pub subtotal: i64,
+    pub target: (OrderStatus, i64),
+    pub moves: Vec<Step>,
+}
+
+/// An event in the order the services append it.
+enum Pending {
+    Plain(NewEvent),
+    /// Appended unless its natural key was (`events::emit_all_once`).
+    Once(NewEvent, String),
+    /// The events of the EARN row with this idempotency key, once stored.
+    Earned(String),
+}
+
+/// A customer as the run goes: its account, the spend its tier counts
+/// (stored orders, then the run's by position) and its AVAILABLE points.
+struct Customer {
+    account: Option<loyalty_account::Model>,
+    stored: Vec<Spend>,
+    new: Vec<(usize, Spend)>,
+    available: i64,
+    /// The standing to write, when a review moved it.
+    standing: Option<Standing>,
+}
+
+impl Customer {
+    fn set_spend(&mut self, at: usize, spend: Option<Spend>) {
+        self.new.retain(|(i, _)| *i != at);
+        if let Some(s) = spend {
+            self.new.push((at, s));
+        }
+    }
+
+    fn history(&self) -> Vec<Spend> {
+        let mut all = self.stored.clone();
+        all.extend(self.new.iter().map(|(_, s)| *s));
+        all
+    }
+}
+
+/// Everything the run writes after its orders and lines.
+#[derive(Default)]
+struct Writes {
+    ledger: Vec<loyalty_transaction::ActiveModel>,
+    audits: Vec<audit_event::ActiveModel>,
+    events: Vec<Pending>,
+}
+
+/// Writes `work`, the new orders of a run of the batch, in `db`'s transaction.
+pub(super) async fn write(
+    db: &impl ConnectionTrait,
+    ctx: &Context,
+    work: &[NewOrderWork],
+) -> AppResult<()> {
+    if work.is_empty() {
+        return Ok(());
+    }
+    let now = ctx.now.trunc_subsecs(0);
+    let mut ids: Vec<i64> = work.iter().map(|w| w.input.customer_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let refunds = work
+        .iter()
+        .any(|w| w.moves.iter().any(|m| matches!(m, Step::Refund(_))));
+    let mut customers = read_customers(db, ctx, &ids, refunds).await?;
+    let orders = insert_orders(db, work, now).await?;
+    let lines: Vec<order_line::ActiveModel> = work
+        .iter()
+        .zip(&orders)
+        .flat_map(|(w, o)| w.input.lines.iter().map(move |l| line_row(o, l)))
+        .collect();
+    for chunk in in_chunks(lines) {
+        order_line::Entity::insert_many(chunk)
+            .exec_without_returning(db)
+            .await?;
+    }
+
+    let mut writes = Writes::default();
+    for (i, (w, stored)) in work.iter().zip(&orders).enumerate() {
+        let customer = customers
+            .get_mut(&stored.customer_id)
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("customer not read")))?;
+        replay(ctx, now, i, w, stored, customer, &mut writes)?;
+    }
+
+    let mut earned: HashMap<String, loyalty_transaction::Model> = HashMap::new();
+    for chunk in in_chunks(writes.ledger) {
+        for row in loyalty_transaction::Entity::insert_many(chunk)
+            .exec_with_returning(db)
+            .await?
+        {
+            if let Some(key) = row.idempotency_key.clone() {
+                earned.insert(key, row);
+            }
+        }
+    }
+    let standings: Vec<(i64, Standing)> = customers
+        .iter()
+        .filter_map(|(id, c)| c.standing.map(|s| (*id, s)))
+        .collect();
+    loyalty::write_standings(db, now, &standings).await?;
+    metrics::refresh_for(db, &ctx.rules.base_currency, &ids, now).await?;
+    loyalty::refresh_balances(db, Some(&ids), now).await?;
+    for chunk in in_chunks(writes.audits) {
+        audit_event::Entity::insert_many(chunk)
+            .exec_without_returning(db)
+            .await?;
+    }
+    emit(db, now, writes.events, &earned).await
+}
+
+/// `rows` by the statement's worth, moved rather than copied.
+fn in_chunks<T>(rows: Vec<T>) -> impl Iterator<Item = Vec<T>> {
+    let mut rows = rows.into_iter().peekable();
+    std::iter::from_fn(move || {
+        rows.peek()?;
+        Some(rows.by_ref().take(ROWS_PER_STATEMENT).collect())
+    })
+}
+
+/// The run's customers as they stand before it.
+async fn read_customers(
+    db: &impl ConnectionTrait,
+    ctx: &Context,
+    ids: &[i64],
+    with_balance: bool,
+) -> AppResult<HashMap<i64, Customer>> {
+    let mut accounts: HashMap<i64, loyalty_account::Model> = HashMap::new();
+    let mut balances: HashMap<i64, i64> = HashMap::new();
+    for chunk in ids.chunks(IDS_PER_STATEMENT) {
+        for a in loyalty_account::Entity::find()
+            .filter(loyalty_account::Column::CustomerId.is_in(chunk.iter().copied()))
+            .all(db)
+            .await?
+        {
+            accounts.insert(a.customer_id, a);
+        }
+        if with_balance {
+            use loyalty_transaction::Column as L;
+            let rows: Vec<(i64, i64)> = loyalty_transaction::Entity::find()
+                .select_only()
+                .column(L::CustomerId)
+                .column_as(
+                    Expr::cust(r#"CAST(COALESCE(SUM("points"), 0) AS BIGINT)"#),
+                    "available",
+                )
+                .filter(L::CustomerId.is_in(chunk.iter().copied()))
+                .filter(L::State.eq(LoyaltyTransactionState::Available))
+                .group_by(L::CustomerId)
+                .into_tuple()
+                .all(db)
+                .await?;
+            balances.extend(rows);
+        }
+    }
+    let mut spend = loyalty::histories(db, &ctx.rules, ids).await?;
+    Ok(ids
+        .iter()
+        .map(|id| {
+            let customer = Customer {
+                account: accounts.remove(id),
+                stored: spend.remove(id).unwrap_or_default(),
+                new: Vec::new(),
+                available: balances.get(id).copied().unwrap_or(0),
+                standing: None,
+            };
+            (*id, customer)
+        })
+        .collect())
+}
+
+/// Inserts the orders at their final state; returns them in `work`'s
+/// order, numbered.
+async fn insert_orders(
+    db: &impl ConnectionTrait,
+    work: &[NewOrderWork],
+    now: DateTime<Utc>,
+) -> AppResult<Vec<order::Model>> {
+    let nanos = now.timestamp_nanos_opt().unwrap_or_default();
+    let rows: Vec<order::ActiveModel> = work
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            // Unique within the run until the id gives the number.
+            let placeholder = format!("pending-{}-{nanos}-{i}", w.input.customer_id);
+            let mut row = order_row(&w.input, w.subtotal, placeholder, now);
+            row.status = ActiveValue::Set(w.target.0);
+            row.refunded = ActiveValue::Set(w.target.1);
+            row
+        })
+        .collect();
+    let mut by_ref: HashMap<String, order::Model> = HashMap::new();
+    for chunk in in_chunks(rows) {
+        for o in order::Entity::insert_many(chunk)
+            .exec_with_returning(db)
+            .await?
+        {
+            by_ref.insert(o.external_ref.clone().unwrap_or_default(), o);
+        }
+    }
+    let mut orders = work
+        .iter()
+        .map(|w| {
+            by_ref
+                .remove(w.input.external_ref.as_deref().unwrap_or_default())
+                .ok_or_else(|| AppError::Internal(anyhow::anyhow!("an inserted order is missing")))
+        })
+        .collect::<AppResult<Vec<order::Model>>>()?;
+    let unnumbered: Vec<usize> = (0..work.len())
+        .filter(|i| work[*i].input.order_number.is_none())
+        .collect();
+    for chunk in unnumbered.chunks(IDS_PER_STATEMENT / 2) {
+        let mut case = CaseStatement::new();
+        for &i in chunk {
+            case = case.case(
+                Expr::col(order::Column::Id).eq(orders[i].id),
+                Expr::val(default_order_number(orders[i].id)),
+            );
+        }
+        let number: Expr = case.finally(Expr::col(order::Column::OrderNumber)).into();
+        let update = Query::update()
+            .table(order::Entity)
+            .value(order::Column::OrderNumber, number)
+            .and_where(Expr::col(order::Column::Id).is_in(chunk.iter().map(|&i| orders[i].id)))
+            .to_owned();
+        db.execute(&update).await?;
+    }
+    for i in unnumbered {
+        orders[i].order_number = default_order_number(orders[i].id);
+    }
+    Ok(orders)
+}
+
+/// What ingesting order `at` of the run and taking it to the file's status
+/// writes, one write at a time, as `orders::ingest` and `orders::replay`
+/// do: `stored` is the order as inserted, at its final state.
+fn replay(
+    ctx: &Context,
+    now: DateTime<Utc>,
+    at: usize,
+    w: &NewOrderWork,
+    stored: &order::Model,
+    customer: &mut Customer,
+    writes: &mut Writes,
+) -> AppResult<()> {
+    let rules = &ctx.rules;
+    let audit_row = |action: &str, o: &order::Model, details| {
+        audit::row(
+            &ctx.principal,
+            action,
+            &target(o),
+            Some(o.customer_id),
+            details,
+            now,
+        )
+    };
+    let mut o = stored.clone();
+    o.status = w.input.status;
+    o.refunded = 0;
+    // The order's ledger rows, for a refund to take back from.
+    let mut rows: Vec<loyalty_transaction::Model> = Vec::new();
+
+    // Ingest.
+    let mut events = vec![Pending::Plain(payload::order_placed(&o))];
+    let (mut points, mut because) = (0, TierReason::SpendWindow);
+    if o.status == OrderStatus::Paid {
+        events.push(Pending::Plain(payload::order_paid(&o)));
+        if let Some(row) = loyalty::earn_row(rules, &o, now) {
+            let model = ledger_model(&row)?;
+            points = model.points;
+            if model.state == LoyaltyTransactionState::Available {
+                customer.available += model.points;
+            }
+            events.push(Pending::Earned(
+                model.idempotency_key.clone().unwrap_or_default(),
+            ));
+            rows.push(model);
+            writes.ledger.push(row);
+        }
+        because = TierReason::OrderPaid;
+    }
+    customer.set_spend(at, loyalty::spend_of(rules, &o));
+    review(ctx, now, customer, because, writes, &mut events);
+    writes
+        .audits
+        .push(audit_row("order.ingest", &o, ingest_audit(&o, points)));
+    writes.events.extend(events);
+
+    // The moves to the file's status.
+    for step in &w.moves {
+        let mut events = Vec::new();
+        match *step {
+            Step::Status(to @ (OrderStatus::Cancelled | OrderStatus::Fulfilled)) => {
+                // Cancelled while pending (nothing earned to take back),
+                // or fulfilled once paid: `super::covered`.
+                let from = o.status;
+                o.status = to;
+                events.push(Pending::Plain(if to == OrderStatus::Cancelled {
+                    payload::order_cancelled(&o, 0)
+                } else {
+                    payload::order_fulfilled(&o)
+                }));
+                customer.set_spend(at, loyalty::spend_of(rules, &o));
+                review(
+                    ctx,
+                    now,
+                    customer,
+                    TierReason::SpendWindow,
+                    writes,
+                    &mut events,
+                );
+                writes
+                    .audits
+                    .push(audit_row("order.status", &o, status_audit(from, to, 0)));
+            }
+            Step::Refund(amount) => {
+                let (before, after) = (o.refunded, o.refunded + amount);
+                let owed = refund_points(rules, &o.currency, before, after);
+                o.refunded = after;
+                // `steps` ends at the file's state: the refund reaches it.
+                o.status = w.target.0;
+                let clawed = claw_back(&o, owed, now, customer, &mut rows, writes)?;
+                events.push(Pending::Plain(payload::order_refunded(&o, amount, clawed)));
+                customer.set_spend(at, loyalty::spend_of(rules, &o));
+                review(ctx, now, customer, TierReason::Refund, writes, &mut events);
+                writes.audits.push(audit_row(
+                    "order.refund",
+                    &o,
+                    refund_audit(&o, amount, clawed),
+                ));
+            }
+            Step::Status(other) => {
+                return Err(AppError::Internal(anyhow::anyhow!(
+                    "a move to {other:?} is not written in bulk"
+                )));
+            }
+        }
+        writes.events.extend(events);
+    }
+    Ok(())
+}
+
+/// `loyalty::claw_back` on the order's ledger `rows` and the customer's
+/// AVAILABLE balance as the run has them.
+fn claw_back(
+    o: &order::Model,
+    points: i64,
+    now: DateTime<Utc>,
+    customer: &mut Customer,
+    rows: &mut Vec<loyalty_transaction::Model>,
+    writes: &mut Writes,
+) -> AppResult<i64> {
+    if points <= 0 {
+        return Ok(0);
+    }
+    let plan = loyalty::plan_claw_back(rows, points);
+    let mut taken = 0;
+    let mut take = |points, state, available_at| -> AppResult<()> {
+        let row = loyalty::clawback_row(o, points, state, available_at, now);
+        rows.push(ledger_model(&row)?);
+        writes.ledger.push(row);
+        Ok(())
+    };
+    if plan.from_pending > 0 {
+        take(
+            plan.from_pending,
+            LoyaltyTransactionState::Pending,
+            plan.settles_at,
+        )?;
+        taken += plan.from_pending;
+    }
+    if plan.rest > 0 {
+        let from_available = loyalty::from_available(plan.rest, customer.available);
+        if from_available > 0 {
+            take(
+                from_available,
+                LoyaltyTransactionState::Available,
+                Some(now),
+            )?;
+            customer.available -= from_available;
+            taken += from_available;
+        }
+    }
+    Ok(taken)
+}
+
+/// `loyalty::refresh_tier` after a write done `because`: the at-risk
+/// notice goes out at once, the tier change with the write's `events`.
+fn review(
+    ctx: &Context,
+    now: DateTime<Utc>,
+    customer: &mut Customer,
+    because: TierReason,
+    writes: &mut Writes,
+    events: &mut Vec<Pending>,
+) {
+    let history = customer.history();
+    let Some(account) = customer.account.as_mut() else {
+        return;
+    };
+    let review = loyalty::review_one(&ctx.rules, account, &history, now, because);
+    if review.changed {
+        customer.standing = Some(review.standing);
+    }
+    if let Some((event, key)) = review.notice {
+        writes.events.push(Pending::Once(event, key));
+    }
+    if let Some(event) = review.tier_changed {
+        events.push(Pending::Plain(event));
+    }
+}
+
+/// The row a ledger insert will store, without its id.
+fn ledger_model(row: &loyalty_transaction::ActiveModel) -> AppResult<loyalty_transaction::Model> {
+    let mut row = row.clone();
+    row.id = ActiveValue::Set(0);
+    row.try_into_model()
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("ledger row: {e}")))
+}
+
+/// Appends `events` in order: runs of plain events in one insert each,
+/// notices insert-or-ignore on their key, each key once.
+async fn emit(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    events: Vec<Pending>,
+    earned: &HashMap<String, loyalty_transaction::Model>,
+) -> AppResult<()> {
+    let mut plain: Vec<NewEvent> = Vec::new();
+    let mut once: Vec<(NewEvent, String)> = Vec::new();
+    let mut keys: HashSet<String> = HashSet::new();
+    for event in events {
+        match event {
+            Pending::Plain(e) => {
+                if !once.is_empty() {
+                    events::emit_all_once(db, now, std::mem::take(&mut once)).await?;
+                }
+                plain.push(e);
+            }
+            Pending::Earned(key) => {
+                if !once.is_empty() {
+                    events::emit_all_once(db, now, std::mem::take(&mut once)).await?;
+                }
+                let row = earned.get(&key).ok_or_else(|| {
+                    AppError::Internal(anyhow::anyhow!("EARN row {key} was not stored"))
+                })?;
+                plain.extend(loyalty::earned(row).events);
+            }
+            Pending::Once(e, key) => {
+                if !plain.is_empty() {
+                    events::emit_all(db, now, std::mem::take(&mut plain)).await?;
+                }
+                if keys.insert(key.clone()) {
+                    once.push((e, key));
+                }
+            }
+        }
+    }
+    events::emit_all(db, now, plain).await?;
+    events::emit_all_once(db, now, once).await?;
+    Ok(())
+}
