@@ -235,6 +235,43 @@ both_stores!(
     }
 );
 
+both_stores!(
+    async fn order_lines_keep_their_category_from_csv_and_json_lines(app: TestApp) {
+        import(&app, "customers", "c.jsonl", CUSTOMERS, &[]).await;
+        let csv = "externalRef,customerEmail,status,currency,total,sku,productName,quantity,unitPrice,category\n\
+                   cat-1,ann@example.com,PAID,USD,3000,SKU-1,Mug,2,1000, kitchen \n\
+                   cat-1,ann@example.com,PAID,USD,3000,SKU-2,Tea,1,1000,\n";
+        import(&app, "orders", "orders.csv", csv, &[])
+            .await
+            .counts(1, 0, 0, 0);
+        let long = "x".repeat(65);
+        let jsonl = format!(
+            "{}\n{}\n",
+            r#"{"externalRef":"cat-2","customerEmail":"bob@example.com","status":"PAID","currency":"USD","total":5000,"lines":[{"sku":"SKU-3","productName":"Pot","quantity":1,"unitPrice":5000,"category":"kitchen"}]}"#,
+            format_args!(
+                r#"{{"externalRef":"cat-3","customerEmail":"bob@example.com","status":"PAID","currency":"USD","total":5000,"lines":[{{"sku":"SKU-4","productName":"Cup","quantity":1,"unitPrice":5000,"category":"{long}"}}]}}"#
+            ),
+        );
+        let run = import(&app, "orders", "o.jsonl", &jsonl, &[]).await;
+        run.counts(1, 0, 0, 1);
+        run.rejected(2, "BAD_USER_INPUT lines[0].category");
+        // Trimmed, and absent where the file leaves it empty.
+        for (sku, category) in [("SKU-1", "kitchen"), ("SKU-2", "-"), ("SKU-3", "kitchen")] {
+            let stored = app
+                .text(&format!(
+                    "SELECT COALESCE(category, '-') FROM order_lines WHERE sku = '{sku}'"
+                ))
+                .await;
+            assert_eq!(stored, category, "{sku}");
+        }
+        assert_eq!(
+            app.scalar("SELECT COUNT(*) FROM order_lines WHERE sku = 'SKU-4'")
+                .await,
+            0
+        );
+    }
+);
+
 const TICKETS: &str = r#"{"externalRef":"zd-1","customerEmail":"ann@example.com","subject":"Broken mug","status":"SOLVED","priority":"HIGH","channel":"CHAT","createdAt":"2026-10-05T09:00:00Z","firstReplyAt":"2026-10-05T09:30:00Z","solvedAt":"2026-10-05T11:00:00Z","satisfactionScore":5,"satisfactionComment":"quick","messages":[{"authorKind":"CUSTOMER","body":"It arrived broken"},{"authorKind":"AGENT","authorName":"Sam","body":"A new one is on its way","createdAt":"2026-10-05T09:30:00Z"}]}
 {"externalRef":"zd-2","customerEmail":"ann@example.com","subject":"Where is it?","status":"NEW","firstReplyAt":"2026-10-05T09:30:00Z"}
 {"externalRef":"zd-3","customerId":"gid://c360/Customer/999999","subject":"Hello"}
