@@ -187,7 +187,16 @@ async fn dispatch_batch(
     if moved.rows_affected == 0 {
         return Ok((0, None));
     }
-    let subscription = Subscription::of(endpoint);
+    // The types as they are now, read under the row lock: an update that
+    // committed before these events were read applies to them, however
+    // long ago the round listed the endpoints.
+    let Some(current) = webhook_endpoint::Entity::find_by_id(endpoint.id)
+        .one(&txn)
+        .await?
+    else {
+        return Ok((0, None));
+    };
+    let subscription = Subscription::of(&current);
     let due = now + first_delay;
     let rows: Vec<_> = events
         .iter()
