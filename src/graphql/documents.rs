@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use async_graphql::parser::types::ExecutableDocument;
 
 use super::limits::{DocumentLimits, check_document, uses_introspection};
+use super::validated::Validations;
 use crate::error::AppError;
 
 /// Distinct documents kept.
@@ -28,6 +29,8 @@ pub struct Checked {
     pub introspection: bool,
     /// Whether it has run, as a trusted document, after full validation.
     pub validated: AtomicBool,
+    /// Its validation results by the shape of the variables.
+    pub validations: Validations,
 }
 
 /// The checked documents of one text, by operation name.
@@ -57,6 +60,7 @@ impl DocumentCache {
         let checked = Arc::new(Checked {
             introspection: uses_introspection(&doc, operation_name),
             validated: AtomicBool::new(false),
+            validations: Validations::default(),
             doc,
         });
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());

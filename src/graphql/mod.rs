@@ -32,6 +32,7 @@ mod store_credit;
 pub mod subscription;
 mod ticket;
 pub mod trusted;
+pub mod validated;
 mod webhooks;
 mod year_review;
 
@@ -102,6 +103,7 @@ fn builder() -> SchemaBuilder<Query, Mutation, subscription::SubscriptionRoot> {
         subscription::SubscriptionRoot,
     )
     .enable_federation()
+    .extension(validated::ValidateOnce)
 }
 
 /// The schema the server runs, with the configured limits and the state attached.
@@ -188,9 +190,29 @@ pub async fn execute(
     let validated = checked_doc
         .as_ref()
         .is_some_and(|c| c.validated.load(Ordering::Relaxed));
-    let schema = match trusted {
-        Some(fast) if validated => fast,
-        _ => schema,
+    let (schema, fast) = match trusted {
+        Some(fast) if validated => (fast, true),
+        _ => (schema, false),
+    };
+    // A document validated before with variables of the same shape is not
+    // validated again; see `validated`. The trusted schema's lighter
+    // validation is neither kept nor reused.
+    let validation = match &checked_doc {
+        Some(checked) if !fast => validated::variables_key(
+            &checked.doc,
+            request.operation_name.as_deref(),
+            &request.variables,
+        )
+        .map(|key| (checked.clone(), key)),
+        _ => None,
+    };
+    let outcome = validated::Outcome::default();
+    let request = match &validation {
+        Some((checked, key)) => match checked.validations.get(key) {
+            Some(result) => request.data(validated::Prevalidated(result)),
+            None => request.data(outcome.clone()),
+        },
+        None => request,
     };
     let deadline = app.config.request_timeout;
     let run = async {
@@ -208,6 +230,9 @@ pub async fn execute(
     if operation == Some(OperationType::Mutation) {
         // The caller's next reads must see what it wrote.
         app.wrote(&identity);
+    }
+    if let (Some((checked, key)), Some(result)) = (validation, outcome.result()) {
+        checked.validations.keep(key, result);
     }
     let mut response = match ran {
         Ok(mut response) => {

@@ -197,3 +197,49 @@ async fn a_request_past_its_deadline_is_cancelled_with_timeout() {
         "the request took longer than 2 ms and was cancelled"
     );
 }
+
+/// A document validated once is not validated again for variables of the same
+/// shape; every answer stays what full validation gives: bad variable values,
+/// costs past the limit and enum values outside the type are refused however
+/// often the document ran before, each answer compared with the same request
+/// on a server that never saw the document.
+#[tokio::test]
+async fn a_repeated_document_answers_as_if_validated_each_time() {
+    let configure = |c: &mut c360::config::Config| c.max_complexity = 100;
+    let warm = TestApp::spawn(StoreKind::Sqlite, configure).await;
+    warm.seed(3).await;
+    let query = "query Q($id: ID!, $n: Int, $dir: SortDirection! = DESC) { \
+        customer(id: $id) { id orders(first: $n) { edges { node { orderNumber } } } } \
+        customers(first: 2, orderBy: { field: CREATED_AT, direction: $dir }) { edges { node { id } } } }";
+    let staff = warm.staff();
+    let ok = |id: i64, n: i64| json!({ "id": format!("gid://c360/Customer/{id}"), "n": n });
+    // Run the document until its results are kept, for two customers.
+    for id in [1, 2, 1] {
+        let (status, body) = warm.post(query, ok(id, 5), Some(&staff)).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["data"]["customer"]["id"], format!("gid://c360/Customer/{id}"));
+    }
+    let (_, three) = warm.post(query, ok(3, 5), Some(&staff)).await;
+    assert_eq!(three["data"]["customer"]["id"], "gid://c360/Customer/3", "{three}");
+
+    let cold = TestApp::spawn(StoreKind::Sqlite, configure).await;
+    cold.seed(3).await;
+    let cold_staff = cold.staff();
+    for (what, status, variables) in [
+        ("a null for ID!", 400, json!({ "id": null, "n": 5 })),
+        ("a boolean for ID!", 400, json!({ "id": true, "n": 5 })),
+        ("a string for Int", 400, json!({ "id": "gid://c360/Customer/1", "n": "five" })),
+        ("a page past the cost", 400, json!({ "id": "gid://c360/Customer/1", "n": 90 })),
+        ("an unknown enum value", 400, json!({ "id": "gid://c360/Customer/1", "n": 5, "dir": "SIDEWAYS" })),
+        ("a known enum value", 200, json!({ "id": "gid://c360/Customer/1", "n": 5, "dir": "ASC" })),
+        ("another customer", 200, json!({ "id": "gid://c360/Customer/2", "n": 5 })),
+    ] {
+        let seen = warm.post(query, variables.clone(), Some(&staff)).await;
+        let fresh = cold.post(query, variables.clone(), Some(&cold_staff)).await;
+        assert_eq!(seen, fresh, "{what}");
+        // And again, now that this shape has run once on the warm server.
+        let again = warm.post(query, variables, Some(&staff)).await;
+        assert_eq!(again, fresh, "{what}, repeated");
+        assert_eq!(fresh.0, status, "{what}: {}", fresh.1);
+    }
+}
