@@ -217,10 +217,16 @@ async fn a_repeated_document_answers_as_if_validated_each_time() {
     for id in [1, 2, 1] {
         let (status, body) = warm.post(query, ok(id, 5), Some(&staff)).await;
         assert_eq!(status, 200, "{body}");
-        assert_eq!(body["data"]["customer"]["id"], format!("gid://c360/Customer/{id}"));
+        assert_eq!(
+            body["data"]["customer"]["id"],
+            format!("gid://c360/Customer/{id}")
+        );
     }
     let (_, three) = warm.post(query, ok(3, 5), Some(&staff)).await;
-    assert_eq!(three["data"]["customer"]["id"], "gid://c360/Customer/3", "{three}");
+    assert_eq!(
+        three["data"]["customer"]["id"], "gid://c360/Customer/3",
+        "{three}"
+    );
 
     let cold = TestApp::spawn(StoreKind::Sqlite, configure).await;
     cold.seed(3).await;
@@ -228,11 +234,31 @@ async fn a_repeated_document_answers_as_if_validated_each_time() {
     for (what, status, variables) in [
         ("a null for ID!", 400, json!({ "id": null, "n": 5 })),
         ("a boolean for ID!", 400, json!({ "id": true, "n": 5 })),
-        ("a string for Int", 400, json!({ "id": "gid://c360/Customer/1", "n": "five" })),
-        ("a page past the cost", 400, json!({ "id": "gid://c360/Customer/1", "n": 90 })),
-        ("an unknown enum value", 400, json!({ "id": "gid://c360/Customer/1", "n": 5, "dir": "SIDEWAYS" })),
-        ("a known enum value", 200, json!({ "id": "gid://c360/Customer/1", "n": 5, "dir": "ASC" })),
-        ("another customer", 200, json!({ "id": "gid://c360/Customer/2", "n": 5 })),
+        (
+            "a string for Int",
+            400,
+            json!({ "id": "gid://c360/Customer/1", "n": "five" }),
+        ),
+        (
+            "a page past the cost",
+            400,
+            json!({ "id": "gid://c360/Customer/1", "n": 90 }),
+        ),
+        (
+            "an unknown enum value",
+            400,
+            json!({ "id": "gid://c360/Customer/1", "n": 5, "dir": "SIDEWAYS" }),
+        ),
+        (
+            "a known enum value",
+            200,
+            json!({ "id": "gid://c360/Customer/1", "n": 5, "dir": "ASC" }),
+        ),
+        (
+            "another customer",
+            200,
+            json!({ "id": "gid://c360/Customer/2", "n": 5 }),
+        ),
     ] {
         let seen = warm.post(query, variables.clone(), Some(&staff)).await;
         let fresh = cold.post(query, variables.clone(), Some(&cold_staff)).await;
