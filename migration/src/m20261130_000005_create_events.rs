@@ -20,7 +20,9 @@
 //!   by a deferred constraint trigger: once a position is visible, every
 //!   lower one is. On SQLite one writer at a time holds the database from
 //!   its first write to its commit, so insert order is commit order and a
-//!   trigger copies `seq`.
+//!   trigger copies `seq`. Since `m20261201_000017_bulk_event_positions`
+//!   both triggers fire only for rows inserted without a position: a bulk
+//!   import numbers its own under the same rules.
 
 use sea_orm_migration::sea_orm::DatabaseBackend as DbBackend;
 use sea_orm_migration::{prelude::*, schema::*};

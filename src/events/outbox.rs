@@ -45,8 +45,10 @@ pub struct NewEvent {
 
 static IDS: Mutex<Generator> = Mutex::new(Generator::new());
 
-/// `n` fresh event ids for events that occurred at `at`, increasing.
-fn next_ids(at: DateTime<Utc>, n: usize) -> AppResult<Vec<String>> {
+/// `n` fresh event ids for events that occurred at `at`, increasing. Every
+/// appender of the process takes its ids here (the bulk import inserts its
+/// own rows), so they keep increasing across all of them.
+pub(crate) fn next_ids(at: DateTime<Utc>, n: usize) -> AppResult<Vec<String>> {
     let at = SystemTime::from(at);
     let mut ids = IDS.lock().unwrap_or_else(PoisonError::into_inner);
     (0..n)

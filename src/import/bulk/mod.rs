@@ -18,10 +18,15 @@
 //!   after the new orders before it are written, so it reads what they
 //!   wrote.
 //!
+//! The batch's events are appended and numbered by the batch, not by the
+//! outbox's per-row trigger ([`outbox`]).
+//!
 //! A statement of the batch that fails for any other reason rolls the
 //! batch back, and the batch is imported again record by record, so the
 //! rejected lines stay exact.
 
+mod outbox;
+mod rows;
 mod segment;
 
 use std::collections::{HashMap, HashSet};
@@ -33,6 +38,7 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 
+use self::outbox::Outbox;
 use self::segment::NewOrderWork;
 use super::read::Numbered;
 use super::records::{Context, CustomerKey, OrderRecord, Record};
@@ -213,6 +219,7 @@ async fn write_batch(
     }
 
     let mut results = Vec::with_capacity(batch.len());
+    let mut outbox = Outbox::new(txn.get_database_backend());
     let (mut written, mut planned) = (0, 0);
     for (numbered, plan) in batch.iter().zip(plans) {
         let result = match plan {
@@ -222,8 +229,9 @@ async fn write_batch(
                 Ok(Outcome::Created)
             }
             Plan::OneByOne => {
-                segment::write(txn, ctx, &work[written..planned]).await?;
+                segment::write(txn, ctx, &work[written..planned], &mut outbox).await?;
                 written = planned;
+                outbox.before_other_rows(txn).await?;
                 let Ok(record) = &numbered.record else {
                     unreachable!("a record that did not parse is done");
                 };
@@ -242,7 +250,9 @@ async fn write_batch(
         };
         results.push((numbered.line, result));
     }
-    segment::write(txn, ctx, &work[written..planned]).await?;
+    segment::write(txn, ctx, &work[written..planned], &mut outbox).await?;
+    // The batch's events are numbered as it commits: nothing may follow.
+    outbox.finish(txn).await?;
     Ok(results)
 }
 

@@ -24,10 +24,14 @@ use c360_entity::{audit_event, loyalty_account, loyalty_transaction, order, orde
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait, Query};
 use sea_orm::{
-    ActiveValue, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, TryIntoModel,
+    ActiveEnum, ActiveValue, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait,
+    QueryFilter, QuerySelect, TryIntoModel,
 };
+use serde_json::{Value, json};
 
 use super::IDS_PER_STATEMENT;
+use super::outbox::Outbox;
+use super::rows::{self, Kind, Table, stamp, stamp_opt};
 use crate::domain::tiers::policy::{Spend, Standing};
 use crate::error::{AppError, AppResult};
 use crate::events::{self, NewEvent, payload};
@@ -39,9 +43,71 @@ use crate::service::orders::{
 };
 use crate::service::{audit, metrics};
 
-/// Rows per multi-row insert: at most 14 values each, far under SQLite's
-/// 32,766 and PostgreSQL's 65,535 bound parameters.
-const ROWS_PER_STATEMENT: usize = 1_000;
+/// The columns of an order as inserted ([`order_json`]); the id is the store's.
+const ORDERS: Table = Table {
+    name: "orders",
+    columns: &[
+        ("customer_id", Kind::BigInt),
+        ("order_number", Kind::Text),
+        ("external_ref", Kind::Text),
+        ("status", Kind::Text),
+        ("channel", Kind::Text),
+        ("currency", Kind::Text),
+        ("subtotal", Kind::BigInt),
+        ("discount", Kind::BigInt),
+        ("tax", Kind::BigInt),
+        ("total", Kind::BigInt),
+        ("refunded", Kind::BigInt),
+        ("placed_at", Kind::Stamp),
+        ("created_at", Kind::Stamp),
+        ("updated_at", Kind::Stamp),
+    ],
+};
+
+/// The columns of an order line as inserted ([`line_json`]).
+const LINES: Table = Table {
+    name: "order_lines",
+    columns: &[
+        ("order_id", Kind::BigInt),
+        ("customer_id", Kind::BigInt),
+        ("sku", Kind::Text),
+        ("product_name", Kind::Text),
+        ("quantity", Kind::Int),
+        ("unit_price", Kind::BigInt),
+        ("category", Kind::Text),
+    ],
+};
+
+/// The columns of a ledger row as inserted ([`ledger_json`]).
+const LEDGER: Table = Table {
+    name: "loyalty_transactions",
+    columns: &[
+        ("customer_id", Kind::BigInt),
+        ("kind", Kind::Text),
+        ("points", Kind::BigInt),
+        ("state", Kind::Text),
+        ("order_id", Kind::BigInt),
+        ("idempotency_key", Kind::Text),
+        ("description", Kind::Text),
+        ("available_at", Kind::Stamp),
+        ("expires_at", Kind::Stamp),
+        ("created_at", Kind::Stamp),
+    ],
+};
+
+/// The columns of an audit row as inserted ([`audit_json`]).
+const AUDITS: Table = Table {
+    name: "audit_events",
+    columns: &[
+        ("principal", Kind::Text),
+        ("role", Kind::Text),
+        ("action", Kind::Text),
+        ("target", Kind::Text),
+        ("customer_id", Kind::BigInt),
+        ("at", Kind::Stamp),
+        ("details", Kind::Json),
+    ],
+};
 
 /// A new order of the batch: validated, with the moves from its entry
 /// status to the file's (see `super::covered`).
@@ -100,6 +166,7 @@ pub(super) async fn write(
     db: &impl ConnectionTrait,
     ctx: &Context,
     work: &[NewOrderWork],
+    outbox: &mut Outbox,
 ) -> AppResult<()> {
     if work.is_empty() {
         return Ok(());
@@ -113,16 +180,13 @@ pub(super) async fn write(
         .any(|w| w.moves.iter().any(|m| matches!(m, Step::Refund(_))));
     let mut customers = read_customers(db, ctx, &ids, refunds).await?;
     let orders = insert_orders(db, work, now).await?;
-    let lines: Vec<order_line::ActiveModel> = work
+    let lines: Vec<Value> = work
         .iter()
         .zip(&orders)
         .flat_map(|(w, o)| w.input.lines.iter().map(move |l| line_row(o, l)))
-        .collect();
-    for chunk in in_chunks(lines) {
-        order_line::Entity::insert_many(chunk)
-            .exec_without_returning(db)
-            .await?;
-    }
+        .map(line_json)
+        .collect::<AppResult<_>>()?;
+    rows::insert(db, &LINES, lines).await?;
 
     let mut writes = Writes::default();
     for (i, (w, stored)) in work.iter().zip(&orders).enumerate() {
@@ -132,15 +196,16 @@ pub(super) async fn write(
         replay(ctx, now, i, w, stored, customer, &mut writes)?;
     }
 
+    let backend = db.get_database_backend();
+    let ledger: Vec<Value> = writes
+        .ledger
+        .into_iter()
+        .map(|row| ledger_json(backend, &ledger_model(&row)?))
+        .collect::<AppResult<_>>()?;
     let mut earned: HashMap<String, loyalty_transaction::Model> = HashMap::new();
-    for chunk in in_chunks(writes.ledger) {
-        for row in loyalty_transaction::Entity::insert_many(chunk)
-            .exec_with_returning(db)
-            .await?
-        {
-            if let Some(key) = row.idempotency_key.clone() {
-                earned.insert(key, row);
-            }
+    for row in rows::insert_returning::<loyalty_transaction::Model>(db, &LEDGER, ledger).await? {
+        if let Some(key) = row.idempotency_key.clone() {
+            earned.insert(key, row);
         }
     }
     let standings: Vec<(i64, Standing)> = customers
@@ -150,21 +215,87 @@ pub(super) async fn write(
     loyalty::write_standings(db, now, &standings).await?;
     metrics::refresh_for(db, &ctx.rules.base_currency, &ids, now).await?;
     loyalty::refresh_balances(db, Some(&ids), now).await?;
-    for chunk in in_chunks(writes.audits) {
-        audit_event::Entity::insert_many(chunk)
-            .exec_without_returning(db)
-            .await?;
-    }
-    emit(db, now, writes.events, &earned).await
+    let audits: Vec<Value> = writes
+        .audits
+        .into_iter()
+        .map(|row| audit_json(backend, row))
+        .collect::<AppResult<_>>()?;
+    rows::insert(db, &AUDITS, audits).await?;
+    emit(db, now, writes.events, &earned, outbox).await
 }
 
-/// `rows` by the statement's worth, moved rather than copied.
-fn in_chunks<T>(rows: Vec<T>) -> impl Iterator<Item = Vec<T>> {
-    let mut rows = rows.into_iter().peekable();
-    std::iter::from_fn(move || {
-        rows.peek()?;
-        Some(rows.by_ref().take(ROWS_PER_STATEMENT).collect())
-    })
+/// A row of [`ORDERS`].
+fn order_json(backend: DatabaseBackend, mut row: order::ActiveModel) -> AppResult<Value> {
+    row.id = ActiveValue::Set(0);
+    let o = row
+        .try_into_model()
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("order row: {e}")))?;
+    Ok(json!({
+        "customer_id": o.customer_id,
+        "order_number": o.order_number,
+        "external_ref": o.external_ref,
+        "status": o.status.to_value(),
+        "channel": o.channel.to_value(),
+        "currency": o.currency,
+        "subtotal": o.subtotal,
+        "discount": o.discount,
+        "tax": o.tax,
+        "total": o.total,
+        "refunded": o.refunded,
+        "placed_at": stamp(backend, o.placed_at),
+        "created_at": stamp(backend, o.created_at),
+        "updated_at": stamp(backend, o.updated_at),
+    }))
+}
+
+/// A row of [`LINES`].
+fn line_json(mut row: order_line::ActiveModel) -> AppResult<Value> {
+    row.id = ActiveValue::Set(0);
+    let l = row
+        .try_into_model()
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("order line row: {e}")))?;
+    Ok(json!({
+        "order_id": l.order_id,
+        "customer_id": l.customer_id,
+        "sku": l.sku,
+        "product_name": l.product_name,
+        "quantity": l.quantity,
+        "unit_price": l.unit_price,
+        "category": l.category,
+    }))
+}
+
+/// A row of [`LEDGER`].
+fn ledger_json(backend: DatabaseBackend, t: &loyalty_transaction::Model) -> AppResult<Value> {
+    Ok(json!({
+        "customer_id": t.customer_id,
+        "kind": t.kind.to_value(),
+        "points": t.points,
+        "state": t.state.to_value(),
+        "order_id": t.order_id,
+        "idempotency_key": t.idempotency_key,
+        "description": t.description,
+        "available_at": stamp_opt(backend, t.available_at),
+        "expires_at": stamp_opt(backend, t.expires_at),
+        "created_at": stamp(backend, t.created_at),
+    }))
+}
+
+/// A row of [`AUDITS`].
+fn audit_json(backend: DatabaseBackend, mut row: audit_event::ActiveModel) -> AppResult<Value> {
+    row.id = ActiveValue::Set(0);
+    let a = row
+        .try_into_model()
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("audit row: {e}")))?;
+    Ok(json!({
+        "principal": a.principal,
+        "role": a.role,
+        "action": a.action,
+        "target": a.target,
+        "customer_id": a.customer_id,
+        "at": stamp(backend, a.at),
+        "details": rows::json_text(&a.details)?,
+    }))
 }
 
 /// The run's customers as they stand before it.
@@ -226,7 +357,8 @@ async fn insert_orders(
     now: DateTime<Utc>,
 ) -> AppResult<Vec<order::Model>> {
     let nanos = now.timestamp_nanos_opt().unwrap_or_default();
-    let rows: Vec<order::ActiveModel> = work
+    let backend = db.get_database_backend();
+    let rows: Vec<Value> = work
         .iter()
         .enumerate()
         .map(|(i, w)| {
@@ -235,17 +367,12 @@ async fn insert_orders(
             let mut row = order_row(&w.input, w.subtotal, placeholder, now);
             row.status = ActiveValue::Set(w.target.0);
             row.refunded = ActiveValue::Set(w.target.1);
-            row
+            order_json(backend, row)
         })
-        .collect();
+        .collect::<AppResult<_>>()?;
     let mut by_ref: HashMap<String, order::Model> = HashMap::new();
-    for chunk in in_chunks(rows) {
-        for o in order::Entity::insert_many(chunk)
-            .exec_with_returning(db)
-            .await?
-        {
-            by_ref.insert(o.external_ref.clone().unwrap_or_default(), o);
-        }
+    for o in rows::insert_returning::<order::Model>(db, &ORDERS, rows).await? {
+        by_ref.insert(o.external_ref.clone().unwrap_or_default(), o);
     }
     let mut orders = work
         .iter()
@@ -467,45 +594,52 @@ fn ledger_model(row: &loyalty_transaction::ActiveModel) -> AppResult<loyalty_tra
         .map_err(|e| AppError::Internal(anyhow::anyhow!("ledger row: {e}")))
 }
 
-/// Appends `events` in order: runs of plain events in one insert each,
-/// notices insert-or-ignore on their key, each key once.
+/// Appends `events` in order: plain events to the batch's [`Outbox`];
+/// notices insert-or-ignore on their key, each key once, through
+/// `events::emit_all_once` (which the trigger numbers), after the events
+/// waiting before them.
 async fn emit(
     db: &impl ConnectionTrait,
     now: DateTime<Utc>,
     events: Vec<Pending>,
     earned: &HashMap<String, loyalty_transaction::Model>,
+    outbox: &mut Outbox,
 ) -> AppResult<()> {
-    let mut plain: Vec<NewEvent> = Vec::new();
     let mut once: Vec<(NewEvent, String)> = Vec::new();
     let mut keys: HashSet<String> = HashSet::new();
     for event in events {
-        match event {
-            Pending::Plain(e) => {
-                if !once.is_empty() {
-                    events::emit_all_once(db, now, std::mem::take(&mut once)).await?;
-                }
-                plain.push(e);
-            }
+        let plain = match event {
+            Pending::Plain(e) => vec![e],
             Pending::Earned(key) => {
-                if !once.is_empty() {
-                    events::emit_all_once(db, now, std::mem::take(&mut once)).await?;
-                }
                 let row = earned.get(&key).ok_or_else(|| {
                     AppError::Internal(anyhow::anyhow!("EARN row {key} was not stored"))
                 })?;
-                plain.extend(loyalty::earned(row).events);
+                loyalty::earned(row).events
             }
             Pending::Once(e, key) => {
-                if !plain.is_empty() {
-                    events::emit_all(db, now, std::mem::take(&mut plain)).await?;
-                }
                 if keys.insert(key.clone()) {
                     once.push((e, key));
                 }
+                continue;
             }
-        }
+        };
+        emit_once(db, now, &mut once, outbox).await?;
+        outbox.push(now, plain)?;
     }
-    events::emit_all(db, now, plain).await?;
-    events::emit_all_once(db, now, once).await?;
+    emit_once(db, now, &mut once, outbox).await
+}
+
+/// Appends the notices of `once`, if any, after the events waiting.
+async fn emit_once(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    once: &mut Vec<(NewEvent, String)>,
+    outbox: &mut Outbox,
+) -> AppResult<()> {
+    if once.is_empty() {
+        return Ok(());
+    }
+    outbox.before_other_rows(db).await?;
+    events::emit_all_once(db, now, std::mem::take(once)).await?;
     Ok(())
 }
