@@ -148,10 +148,15 @@ each_store! {
         let (deleted, deleted_url) = Receiver::start(Script::new()).await;
         let (witness, witness_url) = Receiver::start(Script::new()).await;
         let (endpoint, _) = register(&app, &app.staff(), &deleted_url, json!(["order.placed"])).await;
-        register(&app, &app.staff(), &witness_url, json!(["order.placed"])).await;
+        let (witness_endpoint, _) = register(&app, &app.staff(), &witness_url, json!(["order.placed"])).await;
         ingest(&app, customer, "del-1").await;
         deleted.wait_for(1, Duration::from_secs(10)).await;
-        deliveries_once(&app, &endpoint, |log| log.len() == 1 && log[0]["status"] == "DELIVERED").await;
+        witness.wait_for(1, Duration::from_secs(10)).await;
+        // Both deliveries recorded before the delete, so the count below sees
+        // exactly the witness's row left.
+        for id in [&endpoint, &witness_endpoint] {
+            deliveries_once(&app, id, |log| log.len() == 1 && log[0]["status"] == "DELIVERED").await;
+        }
 
         let data = app.query(DELETE, json!({ "id": endpoint })).await;
         assert_eq!(data["webhookEndpointDelete"], json!(endpoint));
