@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 
 use futures_util::future::BoxFuture;
 use sea_orm::sea_query::{Alias, Expr, Order, Query, SelectStatement, UnionType};
-use sea_orm::{ConnectionTrait, DatabaseConnection};
+use sea_orm::{DatabaseConnection, StatementBuilder};
 use tokio::sync::oneshot;
 
 use super::loaders::LoadError;
@@ -141,7 +141,11 @@ async fn run(
         .order_by(Alias::new("q"), Order::Asc)
         .order_by(Alias::new("rn"), Order::Asc)
         .to_owned();
-    let rows = db.query_all(&combined).await?;
+    let rows = crate::db::read_all(
+        db,
+        StatementBuilder::build(&combined, &db.get_database_backend()),
+    )
+    .await?;
     let mut answers = vec![Vec::new(); count];
     for row in rows {
         let q: i32 = row.try_get_by_index(0)?;

@@ -5,7 +5,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use async_graphql::dataloader::Loader;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, ModelTrait, QueryFilter};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, ModelTrait, QueryFilter, QueryTrait};
 
 use super::LoadError;
 use crate::error::AppError;
@@ -31,9 +31,10 @@ where
             return Ok(HashMap::new());
         };
         let col = pk.into_column();
-        let rows = E::find()
+        let find = E::find()
             .filter(col.is_in(ids.iter().copied()))
-            .all(&self.db)
+            .build(self.db.get_database_backend());
+        let rows = crate::db::read_models::<E::Model>(&self.db, find)
             .await
             .map_err(|e| Arc::new(AppError::from(e)))?;
         Ok(rows

@@ -17,7 +17,7 @@ use sea_orm::sea_query::{
 };
 use sea_orm::{
     ColumnTrait, DatabaseConnection, EntityTrait, FromQueryResult, QueryFilter, QuerySelect,
-    StatementBuilder,
+    QueryTrait, StatementBuilder,
 };
 
 use super::LoadError;
@@ -122,9 +122,7 @@ impl<R: ChildList> PageLoader<R> {
                 &Self::statement(parents, first, after, false),
                 &self.db.get_database_backend(),
             );
-            return R::Entity::find()
-                .from_raw_sql(stmt)
-                .all(&self.db)
+            return crate::db::read_models::<R::Model>(&self.db, stmt)
                 .await
                 .map_err(|e| Arc::new(AppError::from(e)));
         };
@@ -199,14 +197,14 @@ impl<R: ChildList> Loader<i64> for CountLoader<R> {
     type Error = LoadError;
 
     async fn load(&self, parents: &[i64]) -> Result<HashMap<i64, i64>, Self::Error> {
-        let counts = R::Entity::find()
+        let count = R::Entity::find()
             .select_only()
             .column_as(R::parent_col(), "parent")
             .column_as(R::id_col().count(), "n")
             .filter(R::parent_col().is_in(parents.iter().copied()))
             .group_by(R::parent_col())
-            .into_model::<ParentCount>()
-            .all(&self.db)
+            .build(self.db.get_database_backend());
+        let counts = crate::db::read_models::<ParentCount>(&self.db, count)
             .await
             .map_err(|e| Arc::new(AppError::from(e)))?;
         let mut out: HashMap<i64, i64> = parents.iter().map(|p| (*p, 0)).collect();
