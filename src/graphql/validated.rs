@@ -25,6 +25,11 @@ use async_graphql::{ServerError, ValidationResult, Variables};
 /// sending ever-new page sizes costs no more than this.
 const PER_DOCUMENT: usize = 64;
 
+/// The longest key kept. Variables that carry more (an input object with
+/// long text, a long list) are validated every time, so what is kept stays
+/// within `PER_DOCUMENT` times this per cached document.
+const MAX_KEY_BYTES: usize = 1_024;
+
 /// Validation results of one document, by the key of their variables.
 #[derive(Debug, Default)]
 pub struct Validations(Mutex<HashMap<String, ValidationResult>>);
@@ -45,7 +50,8 @@ impl Validations {
 }
 
 /// What validation reads of `variables` for the operation `operation_name`
-/// of `doc`, as a string; `None` when the operation is not in the document.
+/// of `doc`, as a string; `None` when the operation is not in the document
+/// or the key would be longer than `MAX_KEY_BYTES`.
 pub fn variables_key(
     doc: &ExecutableDocument,
     operation_name: Option<&str>,
@@ -74,6 +80,9 @@ pub fn variables_key(
             key.push_str(&value.to_string());
         }
         key.push('\n');
+        if key.len() > MAX_KEY_BYTES {
+            return None;
+        }
     }
     Some(key)
 }
@@ -158,6 +167,15 @@ mod tests {
         assert_ne!(l1, l2);
         let null_id = key(doc, serde_json::json!({"id": null}));
         assert_ne!(key(doc, serde_json::json!({"id": "1"})), null_id);
+    }
+
+    #[test]
+    fn variables_too_long_to_keep_have_no_key() {
+        let doc = "query Q($l: [ID!], $id: ID) { a }";
+        let long_id = "x".repeat(5_000);
+        assert!(key(doc, serde_json::json!({ "id": long_id })).is_some());
+        let many: Vec<String> = (0..500).map(|i| i.to_string()).collect();
+        assert!(key(doc, serde_json::json!({ "l": many })).is_none());
     }
 
     #[test]
