@@ -369,6 +369,13 @@ pub struct Config {
     )]
     pub combine_pages: CombinePages,
 
+    /// Lists whose items are plain values of their rows (order lines, ticket
+    /// messages, ledger rows, reviews, NPS answers) are written as JSON in one
+    /// pass instead of field by field (`graphql::leaves`); `false` sends them
+    /// through the executor like every other field. The answers are the same.
+    #[arg(long, env = "C360_LEAF_JSON", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub leaf_json: bool,
+
     /// Loyalty points earned per major unit of the base currency paid (e.g. 1
     /// point per dollar); orders in other currencies earn none, as metrics
     /// count only base-currency orders.

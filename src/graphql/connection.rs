@@ -34,6 +34,12 @@ impl Total {
     /// Number of items in the whole list, across all pages. Costs one more
     /// statement per list level, so select it only when it is shown.
     async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
+        self.count(ctx).await
+    }
+}
+
+impl Total {
+    pub async fn count(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
         let l = loaders(ctx)?;
         let count = match self {
             Total::Orders(p) => l.order_count.load_one(*p).await,

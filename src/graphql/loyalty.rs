@@ -1,14 +1,16 @@
 //! Loyalty accounts and their ledger.
 
+use async_graphql::InputType as _;
 use async_graphql::{Context, ErrorExtensions, ID, Object};
 use c360_entity::enums::LoyaltyTier as EntityTier;
 use c360_entity::{loyalty_account, loyalty_transaction};
 use chrono::{DateTime, Utc};
 
-use super::connection::{Conn, Total, child_page};
+use super::connection::{Total, child_page};
 use super::context::{begin_write, loaders, state};
 use super::enums::{LoyaltyTier, LoyaltyTransactionKind, LoyaltyTransactionState};
 use super::ids::{Kind, decode, encode};
+use super::leaves::{Leaf, Leaves, Scalar};
 use super::limits::page_cost;
 use super::money::Money;
 use crate::auth::Domain;
@@ -128,7 +130,7 @@ impl LoyaltyAccount {
         ctx: &Context<'_>,
         #[graphql(desc = "Page size, at most 100 (default 20).")] first: Option<i32>,
         after: Option<String>,
-    ) -> async_graphql::Result<Conn<LoyaltyTransaction>> {
+    ) -> async_graphql::Result<Leaves<LoyaltyTransaction>> {
         let customer = self.0.customer_id;
         child_page(
             &loaders(ctx)?.loyalty_transactions,
@@ -139,6 +141,7 @@ impl LoyaltyAccount {
             LoyaltyTransaction,
         )
         .await
+        .map(Leaves)
     }
 }
 
@@ -174,6 +177,59 @@ impl LoyaltyTransaction {
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
+    }
+}
+
+#[derive(Clone, Copy)]
+pub enum LoyaltyTransactionField {
+    Id,
+    Kind,
+    Points,
+    State,
+    OrderId,
+    Description,
+    AvailableAt,
+    ExpiresAt,
+    CreatedAt,
+}
+
+impl Leaf for LoyaltyTransaction {
+    type Field = LoyaltyTransactionField;
+    fn field(name: &str) -> Option<LoyaltyTransactionField> {
+        use LoyaltyTransactionField as F;
+        Some(match name {
+            "id" => F::Id,
+            "kind" => F::Kind,
+            "points" => F::Points,
+            "state" => F::State,
+            "orderId" => F::OrderId,
+            "description" => F::Description,
+            "availableAt" => F::AvailableAt,
+            "expiresAt" => F::ExpiresAt,
+            "createdAt" => F::CreatedAt,
+            _ => return None,
+        })
+    }
+    fn value(&self, field: LoyaltyTransactionField) -> Scalar<'_> {
+        use LoyaltyTransactionField as F;
+        let t = &self.0;
+        match field {
+            F::Id => Scalar::Value(encode(Kind::LoyaltyTransaction, t.id).to_value()),
+            F::Kind => Scalar::Value(LoyaltyTransactionKind::from(t.kind).to_value()),
+            F::Points => Scalar::Int(t.points),
+            F::State => Scalar::Value(LoyaltyTransactionState::from(t.state).to_value()),
+            F::OrderId => t.order_id.map_or(Scalar::Null, |id| {
+                Scalar::Value(encode(Kind::Order, id).to_value())
+            }),
+            F::Description => t.description.as_deref().into(),
+            F::AvailableAt => t
+                .available_at
+                .map_or(Scalar::Null, |at| Scalar::Value(at.to_value())),
+            F::ExpiresAt => t
+                .expires_at
+                .map_or(Scalar::Null, |at| Scalar::Value(at.to_value())),
+            F::CreatedAt => Scalar::Value(t.created_at.to_value()),
+        }
     }
 }
 

@@ -17,6 +17,7 @@ mod guard;
 pub(crate) mod ids;
 mod insights;
 mod interests;
+mod leaves;
 mod limits;
 mod loyalty;
 pub(crate) mod money;

@@ -1,5 +1,6 @@
 //! Net Promoter Score answers.
 
+use async_graphql::InputType as _;
 use async_graphql::{Enum, ID, Object};
 use c360_entity::nps_response;
 use chrono::{DateTime, Utc};
@@ -7,6 +8,7 @@ use chrono::{DateTime, Utc};
 use super::context::begin_write;
 use super::enums::NpsChannel;
 use super::ids::{Kind, decode, encode};
+use super::leaves::{Leaf, Scalar};
 use crate::auth::Domain;
 use crate::service::nps;
 
@@ -44,6 +46,49 @@ impl NpsResponse {
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
+    }
+}
+
+#[derive(Clone, Copy)]
+pub enum NpsResponseField {
+    Id,
+    CustomerId,
+    Score,
+    Category,
+    Comment,
+    Channel,
+    CreatedAt,
+}
+
+impl Leaf for NpsResponse {
+    type Field = NpsResponseField;
+    fn field(name: &str) -> Option<NpsResponseField> {
+        use NpsResponseField as F;
+        Some(match name {
+            "id" => F::Id,
+            "customerId" => F::CustomerId,
+            "score" => F::Score,
+            "category" => F::Category,
+            "comment" => F::Comment,
+            "channel" => F::Channel,
+            "createdAt" => F::CreatedAt,
+            _ => return None,
+        })
+    }
+    fn value(&self, field: NpsResponseField) -> Scalar<'_> {
+        use NpsResponseField as F;
+        let r = &self.0;
+        match field {
+            F::Id => Scalar::Value(encode(Kind::NpsResponse, r.id).to_value()),
+            F::CustomerId => Scalar::Value(encode(Kind::Customer, r.customer_id).to_value()),
+            F::Score => Scalar::Int(r.score.into()),
+            F::Category => Scalar::Value(
+                NpsCategory::from(crate::domain::nps::Category::of(r.score)).to_value(),
+            ),
+            F::Comment => r.comment.as_deref().into(),
+            F::Channel => Scalar::Value(NpsChannel::from(r.channel).to_value()),
+            F::CreatedAt => Scalar::Value(r.created_at.to_value()),
+        }
     }
 }
 

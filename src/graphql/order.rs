@@ -4,11 +4,12 @@ use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use c360_entity::{order, order_line};
 use chrono::{DateTime, Utc};
 
-use super::connection::{Conn, Total, child_page};
+use super::connection::{Total, child_page};
 use super::context::{begin_write, loaders};
 use super::enums::{OrderChannel, OrderStatus};
 use super::federation::Product;
 use super::ids::{Kind, decode, encode};
+use super::leaves::{Leaf, Leaves, Scalar};
 use super::limits::page_cost;
 use super::money::Money;
 use super::store_credit::RefundDestination;
@@ -75,7 +76,7 @@ impl Order {
         ctx: &Context<'_>,
         #[graphql(desc = "Page size, at most 100 (default 20).")] first: Option<i32>,
         after: Option<String>,
-    ) -> async_graphql::Result<Conn<OrderLine>> {
+    ) -> async_graphql::Result<Leaves<OrderLine>> {
         let currency = self.0.currency.clone();
         child_page(
             &loaders(ctx)?.order_lines,
@@ -86,6 +87,7 @@ impl Order {
             move |line| OrderLine::new(line, &currency),
         )
         .await
+        .map(Leaves)
     }
 }
 
@@ -117,6 +119,41 @@ impl OrderLine {
             product_name: line.product_name,
             quantity: line.quantity,
             category: line.category,
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+pub enum OrderLineField {
+    Sku,
+    ProductName,
+    Quantity,
+    UnitPrice,
+    Total,
+    Category,
+}
+
+impl Leaf for OrderLine {
+    type Field = OrderLineField;
+    fn field(name: &str) -> Option<OrderLineField> {
+        Some(match name {
+            "sku" => OrderLineField::Sku,
+            "productName" => OrderLineField::ProductName,
+            "quantity" => OrderLineField::Quantity,
+            "unitPrice" => OrderLineField::UnitPrice,
+            "total" => OrderLineField::Total,
+            "category" => OrderLineField::Category,
+            _ => return None,
+        })
+    }
+    fn value(&self, field: OrderLineField) -> Scalar<'_> {
+        match field {
+            OrderLineField::Sku => Scalar::Str(&self.sku),
+            OrderLineField::ProductName => Scalar::Str(&self.product_name),
+            OrderLineField::Quantity => Scalar::Int(self.quantity.into()),
+            OrderLineField::UnitPrice => Scalar::Money(&self.unit_price),
+            OrderLineField::Total => Scalar::Money(&self.total),
+            OrderLineField::Category => self.category.as_deref().into(),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Product reviews.
 
+use async_graphql::InputType as _;
 use async_graphql::{Context, ID, Object, SimpleObject};
 use c360_entity::review;
 use chrono::{DateTime, Utc};
@@ -7,6 +8,7 @@ use chrono::{DateTime, Utc};
 use super::context::{authorize, begin_write, reader};
 use super::enums::ReviewStatus;
 use super::ids::{Kind, decode, encode};
+use super::leaves::{Leaf, Scalar};
 use crate::auth::Domain;
 use crate::domain::text;
 use crate::error::AppError;
@@ -48,6 +50,58 @@ impl Review {
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
+    }
+}
+
+#[derive(Clone, Copy)]
+pub enum ReviewField {
+    Id,
+    CustomerId,
+    ProductSku,
+    OrderId,
+    Rating,
+    Title,
+    Body,
+    Status,
+    VerifiedPurchase,
+    CreatedAt,
+}
+
+impl Leaf for Review {
+    type Field = ReviewField;
+    fn field(name: &str) -> Option<ReviewField> {
+        use ReviewField as F;
+        Some(match name {
+            "id" => F::Id,
+            "customerId" => F::CustomerId,
+            "productSku" => F::ProductSku,
+            "orderId" => F::OrderId,
+            "rating" => F::Rating,
+            "title" => F::Title,
+            "body" => F::Body,
+            "status" => F::Status,
+            "verifiedPurchase" => F::VerifiedPurchase,
+            "createdAt" => F::CreatedAt,
+            _ => return None,
+        })
+    }
+    fn value(&self, field: ReviewField) -> Scalar<'_> {
+        use ReviewField as F;
+        let r = &self.0;
+        match field {
+            F::Id => Scalar::Value(encode(Kind::Review, r.id).to_value()),
+            F::CustomerId => Scalar::Value(encode(Kind::Customer, r.customer_id).to_value()),
+            F::ProductSku => Scalar::Str(&r.product_sku),
+            F::OrderId => r.order_id.map_or(Scalar::Null, |id| {
+                Scalar::Value(encode(Kind::Order, id).to_value())
+            }),
+            F::Rating => Scalar::Int(r.rating.into()),
+            F::Title => r.title.as_deref().into(),
+            F::Body => r.body.as_deref().into(),
+            F::Status => Scalar::Value(ReviewStatus::from(r.status).to_value()),
+            F::VerifiedPurchase => Scalar::Bool(r.verified_purchase),
+            F::CreatedAt => Scalar::Value(r.created_at.to_value()),
+        }
     }
 }
 

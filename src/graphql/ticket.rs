@@ -1,13 +1,15 @@
 //! Support tickets and their conversations.
 
+use async_graphql::InputType as _;
 use async_graphql::{Context, ID, Object, SimpleObject};
 use c360_entity::{ticket, ticket_message};
 use chrono::{DateTime, Utc};
 
-use super::connection::{Conn, Total, child_page};
+use super::connection::{Total, child_page};
 use super::context::{begin_write, loaders, state};
 use super::enums::{AuthorKind, TicketChannel, TicketPriority, TicketStatus};
 use super::ids::{Kind, decode, encode};
+use super::leaves::{Leaf, Leaves, Scalar};
 use super::limits::page_cost;
 use crate::auth::Domain;
 use crate::service::tickets;
@@ -82,7 +84,7 @@ impl Ticket {
         ctx: &Context<'_>,
         #[graphql(desc = "Page size, at most 100 (default 20).")] first: Option<i32>,
         after: Option<String>,
-    ) -> async_graphql::Result<Conn<TicketMessage>> {
+    ) -> async_graphql::Result<Leaves<TicketMessage>> {
         child_page(
             &loaders(ctx)?.ticket_messages,
             self.0.id,
@@ -92,6 +94,7 @@ impl Ticket {
             TicketMessage::from,
         )
         .await
+        .map(Leaves)
     }
 }
 
@@ -120,6 +123,35 @@ impl From<ticket_message::Model> for TicketMessage {
             author_name: m.author_name,
             body: m.body,
             created_at: m.created_at,
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+pub enum TicketMessageField {
+    AuthorKind,
+    AuthorName,
+    Body,
+    CreatedAt,
+}
+
+impl Leaf for TicketMessage {
+    type Field = TicketMessageField;
+    fn field(name: &str) -> Option<TicketMessageField> {
+        Some(match name {
+            "authorKind" => TicketMessageField::AuthorKind,
+            "authorName" => TicketMessageField::AuthorName,
+            "body" => TicketMessageField::Body,
+            "createdAt" => TicketMessageField::CreatedAt,
+            _ => return None,
+        })
+    }
+    fn value(&self, field: TicketMessageField) -> Scalar<'_> {
+        match field {
+            TicketMessageField::AuthorKind => Scalar::Value(self.author_kind.to_value()),
+            TicketMessageField::AuthorName => self.author_name.as_deref().into(),
+            TicketMessageField::Body => Scalar::Str(&self.body),
+            TicketMessageField::CreatedAt => Scalar::Value(self.created_at.to_value()),
         }
     }
 }

@@ -88,6 +88,9 @@ pub struct Metrics {
     /// Requests the shared limiter could not check because Redis did not
     /// answer (let through or refused by `--redis-down`).
     rate_limit_unchecked: AtomicU64,
+    /// Lists of leaf items written as JSON, and resolved by the executor
+    /// (`graphql::leaves`).
+    leaf_lists: [AtomicU64; 2],
     /// Webhook delivery outcomes, counted by the sender.
     pub webhooks: crate::webhooks::Counters,
 }
@@ -100,6 +103,7 @@ impl Default for Metrics {
             statements: Histogram::new(STATEMENT_BUCKETS),
             rate_limited: AtomicU64::new(0),
             rate_limit_unchecked: AtomicU64::new(0),
+            leaf_lists: Default::default(),
             webhooks: Default::default(),
         }
     }
@@ -117,6 +121,11 @@ impl Metrics {
     /// A request refused with 429.
     pub fn rate_limited(&self) {
         self.rate_limited.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A list of leaf items answered, as JSON in one pass or by the executor.
+    pub fn leaf_list(&self, as_json: bool) {
+        self.leaf_lists[usize::from(!as_json)].fetch_add(1, Ordering::Relaxed);
     }
 
     /// A request the shared limiter could not check.
@@ -232,6 +241,12 @@ pub async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
         out,
         "# HELP c360_rate_limit_unchecked_total Requests the shared rate limiter could not check because Redis did not answer.\n# TYPE c360_rate_limit_unchecked_total counter\nc360_rate_limit_unchecked_total {}",
         m.rate_limit_unchecked.load(Ordering::Relaxed)
+    );
+    let _ = writeln!(
+        out,
+        "# HELP c360_graphql_leaf_lists_total Lists of leaf items (order lines, ticket messages, ledger rows, reviews, NPS answers) by how they were answered: written as JSON in one pass, or by the executor (a fragment, directive or argument in the selection, or --leaf-json false).\n# TYPE c360_graphql_leaf_lists_total counter\nc360_graphql_leaf_lists_total{{path=\"json\"}} {}\nc360_graphql_leaf_lists_total{{path=\"executor\"}} {}",
+        m.leaf_lists[0].load(Ordering::Relaxed),
+        m.leaf_lists[1].load(Ordering::Relaxed)
     );
     render_pools(&state.app, &mut out);
     let executions = &state.app.executions;

@@ -223,6 +223,15 @@ impl TestApp {
         }
     }
 
+    /// A second gateway on this one's store, configured by `configure`; the
+    /// store stays this one's to remove.
+    pub async fn beside(&self, configure: impl FnOnce(&mut Config)) -> TestApp {
+        let mut config = quiet(Config::for_store(self.db_url.clone()));
+        config.db_max_connections = 4;
+        configure(&mut config);
+        Self::start(config, None, None).await
+    }
+
     /// Runs one pass of the events scheduler on the server's state (its
     /// store, configuration and clock), as `serve` does every interval.
     pub async fn tick(&self) -> c360::events::scheduler::Ticked {

@@ -22,6 +22,7 @@ mod insights;
 mod instances;
 mod introspection;
 mod jwks;
+mod leaf_json;
 mod limits;
 mod period_insights;
 mod privacy;

@@ -14,6 +14,7 @@ use super::enums::EmailMarketingState;
 use super::guard::Reads;
 use super::ids::{Kind, encode};
 use super::interests::{CustomerInterests, ProductRecommendation};
+use super::leaves::Leaves;
 use super::limits::page_cost;
 use super::loyalty::LoyaltyAccount;
 use super::nps::NpsResponse;
@@ -219,7 +220,7 @@ impl Customer {
         ctx: &Context<'_>,
         #[graphql(desc = "Page size, at most 100 (default 20).")] first: Option<i32>,
         after: Option<String>,
-    ) -> async_graphql::Result<Option<Conn<Review>>> {
+    ) -> async_graphql::Result<Option<Leaves<Review>>> {
         let id = self.0.id;
         child_page(
             &loaders(ctx)?.reviews,
@@ -230,7 +231,7 @@ impl Customer {
             Review,
         )
         .await
-        .map(Some)
+        .map(|conn| Some(Leaves(conn)))
     }
 
     /// Invitations this customer sent, newest first.
@@ -298,7 +299,7 @@ impl Customer {
         ctx: &Context<'_>,
         #[graphql(desc = "Page size, at most 100 (default 20).")] first: Option<i32>,
         after: Option<String>,
-    ) -> async_graphql::Result<Conn<NpsResponse>> {
+    ) -> async_graphql::Result<Leaves<NpsResponse>> {
         let id = self.0.id;
         child_page(
             &loaders(ctx)?.nps_responses,
@@ -309,6 +310,7 @@ impl Customer {
             NpsResponse,
         )
         .await
+        .map(Leaves)
     }
 
     /// The customer's calendar year in the store time zone, in figures:

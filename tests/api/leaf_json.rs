@@ -1,0 +1,221 @@
+//! Lists of leaf items written as JSON in one pass (`graphql::leaves`)
+//! answer exactly what the executor answers. Two gateways on one store, one
+//! with `--leaf-json false`, get the same corpus: every field of every leaf
+//! type, `__typename`, aliases, cursors and second pages, counts, fragments,
+//! directives and merged keys (which go to the executor), each role and
+//! scope, and errors. Status and body must be equal as JSON: async-graphql
+//! puts an object's fields in the order they finish resolving, so only the
+//! written lists have a fixed order (the selection's).
+
+use c360::auth::Role;
+use serde_json::{Value, json};
+
+use crate::both_stores;
+use crate::helpers::{TestApp, gid};
+
+/// Every field of every leaf type, at every level of a connection.
+const EVERY_FIELD: &str = r#"query Every($n: Int!) {
+  customers(first: $n, orderBy: { field: CREATED_AT, direction: ASC }) { edges { node { id
+    orders(first: 5) { edges { node { orderNumber
+      lines(first: 3) {
+        __typename totalCount
+        pageInfo { __typename hasPreviousPage hasNextPage startCursor endCursor }
+        edges { __typename cursor node {
+          __typename sku productName quantity category
+          unitPrice { __typename amount currencyCode } total { currencyCode amount } } }
+        nodes { sku total { amount } } } } } }
+    tickets(first: 5) { edges { node { subject
+      messages(first: 2) {
+        totalCount pageInfo { hasNextPage endCursor }
+        edges { cursor node { __typename authorKind authorName body createdAt } } } } } }
+    loyalty { transactions(first: 4) {
+      totalCount pageInfo { hasPreviousPage hasNextPage startCursor endCursor }
+      edges { cursor node {
+        id kind points state orderId description availableAt expiresAt createdAt __typename } } } }
+    reviews(first: 3) {
+      totalCount
+      edges { cursor node {
+        id customerId productSku orderId rating title body status verifiedPurchase createdAt } }
+      nodes { rating } }
+    npsResponses(first: 3) {
+      totalCount pageInfo { startCursor }
+      edges { node { id customerId score category comment channel createdAt } } }
+  } } }
+}"#;
+
+/// A profile's leaf lists, with the page size and cursor as variables.
+const PAGE: &str = r#"query Page($id: ID!, $first: Int, $after: String) {
+  customer(id: $id) {
+    loyalty { transactions(first: $first, after: $after) {
+      pageInfo { hasPreviousPage hasNextPage startCursor endCursor }
+      edges { cursor node { id points kind } } } }
+    reviews(first: $first, after: $after) { pageInfo { hasNextPage endCursor } edges { node { id rating } } }
+    npsResponses(first: $first, after: $after) { pageInfo { hasNextPage endCursor } edges { node { score } } }
+    orders(first: 1) { edges { node {
+      lines(first: $first, after: $after) { pageInfo { hasNextPage endCursor } edges { node { sku } } } } } }
+  }
+}"#;
+
+/// Selections the writer leaves to the executor, beside ones it writes.
+const SHAPES: &[(&str, &str)] = &[
+    (
+        "aliases",
+        r#"query Aliases($id: ID!) { customer(id: $id) { orders(first: 3) { edges { node {
+          lines(first: 2) { count: totalCount info: pageInfo { more: hasNextPage }
+            e: edges { c: cursor n: node { s: sku name: productName p: unitPrice { a: amount c: currencyCode } } } } } } }
+          npsResponses(first: 2) { all: nodes { s: score why: comment t: __typename } } } }"#,
+    ),
+    (
+        "fragments",
+        r#"query Fragments($id: ID!) { customer(id: $id) { orders(first: 3) { edges { node {
+          lines(first: 2) { edges { node { ...Line ... on OrderLine { quantity } } } } } } }
+          reviews(first: 2) { ...Reviews } } }
+          fragment Line on OrderLine { sku unitPrice { amount } }
+          fragment Reviews on ReviewConnection { edges { node { rating title } } }"#,
+    ),
+    (
+        "directives",
+        r#"query Directives($id: ID!, $yes: Boolean!) { customer(id: $id) {
+          loyalty { transactions(first: 3) { edges { node { points @include(if: $yes) kind @skip(if: $yes) } } } }
+          npsResponses(first: 2) { totalCount @skip(if: $yes) edges { node { score } } } } }"#,
+    ),
+    (
+        "merged keys",
+        r#"query Merged($id: ID!) { customer(id: $id) { orders(first: 2) { edges { node {
+          lines(first: 2) { edges { node { sku } } edges { node { quantity } } } } } }
+          reviews(first: 2) { edges { node { rating rating } } } } }"#,
+    ),
+    (
+        "a field that needs the executor",
+        r#"query Product($id: ID!) { customer(id: $id) { orders(first: 2) { edges { node {
+          lines(first: 2) { edges { node { sku product { sku } } } } } } } } }"#,
+    ),
+    (
+        "empty lists",
+        r#"query Empty($id: ID!) { customer(id: $id) { reviews(first: 0) { totalCount pageInfo { startCursor endCursor hasNextPage } edges { cursor } nodes { id } } } }"#,
+    ),
+];
+
+/// Status and body as JSON.
+async fn answer(app: &TestApp, query: &str, variables: &Value, token: &str) -> (u16, Value) {
+    let (status, text) = raw(app, query, variables, token).await;
+    (status, serde_json::from_str(&text).expect("JSON body"))
+}
+
+/// Status and body text as the client receives them.
+async fn raw(app: &TestApp, query: &str, variables: &Value, token: &str) -> (u16, String) {
+    let resp = app
+        .client
+        .post(app.url("/graphql"))
+        .header("accept", "application/graphql-response+json")
+        .bearer_auth(token)
+        .json(&json!({ "query": query, "variables": variables }))
+        .send()
+        .await
+        .expect("request sent");
+    let status = resp.status().as_u16();
+    (status, resp.text().await.expect("body"))
+}
+
+/// Asks both gateways and requires the same answer; returns it.
+async fn same(
+    what: &str,
+    (json, executor): (&TestApp, &TestApp),
+    query: &str,
+    variables: Value,
+    token: &str,
+) -> Value {
+    let written = answer(json, query, &variables, token).await;
+    let resolved = answer(executor, query, &variables, token).await;
+    assert_eq!(written, resolved, "{what}: answers differ");
+    written.1
+}
+
+/// `c360_graphql_leaf_lists_total{path="..."}` of a gateway.
+async fn lists(app: &TestApp, path: &str) -> f64 {
+    let sample = format!("c360_graphql_leaf_lists_total{{path=\"{path}\"}} ");
+    app.metrics_text()
+        .await
+        .lines()
+        .find_map(|l| l.strip_prefix(&sample)?.parse().ok())
+        .unwrap_or_else(|| panic!("no {sample}in /metrics"))
+}
+
+both_stores! {
+    async fn leaf_lists_written_as_json_answer_what_the_executor_answers(app: TestApp) {
+        app.seed(25).await;
+        let executor = app.beside(|c| c.leaf_json = false).await;
+        let now = app.clock.now();
+        app.clock.set(now);
+        executor.clock.set(now);
+        let both = (&app, &executor);
+        let staff = app.staff();
+
+        let every = same("every field", both, EVERY_FIELD, json!({ "n": 25 }), &staff).await;
+        // The written lists keep the selection's order.
+        let (_, text) = raw(&app, EVERY_FIELD, &json!({ "n": 25 }), &staff).await;
+        assert!(
+            text.contains(r#""lines":{"__typename":"OrderLineConnection","totalCount":"#)
+                && text.contains(r#""node":{"__typename":"OrderLine","sku":"#),
+            "{text}"
+        );
+        let edges = every["data"]["customers"]["edges"].as_array().expect("customers");
+        let count = |list: &str| -> usize {
+            edges.iter().map(|e| e["node"][list]["edges"].as_array().map_or(0, Vec::len)).sum()
+        };
+        assert!(count("reviews") > 5 && count("npsResponses") > 5, "the seed gives rows to compare");
+        let lines: usize = edges
+            .iter()
+            .flat_map(|e| e["node"]["orders"]["edges"].as_array().cloned().unwrap_or_default())
+            .map(|o| o["node"]["lines"]["edges"].as_array().map_or(0, Vec::len))
+            .sum();
+        assert!(lines > 20, "{lines} order lines");
+        assert!(lists(&app, "json").await >= 5.0, "the writer answered the leaf lists");
+        assert_eq!(lists(&executor, "json").await, 0.0);
+
+        // The customer with the most ledger rows, pages and cursors through them.
+        let id = app
+            .scalar("SELECT customer_id FROM loyalty_transactions GROUP BY customer_id ORDER BY COUNT(*) DESC, customer_id LIMIT 1")
+            .await;
+        let customer = gid("Customer", id);
+        let first = same("a first page", both, PAGE, json!({ "id": customer, "first": 2 }), &staff).await;
+        let end = first["data"]["customer"]["loyalty"]["transactions"]["pageInfo"]["endCursor"].clone();
+        assert!(end.is_string(), "{first}");
+        let second = same("a second page", both, PAGE, json!({ "id": customer, "first": 2, "after": end }), &staff).await;
+        let has_previous = &second["data"]["customer"]["loyalty"]["transactions"]["pageInfo"]["hasPreviousPage"];
+        assert_eq!(*has_previous, json!(true), "{second}");
+        for (what, variables) in [
+            ("a cursor that is not one", json!({ "id": customer, "first": 2, "after": "bogus" })),
+            ("a page too large", json!({ "id": customer, "first": 500 })),
+            ("a negative page", json!({ "id": customer, "first": -1 })),
+        ] {
+            let body = same(what, both, PAGE, variables, &staff).await;
+            assert!(body["errors"].is_array(), "{what}: {body}");
+        }
+
+        let executed = lists(&app, "executor").await;
+        for (what, query) in SHAPES {
+            same(what, both, query, json!({ "id": customer, "yes": true }), &staff).await;
+        }
+        assert!(lists(&app, "executor").await > executed, "fragments and directives go to the executor");
+
+        // Roles and scopes: what a caller may not read is null with FORBIDDEN
+        // and the rest stands; a customer reads only itself.
+        let other = app.scalar(&format!("SELECT MIN(id) FROM customers WHERE id <> {id}")).await;
+        let callers = [
+            ("a partner reading orders", app.token(Role::Partner, "pos-1", &["customers:read", "orders:read"])),
+            ("a partner reading loyalty and reviews", app.token(Role::Partner, "crm-1", &["customers:read", "loyalty:read", "reviews:read"])),
+            ("a partner with no read scope", app.token(Role::Partner, "esp-1", &[])),
+            ("the customer itself", app.token(Role::Customer, &id.to_string(), &[])),
+        ];
+        for (who, token) in &callers {
+            for target in [id, other] {
+                let variables = json!({ "id": gid("Customer", target), "yes": false });
+                for (what, query) in SHAPES {
+                    same(&format!("{who}, {what}"), both, query, variables.clone(), token).await;
+                }
+                same(&format!("{who}, pages"), both, PAGE, json!({ "id": gid("Customer", target), "first": 3 }), token).await;
+            }
+        }
+    }
+}
