@@ -105,19 +105,30 @@ where
         first,
         after: after.clone(),
     };
-    let page = loader
-        .load_one(key)
-        .await
-        .map_err(|e| e.extend())?
-        .unwrap_or_else(|| crate::read::loaders::Page {
-            rows: Vec::new(),
-            has_next: false,
-        });
-    let mut conn = Connection::with_additional_fields(after.is_some(), page.has_next, total);
+    let page = loader.load_one(key).await.map_err(|e| e.extend())?;
+    Ok(conn_of::<R, N>(page, after.is_some(), total, node))
+}
+
+/// A parent's page (none: an empty one) as a connection of `node`s.
+pub fn conn_of<R, N>(
+    page: Option<crate::read::loaders::Page<R::Model>>,
+    after: bool,
+    total: Total,
+    node: impl Fn(R::Model) -> N,
+) -> Conn<N>
+where
+    R: ChildList,
+    N: async_graphql::OutputType,
+{
+    let page = page.unwrap_or_else(|| crate::read::loaders::Page {
+        rows: Vec::new(),
+        has_next: false,
+    });
+    let mut conn = Connection::with_additional_fields(after, page.has_next, total);
     conn.edges.extend(
         page.rows
             .into_iter()
             .map(|row| Edge::new(R::cursor_of(&row), node(row))),
     );
-    Ok(conn)
+    conn
 }

@@ -1,20 +1,24 @@
-//! Lists whose items hold only values of their own row (order lines, ticket
-//! messages, ledger rows, reviews, NPS answers), written into the response as
-//! one JSON text instead of resolved field by field.
+//! Lists whose items hold only values of their own rows and lists below them
+//! (orders and their lines, tickets and their messages, ledger rows, reviews,
+//! NPS answers), written into the response as one JSON text instead of
+//! resolved field by field.
 //!
 //! async-graphql resolves every field of every item as a future of its own,
 //! with a context, an extension hook and a `Value` to hold the result, and the
 //! response is serialised from those values afterwards. For the items of these
 //! lists that is most of a profile page's fields, and none of them needs it:
-//! each field is a value of the row, with no loader, guard, mask or error.
-//! A connection of such items whose selection is plain fields (no fragment,
-//! directive or argument below it, each response key once) is written here
-//! from the rows in one pass, in the order the selection asks for, through the
-//! same scalar and enum conversions the executor uses; async-graphql splices
-//! the text into the response as it serialises it (`raw_value`). Any other
-//! selection goes to the executor as before, and `--leaf-json false` sends
-//! every one there. A differential test asks both ways and requires the same
-//! answers.
+//! each field is a value of the row, with no guard, mask or error. A
+//! connection of such items whose selection is plain fields (no fragment or
+//! directive below it, no argument but a list's page, each response key once)
+//! is written here from the rows in one pass, in the order the selection asks
+//! for, through the same scalar and enum conversions the executor uses;
+//! async-graphql splices the text into the response as it serialises it
+//! (`raw_value`). A list below the items (an order's lines) is loaded for
+//! every item of every page of the level at once, through the same loaders,
+//! so a request runs the statements the executor would. Any other selection,
+//! a bad page argument or a failed load goes to the executor, which answers
+//! it as before; `--leaf-json false` sends every list there. A differential
+//! test asks both ways and requires the same answers.
 //!
 //! Each leaf type lists its fields twice, once for the executor (its
 //! `#[Object]`) and once here ([`Leaf`]); the differential test selects every
@@ -23,17 +27,18 @@
 use std::borrow::Cow;
 
 use async_graphql::connection::{CursorType, Edge, EmptyFields, PageInfo};
+use async_graphql::dataloader::DataLoader;
 use async_graphql::parser::types::{Field, Selection, SelectionSet};
 use async_graphql::registry::Registry;
-use async_graphql::{
-    ContextSelectionSet, Name, OutputType, Positioned, ServerError, ServerResult, Value,
-};
+use async_graphql::{ContextSelectionSet, Name, OutputType, Positioned, ServerResult, Value};
 use async_graphql_value::RAW_VALUE_TOKEN;
+use futures_util::future::{BoxFuture, join_all};
 
-use super::connection::Conn;
+use super::connection::{Conn, Total, conn_of};
 use super::money::Money;
 use crate::app::AppState;
-use crate::read::pagination::Cursor;
+use crate::read::loaders::{ChildList, PageKey, PageLoader};
+use crate::read::pagination::{Cursor, decode_cursor, page_size};
 
 /// A field's value as a leaf writes it.
 pub enum Scalar<'a> {
@@ -44,6 +49,10 @@ pub enum Scalar<'a> {
     /// A value as async-graphql converts it: enums, timestamps, ids.
     Value(Value),
     Money(&'a Money),
+    /// An amount in minor units of a currency, shown as `Money`.
+    Minor(i64, &'a str),
+    /// An object of values (`Satisfaction`): its type name and its fields.
+    Object(&'static str, Vec<(&'static str, Scalar<'a>)>),
 }
 
 impl<'a> From<Option<&'a str>> for Scalar<'a> {
@@ -52,13 +61,34 @@ impl<'a> From<Option<&'a str>> for Scalar<'a> {
     }
 }
 
-/// An output type whose fields are all values of the item itself.
-pub trait Leaf: OutputType {
+impl Scalar<'_> {
+    /// An optional value as async-graphql converts it.
+    pub fn of(v: Option<impl async_graphql::InputType>) -> Self {
+        v.map_or(Scalar::Null, |v| Scalar::Value(v.to_value()))
+    }
+}
+
+/// An output type whose fields are values of the item itself, or lists below
+/// it that [`Leaf::children`] writes.
+pub trait Leaf: OutputType + Sized {
     /// A field of this type, as named in a selection.
     type Field: Copy + Send + Sync;
     /// The field called `name`, or `None` for one that needs the executor.
     fn field(name: &str) -> Option<Self::Field>;
     fn value(&self, field: Self::Field) -> Scalar<'_>;
+    /// Whether `name` is a list below each item that `children` writes.
+    fn has_children(_name: &str) -> bool {
+        false
+    }
+    /// The list `field` below each of `items`, written, loaded for all of
+    /// them at once; `None` leaves the whole page to the executor.
+    fn children<'a>(
+        _ctx: &'a ContextSelectionSet<'a>,
+        _field: &'a Positioned<Field>,
+        _items: Vec<&'a Self>,
+    ) -> BoxFuture<'a, Option<Vec<String>>> {
+        Box::pin(async { None })
+    }
 }
 
 /// A connection of leaves: the executor's connection type to the schema, a
@@ -83,23 +113,108 @@ impl<N: Leaf> OutputType for Leaves<N> {
         let plan = state
             .filter(|state| state.config.leaf_json)
             .and_then(|_| plan_connection::<N>(&field.node.selection_set.node));
+        let written = match &plan {
+            Some(plan) => write_pages(ctx, field, plan, std::slice::from_ref(&self.0)).await,
+            None => None,
+        };
         if let Some(state) = state {
-            state.metrics.leaf_list(plan.is_some());
+            state.metrics.leaf_list(written.is_some());
         }
-        if let Some(plan) = plan {
-            let total = match plan.iter().any(|(_, f)| matches!(f, ConnField::TotalCount)) {
-                // A failed count is answered by the executor, with the error
-                // at the path it gives it.
-                true => match self.0.additional_fields.count(&ctx.with_field(field)).await {
-                    Ok(n) => Some(n),
-                    Err(_) => return OutputType::resolve(&self.0, ctx, field).await,
-                },
-                false => None,
-            };
-            return write_connection(&self.0, &plan, total).map(raw);
+        match written.and_then(|mut texts| texts.pop()) {
+            Some(text) => Ok(raw(text)),
+            None => OutputType::resolve(&self.0, ctx, field).await,
         }
-        OutputType::resolve(&self.0, ctx, field).await
     }
+}
+
+/// The connection `field` below each of `parents`, written: one page
+/// statement for all of them through `loader` (and one count statement when
+/// `totalCount` is selected). `None` when its arguments or selection need
+/// the executor, or a statement failed: the executor then answers as usual.
+pub async fn pages_below<R, N>(
+    ctx: &ContextSelectionSet<'_>,
+    field: &Positioned<Field>,
+    loader: &DataLoader<PageLoader<R>>,
+    parents: &[i64],
+    total: impl Fn(i64) -> Total,
+    node: impl Fn(usize, R::Model) -> N,
+) -> Option<Vec<String>>
+where
+    R: ChildList,
+    N: Leaf,
+{
+    let plan = plan_connection::<N>(&field.node.selection_set.node)?;
+    let args = ctx.with_field(field);
+    let first = args.param_value::<Option<i32>>("first", None).ok()?.1;
+    let after = args.param_value::<Option<String>>("after", None).ok()?.1;
+    let first = page_size("first", first).ok()?;
+    let after = decode_cursor("after", after.as_deref(), R::KEY).ok()?;
+    let key = |parent: i64| PageKey {
+        parent,
+        first,
+        after: after.clone(),
+    };
+    let mut pages = loader
+        .load_many(parents.iter().map(|&p| key(p)))
+        .await
+        .ok()?;
+    let conns: Vec<Conn<N>> = parents
+        .iter()
+        .enumerate()
+        .map(|(i, &parent)| {
+            let page = pages.remove(&key(parent));
+            conn_of::<R, N>(page, after.is_some(), total(parent), |row| node(i, row))
+        })
+        .collect();
+    write_pages(ctx, field, &plan, &conns).await
+}
+
+/// Writes each of `conns` by `plan`, after loading, for all of them at once,
+/// their counts and the lists below their items.
+async fn write_pages<N: Leaf>(
+    ctx: &ContextSelectionSet<'_>,
+    field: &Positioned<Field>,
+    plan: &[(Name, ConnField<'_, N::Field>)],
+    conns: &[Conn<N>],
+) -> Option<Vec<String>> {
+    let counted = plan.iter().any(|(_, f)| matches!(f, ConnField::TotalCount));
+    let count_ctx = ctx.with_field(field);
+    let totals = async {
+        if !counted {
+            return Some(Vec::new());
+        }
+        let counts = join_all(conns.iter().map(|c| c.additional_fields.count(&count_ctx))).await;
+        counts
+            .into_iter()
+            .map(Result::ok)
+            .collect::<Option<Vec<i64>>>()
+    };
+    let below: Vec<&Positioned<Field>> = children_in(plan);
+    let items: Vec<&N> = conns
+        .iter()
+        .flat_map(|c| c.edges.iter().map(|e| &e.node))
+        .collect();
+    let children = join_all(below.iter().map(|f| N::children(ctx, f, items.clone())));
+    let (totals, children) = futures_util::join!(totals, children);
+    let totals = totals?;
+    let children: Vec<(&Positioned<Field>, Vec<String>)> = below
+        .into_iter()
+        .zip(children)
+        .map(|(f, texts)| texts.map(|t| (f, t)))
+        .collect::<Option<_>>()?;
+    let mut offset = 0;
+    let mut texts = Vec::with_capacity(conns.len());
+    for (i, conn) in conns.iter().enumerate() {
+        let mut out = Out {
+            buf: Vec::with_capacity(256 + 128 * conn.edges.len()),
+            children: &children,
+            offset,
+        };
+        out.connection(conn, plan, totals.get(i).copied()).ok()?;
+        offset += conn.edges.len();
+        texts.push(String::from_utf8(out.buf).ok()?);
+    }
+    Some(texts)
 }
 
 /// A JSON text the response serialiser writes as it is.
@@ -109,12 +224,12 @@ fn raw(json: String) -> Value {
     Value::Object(object)
 }
 
-enum ConnField<F> {
+enum ConnField<'s, F> {
     Typename,
     TotalCount,
     PageInfo(Vec<(Name, PageInfoField)>),
-    Edges(Vec<(Name, EdgeField<F>)>),
-    Nodes(Vec<(Name, NodeField<F>)>),
+    Edges(Vec<(Name, EdgeField<'s, F>)>),
+    Nodes(Vec<(Name, NodeField<'s, F>)>),
 }
 
 enum PageInfoField {
@@ -125,220 +240,301 @@ enum PageInfoField {
     EndCursor,
 }
 
-enum EdgeField<F> {
+enum EdgeField<'s, F> {
     Typename,
     Cursor,
-    Node(Vec<(Name, NodeField<F>)>),
+    Node(Vec<(Name, NodeField<'s, F>)>),
 }
 
-enum NodeField<F> {
+enum NodeField<'s, F> {
     Typename,
     Value(F),
-    /// A field whose value is `Money`, with its selection.
-    Money(F, Vec<(Name, MoneyField)>),
+    /// A field whose value is an object of values, with its selection.
+    Object(F, Vec<(Name, SubField)>),
+    /// A list below the item, written by `Leaf::children`.
+    Children(&'s Positioned<Field>),
 }
 
-enum MoneyField {
+enum SubField {
     Typename,
-    Amount,
-    CurrencyCode,
+    Named(Name),
 }
 
 /// The fields of `set` as `each` plans them, or `None` when the selection
-/// needs the executor: a fragment, a directive or an argument, a response key
-/// given twice (the executor merges those), or a field `each` does not know.
-fn plan_fields<T>(
-    set: &SelectionSet,
-    mut each: impl FnMut(&str, &SelectionSet) -> Option<T>,
+/// needs the executor: a fragment or a directive, a response key given twice
+/// (the executor merges those), or a field `each` does not plan.
+fn plan_fields<'s, T>(
+    set: &'s SelectionSet,
+    mut each: impl FnMut(&'s Positioned<Field>) -> Option<T>,
 ) -> Option<Vec<(Name, T)>> {
     let mut planned: Vec<(Name, T)> = Vec::with_capacity(set.items.len());
     for item in &set.items {
         let Selection::Field(field) = &item.node else {
             return None;
         };
-        let field = &field.node;
-        if !field.directives.is_empty() || !field.arguments.is_empty() {
+        if !field.node.directives.is_empty() {
             return None;
         }
-        let key = &field.response_key().node;
+        let key = &field.node.response_key().node;
         if planned.iter().any(|(k, _)| k == key) {
             return None;
         }
-        let plan = each(field.name.node.as_str(), &field.selection_set.node)?;
+        let plan = each(field)?;
         planned.push((key.clone(), plan));
     }
     Some(planned)
 }
 
-fn plan_connection<N: Leaf>(set: &SelectionSet) -> Option<Vec<(Name, ConnField<N::Field>)>> {
-    plan_fields(set, |name, set| match name {
+/// A field with no arguments, by name.
+fn plain(field: &Positioned<Field>) -> Option<&str> {
+    field
+        .node
+        .arguments
+        .is_empty()
+        .then_some(field.node.name.node.as_str())
+}
+
+fn plan_connection<N: Leaf>(set: &SelectionSet) -> Option<Vec<(Name, ConnField<'_, N::Field>)>> {
+    plan_fields(set, |field| match plain(field)? {
         "__typename" => Some(ConnField::Typename),
         "totalCount" => Some(ConnField::TotalCount),
-        "pageInfo" => plan_fields(set, |name, _| match name {
-            "__typename" => Some(PageInfoField::Typename),
-            "hasPreviousPage" => Some(PageInfoField::HasPreviousPage),
-            "hasNextPage" => Some(PageInfoField::HasNextPage),
-            "startCursor" => Some(PageInfoField::StartCursor),
-            "endCursor" => Some(PageInfoField::EndCursor),
-            _ => None,
+        "pageInfo" => plan_fields(&field.node.selection_set.node, |field| {
+            match plain(field)? {
+                "__typename" => Some(PageInfoField::Typename),
+                "hasPreviousPage" => Some(PageInfoField::HasPreviousPage),
+                "hasNextPage" => Some(PageInfoField::HasNextPage),
+                "startCursor" => Some(PageInfoField::StartCursor),
+                "endCursor" => Some(PageInfoField::EndCursor),
+                _ => None,
+            }
         })
         .map(ConnField::PageInfo),
-        "edges" => plan_fields(set, |name, set| match name {
-            "__typename" => Some(EdgeField::Typename),
-            "cursor" => Some(EdgeField::Cursor),
-            "node" => plan_node::<N>(set).map(EdgeField::Node),
-            _ => None,
+        "edges" => plan_fields(&field.node.selection_set.node, |field| {
+            match plain(field)? {
+                "__typename" => Some(EdgeField::Typename),
+                "cursor" => Some(EdgeField::Cursor),
+                "node" => plan_node::<N>(&field.node.selection_set.node).map(EdgeField::Node),
+                _ => None,
+            }
         })
         .map(ConnField::Edges),
-        "nodes" => plan_node::<N>(set).map(ConnField::Nodes),
+        "nodes" => plan_node::<N>(&field.node.selection_set.node).map(ConnField::Nodes),
         _ => None,
     })
 }
 
-fn plan_node<N: Leaf>(set: &SelectionSet) -> Option<Vec<(Name, NodeField<N::Field>)>> {
-    plan_fields(set, |name, set| {
-        if name == "__typename" {
+fn plan_node<N: Leaf>(set: &SelectionSet) -> Option<Vec<(Name, NodeField<'_, N::Field>)>> {
+    plan_fields(set, |field| {
+        let name = field.node.name.node.as_str();
+        if N::has_children(name) {
+            return Some(NodeField::Children(field));
+        }
+        if plain(field)? == "__typename" {
             return Some(NodeField::Typename);
         }
-        let field = N::field(name)?;
-        if set.items.is_empty() {
-            return Some(NodeField::Value(field));
+        let value = N::field(name)?;
+        let sub = &field.node.selection_set.node;
+        if sub.items.is_empty() {
+            return Some(NodeField::Value(value));
         }
-        plan_fields(set, |name, _| match name {
-            "__typename" => Some(MoneyField::Typename),
-            "amount" => Some(MoneyField::Amount),
-            "currencyCode" => Some(MoneyField::CurrencyCode),
-            _ => None,
+        plan_fields(sub, |field| {
+            let name = plain(field)?;
+            if !field.node.selection_set.node.items.is_empty() {
+                return None;
+            }
+            Some(match name {
+                "__typename" => SubField::Typename,
+                _ => SubField::Named(field.node.name.node.clone()),
+            })
         })
-        .map(|money| NodeField::Money(field, money))
+        .map(|sub| NodeField::Object(value, sub))
     })
 }
 
-/// The response text, built as serde_json builds the rest of the response.
-struct Out(Vec<u8>);
-
-impl Out {
-    fn put(&mut self, value: &(impl serde::Serialize + ?Sized)) -> ServerResult<()> {
-        serde_json::to_writer(&mut self.0, value)
-            .map_err(|e| ServerError::new(format!("writing a list: {e}"), None))
-    }
-
-    fn byte(&mut self, b: u8) {
-        self.0.push(b);
-    }
-
-    /// Opens the next member of an object: a comma after the first, the key.
-    fn key(&mut self, first: bool, key: &Name) -> ServerResult<()> {
-        if !first {
-            self.byte(b',');
+/// The lists below the items that `plan` selects, in the order they appear.
+fn children_in<'s, F>(plan: &[(Name, ConnField<'s, F>)]) -> Vec<&'s Positioned<Field>> {
+    let of_node = |node: &[(Name, NodeField<'s, F>)]| -> Vec<&'s Positioned<Field>> {
+        node.iter()
+            .filter_map(|(_, f)| match f {
+                NodeField::Children(field) => Some(*field),
+                _ => None,
+            })
+            .collect()
+    };
+    let mut below = Vec::new();
+    for (_, field) in plan {
+        match field {
+            ConnField::Nodes(node) => below.extend(of_node(node)),
+            ConnField::Edges(edge) => {
+                for (_, f) in edge {
+                    if let EdgeField::Node(node) = f {
+                        below.extend(of_node(node));
+                    }
+                }
+            }
+            _ => {}
         }
-        self.put(key.as_str())?;
-        self.byte(b':');
-        Ok(())
+    }
+    below
+}
+
+/// What stops writing: the executor answers instead.
+struct Bail;
+
+/// The response text of one connection, built as serde_json builds the rest
+/// of the response, with the written lists below its items.
+struct Out<'c> {
+    buf: Vec<u8>,
+    /// Each list below the items, written for every item of the level.
+    children: &'c [(&'c Positioned<Field>, Vec<String>)],
+    /// Where this connection's items start among the level's items.
+    offset: usize,
+}
+
+impl Out<'_> {
+    fn put(&mut self, value: &(impl serde::Serialize + ?Sized)) -> Result<(), Bail> {
+        serde_json::to_writer(&mut self.buf, value).map_err(|_| Bail)
     }
 
     fn object<T>(
         &mut self,
         fields: &[(Name, T)],
-        mut each: impl FnMut(&mut Out, &T) -> ServerResult<()>,
-    ) -> ServerResult<()> {
-        self.byte(b'{');
+        mut each: impl FnMut(&mut Self, &T) -> Result<(), Bail>,
+    ) -> Result<(), Bail> {
+        self.buf.push(b'{');
         for (i, (key, field)) in fields.iter().enumerate() {
-            self.key(i == 0, key)?;
+            if i > 0 {
+                self.buf.push(b',');
+            }
+            self.put(key.as_str())?;
+            self.buf.push(b':');
             each(self, field)?;
         }
-        self.byte(b'}');
+        self.buf.push(b'}');
         Ok(())
     }
 
-    fn list<'i, T: 'i>(
-        &mut self,
-        items: impl Iterator<Item = &'i T>,
-        mut each: impl FnMut(&mut Out, &'i T) -> ServerResult<()>,
-    ) -> ServerResult<()> {
-        self.byte(b'[');
-        for (i, item) in items.enumerate() {
-            if i > 0 {
-                self.byte(b',');
-            }
-            each(self, item)?;
-        }
-        self.byte(b']');
-        Ok(())
-    }
-
-    fn cursor(&mut self, cursor: Option<&Cursor>) -> ServerResult<()> {
+    fn cursor(&mut self, cursor: Option<&Cursor>) -> Result<(), Bail> {
         match cursor {
             Some(c) => self.put(&c.encode_cursor()),
             None => self.put(&()),
         }
     }
 
+    fn connection<N: Leaf>(
+        &mut self,
+        conn: &Conn<N>,
+        plan: &[(Name, ConnField<'_, N::Field>)],
+        total: Option<i64>,
+    ) -> Result<(), Bail> {
+        self.object(plan, |out, field| match field {
+            ConnField::Typename => out.put(&*Conn::<N>::type_name()),
+            ConnField::TotalCount => out.put(&total.ok_or(Bail)?),
+            ConnField::PageInfo(fields) => out.object(fields, |out, field| match field {
+                PageInfoField::Typename => out.put(&*<PageInfo as OutputType>::type_name()),
+                PageInfoField::HasPreviousPage => out.put(&conn.has_previous_page),
+                PageInfoField::HasNextPage => out.put(&conn.has_next_page),
+                PageInfoField::StartCursor => out.cursor(conn.edges.first().map(|e| &e.cursor)),
+                PageInfoField::EndCursor => out.cursor(conn.edges.last().map(|e| &e.cursor)),
+            }),
+            ConnField::Edges(fields) => out.list(conn, |out, i, edge| {
+                out.object(fields, |out, field| match field {
+                    EdgeField::Typename => {
+                        out.put(&*<Edge<Cursor, N, EmptyFields> as OutputType>::type_name())
+                    }
+                    EdgeField::Cursor => out.cursor(Some(&edge.cursor)),
+                    EdgeField::Node(plan) => out.node(i, &edge.node, plan),
+                })
+            }),
+            ConnField::Nodes(plan) => out.list(conn, |out, i, edge| out.node(i, &edge.node, plan)),
+        })
+    }
+
+    fn list<N: Leaf>(
+        &mut self,
+        conn: &Conn<N>,
+        mut each: impl FnMut(&mut Self, usize, &Edge<Cursor, N, EmptyFields>) -> Result<(), Bail>,
+    ) -> Result<(), Bail> {
+        self.buf.push(b'[');
+        for (i, edge) in conn.edges.iter().enumerate() {
+            if i > 0 {
+                self.buf.push(b',');
+            }
+            each(self, i, edge)?;
+        }
+        self.buf.push(b']');
+        Ok(())
+    }
+
+    /// Item `i` of this connection.
     fn node<N: Leaf>(
         &mut self,
+        i: usize,
         node: &N,
-        plan: &[(Name, NodeField<N::Field>)],
-    ) -> ServerResult<()> {
+        plan: &[(Name, NodeField<'_, N::Field>)],
+    ) -> Result<(), Bail> {
         self.object(plan, |out, field| match field {
             NodeField::Typename => out.put(&*N::type_name()),
             NodeField::Value(f) => out.scalar(node.value(*f)),
-            NodeField::Money(f, money) => match node.value(*f) {
-                Scalar::Money(m) => out.object(money, |out, field| match field {
-                    MoneyField::Typename => out.put(&*<Money as OutputType>::type_name()),
-                    MoneyField::Amount => out.put(&m.amount),
-                    MoneyField::CurrencyCode => out.put(&m.currency_code),
-                }),
-                other => out.scalar(other),
+            NodeField::Object(f, sub) => out.object_value(node.value(*f), sub),
+            NodeField::Children(field) => {
+                let (_, texts) = out
+                    .children
+                    .iter()
+                    .find(|(f, _)| std::ptr::eq(*f, *field))
+                    .ok_or(Bail)?;
+                let text = texts.get(out.offset + i).ok_or(Bail)?;
+                out.buf.extend_from_slice(text.as_bytes());
+                Ok(())
+            }
+        })
+    }
+
+    fn object_value(&mut self, value: Scalar<'_>, sub: &[(Name, SubField)]) -> Result<(), Bail> {
+        match value {
+            Scalar::Null => self.put(&()),
+            Scalar::Money(m) => self.money(&m.amount, &m.currency_code, sub),
+            Scalar::Minor(minor, currency) => {
+                let amount = crate::domain::money::format_minor(minor, currency);
+                self.money(&amount, currency, sub)
+            }
+            Scalar::Object(typename, mut fields) => self.object(sub, |out, field| match field {
+                SubField::Typename => out.put(typename),
+                SubField::Named(name) => {
+                    let at = fields.iter().position(|(n, _)| *n == name.as_str());
+                    let (_, value) = fields.swap_remove(at.ok_or(Bail)?);
+                    out.scalar(value)
+                }
+            }),
+            _ => Err(Bail),
+        }
+    }
+
+    fn money(
+        &mut self,
+        amount: &str,
+        currency: &str,
+        sub: &[(Name, SubField)],
+    ) -> Result<(), Bail> {
+        self.object(sub, |out, field| match field {
+            SubField::Typename => out.put(&*<Money as OutputType>::type_name()),
+            SubField::Named(name) => match name.as_str() {
+                "amount" => out.put(amount),
+                "currencyCode" => out.put(currency),
+                _ => Err(Bail),
             },
         })
     }
 
-    fn scalar(&mut self, value: Scalar<'_>) -> ServerResult<()> {
+    fn scalar(&mut self, value: Scalar<'_>) -> Result<(), Bail> {
         match value {
             Scalar::Str(s) => self.put(s),
             Scalar::Int(n) => self.put(&n),
             Scalar::Bool(b) => self.put(&b),
             Scalar::Null => self.put(&()),
             Scalar::Value(v) => self.put(&v),
-            Scalar::Money(m) => self.put(&money_json(m)),
+            // An object selected without fields cannot pass validation.
+            Scalar::Money(_) | Scalar::Minor(..) | Scalar::Object(..) => Err(Bail),
         }
     }
-}
-
-/// Money selected without a sub-selection cannot pass validation; this keeps
-/// the writer total all the same.
-fn money_json(m: &Money) -> serde_json::Value {
-    serde_json::json!({ "amount": m.amount, "currencyCode": m.currency_code })
-}
-
-fn write_connection<N: Leaf>(
-    conn: &Conn<N>,
-    plan: &[(Name, ConnField<N::Field>)],
-    total: Option<i64>,
-) -> ServerResult<String> {
-    let mut out = Out(Vec::with_capacity(256 + 128 * conn.edges.len()));
-    out.object(plan, |out, field| match field {
-        ConnField::Typename => out.put(&*Conn::<N>::type_name()),
-        ConnField::TotalCount => out.put(&total),
-        ConnField::PageInfo(fields) => out.object(fields, |out, field| match field {
-            PageInfoField::Typename => out.put(&*<PageInfo as OutputType>::type_name()),
-            PageInfoField::HasPreviousPage => out.put(&conn.has_previous_page),
-            PageInfoField::HasNextPage => out.put(&conn.has_next_page),
-            PageInfoField::StartCursor => out.cursor(conn.edges.first().map(|e| &e.cursor)),
-            PageInfoField::EndCursor => out.cursor(conn.edges.last().map(|e| &e.cursor)),
-        }),
-        ConnField::Edges(fields) => out.list(conn.edges.iter(), |out, edge| {
-            out.object(fields, |out, field| match field {
-                EdgeField::Typename => {
-                    out.put(&*<Edge<Cursor, N, EmptyFields> as OutputType>::type_name())
-                }
-                EdgeField::Cursor => out.cursor(Some(&edge.cursor)),
-                EdgeField::Node(plan) => out.node(&edge.node, plan),
-            })
-        }),
-        ConnField::Nodes(plan) => {
-            out.list(conn.edges.iter(), |out, edge| out.node(&edge.node, plan))
-        }
-    })?;
-    String::from_utf8(out.0).map_err(|e| ServerError::new(format!("writing a list: {e}"), None))
 }

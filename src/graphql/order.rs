@@ -1,15 +1,20 @@
 //! Orders and their lines.
 
-use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use async_graphql::InputType as _;
+use async_graphql::parser::types::Field;
+use async_graphql::{
+    Context, ContextSelectionSet, ID, InputObject, Object, Positioned, SimpleObject,
+};
 use c360_entity::{order, order_line};
 use chrono::{DateTime, Utc};
+use futures_util::future::BoxFuture;
 
 use super::connection::{Total, child_page};
 use super::context::{begin_write, loaders};
 use super::enums::{OrderChannel, OrderStatus};
 use super::federation::Product;
 use super::ids::{Kind, decode, encode};
-use super::leaves::{Leaf, Leaves, Scalar};
+use super::leaves::{Leaf, Leaves, Scalar, pages_below};
 use super::limits::page_cost;
 use super::money::Money;
 use super::store_credit::RefundDestination;
@@ -88,6 +93,94 @@ impl Order {
         )
         .await
         .map(Leaves)
+    }
+}
+
+#[derive(Clone, Copy)]
+pub enum OrderField {
+    Id,
+    CustomerId,
+    OrderNumber,
+    ExternalRef,
+    Status,
+    Channel,
+    CurrencyCode,
+    Subtotal,
+    Discount,
+    Tax,
+    Total,
+    Refunded,
+    Net,
+    PlacedAt,
+    UpdatedAt,
+}
+
+impl Leaf for Order {
+    type Field = OrderField;
+    fn field(name: &str) -> Option<OrderField> {
+        use OrderField as F;
+        Some(match name {
+            "id" => F::Id,
+            "customerId" => F::CustomerId,
+            "orderNumber" => F::OrderNumber,
+            "externalRef" => F::ExternalRef,
+            "status" => F::Status,
+            "channel" => F::Channel,
+            "currencyCode" => F::CurrencyCode,
+            "subtotal" => F::Subtotal,
+            "discount" => F::Discount,
+            "tax" => F::Tax,
+            "total" => F::Total,
+            "refunded" => F::Refunded,
+            "net" => F::Net,
+            "placedAt" => F::PlacedAt,
+            "updatedAt" => F::UpdatedAt,
+            _ => return None,
+        })
+    }
+    fn value(&self, field: OrderField) -> Scalar<'_> {
+        use OrderField as F;
+        let o = &self.0;
+        let money = |minor| Scalar::Minor(minor, &o.currency);
+        match field {
+            F::Id => Scalar::Value(encode(Kind::Order, o.id).to_value()),
+            F::CustomerId => Scalar::Value(encode(Kind::Customer, o.customer_id).to_value()),
+            F::OrderNumber => Scalar::Str(&o.order_number),
+            F::ExternalRef => o.external_ref.as_deref().into(),
+            F::Status => Scalar::Value(OrderStatus::from(o.status).to_value()),
+            F::Channel => Scalar::Value(OrderChannel::from(o.channel).to_value()),
+            F::CurrencyCode => Scalar::Str(&o.currency),
+            F::Subtotal => money(o.subtotal),
+            F::Discount => money(o.discount),
+            F::Tax => money(o.tax),
+            F::Total => money(o.total),
+            F::Refunded => money(o.refunded),
+            F::Net => money(o.total - o.refunded),
+            F::PlacedAt => Scalar::Value(o.placed_at.to_value()),
+            F::UpdatedAt => Scalar::Value(o.updated_at.to_value()),
+        }
+    }
+    fn has_children(name: &str) -> bool {
+        name == "lines"
+    }
+    fn children<'a>(
+        ctx: &'a ContextSelectionSet<'a>,
+        field: &'a Positioned<Field>,
+        orders: Vec<&'a Order>,
+    ) -> BoxFuture<'a, Option<Vec<String>>> {
+        Box::pin(async move {
+            let loaders = ctx.data::<crate::read::loaders::Loaders>().ok()?;
+            let ids: Vec<i64> = orders.iter().map(|o| o.0.id).collect();
+            pages_below(
+                ctx,
+                field,
+                &loaders.order_lines,
+                &ids,
+                Total::OrderLines,
+                |i, line| OrderLine::new(line, &orders[i].0.currency),
+            )
+            .await
+        })
     }
 }
 

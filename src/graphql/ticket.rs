@@ -1,15 +1,17 @@
 //! Support tickets and their conversations.
 
 use async_graphql::InputType as _;
-use async_graphql::{Context, ID, Object, SimpleObject};
+use async_graphql::parser::types::Field;
+use async_graphql::{Context, ContextSelectionSet, ID, Object, Positioned, SimpleObject};
 use c360_entity::{ticket, ticket_message};
 use chrono::{DateTime, Utc};
+use futures_util::future::BoxFuture;
 
 use super::connection::{Total, child_page};
 use super::context::{begin_write, loaders, state};
 use super::enums::{AuthorKind, TicketChannel, TicketPriority, TicketStatus};
 use super::ids::{Kind, decode, encode};
-use super::leaves::{Leaf, Leaves, Scalar};
+use super::leaves::{Leaf, Leaves, Scalar, pages_below};
 use super::limits::page_cost;
 use crate::auth::Domain;
 use crate::service::tickets;
@@ -124,6 +126,98 @@ impl From<ticket_message::Model> for TicketMessage {
             body: m.body,
             created_at: m.created_at,
         }
+    }
+}
+
+#[derive(Clone, Copy)]
+pub enum TicketField {
+    Id,
+    CustomerId,
+    Subject,
+    Status,
+    Priority,
+    Channel,
+    CreatedAt,
+    UpdatedAt,
+    FirstReplyAt,
+    SolvedAt,
+    FirstReplyMinutes,
+    ResolutionMinutes,
+    Satisfaction,
+}
+
+impl Leaf for Ticket {
+    type Field = TicketField;
+    fn field(name: &str) -> Option<TicketField> {
+        use TicketField as F;
+        Some(match name {
+            "id" => F::Id,
+            "customerId" => F::CustomerId,
+            "subject" => F::Subject,
+            "status" => F::Status,
+            "priority" => F::Priority,
+            "channel" => F::Channel,
+            "createdAt" => F::CreatedAt,
+            "updatedAt" => F::UpdatedAt,
+            "firstReplyAt" => F::FirstReplyAt,
+            "solvedAt" => F::SolvedAt,
+            "firstReplyMinutes" => F::FirstReplyMinutes,
+            "resolutionMinutes" => F::ResolutionMinutes,
+            "satisfaction" => F::Satisfaction,
+            _ => return None,
+        })
+    }
+    fn value(&self, field: TicketField) -> Scalar<'_> {
+        use TicketField as F;
+        let t = &self.0;
+        let minutes = |to| minutes_between(t.created_at, to).map_or(Scalar::Null, Scalar::Int);
+        match field {
+            F::Id => Scalar::Value(encode(Kind::Ticket, t.id).to_value()),
+            F::CustomerId => Scalar::Value(encode(Kind::Customer, t.customer_id).to_value()),
+            F::Subject => Scalar::Str(&t.subject),
+            F::Status => Scalar::Value(TicketStatus::from(t.status).to_value()),
+            F::Priority => Scalar::Value(TicketPriority::from(t.priority).to_value()),
+            F::Channel => Scalar::Value(TicketChannel::from(t.channel).to_value()),
+            F::CreatedAt => Scalar::Value(t.created_at.to_value()),
+            F::UpdatedAt => Scalar::Value(t.updated_at.to_value()),
+            F::FirstReplyAt => Scalar::of(t.first_reply_at),
+            F::SolvedAt => Scalar::of(t.solved_at),
+            F::FirstReplyMinutes => minutes(t.first_reply_at),
+            F::ResolutionMinutes => minutes(t.solved_at),
+            F::Satisfaction => match t.satisfaction_score {
+                None => Scalar::Null,
+                Some(score) => Scalar::Object(
+                    "Satisfaction",
+                    vec![
+                        ("score", Scalar::Int(score.into())),
+                        ("comment", t.satisfaction_comment.as_deref().into()),
+                        ("ratedAt", Scalar::of(t.satisfaction_at)),
+                    ],
+                ),
+            },
+        }
+    }
+    fn has_children(name: &str) -> bool {
+        name == "messages"
+    }
+    fn children<'a>(
+        ctx: &'a ContextSelectionSet<'a>,
+        field: &'a Positioned<Field>,
+        tickets: Vec<&'a Ticket>,
+    ) -> BoxFuture<'a, Option<Vec<String>>> {
+        Box::pin(async move {
+            let loaders = ctx.data::<crate::read::loaders::Loaders>().ok()?;
+            let ids: Vec<i64> = tickets.iter().map(|t| t.0.id).collect();
+            pages_below(
+                ctx,
+                field,
+                &loaders.ticket_messages,
+                &ids,
+                Total::TicketMessages,
+                |_, m| TicketMessage::from(m),
+            )
+            .await
+        })
     }
 }
 

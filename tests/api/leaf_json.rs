@@ -16,7 +16,10 @@ use crate::helpers::{TestApp, gid};
 /// Every field of every leaf type, at every level of a connection.
 const EVERY_FIELD: &str = r#"query Every($n: Int!) {
   customers(first: $n, orderBy: { field: CREATED_AT, direction: ASC }) { edges { node { id
-    orders(first: 5) { edges { node { orderNumber
+    orders(first: 5) { totalCount pageInfo { hasNextPage endCursor } edges { cursor node {
+      __typename id customerId orderNumber externalRef status channel currencyCode
+      subtotal { amount currencyCode } discount { amount } tax { __typename amount }
+      total { amount currencyCode } refunded { amount } net { currencyCode amount } placedAt updatedAt
       lines(first: 3) {
         __typename totalCount
         pageInfo { __typename hasPreviousPage hasNextPage startCursor endCursor }
@@ -24,7 +27,9 @@ const EVERY_FIELD: &str = r#"query Every($n: Int!) {
           __typename sku productName quantity category
           unitPrice { __typename amount currencyCode } total { currencyCode amount } } }
         nodes { sku total { amount } } } } } }
-    tickets(first: 5) { edges { node { subject
+    tickets(first: 5) { nodes { subject messages { totalCount } } edges { node {
+      __typename id customerId subject status priority channel createdAt updatedAt firstReplyAt
+      solvedAt firstReplyMinutes resolutionMinutes satisfaction { __typename score comment ratedAt }
       messages(first: 2) {
         totalCount pageInfo { hasNextPage endCursor }
         edges { cursor node { __typename authorKind authorName body createdAt } } } } } }
@@ -91,6 +96,23 @@ const SHAPES: &[(&str, &str)] = &[
           lines(first: 2) { edges { node { sku product { sku } } } } } } } } }"#,
     ),
     (
+        "a ticket field that reads the clock",
+        r#"query Breached($id: ID!) { customer(id: $id) { tickets(first: 3) { edges { node { subject firstReplyBreached
+          messages { edges { node { body } } } } } } } }"#,
+    ),
+    (
+        "lists below lists with their own pages",
+        r#"query Below($id: ID!, $yes: Boolean!) { customer(id: $id) { orders(first: 4) { edges { node { orderNumber
+          first: lines(first: 1) { pageInfo { hasNextPage } edges { node { sku } } }
+          rest: lines(first: 2, after: "bnx8MQ") { edges { cursor node { quantity } } } } } }
+          tickets(first: 2) { edges { node { satisfaction { score s: score } messages(first: 1) @include(if: $yes) { totalCount } } } } } }"#,
+    ),
+    (
+        "a page argument the list refuses",
+        r#"query Refused($id: ID!) { customer(id: $id) { orders(first: 2) { edges { node { orderNumber
+          lines(first: -3) { edges { node { sku } } } } } } tickets { edges { node { messages(after: "bogus") { totalCount } } } } } }"#,
+    ),
+    (
         "empty lists",
         r#"query Empty($id: ID!) { customer(id: $id) { reviews(first: 0) { totalCount pageInfo { startCursor endCursor hasNextPage } edges { cursor } nodes { id } } } }"#,
     ),
@@ -151,7 +173,13 @@ both_stores! {
         let both = (&app, &executor);
         let staff = app.staff();
 
+        let (before_json, before_executor) = (app.sql_statements().await, executor.sql_statements().await);
         let every = same("every field", both, EVERY_FIELD, json!({ "n": 25 }), &staff).await;
+        // The written lists load what the executor loads, level by level.
+        assert_eq!(
+            app.sql_statements().await - before_json,
+            executor.sql_statements().await - before_executor
+        );
         // The written lists keep the selection's order.
         let (_, text) = raw(&app, EVERY_FIELD, &json!({ "n": 25 }), &staff).await;
         assert!(

@@ -172,7 +172,7 @@ impl Customer {
         ctx: &Context<'_>,
         #[graphql(desc = "Page size, at most 100 (default 20).")] first: Option<i32>,
         after: Option<String>,
-    ) -> async_graphql::Result<Option<Conn<OrderNode>>> {
+    ) -> async_graphql::Result<Option<Leaves<OrderNode>>> {
         let id = self.0.id;
         child_page(
             &loaders(ctx)?.orders,
@@ -183,7 +183,7 @@ impl Customer {
             OrderNode,
         )
         .await
-        .map(Some)
+        .map(|conn| Some(Leaves(conn)))
     }
 
     /// Support tickets, newest first.
@@ -196,7 +196,7 @@ impl Customer {
         ctx: &Context<'_>,
         #[graphql(desc = "Page size, at most 100 (default 20).")] first: Option<i32>,
         after: Option<String>,
-    ) -> async_graphql::Result<Option<Conn<Ticket>>> {
+    ) -> async_graphql::Result<Option<Leaves<Ticket>>> {
         let id = self.0.id;
         child_page(
             &loaders(ctx)?.tickets,
@@ -207,7 +207,7 @@ impl Customer {
             Ticket,
         )
         .await
-        .map(Some)
+        .map(|conn| Some(Leaves(conn)))
     }
 
     /// Product reviews, newest first.
