@@ -7,9 +7,26 @@
 //! floor: the very statements the gateway issued for the same requests,
 //! replayed on one connection per worker without GraphQL.
 //!
-//! With `--postgraphile-url`, the scenario `postgraphile-profile` sends the
-//! profile, written in PostGraphile's generated schema, to a PostGraphile
-//! serving the same PostgreSQL database (`bench/postgraphile/run.sh`).
+//! With `--postgraphile-url`, the scenarios `postgraphile-profile` and
+//! `postgraphile-list` send the profile and the list, written in
+//! PostGraphile's generated schema, to a PostGraphile serving the same
+//! PostgreSQL database (`bench/postgraphile/run.sh`). Named with its c360
+//! counterpart (`profile`, `list`), each runs right after it at each
+//! concurrency, and a second table compares the two: req/s, p50 and p99 of
+//! both, their ratio, and c360 against the floor.
+//!
+//! With `--rounds N`, each scenario is measured N times at each
+//! concurrency, c360's and its PostGraphile counterpart's alternating, and
+//! the tables show each scenario's median round by req/s, with the ratio of
+//! every round beside it. One command measures the whole comparison:
+//!
+//! ```sh
+//! bench/postgraphile/run.sh &
+//! ./target/release/c360-bench --store postgres --customers 100000 \
+//!   --scenario profile,postgraphile-profile,list,postgraphile-list \
+//!   --postgraphile-url http://127.0.0.1:5678/graphql \
+//!   --concurrency 1,16,64 --rounds 3 --duration 8s --warmup 2s
+//! ```
 //!
 //! The scenario `segment-track` sends no requests: it times a tracked
 //! segment's fill and re-evaluations in-process and reports events per
@@ -85,7 +102,10 @@ pub struct Args {
     #[arg(long, value_delimiter = ',', default_value = "1,16,64")]
     pub concurrency: Vec<usize>,
     /// Scenarios to run. `writes` adds orders and ledger rows to the data
-    /// set, so it is left out unless asked for.
+    /// set, so it is left out unless asked for. A PostGraphile scenario named
+    /// with its c360 counterpart (`profile` and `postgraphile-profile`,
+    /// `list` and `postgraphile-list`) runs right after it at each
+    /// concurrency, and the two are compared in a table of their own.
     #[arg(
         long,
         value_enum,
@@ -99,6 +119,12 @@ pub struct Args {
     /// Unmeasured warm-up before each measurement.
     #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
     pub warmup: Duration,
+    /// Measurements of each scenario at each concurrency, back to back (a
+    /// c360 scenario, then its PostGraphile counterpart, in each round). The
+    /// tables show each scenario's median round by req/s, and the
+    /// comparison of c360 with PostGraphile the ratio of every round.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub rounds: u32,
     /// Where the SQLite data set lives (kept between runs).
     #[arg(long, default_value = "target/bench")]
     pub data_dir: std::path::PathBuf,
@@ -120,8 +146,9 @@ pub struct Args {
     /// e.g. a `CREATE DATABASE … TEMPLATE` copy for the writes.
     #[arg(long)]
     pub pg_database: Option<String>,
-    /// A PostGraphile serving the PostgreSQL data set, for the scenario
-    /// `postgraphile-profile`, e.g. `http://127.0.0.1:5678/graphql`.
+    /// A PostGraphile serving the PostgreSQL data set, for the scenarios
+    /// `postgraphile-profile` and `postgraphile-list`, e.g.
+    /// `http://127.0.0.1:5678/graphql` (`bench/postgraphile/run.sh`).
     #[arg(long, env = "C360_BENCH_POSTGRAPHILE_URL")]
     pub postgraphile_url: Option<String>,
     /// Re-seed even when a data set of the right size exists.
@@ -138,12 +165,10 @@ pub struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    if args
-        .scenario
-        .contains(&scenario::Scenario::PostgraphileProfile)
+    if let Some(s) = args.scenario.iter().find(|s| s.is_postgraphile())
         && args.postgraphile_url.is_none()
     {
-        anyhow::bail!("postgraphile-profile needs --postgraphile-url");
+        anyhow::bail!("{} needs --postgraphile-url", s.name());
     }
     if args.scenario.contains(&scenario::Scenario::Import) {
         let rows = import::run(&args).await?;
@@ -160,6 +185,7 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     let mut rows = Vec::new();
+    let mut comparisons = Vec::new();
     let mut tracked = Vec::new();
     let mut clv_fits = Vec::new();
     let mut bursts = Vec::new();
@@ -188,6 +214,7 @@ async fn main() -> anyhow::Result<()> {
             clv_fits.push(row);
         }
         let server = server::Server::start(&args, &prepared).await?;
+        let mut done = Vec::new();
         for scenario in &args.scenario {
             if matches!(
                 scenario,
@@ -213,65 +240,84 @@ async fn main() -> anyhow::Result<()> {
                 bursts.push(burst);
                 continue;
             }
-            let target = match (scenario, &args.postgraphile_url) {
-                (scenario::Scenario::PostgraphileProfile, _) if kind != StoreKind::Postgres => {
-                    eprintln!("postgraphile-profile runs on PostgreSQL only; skipped on {kind:?}");
-                    continue;
-                }
-                (scenario::Scenario::PostgraphileProfile, Some(url)) => {
-                    postgraphile::target(url, server.client.clone()).await?
-                }
-                _ => server.target(scenario.caller()),
-            };
-            // The server combines a level's page statements on PostgreSQL
-            // while other requests execute (`C360_COMBINE_PAGES=auto`): the
-            // floor replays what it issues alone at concurrency 1 and what it
-            // issues combined above.
-            let samples = if args.no_floor || !scenario.has_floor() {
-                None
-            } else {
-                let alone = floor::capture(
-                    &prepared,
-                    *scenario,
-                    &workload,
-                    args.seed,
-                    CombinePages::Never,
-                )
-                .await?;
-                let busy = floor::capture(
-                    &prepared,
-                    *scenario,
-                    &workload,
-                    args.seed,
-                    CombinePages::Always,
-                )
-                .await?;
-                Some((alone, busy))
-            };
-            for &concurrency in &args.concurrency {
-                let gateway = load::run(&args, &target, *scenario, concurrency, &workload).await?;
-                let floor = match &samples {
-                    Some((alone, busy)) => {
-                        let s = if concurrency > 1 { busy } else { alone };
-                        Some(floor::run(&args, &prepared, s, concurrency).await?)
-                    }
-                    None => None,
-                };
-                let row = report::Row {
-                    store: kind,
-                    scenario: *scenario,
-                    concurrency,
-                    gateway,
-                    floor,
-                };
-                eprintln!("{}", row.markdown());
-                rows.push(row);
+            if done.contains(scenario) {
+                continue;
             }
+            // c360's scenario first, then its PostGraphile counterpart when
+            // both are named.
+            let mut group = vec![*scenario];
+            if let Some(other) = scenario.counterpart()
+                && args.scenario.contains(&other)
+            {
+                group.push(other);
+                group.sort_by_key(|s| s.is_postgraphile());
+            }
+            done.extend(group.iter().copied());
+            let mut sides = Vec::new();
+            for scenario in group {
+                sides.push(Side::new(&args, &prepared, &server, &workload, scenario).await?);
+            }
+            let sides: Vec<Side> = sides.into_iter().flatten().collect();
+            let mut measured: Vec<Vec<report::Row>> = sides.iter().map(|_| Vec::new()).collect();
+            for &concurrency in &args.concurrency {
+                let mut rounds: Vec<Vec<load::Measured>> =
+                    sides.iter().map(|_| Vec::new()).collect();
+                for round in 1..=args.rounds {
+                    for (side, runs) in sides.iter().zip(&mut rounds) {
+                        let gateway =
+                            load::run(&args, &side.target, side.scenario, concurrency, &workload)
+                                .await?;
+                        if args.rounds > 1 {
+                            let row = report::Row {
+                                store: kind,
+                                scenario: side.scenario,
+                                concurrency,
+                                gateway: gateway.clone(),
+                                floor: None,
+                            };
+                            eprintln!("round {round} of {}: {}", args.rounds, row.markdown());
+                        }
+                        runs.push(gateway);
+                    }
+                }
+                for ((side, runs), rows) in sides.iter().zip(&rounds).zip(&mut measured) {
+                    let floor = match &side.samples {
+                        Some((alone, busy)) => {
+                            let s = if concurrency > 1 { busy } else { alone };
+                            Some(floor::run(&args, &prepared, s, concurrency).await?)
+                        }
+                        None => None,
+                    };
+                    let row = report::Row {
+                        store: kind,
+                        scenario: side.scenario,
+                        concurrency,
+                        gateway: report::median(runs).cloned().unwrap_or_default(),
+                        floor,
+                    };
+                    eprintln!("{}", row.markdown());
+                    rows.push(row);
+                }
+                if let [c360, postgraphile] = sides.as_slice() {
+                    comparisons.push(report::Comparison {
+                        scenario: c360.scenario,
+                        counterpart: postgraphile.scenario,
+                        concurrency,
+                        c360: rounds[0].clone(),
+                        postgraphile: rounds[1].clone(),
+                        floor: measured[0].last().and_then(|r| r.floor.clone()),
+                    });
+                }
+            }
+            rows.extend(measured.into_iter().flatten());
         }
         server.stop().await;
     }
     if !rows.is_empty() {
         println!("{}", report::table(&rows));
+    }
+    if !comparisons.is_empty() {
+        println!("\n{}", report::comparison_tables(&comparisons));
     }
     if !tracked.is_empty() {
         println!("{}", track::HEADER);
@@ -298,4 +344,60 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// One scenario as measured: where its requests go, and the statements its
+/// floor replays.
+struct Side<'a> {
+    scenario: scenario::Scenario,
+    target: load::Target<'a>,
+    /// What the server issues alone (concurrency 1) and combined (above).
+    samples: Option<(floor::Samples, floor::Samples)>,
+}
+
+impl<'a> Side<'a> {
+    /// `None` for a PostGraphile scenario on SQLite, which PostGraphile
+    /// does not serve.
+    async fn new(
+        args: &Args,
+        prepared: &store::Prepared,
+        server: &'a server::Server,
+        workload: &scenario::Workload,
+        scenario: scenario::Scenario,
+    ) -> anyhow::Result<Option<Side<'a>>> {
+        let target = if !scenario.is_postgraphile() {
+            server.target(scenario.caller())
+        } else if prepared.kind != StoreKind::Postgres {
+            eprintln!(
+                "{} runs on PostgreSQL only; skipped on {:?}",
+                scenario.name(),
+                prepared.kind
+            );
+            return Ok(None);
+        } else {
+            let url = args
+                .postgraphile_url
+                .as_deref()
+                .ok_or_else(|| anyhow::anyhow!("{} needs --postgraphile-url", scenario.name()))?;
+            postgraphile::target(url, server.client.clone(), scenario, workload).await?
+        };
+        // The server combines a level's page statements on PostgreSQL
+        // while other requests execute (`C360_COMBINE_PAGES=auto`): the
+        // floor replays what it issues alone at concurrency 1 and what it
+        // issues combined above.
+        let samples = if args.no_floor || !scenario.has_floor() {
+            None
+        } else {
+            let capture =
+                |combine| floor::capture(prepared, scenario, workload, args.seed, combine);
+            let alone = capture(CombinePages::Never).await?;
+            let busy = capture(CombinePages::Always).await?;
+            Some((alone, busy))
+        };
+        Ok(Some(Side {
+            scenario,
+            target,
+            samples,
+        }))
+    }
 }

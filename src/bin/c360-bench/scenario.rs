@@ -1,5 +1,6 @@
 //! The requests each scenario sends, with a random customer each time.
 
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use clap::ValueEnum;
@@ -31,6 +32,10 @@ pub enum Scenario {
     /// The profile in PostGraphile's generated schema, sent to
     /// `--postgraphile-url` instead of c360 (PostgreSQL only).
     PostgraphileProfile,
+    /// The list in PostGraphile's generated schema: `allCustomers(first: 50)`
+    /// from the same instant with the same nesting, sent to
+    /// `--postgraphile-url` (PostgreSQL only).
+    PostgraphileList,
     /// The four-clause segment tracked: its fill and re-evaluations timed
     /// in-process, no requests (`track`). Adds events to the outbox, so it
     /// is left out unless named.
@@ -71,6 +76,10 @@ pub struct Workload {
     /// writes scenario redeems from them only, so a redemption never meets
     /// an empty balance (CONFLICT) and really writes.
     pub redeemable: Vec<i64>,
+    /// The digest PostGraphile writes into cursors of `allCustomers` in the
+    /// list's order, learnt from PostGraphile itself: `postgraphile-list`
+    /// starts its pages at cursors built with it.
+    pub postgraphile_cursor: OnceLock<String>,
     /// Makes every externalRef and idempotency key of this run new.
     run: u64,
     next: AtomicU64,
@@ -88,6 +97,7 @@ impl Workload {
         Workload {
             customers,
             redeemable,
+            postgraphile_cursor: OnceLock::new(),
             run,
             next: AtomicU64::new(0),
         }
@@ -119,7 +129,7 @@ const PROFILE: &str = r#"query Profile($id: ID!) {
   }
 }"#;
 
-const LIST: &str = r#"query List($before: DateTime!) {
+pub const LIST: &str = r#"query List($before: DateTime!) {
   customers(first: 50, filter: { createdBefore: $before }) { edges { node {
     id email firstName lastName tags
     stats { ordersCount lifetimeValue { amount } lastOrderAt }
@@ -178,6 +188,7 @@ impl Scenario {
             Scenario::SegmentPage => "segment-page",
             Scenario::Writes => "writes",
             Scenario::PostgraphileProfile => "postgraphile-profile",
+            Scenario::PostgraphileList => "postgraphile-list",
             Scenario::SegmentTrack => "segment-track",
             Scenario::WebhooksBurst => "webhooks-burst",
             Scenario::LiveLatency => "live-latency",
@@ -189,8 +200,25 @@ impl Scenario {
     pub fn caller(self) -> Caller {
         match self {
             Scenario::Writes => Caller::Partner,
-            Scenario::PostgraphileProfile => Caller::Anonymous,
+            Scenario::PostgraphileProfile | Scenario::PostgraphileList => Caller::Anonymous,
             _ => Caller::Staff,
+        }
+    }
+
+    /// Whether it is sent to `--postgraphile-url` rather than to c360.
+    pub fn is_postgraphile(self) -> bool {
+        self.caller() == Caller::Anonymous
+    }
+
+    /// The scenario asking the other server for the same rows: c360's
+    /// scenario for PostGraphile's and the other way round.
+    pub fn counterpart(self) -> Option<Scenario> {
+        match self {
+            Scenario::Profile => Some(Scenario::PostgraphileProfile),
+            Scenario::PostgraphileProfile => Some(Scenario::Profile),
+            Scenario::List => Some(Scenario::PostgraphileList),
+            Scenario::PostgraphileList => Some(Scenario::List),
+            _ => None,
         }
     }
 
@@ -202,6 +230,7 @@ impl Scenario {
             self,
             Scenario::Writes
                 | Scenario::PostgraphileProfile
+                | Scenario::PostgraphileList
                 | Scenario::ProfileTrusted
                 | Scenario::SegmentTrack
                 | Scenario::WebhooksBurst
@@ -224,12 +253,10 @@ impl Scenario {
                 "variables": { "id": format!("gid://c360/Customer/{pick}") },
             }),
             Scenario::List => {
-                // Customers were added over about three years; a random
-                // instant in that span starts a random page.
-                let span_secs = 3 * 365 * 24 * 3600;
-                let back = (pick * span_secs) / w.customers.max(1);
-                let before = chrono::Utc::now() - chrono::Duration::seconds(back as i64);
-                json!({ "query": LIST, "variables": { "before": before.to_rfc3339() } })
+                let before = list_start(pick, w.customers);
+                json!({ "query": LIST, "variables": {
+                    "before": before.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                } })
             }
             Scenario::SegmentCount => {
                 json!({ "query": SEGMENT_COUNT, "variables": { "q": SEGMENT } })
@@ -263,6 +290,11 @@ impl Scenario {
                 "query": crate::postgraphile::PROFILE,
                 "variables": { "id": pick },
             }),
+            Scenario::PostgraphileList => {
+                let digest = w.postgraphile_cursor.get().map_or("", String::as_str);
+                let after = crate::postgraphile::list_cursor(digest, list_start(pick, w.customers));
+                json!({ "query": crate::postgraphile::LIST, "variables": { "after": after } })
+            }
             // Measured in-process (`track`): nothing is sent. Counting the
             // members is the closest request.
             Scenario::SegmentTrack => {
@@ -281,6 +313,16 @@ impl Scenario {
             }
         }
     }
+}
+
+/// Where a list page starts: customers were added over about three years,
+/// and a random instant in that span starts a random page. c360's list and
+/// PostGraphile's both send it in whole microseconds, PostgreSQL's
+/// precision, so that both compare with the same instant.
+fn list_start(pick: u64, customers: u64) -> chrono::DateTime<chrono::Utc> {
+    let span_secs = 3 * 365 * 24 * 3600;
+    let back = (pick * span_secs) / customers.max(1);
+    chrono::Utc::now() - chrono::Duration::seconds(back as i64)
 }
 
 /// The trusted-document manifest the bench's server loads: the profile.
