@@ -370,3 +370,32 @@ each_store! {
         assert_ne!(other, watched);
     }
 }
+
+each_store! {
+    /// Lists written as JSON reach a WebSocket client as they reach an HTTP one.
+    async fn written_lists_answer_over_websocket_as_over_http(store: StoreKind) {
+        let app = gateway(store).await;
+        app.seed(3).await;
+        let id = app
+            .scalar("SELECT customer_id FROM orders GROUP BY customer_id ORDER BY COUNT(*) DESC, customer_id LIMIT 1")
+            .await;
+        let query = "query($id: ID!) { customer(id: $id) { orders(first: 3) { totalCount edges { cursor node { orderNumber total { amount } lines { edges { node { sku quantity } } } } } } } }";
+        let variables = json!({ "id": gid(id) });
+        let over_http = app.query(query, variables.clone()).await;
+        assert!(over_http["customer"]["orders"]["totalCount"].as_i64() > Some(0), "{over_http}");
+        let written = || async {
+            let text = app.metrics_text().await;
+            text.lines()
+                .find_map(|l| l.strip_prefix("c360_graphql_leaf_lists_total{path=\"json\"} ")?.parse::<u64>().ok())
+                .expect("the written lists' counter")
+        };
+        let before = written().await;
+        let mut ws = connected(&app, &app.staff()).await;
+        send(&mut ws, json!({ "type": "subscribe", "id": "q", "payload": { "query": query, "variables": variables } })).await;
+        let answer = next(&mut ws).await;
+        assert_eq!(answer["type"], "next", "{answer}");
+        assert_eq!(answer["payload"]["data"], over_http);
+        assert_eq!(next(&mut ws).await, json!({ "type": "complete", "id": "q" }));
+        assert_eq!(written().await, before + 1, "the orders were written as JSON");
+    }
+}
