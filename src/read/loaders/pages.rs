@@ -343,13 +343,20 @@ mod tests {
     fn first_pages_reuse_their_text_with_new_values() {
         for backend in [DbBackend::Postgres, DbBackend::Sqlite] {
             PageLoader::<OrderLines>::first_pages(backend, &[7, 8, 9], 20);
-            let key = (TypeId::of::<OrderLines>(), backend == DbBackend::Postgres, 3);
+            let key = (
+                TypeId::of::<OrderLines>(),
+                backend == DbBackend::Postgres,
+                3,
+            );
             let kept = FIRST_PAGE_SQL
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .get(&key)
                 .cloned();
-            assert!(matches!(kept, Some(Some(_))), "{backend:?}: the text is kept");
+            assert!(
+                matches!(kept, Some(Some(_))),
+                "{backend:?}: the text is kept"
+            );
             let reused = PageLoader::<OrderLines>::first_pages(backend, &[1, 2, 3], 5);
             let built = StatementBuilder::build(
                 &PageLoader::<OrderLines>::statement(&[1, 2, 3], 5, None, false),
