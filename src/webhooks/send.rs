@@ -465,14 +465,21 @@ async fn record(
             ));
         }
     }
-    webhook_delivery::Entity::update(row).exec(db).await?;
+    // The delivery and the endpoint's health change together: a reader
+    // never sees a delivered attempt on an endpoint still failing.
+    let txn = crate::db::begin_write(db).await?;
+    webhook_delivery::Entity::update(row).exec(&txn).await?;
     let mut health = webhook_endpoint::Entity::update_many()
         .filter(webhook_endpoint::Column::Id.eq(endpoint.id));
     if success {
-        health = health.col_expr(
-            webhook_endpoint::Column::FailingSince,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        );
+        // Cleared in the store, not by the endpoint read before the post:
+        // another delivery may have failed meanwhile.
+        health = health
+            .col_expr(
+                webhook_endpoint::Column::FailingSince,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .filter(webhook_endpoint::Column::FailingSince.is_not_null());
     } else {
         // The first failure of a run starts it; later ones keep its start.
         health = health.col_expr(
@@ -495,10 +502,8 @@ async fn record(
             )
             .filter(webhook_endpoint::Column::DisabledAt.is_null());
     }
-    if success && endpoint.failing_since.is_none() {
-        return Ok(());
-    }
-    health.exec(db).await?;
+    health.exec(&txn).await?;
+    txn.commit().await?;
     Ok(())
 }
 
