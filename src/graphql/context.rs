@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
-use async_graphql::Context;
+use async_graphql::{Context, context::ContextBase};
 use sea_orm::DatabaseConnection;
 
 use crate::app::AppState;
@@ -17,7 +17,7 @@ use crate::db::replicas::Reader;
 use crate::error::AppError;
 use crate::read::loaders::Loaders;
 
-pub fn identity<'a>(ctx: &Context<'a>) -> &'a Identity {
+pub fn identity<'a, T>(ctx: &ContextBase<'a, T>) -> &'a Identity {
     ctx.data_opt::<Identity>().unwrap_or(&Identity::Anonymous)
 }
 
@@ -68,7 +68,7 @@ impl PiiReads {
 }
 
 /// Notes that `principal` read customer `customer_id`'s PII unmasked.
-pub fn note_pii_read(ctx: &Context<'_>, principal: &Principal, customer_id: i64) {
+pub fn note_pii_read<T>(ctx: &ContextBase<'_, T>, principal: &Principal, customer_id: i64) {
     if !audits_pii_read(principal) {
         return;
     }

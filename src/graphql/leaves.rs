@@ -1,13 +1,17 @@
 //! Lists whose items hold only values of their own rows and lists below them
 //! (orders and their lines, tickets and their messages, ledger rows, reviews,
-//! NPS answers), written into the response as one JSON text instead of
-//! resolved field by field.
+//! referrals, NPS answers, and pages of customers: `customer::written`),
+//! written into the response as one JSON text instead of resolved field by
+//! field.
 //!
 //! async-graphql resolves every field of every item as a future of its own,
 //! with a context, an extension hook and a `Value` to hold the result, and the
 //! response is serialised from those values afterwards. For the items of these
 //! lists that is most of a profile page's fields, and none of them needs it:
-//! each field is a value of the row, with no guard, mask or error. A
+//! each field is a value of the row, with no error; what depends on the
+//! caller (a PII mask, a guard) is decided once for the list ([`Env`],
+//! [`Leaf::writable`]), and a guard that refuses sends the list to the
+//! executor, which answers with the error. A
 //! connection of such items whose selection is plain fields (no fragment or
 //! directive below it, no argument but a list's page, each response key once)
 //! is written here from the rows in one pass, in the order the selection asks
@@ -34,9 +38,16 @@ use async_graphql::{ContextSelectionSet, Name, OutputType, Positioned, ServerRes
 use async_graphql_value::RAW_VALUE_TOKEN;
 use futures_util::future::{BoxFuture, join_all};
 
+use std::sync::Mutex;
+
+use async_graphql::context::ContextBase;
+use chrono::{DateTime, Utc};
+
 use super::connection::{Conn, Total, conn_of};
+use super::context::{identity as identity_of, note_pii_read, sees_pii};
 use super::money::Money;
 use crate::app::AppState;
+use crate::auth::{Identity, Principal};
 use crate::read::loaders::{ChildList, PageKey, PageLoader};
 use crate::read::pagination::{Cursor, decode_cursor, page_size};
 
@@ -53,6 +64,61 @@ pub enum Scalar<'a> {
     Minor(i64, &'a str),
     /// An object of values (`Satisfaction`): its type name and its fields.
     Object(&'static str, Vec<(&'static str, Scalar<'a>)>),
+    /// An object of values computed when asked for, by field name (`None`:
+    /// not one of its fields).
+    Fields(&'static str, FieldsOf<'a>),
+}
+
+/// The fields of a [`Scalar::Fields`] object, by name.
+pub type FieldsOf<'a> = Box<dyn Fn(&str) -> Option<Scalar<'a>> + Send + 'a>;
+
+/// What a leaf's values may depend on besides its own row, read once for a
+/// whole list: the caller and the request's instant.
+pub struct Env<'c> {
+    pub state: &'c AppState,
+    /// The caller, when it sees PII unmasked.
+    pub pii: Option<&'c Principal>,
+    pub now: DateTime<Utc>,
+    /// Customers whose PII was written unmasked, noted for the audit once
+    /// the list is written.
+    shown: Mutex<Vec<i64>>,
+}
+
+impl<'c> Env<'c> {
+    fn of<T>(ctx: &ContextBase<'c, T>) -> Option<Env<'c>> {
+        let state = ctx.data::<AppState>().ok()?;
+        let pii = match identity_of(ctx) {
+            Identity::Authenticated(p) if sees_pii(p) => Some(p),
+            _ => None,
+        };
+        Some(Env {
+            state,
+            pii,
+            now: state.clock.now(),
+            shown: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Whether the caller sees customer `customer`'s PII unmasked; when it
+    /// does, the read is noted for the audit.
+    pub fn shows(&self, customer: i64) -> bool {
+        if self.pii.is_none() {
+            return false;
+        }
+        if let Ok(mut shown) = self.shown.lock() {
+            shown.push(customer);
+        }
+        true
+    }
+
+    /// Notes the PII shown for the audit, as the executor's fields do.
+    fn audit<T>(self, ctx: &ContextBase<'_, T>) {
+        let Some(principal) = self.pii else { return };
+        let shown = self.shown.into_inner().unwrap_or_else(|p| p.into_inner());
+        for customer in shown {
+            note_pii_read(ctx, principal, customer);
+        }
+    }
 }
 
 impl<'a> From<Option<&'a str>> for Scalar<'a> {
@@ -75,7 +141,23 @@ pub trait Leaf: OutputType + Sized {
     type Field: Copy + Send + Sync;
     /// The field called `name`, or `None` for one that needs the executor.
     fn field(name: &str) -> Option<Self::Field>;
-    fn value(&self, field: Self::Field) -> Scalar<'_>;
+    /// Whether the object value `field` has a field `name`, when selected.
+    fn has(_field: Self::Field, _name: &str) -> bool {
+        true
+    }
+    fn value<'a>(&'a self, env: &'a Env<'_>, field: Self::Field) -> Scalar<'a>;
+    /// Whether `fields` can be written for `items` as they are, checked
+    /// before anything below them is loaded; `false` leaves the whole page
+    /// to the executor (a field the caller may not read, a value the rows
+    /// read do not hold).
+    fn writable(
+        _ctx: &ContextSelectionSet<'_>,
+        _env: &Env<'_>,
+        _items: &[&Self],
+        _fields: &[Self::Field],
+    ) -> bool {
+        true
+    }
     /// Whether `name` is a list below each item that `children` writes.
     fn has_children(_name: &str) -> bool {
         false
@@ -177,6 +259,14 @@ async fn write_pages<N: Leaf>(
     plan: &[(Name, ConnField<'_, N::Field>)],
     conns: &[Conn<N>],
 ) -> Option<Vec<String>> {
+    let env = Env::of(ctx)?;
+    let items: Vec<&N> = conns
+        .iter()
+        .flat_map(|c| c.edges.iter().map(|e| &e.node))
+        .collect();
+    if !N::writable(ctx, &env, &items, &values_in(plan)) {
+        return None;
+    }
     let counted = plan.iter().any(|(_, f)| matches!(f, ConnField::TotalCount));
     let count_ctx = ctx.with_field(field);
     let totals = async {
@@ -190,10 +280,6 @@ async fn write_pages<N: Leaf>(
             .collect::<Option<Vec<i64>>>()
     };
     let below: Vec<&Positioned<Field>> = children_in(plan);
-    let items: Vec<&N> = conns
-        .iter()
-        .flat_map(|c| c.edges.iter().map(|e| &e.node))
-        .collect();
     let children = join_all(below.iter().map(|f| N::children(ctx, f, items.clone())));
     let (totals, children) = futures_util::join!(totals, children);
     let totals = totals?;
@@ -209,11 +295,13 @@ async fn write_pages<N: Leaf>(
             buf: Vec::with_capacity(256 + 128 * conn.edges.len()),
             children: &children,
             offset,
+            env: &env,
         };
         out.connection(conn, plan, totals.get(i).copied()).ok()?;
         offset += conn.edges.len();
         texts.push(String::from_utf8(out.buf).ok()?);
     }
+    env.audit(ctx);
     Some(texts)
 }
 
@@ -257,7 +345,8 @@ enum NodeField<'s, F> {
 
 enum SubField {
     Typename,
-    Named(Name),
+    /// A field of the object; an object itself when it has a selection.
+    Named(Name, Vec<(Name, SubField)>),
 }
 
 /// The fields of `set` as `each` plans them, or `None` when the selection
@@ -337,18 +426,54 @@ fn plan_node<N: Leaf>(set: &SelectionSet) -> Option<Vec<(Name, NodeField<'_, N::
         if sub.items.is_empty() {
             return Some(NodeField::Value(value));
         }
-        plan_fields(sub, |field| {
-            let name = plain(field)?;
-            if !field.node.selection_set.node.items.is_empty() {
-                return None;
-            }
-            Some(match name {
-                "__typename" => SubField::Typename,
-                _ => SubField::Named(field.node.name.node.clone()),
+        let sub = plan_object(sub)?;
+        sub.iter()
+            .all(|(_, f)| match f {
+                SubField::Named(name, _) => N::has(value, name),
+                SubField::Typename => true,
             })
-        })
-        .map(|sub| NodeField::Object(value, sub))
+            .then_some(NodeField::Object(value, sub))
     })
+}
+
+/// The selection of an object value: plain fields, objects of them.
+fn plan_object(set: &SelectionSet) -> Option<Vec<(Name, SubField)>> {
+    plan_fields(set, |field| {
+        let name = plain(field)?;
+        let sub = &field.node.selection_set.node;
+        Some(match name {
+            "__typename" => SubField::Typename,
+            _ if sub.items.is_empty() => SubField::Named(field.node.name.node.clone(), Vec::new()),
+            _ => SubField::Named(field.node.name.node.clone(), plan_object(sub)?),
+        })
+    })
+}
+
+/// The value fields `plan` selects on its items.
+fn values_in<F: Copy>(plan: &[(Name, ConnField<'_, F>)]) -> Vec<F> {
+    let of_node = |node: &[(Name, NodeField<'_, F>)]| -> Vec<F> {
+        node.iter()
+            .filter_map(|(_, f)| match f {
+                NodeField::Value(f) | NodeField::Object(f, _) => Some(*f),
+                _ => None,
+            })
+            .collect()
+    };
+    let mut values = Vec::new();
+    for (_, field) in plan {
+        match field {
+            ConnField::Nodes(node) => values.extend(of_node(node)),
+            ConnField::Edges(edge) => {
+                for (_, f) in edge {
+                    if let EdgeField::Node(node) = f {
+                        values.extend(of_node(node));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    values
 }
 
 /// The lists below the items that `plan` selects, in the order they appear.
@@ -385,13 +510,14 @@ struct Bail;
 /// of the response, with the written lists below its items.
 struct Out<'c> {
     buf: Vec<u8>,
+    env: &'c Env<'c>,
     /// Each list below the items, written for every item of the level.
     children: &'c [(&'c Positioned<Field>, Vec<String>)],
     /// Where this connection's items start among the level's items.
     offset: usize,
 }
 
-impl Out<'_> {
+impl<'c> Out<'c> {
     fn put(&mut self, value: &(impl serde::Serialize + ?Sized)) -> Result<(), Bail> {
         serde_json::to_writer(&mut self.buf, value).map_err(|_| Bail)
     }
@@ -475,8 +601,8 @@ impl Out<'_> {
     ) -> Result<(), Bail> {
         self.object(plan, |out, field| match field {
             NodeField::Typename => out.put(&*N::type_name()),
-            NodeField::Value(f) => out.scalar(node.value(*f)),
-            NodeField::Object(f, sub) => out.object_value(node.value(*f), sub),
+            NodeField::Value(f) => out.scalar(node.value(out.env, *f)),
+            NodeField::Object(f, sub) => out.object_value(node.value(out.env, *f), sub),
             NodeField::Children(field) => {
                 let (_, texts) = out
                     .children
@@ -500,13 +626,26 @@ impl Out<'_> {
             }
             Scalar::Object(typename, mut fields) => self.object(sub, |out, field| match field {
                 SubField::Typename => out.put(typename),
-                SubField::Named(name) => {
+                SubField::Named(name, sub) => {
                     let at = fields.iter().position(|(n, _)| *n == name.as_str());
                     let (_, value) = fields.swap_remove(at.ok_or(Bail)?);
-                    out.scalar(value)
+                    out.field_value(value, sub)
                 }
             }),
+            Scalar::Fields(typename, fields) => self.object(sub, |out, field| match field {
+                SubField::Typename => out.put(typename),
+                SubField::Named(name, sub) => out.field_value(fields(name).ok_or(Bail)?, sub),
+            }),
             _ => Err(Bail),
+        }
+    }
+
+    /// A field of an object value: a scalar, or an object with its selection.
+    fn field_value(&mut self, value: Scalar<'_>, sub: &[(Name, SubField)]) -> Result<(), Bail> {
+        if sub.is_empty() {
+            self.scalar(value)
+        } else {
+            self.object_value(value, sub)
         }
     }
 
@@ -518,11 +657,12 @@ impl Out<'_> {
     ) -> Result<(), Bail> {
         self.object(sub, |out, field| match field {
             SubField::Typename => out.put(&*<Money as OutputType>::type_name()),
-            SubField::Named(name) => match name.as_str() {
+            SubField::Named(name, sub) if sub.is_empty() => match name.as_str() {
                 "amount" => out.put(amount),
                 "currencyCode" => out.put(currency),
                 _ => Err(Bail),
             },
+            SubField::Named(..) => Err(Bail),
         })
     }
 
@@ -534,7 +674,9 @@ impl Out<'_> {
             Scalar::Null => self.put(&()),
             Scalar::Value(v) => self.put(&v),
             // An object selected without fields cannot pass validation.
-            Scalar::Money(_) | Scalar::Minor(..) | Scalar::Object(..) => Err(Bail),
+            Scalar::Money(_) | Scalar::Minor(..) | Scalar::Object(..) | Scalar::Fields(..) => {
+                Err(Bail)
+            }
         }
     }
 }

@@ -10,7 +10,7 @@ use super::connection::{Total, child_page};
 use super::context::{begin_write, loaders, state};
 use super::enums::{LoyaltyTier, LoyaltyTransactionKind, LoyaltyTransactionState};
 use super::ids::{Kind, decode, encode};
-use super::leaves::{Leaf, Leaves, Scalar};
+use super::leaves::{Env, Leaf, Leaves, Scalar};
 use super::limits::page_cost;
 use super::money::Money;
 use crate::auth::Domain;
@@ -210,7 +210,7 @@ impl Leaf for LoyaltyTransaction {
             _ => return None,
         })
     }
-    fn value(&self, field: LoyaltyTransactionField) -> Scalar<'_> {
+    fn value<'a>(&'a self, _env: &'a Env<'_>, field: LoyaltyTransactionField) -> Scalar<'a> {
         use LoyaltyTransactionField as F;
         let t = &self.0;
         match field {

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use super::context::begin_write;
 use super::enums::NpsChannel;
 use super::ids::{Kind, decode, encode};
-use super::leaves::{Leaf, Scalar};
+use super::leaves::{Env, Leaf, Scalar};
 use crate::auth::Domain;
 use crate::service::nps;
 
@@ -75,7 +75,7 @@ impl Leaf for NpsResponse {
             _ => return None,
         })
     }
-    fn value(&self, field: NpsResponseField) -> Scalar<'_> {
+    fn value<'a>(&'a self, _env: &'a Env<'_>, field: NpsResponseField) -> Scalar<'a> {
         use NpsResponseField as F;
         let r = &self.0;
         match field {

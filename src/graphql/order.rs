@@ -14,7 +14,7 @@ use super::context::{begin_write, loaders};
 use super::enums::{OrderChannel, OrderStatus};
 use super::federation::Product;
 use super::ids::{Kind, decode, encode};
-use super::leaves::{Leaf, Leaves, Scalar, pages_below};
+use super::leaves::{Env, Leaf, Leaves, Scalar, pages_below};
 use super::limits::page_cost;
 use super::money::Money;
 use super::store_credit::RefundDestination;
@@ -138,7 +138,7 @@ impl Leaf for Order {
             _ => return None,
         })
     }
-    fn value(&self, field: OrderField) -> Scalar<'_> {
+    fn value<'a>(&'a self, _env: &'a Env<'_>, field: OrderField) -> Scalar<'a> {
         use OrderField as F;
         let o = &self.0;
         let money = |minor| Scalar::Minor(minor, &o.currency);
@@ -239,7 +239,7 @@ impl Leaf for OrderLine {
             _ => return None,
         })
     }
-    fn value(&self, field: OrderLineField) -> Scalar<'_> {
+    fn value<'a>(&'a self, _env: &'a Env<'_>, field: OrderLineField) -> Scalar<'a> {
         match field {
             OrderLineField::Sku => Scalar::Str(&self.sku),
             OrderLineField::ProductName => Scalar::Str(&self.product_name),

@@ -4,10 +4,13 @@ use async_graphql::{Context, ID, Object};
 use c360_entity::referral;
 use chrono::{DateTime, Utc};
 
+use async_graphql::InputType as _;
+
 use super::context::{begin_write, identity, loaders};
 use super::customer::Customer;
 use super::enums::ReferralStatus;
 use super::ids::{Kind, decode, encode};
+use super::leaves::{Env, Leaf, Scalar};
 use crate::auth::{Domain, Identity, mask_email};
 use crate::service::referrals;
 
@@ -66,6 +69,76 @@ impl Referral {
             Some(id) => Customer::load(ctx, id).await,
             None => Ok(None),
         }
+    }
+}
+
+/// The fields of a referral that are values of its row.
+#[derive(Clone, Copy)]
+pub enum ReferralField {
+    Id,
+    Code,
+    RefereeEmail,
+    Status,
+    RejectionReason,
+    ReferrerRewardPoints,
+    RefereeRewardPoints,
+    InvitedAt,
+    SignedUpAt,
+    ConvertedAt,
+    RewardedAt,
+}
+
+impl ReferralField {
+    pub fn of(name: &str) -> Option<ReferralField> {
+        use ReferralField as F;
+        Some(match name {
+            "id" => F::Id,
+            "code" => F::Code,
+            "refereeEmail" => F::RefereeEmail,
+            "status" => F::Status,
+            "rejectionReason" => F::RejectionReason,
+            "referrerRewardPoints" => F::ReferrerRewardPoints,
+            "refereeRewardPoints" => F::RefereeRewardPoints,
+            "invitedAt" => F::InvitedAt,
+            "signedUpAt" => F::SignedUpAt,
+            "convertedAt" => F::ConvertedAt,
+            "rewardedAt" => F::RewardedAt,
+            _ => return None,
+        })
+    }
+}
+
+/// A referral's value as the caller sees it (the invited address is masked
+/// without `pii:read`, and, as in the executor, not audited).
+pub fn referral_value<'a>(
+    r: &'a referral::Model,
+    env: &Env<'_>,
+    field: ReferralField,
+) -> Scalar<'a> {
+    use ReferralField as F;
+    match field {
+        F::Id => Scalar::Value(encode(Kind::Referral, r.id).to_value()),
+        F::Code => Scalar::Str(&r.code),
+        F::RefereeEmail if env.pii.is_some() => Scalar::Str(&r.referee_email),
+        F::RefereeEmail => Scalar::Value(mask_email(&r.referee_email).to_value()),
+        F::Status => Scalar::Value(ReferralStatus::from(r.status).to_value()),
+        F::RejectionReason => r.rejection_reason.as_deref().into(),
+        F::ReferrerRewardPoints => Scalar::Int(r.referrer_reward_points),
+        F::RefereeRewardPoints => Scalar::Int(r.referee_reward_points),
+        F::InvitedAt => Scalar::Value(r.invited_at.to_value()),
+        F::SignedUpAt => Scalar::of(r.signed_up_at),
+        F::ConvertedAt => Scalar::of(r.converted_at),
+        F::RewardedAt => Scalar::of(r.rewarded_at),
+    }
+}
+
+impl Leaf for Referral {
+    type Field = ReferralField;
+    fn field(name: &str) -> Option<ReferralField> {
+        ReferralField::of(name)
+    }
+    fn value<'a>(&'a self, env: &'a Env<'_>, field: ReferralField) -> Scalar<'a> {
+        referral_value(&self.0, env, field)
     }
 }
 

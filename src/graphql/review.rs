@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use super::context::{authorize, begin_write, reader};
 use super::enums::ReviewStatus;
 use super::ids::{Kind, decode, encode};
-use super::leaves::{Leaf, Scalar};
+use super::leaves::{Env, Leaf, Scalar};
 use crate::auth::Domain;
 use crate::domain::text;
 use crate::error::AppError;
@@ -85,7 +85,7 @@ impl Leaf for Review {
             _ => return None,
         })
     }
-    fn value(&self, field: ReviewField) -> Scalar<'_> {
+    fn value<'a>(&'a self, _env: &'a Env<'_>, field: ReviewField) -> Scalar<'a> {
         use ReviewField as F;
         let r = &self.0;
         match field {

@@ -107,6 +107,37 @@ pub struct Profile {
     pub tz: Tz,
 }
 
+impl Profile {
+    /// Calendar days (store time zone) from `at` to today.
+    pub fn days_since(&self, at: DateTime<Utc>) -> i64 {
+        (self.today - at.with_timezone(&self.tz).date_naive()).num_days()
+    }
+    pub fn next_birthday(&self) -> Option<NaiveDate> {
+        next_anniversary(self.birthday?, self.today)
+    }
+    pub fn next_signup_anniversary(&self) -> Option<NaiveDate> {
+        next_anniversary(
+            self.added_at.with_timezone(&self.tz).date_naive(),
+            self.today,
+        )
+    }
+}
+
+/// Lifetime value ÷ orders count in minor units, rounded down; none without orders.
+pub fn average_order_minor(m: &customer_metrics::Model) -> Option<i64> {
+    (m.orders_count > 0).then(|| m.net_spend / m.orders_count)
+}
+
+/// Mean CSAT rating over rated tickets.
+pub fn csat_average(m: &customer_metrics::Model) -> Option<f64> {
+    (m.csat_count > 0).then(|| m.csat_sum as f64 / m.csat_count as f64)
+}
+
+/// Mean minutes to the first agent reply, over replied tickets.
+pub fn average_first_reply_minutes(m: &customer_metrics::Model) -> Option<f64> {
+    (m.first_reply_count > 0).then(|| m.first_reply_minutes_sum as f64 / m.first_reply_count as f64)
+}
+
 /// Why a customer's lifetime-value figures are what they are; each says
 /// which figures are null.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -187,8 +218,7 @@ impl CustomerStats {
     }
 
     fn days_since(&self, at: DateTime<Utc>) -> Option<i64> {
-        let p = self.profile?;
-        Some((p.today - at.with_timezone(&p.tz).date_naive()).num_days())
+        Some(self.profile?.days_since(at))
     }
 
     /// The customer's lifetime-value row as of the last refresh, if any.
@@ -223,12 +253,7 @@ impl CustomerStats {
 impl CustomerStats {
     /// Lifetime value ÷ orders count, rounded down to the minor unit; null without orders.
     async fn average_order_value(&self) -> Option<Money> {
-        (self.model.orders_count > 0).then(|| {
-            Money::from_minor(
-                self.model.net_spend / self.model.orders_count,
-                &self.currency,
-            )
-        })
+        average_order_minor(&self.model).map(|minor| Money::from_minor(minor, &self.currency))
     }
     /// Category of the most recent NPS answer.
     async fn last_nps_category(&self) -> Option<NpsCategory> {
@@ -238,8 +263,7 @@ impl CustomerStats {
     }
     /// Mean CSAT rating (1-5) over rated tickets.
     async fn csat_average(&self) -> Option<f64> {
-        (self.model.csat_count > 0)
-            .then(|| self.model.csat_sum as f64 / self.model.csat_count as f64)
+        csat_average(&self.model)
     }
     /// Calendar days (store time zone) from the latest order to today; null without orders.
     async fn days_since_last_order(&self) -> Option<i64> {
@@ -348,13 +372,11 @@ impl CustomerStats {
     /// Next birthday on or after today (store time zone), ISO 8601; 29 February
     /// falls on the 28th in other years. Null without a birthday.
     async fn next_birthday(&self) -> Option<NaiveDate> {
-        let p = self.profile?;
-        next_anniversary(p.birthday?, p.today)
+        self.profile?.next_birthday()
     }
     /// Next yearly return of the day the customer was added, on or after today.
     async fn next_signup_anniversary(&self) -> Option<NaiveDate> {
-        let p = self.profile?;
-        next_anniversary(p.added_at.with_timezone(&p.tz).date_naive(), p.today)
+        self.profile?.next_signup_anniversary()
     }
     /// RFM scores and group as of the last refresh; null for a customer
     /// without orders, or one whose first order came after it.
@@ -368,9 +390,7 @@ impl CustomerStats {
     }
     /// Mean minutes to the first agent reply, over replied tickets.
     async fn average_first_reply_minutes(&self) -> Option<f64> {
-        (self.model.first_reply_count > 0).then(|| {
-            self.model.first_reply_minutes_sum as f64 / self.model.first_reply_count as f64
-        })
+        average_first_reply_minutes(&self.model)
     }
 }
 

@@ -11,7 +11,7 @@ use super::connection::{Total, child_page};
 use super::context::{begin_write, loaders, state};
 use super::enums::{AuthorKind, TicketChannel, TicketPriority, TicketStatus};
 use super::ids::{Kind, decode, encode};
-use super::leaves::{Leaf, Leaves, Scalar, pages_below};
+use super::leaves::{Env, Leaf, Leaves, Scalar, pages_below};
 use super::limits::page_cost;
 use crate::auth::Domain;
 use crate::service::tickets;
@@ -167,7 +167,7 @@ impl Leaf for Ticket {
             _ => return None,
         })
     }
-    fn value(&self, field: TicketField) -> Scalar<'_> {
+    fn value<'a>(&'a self, _env: &'a Env<'_>, field: TicketField) -> Scalar<'a> {
         use TicketField as F;
         let t = &self.0;
         let minutes = |to| minutes_between(t.created_at, to).map_or(Scalar::Null, Scalar::Int);
@@ -240,7 +240,7 @@ impl Leaf for TicketMessage {
             _ => return None,
         })
     }
-    fn value(&self, field: TicketMessageField) -> Scalar<'_> {
+    fn value<'a>(&'a self, _env: &'a Env<'_>, field: TicketMessageField) -> Scalar<'a> {
         match field {
             TicketMessageField::AuthorKind => Scalar::Value(self.author_kind.to_value()),
             TicketMessageField::AuthorName => self.author_name.as_deref().into(),

@@ -8,6 +8,7 @@
 //! written lists have a fixed order (the selection's).
 
 use c360::auth::Role;
+use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
 use crate::both_stores;
@@ -245,5 +246,173 @@ both_stores! {
                 same(&format!("{who}, pages"), both, PAGE, json!({ "id": gid("Customer", target), "first": 3 }), token).await;
             }
         }
+    }
+}
+
+/// Every field of a customer a page writes, with its figures, loyalty
+/// balances, the referral that brought it and every list below it.
+const EVERY_CUSTOMER_FIELD: &str = r#"query Customers($n: Int!, $after: String) {
+  customers(first: $n, after: $after, orderBy: { field: CREATED_AT, direction: ASC }) {
+    __typename totalCount pageInfo { hasNextPage endCursor }
+    edges { cursor node {
+      __typename id externalRef email firstName lastName phone birthday locale country city tags
+      emailMarketingState consentUpdatedAt smsConsentState smsConsentUpdatedAt
+      phoneConsentState phoneConsentUpdatedAt createdAt updatedAt erasedAt
+      stats { __typename ordersCount lifetimeValue { amount currencyCode } grossSpend { amount }
+        refunded { __typename currencyCode amount } firstOrderAt lastOrderAt openTickets ticketsCount
+        reviewsCount lastNpsScore averageOrderValue { amount } lastNpsCategory csatAverage
+        daysSinceLastOrder tenureDays nextBirthday nextSignupAnniversary averageFirstReplyMinutes }
+      loyalty { __typename tier tierReviewAt tierExpiresAt spendToKeepTier { amount currencyCode }
+        tierAtRisk referralCode pointsAvailable pointsPending pointsLifetimeEarned }
+      referredBy { __typename id code refereeEmail status rejectionReason referrerRewardPoints
+        refereeRewardPoints invitedAt signedUpAt convertedAt rewardedAt }
+      referralsMade(first: 3) { totalCount edges { cursor node { __typename id code refereeEmail
+        status rejectionReason referrerRewardPoints refereeRewardPoints invitedAt signedUpAt
+        convertedAt rewardedAt } } }
+      orders(first: 3) { totalCount edges { node { orderNumber status total { amount }
+        lines(first: 2) { edges { node { sku quantity } } } } } }
+      tickets(first: 2) { edges { node { subject satisfaction { score } messages { totalCount } } } }
+      reviews(first: 2) { nodes { rating title } }
+      npsResponses(first: 1) { edges { node { score category } } }
+    } }
+  }
+}"#;
+
+/// Customer pages the writer leaves to the executor, or writes in part.
+const CUSTOMER_SHAPES: &[(&str, &str)] = &[
+    (
+        "the benchmark's list",
+        r#"query List { customers(first: 20) { edges { node {
+          id email firstName lastName tags
+          stats { ordersCount lifetimeValue { amount } lastOrderAt }
+          loyalty { tier pointsAvailable }
+          orders(first: 5) { edges { node { orderNumber status total { amount } } } }
+          tickets(first: 3) { edges { node { subject status } } }
+          reviews(first: 3) { edges { node { rating } } }
+          referralsMade(first: 3) { edges { node { status } } }
+          referredBy { code }
+          npsResponses(first: 1) { edges { node { score } } } } } } }"#,
+    ),
+    (
+        "aliases and nodes",
+        r#"query Aliases { list: customers(first: 10) { all: nodes { key: id mail: email s: stats { n: ordersCount v: lifetimeValue { a: amount } }
+          l: loyalty { t: tier } r: referredBy { c: code } o: orders(first: 1) { n: nodes { num: orderNumber } } } } }"#,
+    ),
+    (
+        "figures from other tables",
+        r#"query Figures { customers(first: 10) { nodes { id stats { ordersCount rfm { group } clvStatus } } } }"#,
+    ),
+    (
+        "loyalty figures from the trailing spend and the ledger",
+        r#"query Loyalty { customers(first: 10) { nodes { id loyalty { tier nextTier trailingSpend { amount }
+          transactions(first: 2) { edges { node { points } } } } } } }"#,
+    ),
+    (
+        "a referrer below the referral",
+        r#"query Referrer { customers(first: 10) { nodes { id referredBy { code referrer { email } } } } }"#,
+    ),
+    (
+        "fragments and directives",
+        r#"query Fragments($yes: Boolean!) { customers(first: 5) { nodes { ...Who email @include(if: $yes) } } }
+          fragment Who on Customer { id firstName }"#,
+    ),
+    (
+        "store credit and interests",
+        r#"query Credit { customers(first: 5) { nodes { id storeCredit { balances { amount { amount } } } } } }"#,
+    ),
+    (
+        "a segment's members",
+        r#"query Members { segmentMembers(query: "number_of_orders >= 1", first: 10) { totalCount edges { node {
+          id email lastName stats { ordersCount } loyalty { pointsAvailable } orders(first: 2) { nodes { orderNumber } } } } } }"#,
+    ),
+];
+
+/// `pii.read` audit rows so far.
+async fn pii_reads(app: &TestApp) -> i64 {
+    app.scalar("SELECT COUNT(*) FROM audit_events WHERE action = 'pii.read'")
+        .await
+}
+
+both_stores! {
+    async fn customer_pages_written_as_json_answer_what_the_executor_answers(app: TestApp) {
+        app.seed(30).await;
+        let executor = app.beside(|c| c.leaf_json = false).await;
+        let now = app.clock.now();
+        app.clock.set(now);
+        executor.clock.set(now);
+        let both = (&app, &executor);
+        let staff = app.staff();
+        let referred = app.scalar("SELECT COUNT(*) FROM referrals WHERE referee_customer_id IS NOT NULL").await;
+        assert!(referred > 0, "the seed refers customers");
+
+        let (before_json, before_executor) = (app.sql_statements().await, executor.sql_statements().await);
+        let written = lists(&app, "json").await;
+        let first = same("every customer field", both, EVERY_CUSTOMER_FIELD, json!({ "n": 15 }), &staff).await;
+        assert_eq!(
+            app.sql_statements().await - before_json,
+            executor.sql_statements().await - before_executor,
+            "the same statements either way"
+        );
+        // One written text for the page, none for the lists below it.
+        assert_eq!(lists(&app, "json").await - written, 1.0);
+        let (_, text) = raw(&app, EVERY_CUSTOMER_FIELD, &json!({ "n": 15 }), &staff).await;
+        assert!(
+            text.contains(r#""node":{"__typename":"Customer","id":"#)
+                && text.contains(r#""stats":{"__typename":"CustomerStats","ordersCount":"#),
+            "the page keeps the selection's order: {text}"
+        );
+        let edges = first["data"]["customers"]["edges"].as_array().expect("customers");
+        assert_eq!(edges.len(), 15);
+        assert!(edges.iter().any(|e| e["node"]["referredBy"].is_object()), "{first}");
+        assert!(edges.iter().any(|e| e["node"]["birthday"].is_string()), "{first}");
+        let end = first["data"]["customers"]["pageInfo"]["endCursor"].clone();
+        same("the next page", both, EVERY_CUSTOMER_FIELD, json!({ "n": 15, "after": end }), &staff).await;
+
+        for (what, query) in CUSTOMER_SHAPES {
+            same(what, both, query, json!({ "yes": true }), &staff).await;
+        }
+
+        // An account with points due to settle is settled by the executor's
+        // loader, then read as settled either way.
+        let due = app.scalar("SELECT MIN(customer_id) FROM loyalty_accounts WHERE points_pending > 0").await;
+        if due > 0 {
+            app.db
+                .execute_unprepared(&format!("UPDATE loyalty_accounts SET settle_due_at = created_at WHERE customer_id = {due}"))
+                .await
+                .expect("settlement due");
+        }
+        same("an account due to settle", both, CUSTOMER_SHAPES[0].1, json!({}), &staff).await;
+
+        // Callers: masks, scopes and the customer's own page; a list or
+        // object the caller may not read is null with FORBIDDEN.
+        let id = app.scalar("SELECT MIN(id) FROM customers").await;
+        let callers = [
+            ("a partner without pii:read", app.token(Role::Partner, "pos-1", &["customers:read", "orders:read"])),
+            ("a partner reading everything", app.token(Role::Partner, "crm-1", &[
+                "customers:read", "orders:read", "tickets:read", "reviews:read", "referrals:read", "loyalty:read", "pii:read",
+            ])),
+            ("a partner with pii:read only", app.token(Role::Partner, "esp-1", &["customers:read", "pii:read"])),
+            ("the customer itself", app.token(Role::Customer, &id.to_string(), &[])),
+        ];
+        for (who, token) in &callers {
+            let audited = pii_reads(&app).await;
+            let body = same(&format!("{who}, every field"), both, EVERY_CUSTOMER_FIELD, json!({ "n": 10 }), token).await;
+            let after_json = pii_reads(&app).await;
+            // Each gateway audits the same reads: `same` asked both.
+            assert_eq!((after_json - audited) % 2, 0, "{who}");
+            for (what, query) in CUSTOMER_SHAPES {
+                same(&format!("{who}, {what}"), both, query, json!({ "yes": false }), token).await;
+            }
+            if *who == "a partner reading everything" {
+                assert_eq!(after_json - audited, 20, "ten customers' PII read, by each gateway: {body}");
+            }
+        }
+        // The written page audits as the executor does, one gateway at a time.
+        let crm = &callers[1].1;
+        let audited = pii_reads(&app).await;
+        answer(&app, EVERY_CUSTOMER_FIELD, &json!({ "n": 4 }), crm).await;
+        assert_eq!(pii_reads(&app).await - audited, 4);
+        answer(&executor, EVERY_CUSTOMER_FIELD, &json!({ "n": 4 }), crm).await;
+        assert_eq!(pii_reads(&app).await - audited, 8);
     }
 }

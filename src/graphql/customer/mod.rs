@@ -3,12 +3,13 @@
 
 mod filter;
 mod query;
+mod written;
 
 use async_graphql::{Context, ErrorExtensions, ID, Object};
 use c360_entity::{customer, customer_metrics};
 use chrono::{DateTime, Utc};
 
-use super::connection::{Conn, Total, child_page, keyset};
+use super::connection::{Total, child_page, keyset};
 use super::context::{identity, loaders, note_pii_read, sees_pii, state};
 use super::enums::EmailMarketingState;
 use super::guard::Reads;
@@ -21,7 +22,7 @@ use super::nps::NpsResponse;
 use super::order::Order as OrderNode;
 use super::referral::{Referral, referred_by};
 use super::review::Review;
-use super::stats::{CustomerStats, Profile};
+use super::stats::CustomerStats;
 use super::store_credit::StoreCredit;
 use super::ticket::Ticket;
 use super::year_review::YearInReview;
@@ -106,9 +107,7 @@ impl Customer {
     /// ISO 8601 date (`1990-04-21`); without `pii:read`, month and day only (`--04-21`).
     async fn birthday(&self, ctx: &Context<'_>) -> Option<String> {
         let full = self.0.birthday.map(|d| d.format("%Y-%m-%d").to_string())?;
-        Some(self.pii(ctx, &full, |d| {
-            format!("--{}", d.get(5..).unwrap_or_default())
-        }))
+        Some(self.pii(ctx, &full, written::month_and_day))
     }
     async fn locale(&self) -> Option<&str> {
         self.0.locale.as_deref()
@@ -244,7 +243,7 @@ impl Customer {
         ctx: &Context<'_>,
         #[graphql(desc = "Page size, at most 100 (default 20).")] first: Option<i32>,
         after: Option<String>,
-    ) -> async_graphql::Result<Option<Conn<Referral>>> {
+    ) -> async_graphql::Result<Option<Leaves<Referral>>> {
         let id = self.0.id;
         child_page(
             &loaders(ctx)?.referrals,
@@ -255,7 +254,7 @@ impl Customer {
             Referral,
         )
         .await
-        .map(Some)
+        .map(|conn| Some(Leaves(conn)))
     }
 
     /// The referral that brought this customer in, if any.
@@ -374,14 +373,8 @@ impl Customer {
                 .map_err(|e| e.extend())?,
         }
         .unwrap_or_else(|| empty_metrics(self.0.id));
-        let st = state(ctx)?;
-        let tz = st.config.timezone;
-        Ok(CustomerStats::new(metrics, currency).with_profile(Profile {
-            added_at: self.0.created_at,
-            birthday: self.0.birthday,
-            today: st.clock.now().with_timezone(&tz).date_naive(),
-            tz,
-        }))
+        let profile = self.profile(state(ctx)?.config.timezone, state(ctx)?.clock.now());
+        Ok(CustomerStats::new(metrics, currency).with_profile(profile))
     }
 }
 
@@ -411,8 +404,8 @@ fn empty_metrics(customer_id: i64) -> customer_metrics::Model {
 }
 
 /// A page of customers read with their to-one rows, as a connection.
-pub fn connection(page: KeysetPage<CustomerRow>, total: Total) -> Conn<Customer> {
-    keyset(page, total, |(row, joined)| Customer(row, joined))
+pub fn connection(page: KeysetPage<CustomerRow>, total: Total) -> Leaves<Customer> {
+    Leaves(keyset(page, total, |(row, joined)| Customer(row, joined)))
 }
 
 /// The to-one rows a `Customer` selection reads (fragments included, aliases ignored).

@@ -7,9 +7,10 @@ use super::filter::{CustomerFilter, CustomerOrder};
 use super::{Customer, connection, joins_of_connection};
 use crate::auth::{Domain, Role};
 use crate::error::AppError;
-use crate::graphql::connection::{Conn, Total};
+use crate::graphql::connection::Total;
 use crate::graphql::context::{authorize, reader, scope_of, sees_pii};
 use crate::graphql::ids::{Kind, decode};
+use crate::graphql::leaves::Leaves;
 use crate::graphql::limits::page_cost;
 use crate::graphql::segment::segment_env;
 use crate::read::customer_filter::Matching;
@@ -78,7 +79,7 @@ impl CustomerQuery {
             desc = "A segment query (see `segmentFilters`), ANDed with `filter`, e.g. `amount_spent >= 500 AND last_order_date < -90d`."
         )]
         query: Option<String>,
-    ) -> async_graphql::Result<Conn<Customer>> {
+    ) -> async_graphql::Result<Leaves<Customer>> {
         let principal = authorize(ctx, Domain::Customers)?;
         let order = order_by.unwrap_or_default();
         let request = PageRequest::new(

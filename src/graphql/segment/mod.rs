@@ -13,6 +13,7 @@ use async_graphql::Context;
 use super::connection::{Conn, Total};
 use super::context::{reader, state};
 use super::customer::{self, Customer, joins_of_connection};
+use super::leaves::Leaves;
 use crate::config::parse_timezone;
 use crate::error::AppError;
 use crate::read::customer_filter::Matching;
@@ -45,7 +46,7 @@ pub async fn members_page(
     members: Members,
     first: Option<i32>,
     after: Option<String>,
-) -> async_graphql::Result<Conn<Customer>> {
+) -> async_graphql::Result<Leaves<Customer>> {
     let page = ById::new(first, after.as_deref())?;
     let total = match &members {
         Members::Matching(matching) => Total::Customers(matching.clone()),
@@ -54,11 +55,11 @@ pub async fn members_page(
     // `first: 0` with no `pageInfo` asks for the count alone: no members
     // and nothing to probe for, so no statement beyond the count.
     if page.size == 0 && !ctx.look_ahead().field("pageInfo").exists() {
-        return Ok(Conn::with_additional_fields(
+        return Ok(Leaves(Conn::with_additional_fields(
             page.after.is_some(),
             false,
             total,
-        ));
+        )));
     }
     let db = reader(ctx)?;
     let joins = joins_of_connection(&ctx.look_ahead());

@@ -6,9 +6,9 @@ use async_graphql::{Context, Object};
 use super::catalogue::{SegmentFilter, catalogue};
 use super::{Members, members_page, segment_env};
 use crate::auth::Domain;
-use crate::graphql::connection::Conn;
 use crate::graphql::context::{authorize, sees_pii};
 use crate::graphql::customer::Customer;
+use crate::graphql::leaves::Leaves;
 use crate::read::customer_filter::Matching;
 
 #[derive(Default)]
@@ -39,7 +39,7 @@ impl SegmentQuery {
         #[graphql(desc = "Cursor of the edge to start after.")] after: Option<String>,
         #[graphql(desc = "IANA time zone that dates are calendar days in; default the store's.")]
         timezone: Option<String>,
-    ) -> async_graphql::Result<Conn<Customer>> {
+    ) -> async_graphql::Result<Leaves<Customer>> {
         let principal = authorize(ctx, Domain::Segments)?;
         authorize(ctx, Domain::Customers)?;
         let env = segment_env(ctx, timezone.as_deref())?;

@@ -12,10 +12,11 @@ use super::stats::SegmentStatistics;
 use super::{Members, members_page, segment_env};
 use crate::auth::{Domain, require_domain_write};
 use crate::error::AppError;
-use crate::graphql::connection::{Conn, keyset};
+use crate::graphql::connection::keyset;
 use crate::graphql::context::{authorize, identity, reader, sees_pii, state};
 use crate::graphql::customer::Customer;
 use crate::graphql::ids::{Kind, decode, encode};
+use crate::graphql::leaves::Leaves;
 use crate::read::customer_filter::Matching;
 use crate::read::pagination::{ById, Cursor};
 use crate::read::{customers, segments};
@@ -75,7 +76,7 @@ impl Segment {
         ctx: &Context<'_>,
         #[graphql(desc = "Page size, at most 100 (default 20).")] first: Option<i32>,
         after: Option<String>,
-    ) -> async_graphql::Result<Conn<Customer>> {
+    ) -> async_graphql::Result<Leaves<Customer>> {
         authorize(ctx, Domain::Customers)?;
         members_page(ctx, self.source(ctx)?, first, after).await
     }

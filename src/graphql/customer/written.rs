@@ -1,0 +1,368 @@
+//! A page of customers written as one JSON text (`graphql::leaves`): the
+//! profile's own values with the executor's PII masks and audit, its
+//! figures, loyalty balances and the referral that brought it in from the
+//! rows its statement joined, and its lists loaded for the whole page at
+//! once. Whatever needs more (a field the caller may not read, a loyalty
+//! account with points due to settle, a figure from another table, a list
+//! below the loyalty account) leaves the page to the executor.
+
+use async_graphql::InputType as _;
+use async_graphql::parser::types::Field;
+use async_graphql::{ContextSelectionSet, Positioned};
+use c360_entity::{customer, customer_metrics, loyalty_account};
+use futures_util::future::BoxFuture;
+
+use super::Customer;
+use crate::auth::{Domain, mask_email, mask_name, mask_phone, require_domain};
+use crate::graphql::connection::Total;
+use crate::graphql::context::identity;
+use crate::graphql::enums::{EmailMarketingState, LoyaltyTier};
+use crate::graphql::ids::{Kind, encode};
+use crate::graphql::leaves::{Env, Leaf, Scalar, pages_below};
+use crate::graphql::nps::{NpsCategory, NpsResponse};
+use crate::graphql::order::Order;
+use crate::graphql::referral::{Referral, ReferralField, referral_value};
+use crate::graphql::review::Review;
+use crate::graphql::stats::{
+    Profile, average_first_reply_minutes, average_order_minor, csat_average,
+};
+use crate::graphql::ticket::Ticket;
+use crate::read::loaders::{Loaders, settlement_due};
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum CustomerField {
+    Id,
+    ExternalRef,
+    Email,
+    FirstName,
+    LastName,
+    Phone,
+    Birthday,
+    Locale,
+    Country,
+    City,
+    Tags,
+    EmailMarketingState,
+    ConsentUpdatedAt,
+    SmsConsentState,
+    SmsConsentUpdatedAt,
+    PhoneConsentState,
+    PhoneConsentUpdatedAt,
+    CreatedAt,
+    UpdatedAt,
+    ErasedAt,
+    Stats,
+    Loyalty,
+    ReferredBy,
+}
+
+/// The fields of `CustomerStats` written from the joined figures; the rest
+/// (lifetime-value predictions, RFM) read other tables.
+const STATS: &[&str] = &[
+    "ordersCount",
+    "lifetimeValue",
+    "grossSpend",
+    "refunded",
+    "firstOrderAt",
+    "lastOrderAt",
+    "openTickets",
+    "ticketsCount",
+    "reviewsCount",
+    "lastNpsScore",
+    "averageOrderValue",
+    "lastNpsCategory",
+    "csatAverage",
+    "daysSinceLastOrder",
+    "tenureDays",
+    "nextBirthday",
+    "nextSignupAnniversary",
+    "averageFirstReplyMinutes",
+];
+
+/// The fields of `LoyaltyAccount` written from the joined account; the
+/// rest read the trailing spend or the ledger.
+const LOYALTY: &[&str] = &[
+    "tier",
+    "tierReviewAt",
+    "tierExpiresAt",
+    "spendToKeepTier",
+    "tierAtRisk",
+    "referralCode",
+    "pointsAvailable",
+    "pointsPending",
+    "pointsLifetimeEarned",
+];
+
+impl Customer {
+    /// What the calendar figures need: the customer's dates and today in
+    /// the store's time zone.
+    pub(super) fn profile(&self, tz: chrono_tz::Tz, now: chrono::DateTime<chrono::Utc>) -> Profile {
+        Profile {
+            added_at: self.0.created_at,
+            birthday: self.0.birthday,
+            today: now.with_timezone(&tz).date_naive(),
+            tz,
+        }
+    }
+}
+
+impl Leaf for Customer {
+    type Field = CustomerField;
+
+    fn field(name: &str) -> Option<CustomerField> {
+        use CustomerField as F;
+        Some(match name {
+            "id" => F::Id,
+            "externalRef" => F::ExternalRef,
+            "email" => F::Email,
+            "firstName" => F::FirstName,
+            "lastName" => F::LastName,
+            "phone" => F::Phone,
+            "birthday" => F::Birthday,
+            "locale" => F::Locale,
+            "country" => F::Country,
+            "city" => F::City,
+            "tags" => F::Tags,
+            "emailMarketingState" => F::EmailMarketingState,
+            "consentUpdatedAt" => F::ConsentUpdatedAt,
+            "smsConsentState" => F::SmsConsentState,
+            "smsConsentUpdatedAt" => F::SmsConsentUpdatedAt,
+            "phoneConsentState" => F::PhoneConsentState,
+            "phoneConsentUpdatedAt" => F::PhoneConsentUpdatedAt,
+            "createdAt" => F::CreatedAt,
+            "updatedAt" => F::UpdatedAt,
+            "erasedAt" => F::ErasedAt,
+            "stats" => F::Stats,
+            "loyalty" => F::Loyalty,
+            "referredBy" => F::ReferredBy,
+            _ => return None,
+        })
+    }
+
+    fn has(field: CustomerField, name: &str) -> bool {
+        match field {
+            CustomerField::Stats => STATS.contains(&name),
+            CustomerField::Loyalty => LOYALTY.contains(&name),
+            CustomerField::ReferredBy => ReferralField::of(name).is_some(),
+            _ => false,
+        }
+    }
+
+    fn writable(
+        ctx: &ContextSelectionSet<'_>,
+        env: &Env<'_>,
+        items: &[&Customer],
+        fields: &[CustomerField],
+    ) -> bool {
+        fields.iter().all(|field| {
+            let readable = |domain| require_domain(identity(ctx), domain).is_ok();
+            match field {
+                CustomerField::Tags => items.iter().all(|c| c.1.tags.is_some()),
+                CustomerField::Stats => items.iter().all(|c| c.1.metrics.is_some()),
+                // An account with points or a tier due to settle goes
+                // through the loader, which settles it.
+                CustomerField::Loyalty => {
+                    readable(Domain::Loyalty)
+                        && items.iter().all(|c| match &c.1.loyalty {
+                            Some(Some(account)) => !settlement_due(account, env.now),
+                            Some(None) => true,
+                            None => false,
+                        })
+                }
+                CustomerField::ReferredBy => {
+                    readable(Domain::Referrals) && items.iter().all(|c| c.1.referred_by.is_some())
+                }
+                _ => true,
+            }
+        })
+    }
+
+    fn value<'a>(&'a self, env: &'a Env<'_>, field: CustomerField) -> Scalar<'a> {
+        use CustomerField as F;
+        let c: &'a customer::Model = &self.0;
+        let pii = |value: Option<&'a str>, mask: fn(&str) -> String| match value {
+            Some(v) if env.shows(c.id) => Scalar::Str(v),
+            Some(v) => Scalar::Value(mask(v).to_value()),
+            None => Scalar::Null,
+        };
+        match field {
+            F::Id => Scalar::Value(encode(Kind::Customer, c.id).to_value()),
+            F::ExternalRef => c.external_ref.as_deref().into(),
+            F::Email => pii(Some(&c.email), mask_email),
+            F::FirstName => pii(c.first_name.as_deref(), mask_name),
+            F::LastName => pii(c.last_name.as_deref(), mask_name),
+            F::Phone => pii(c.phone.as_deref(), mask_phone),
+            F::Birthday => match c.birthday {
+                None => Scalar::Null,
+                Some(day) => {
+                    let full = day.format("%Y-%m-%d").to_string();
+                    let shown = if env.shows(c.id) {
+                        full
+                    } else {
+                        month_and_day(&full)
+                    };
+                    Scalar::Value(shown.to_value())
+                }
+            },
+            F::Locale => c.locale.as_deref().into(),
+            F::Country => c.country.as_deref().into(),
+            F::City => c.city.as_deref().into(),
+            F::Tags => match &self.1.tags {
+                Some(tags) => Scalar::Value(tags.to_value()),
+                None => Scalar::Null,
+            },
+            F::EmailMarketingState => {
+                Scalar::Value(EmailMarketingState::from(c.email_marketing_state).to_value())
+            }
+            F::ConsentUpdatedAt => Scalar::of(c.consent_updated_at),
+            F::SmsConsentState => {
+                Scalar::Value(EmailMarketingState::from(c.sms_consent_state).to_value())
+            }
+            F::SmsConsentUpdatedAt => Scalar::of(c.sms_consent_updated_at),
+            F::PhoneConsentState => {
+                Scalar::Value(EmailMarketingState::from(c.phone_consent_state).to_value())
+            }
+            F::PhoneConsentUpdatedAt => Scalar::of(c.phone_consent_updated_at),
+            F::CreatedAt => Scalar::Value(c.created_at.to_value()),
+            F::UpdatedAt => Scalar::Value(c.updated_at.to_value()),
+            F::ErasedAt => Scalar::of(c.erased_at),
+            F::Stats => {
+                let metrics = match &self.1.metrics {
+                    Some(Some(m)) => std::borrow::Cow::Borrowed(m),
+                    _ => std::borrow::Cow::Owned(super::empty_metrics(c.id)),
+                };
+                let profile = self.profile(env.state.config.timezone, env.now);
+                let currency = env.state.config.base_currency.as_str();
+                Scalar::Fields(
+                    "CustomerStats",
+                    Box::new(move |name| stats_value(&metrics, &profile, currency, name)),
+                )
+            }
+            F::Loyalty => match &self.1.loyalty {
+                Some(Some(account)) => Scalar::Fields(
+                    "LoyaltyAccount",
+                    Box::new(move |name| loyalty_value(account, env, name)),
+                ),
+                _ => Scalar::Null,
+            },
+            F::ReferredBy => match &self.1.referred_by {
+                Some(Some(referral)) => Scalar::Fields(
+                    "Referral",
+                    Box::new(move |name| {
+                        ReferralField::of(name).map(|f| referral_value(referral, env, f))
+                    }),
+                ),
+                _ => Scalar::Null,
+            },
+        }
+    }
+
+    fn has_children(name: &str) -> bool {
+        matches!(
+            name,
+            "orders" | "tickets" | "reviews" | "referralsMade" | "npsResponses"
+        )
+    }
+
+    fn children<'a>(
+        ctx: &'a ContextSelectionSet<'a>,
+        field: &'a Positioned<Field>,
+        customers: Vec<&'a Customer>,
+    ) -> BoxFuture<'a, Option<Vec<String>>> {
+        Box::pin(async move {
+            let loaders = ctx.data::<Loaders>().ok()?;
+            let ids: Vec<i64> = customers.iter().map(|c| c.0.id).collect();
+            // A list the caller may not read is null with FORBIDDEN: the
+            // executor's guard answers that.
+            let readable = |domain| require_domain(identity(ctx), domain).is_ok();
+            match field.node.name.node.as_str() {
+                "orders" if readable(Domain::Orders) => {
+                    let node = |_, row| Order(row);
+                    pages_below(ctx, field, &loaders.orders, &ids, Total::Orders, node).await
+                }
+                "tickets" if readable(Domain::Tickets) => {
+                    let node = |_, row| Ticket(row);
+                    pages_below(ctx, field, &loaders.tickets, &ids, Total::Tickets, node).await
+                }
+                "reviews" if readable(Domain::Reviews) => {
+                    let node = |_, row| Review(row);
+                    pages_below(ctx, field, &loaders.reviews, &ids, Total::Reviews, node).await
+                }
+                "referralsMade" if readable(Domain::Referrals) => {
+                    let node = |_, row| Referral(row);
+                    pages_below(ctx, field, &loaders.referrals, &ids, Total::Referrals, node).await
+                }
+                "npsResponses" => {
+                    let node = |_, row| NpsResponse(row);
+                    let total = Total::NpsResponses;
+                    pages_below(ctx, field, &loaders.nps_responses, &ids, total, node).await
+                }
+                _ => None,
+            }
+        })
+    }
+}
+
+/// A birthday without `pii:read`: month and day only (`--04-21`).
+pub(super) fn month_and_day(full: &str) -> String {
+    format!("--{}", full.get(5..).unwrap_or_default())
+}
+
+/// A field of `CustomerStats`, by the same definitions the executor's use.
+fn stats_value<'a>(
+    m: &customer_metrics::Model,
+    profile: &Profile,
+    currency: &'a str,
+    name: &str,
+) -> Option<Scalar<'a>> {
+    let money = |minor| Scalar::Minor(minor, currency);
+    Some(match name {
+        "ordersCount" => Scalar::Int(m.orders_count),
+        "lifetimeValue" => money(m.net_spend),
+        "grossSpend" => money(m.gross_spend),
+        "refunded" => money(m.refunded_total),
+        "firstOrderAt" => Scalar::of(m.first_order_at),
+        "lastOrderAt" => Scalar::of(m.last_order_at),
+        "openTickets" => Scalar::Int(m.open_tickets),
+        "ticketsCount" => Scalar::Int(m.tickets_count),
+        "reviewsCount" => Scalar::Int(m.reviews_count),
+        "lastNpsScore" => m
+            .last_nps_score
+            .map_or(Scalar::Null, |s| Scalar::Int(s.into())),
+        "averageOrderValue" => average_order_minor(m).map_or(Scalar::Null, money),
+        "lastNpsCategory" => Scalar::of(
+            m.last_nps_score
+                .map(|s| NpsCategory::from(crate::domain::nps::Category::of(s))),
+        ),
+        "csatAverage" => Scalar::of(csat_average(m)),
+        "daysSinceLastOrder" => m
+            .last_order_at
+            .map_or(Scalar::Null, |at| Scalar::Int(profile.days_since(at))),
+        "tenureDays" => Scalar::Int(profile.days_since(profile.added_at)),
+        "nextBirthday" => Scalar::of(profile.next_birthday()),
+        "nextSignupAnniversary" => Scalar::of(profile.next_signup_anniversary()),
+        "averageFirstReplyMinutes" => Scalar::of(average_first_reply_minutes(m)),
+        _ => return None,
+    })
+}
+
+/// A field of `LoyaltyAccount` that is a value of the account row.
+fn loyalty_value<'a>(
+    a: &'a loyalty_account::Model,
+    env: &'a Env<'_>,
+    name: &str,
+) -> Option<Scalar<'a>> {
+    Some(match name {
+        "tier" => Scalar::Value(LoyaltyTier::from(a.tier).to_value()),
+        "tierReviewAt" => Scalar::of(a.tier_review_at),
+        "tierExpiresAt" => Scalar::of(a.tier_expires_at),
+        "spendToKeepTier" if a.tier == c360_entity::enums::LoyaltyTier::Bronze => Scalar::Null,
+        "spendToKeepTier" => Scalar::Minor(a.tier_spend_to_keep, &env.state.rules.base_currency),
+        "tierAtRisk" => Scalar::Bool(a.tier_notice_at.is_some_and(|at| at <= env.now)),
+        "referralCode" => Scalar::Str(&a.referral_code),
+        "pointsAvailable" => Scalar::Int(a.points_available),
+        "pointsPending" => Scalar::Int(a.points_pending),
+        "pointsLifetimeEarned" => Scalar::Int(a.points_lifetime_earned),
+        _ => return None,
+    })
+}
