@@ -449,58 +449,45 @@ fn plan_object(set: &SelectionSet) -> Option<Vec<(Name, SubField)>> {
     })
 }
 
+/// The fields `plan` selects on its items, through `nodes` and `edges.node`.
+fn node_fields<'p, 's, F>(
+    plan: &'p [(Name, ConnField<'s, F>)],
+) -> impl Iterator<Item = &'p NodeField<'s, F>> {
+    plan.iter()
+        .flat_map(|(_, field)| -> Vec<&'p [(Name, NodeField<'s, F>)]> {
+            match field {
+                ConnField::Nodes(node) => vec![node.as_slice()],
+                ConnField::Edges(edge) => edge
+                    .iter()
+                    .filter_map(|(_, f)| match f {
+                        EdgeField::Node(node) => Some(node.as_slice()),
+                        _ => None,
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            }
+        })
+        .flat_map(|node| node.iter().map(|(_, f)| f))
+}
+
 /// The value fields `plan` selects on its items.
 fn values_in<F: Copy>(plan: &[(Name, ConnField<'_, F>)]) -> Vec<F> {
-    let of_node = |node: &[(Name, NodeField<'_, F>)]| -> Vec<F> {
-        node.iter()
-            .filter_map(|(_, f)| match f {
-                NodeField::Value(f) | NodeField::Object(f, _) => Some(*f),
-                _ => None,
-            })
-            .collect()
-    };
-    let mut values = Vec::new();
-    for (_, field) in plan {
-        match field {
-            ConnField::Nodes(node) => values.extend(of_node(node)),
-            ConnField::Edges(edge) => {
-                for (_, f) in edge {
-                    if let EdgeField::Node(node) = f {
-                        values.extend(of_node(node));
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    values
+    node_fields(plan)
+        .filter_map(|f| match f {
+            NodeField::Value(f) | NodeField::Object(f, _) => Some(*f),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The lists below the items that `plan` selects, in the order they appear.
 fn children_in<'s, F>(plan: &[(Name, ConnField<'s, F>)]) -> Vec<&'s Positioned<Field>> {
-    let of_node = |node: &[(Name, NodeField<'s, F>)]| -> Vec<&'s Positioned<Field>> {
-        node.iter()
-            .filter_map(|(_, f)| match f {
-                NodeField::Children(field) => Some(*field),
-                _ => None,
-            })
-            .collect()
-    };
-    let mut below = Vec::new();
-    for (_, field) in plan {
-        match field {
-            ConnField::Nodes(node) => below.extend(of_node(node)),
-            ConnField::Edges(edge) => {
-                for (_, f) in edge {
-                    if let EdgeField::Node(node) = f {
-                        below.extend(of_node(node));
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    below
+    node_fields(plan)
+        .filter_map(|f| match f {
+            NodeField::Children(field) => Some(*field),
+            _ => None,
+        })
+        .collect()
 }
 
 /// What stops writing: the executor answers instead.

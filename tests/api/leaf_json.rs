@@ -154,6 +154,16 @@ async fn same(
     written.1
 }
 
+/// A gateway on `app`'s store that resolves every list field by field,
+/// with both clocks stopped at one instant.
+async fn executor_beside(app: &TestApp) -> TestApp {
+    let executor = app.beside(|c| c.leaf_json = false).await;
+    let now = app.clock.now();
+    app.clock.set(now);
+    executor.clock.set(now);
+    executor
+}
+
 /// `c360_graphql_leaf_lists_total{path="..."}` of a gateway.
 async fn lists(app: &TestApp, path: &str) -> f64 {
     let sample = format!("c360_graphql_leaf_lists_total{{path=\"{path}\"}} ");
@@ -167,10 +177,7 @@ async fn lists(app: &TestApp, path: &str) -> f64 {
 both_stores! {
     async fn leaf_lists_written_as_json_answer_what_the_executor_answers(app: TestApp) {
         app.seed(25).await;
-        let executor = app.beside(|c| c.leaf_json = false).await;
-        let now = app.clock.now();
-        app.clock.set(now);
-        executor.clock.set(now);
+        let executor = executor_beside(&app).await;
         let both = (&app, &executor);
         let staff = app.staff();
 
@@ -336,10 +343,7 @@ async fn pii_reads(app: &TestApp) -> i64 {
 both_stores! {
     async fn customer_pages_written_as_json_answer_what_the_executor_answers(app: TestApp) {
         app.seed(30).await;
-        let executor = app.beside(|c| c.leaf_json = false).await;
-        let now = app.clock.now();
-        app.clock.set(now);
-        executor.clock.set(now);
+        let executor = executor_beside(&app).await;
         let both = (&app, &executor);
         let staff = app.staff();
         let referred = app.scalar("SELECT COUNT(*) FROM referrals WHERE referee_customer_id IS NOT NULL").await;
