@@ -251,6 +251,84 @@ where
     write_pages(ctx, field, &plan, &conns).await
 }
 
+/// The object `field` of each of `items` (`None`: null), written by its
+/// selection, with what is below them loaded for all of them at once.
+/// `None` when the selection needs the executor or a statement failed.
+pub async fn objects_below<N: Leaf>(
+    ctx: &ContextSelectionSet<'_>,
+    field: &Positioned<Field>,
+    items: &[Option<&N>],
+) -> Option<Vec<String>> {
+    let plan = plan_node::<N>(&field.node.selection_set.node)?;
+    let env = Env::of(ctx)?;
+    let present: Vec<&N> = items.iter().flatten().copied().collect();
+    let fields = || plan.iter().map(|(_, f)| f);
+    if !N::writable(ctx, &env, &present, &values_of(fields())) {
+        return None;
+    }
+    let below = children_of(fields());
+    let children = join_all(below.iter().map(|f| N::children(ctx, f, present.clone()))).await;
+    let children: Vec<(&Positioned<Field>, Vec<String>)> = below
+        .into_iter()
+        .zip(children)
+        .map(|(f, texts)| texts.map(|t| (f, t)))
+        .collect::<Option<_>>()?;
+    let mut texts = Vec::with_capacity(items.len());
+    let mut i = 0;
+    for item in items {
+        let Some(item) = item else {
+            texts.push("null".to_owned());
+            continue;
+        };
+        let mut out = Out {
+            buf: Vec::with_capacity(256),
+            children: &children,
+            offset: 0,
+            env: &env,
+        };
+        out.node(i, *item, &plan).ok()?;
+        i += 1;
+        texts.push(String::from_utf8(out.buf).ok()?);
+    }
+    env.audit(ctx);
+    Some(texts)
+}
+
+/// An object of a [`Leaf`] type: the type itself to the schema, a JSON text
+/// to the response when its selection allows.
+pub struct Written<N>(pub N);
+
+impl<N: Leaf> OutputType for Written<N> {
+    fn type_name() -> Cow<'static, str> {
+        N::type_name()
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        N::create_type_info(registry)
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        field: &Positioned<Field>,
+    ) -> ServerResult<Value> {
+        let state = ctx.data::<AppState>().ok();
+        let written = match state {
+            Some(state) if state.config.leaf_json => {
+                objects_below(ctx, field, &[Some(&self.0)]).await
+            }
+            _ => None,
+        };
+        if let Some(state) = state {
+            state.metrics.leaf_list(written.is_some());
+        }
+        match written.and_then(|mut texts| texts.pop()) {
+            Some(text) => Ok(raw(text)),
+            None => OutputType::resolve(&self.0, ctx, field).await,
+        }
+    }
+}
+
 /// Writes each of `conns` by `plan`, after loading, for all of them at once,
 /// their counts and the lists below their items.
 async fn write_pages<N: Leaf>(
@@ -264,7 +342,7 @@ async fn write_pages<N: Leaf>(
         .iter()
         .flat_map(|c| c.edges.iter().map(|e| &e.node))
         .collect();
-    if !N::writable(ctx, &env, &items, &values_in(plan)) {
+    if !N::writable(ctx, &env, &items, &values_of(node_fields(plan))) {
         return None;
     }
     let counted = plan.iter().any(|(_, f)| matches!(f, ConnField::TotalCount));
@@ -279,7 +357,7 @@ async fn write_pages<N: Leaf>(
             .map(Result::ok)
             .collect::<Option<Vec<i64>>>()
     };
-    let below: Vec<&Positioned<Field>> = children_in(plan);
+    let below: Vec<&Positioned<Field>> = children_of(node_fields(plan));
     let children = join_all(below.iter().map(|f| N::children(ctx, f, items.clone())));
     let (totals, children) = futures_util::join!(totals, children);
     let totals = totals?;
@@ -470,9 +548,11 @@ fn node_fields<'p, 's, F>(
         .flat_map(|node| node.iter().map(|(_, f)| f))
 }
 
-/// The value fields `plan` selects on its items.
-fn values_in<F: Copy>(plan: &[(Name, ConnField<'_, F>)]) -> Vec<F> {
-    node_fields(plan)
+/// The value fields among `fields`.
+fn values_of<'p, 's: 'p, F: Copy + 'p>(
+    fields: impl Iterator<Item = &'p NodeField<'s, F>>,
+) -> Vec<F> {
+    fields
         .filter_map(|f| match f {
             NodeField::Value(f) | NodeField::Object(f, _) => Some(*f),
             _ => None,
@@ -480,9 +560,11 @@ fn values_in<F: Copy>(plan: &[(Name, ConnField<'_, F>)]) -> Vec<F> {
         .collect()
 }
 
-/// The lists below the items that `plan` selects, in the order they appear.
-fn children_in<'s, F>(plan: &[(Name, ConnField<'s, F>)]) -> Vec<&'s Positioned<Field>> {
-    node_fields(plan)
+/// The fields below the items among `fields`, in the order they appear.
+fn children_of<'p, 's: 'p, F: 'p>(
+    fields: impl Iterator<Item = &'p NodeField<'s, F>>,
+) -> Vec<&'s Positioned<Field>> {
+    fields
         .filter_map(|f| match f {
             NodeField::Children(field) => Some(*field),
             _ => None,

@@ -10,12 +10,15 @@ use super::connection::{Total, child_page};
 use super::context::{begin_write, loaders, state};
 use super::enums::{LoyaltyTier, LoyaltyTransactionKind, LoyaltyTransactionState};
 use super::ids::{Kind, decode, encode};
-use super::leaves::{Env, Leaf, Leaves, Scalar};
+use super::leaves::{Env, Leaf, Leaves, Scalar, pages_below};
 use super::limits::page_cost;
 use super::money::Money;
 use crate::auth::Domain;
 use crate::domain::tiers::next_tier;
 use crate::service::loyalty;
+use async_graphql::parser::types::Field;
+use async_graphql::{ContextSelectionSet, Positioned};
+use futures_util::future::BoxFuture;
 
 pub struct LoyaltyAccount(pub loyalty_account::Model);
 
@@ -142,6 +145,74 @@ impl LoyaltyAccount {
         )
         .await
         .map(Leaves)
+    }
+}
+
+/// The fields of a loyalty account that are values of its row; the rest
+/// read the trailing spend.
+#[derive(Clone, Copy)]
+pub enum LoyaltyAccountField {
+    Tier,
+    TierReviewAt,
+    TierExpiresAt,
+    SpendToKeepTier,
+    TierAtRisk,
+    ReferralCode,
+    PointsAvailable,
+    PointsPending,
+    PointsLifetimeEarned,
+}
+
+impl Leaf for LoyaltyAccount {
+    type Field = LoyaltyAccountField;
+    fn field(name: &str) -> Option<LoyaltyAccountField> {
+        use LoyaltyAccountField as F;
+        Some(match name {
+            "tier" => F::Tier,
+            "tierReviewAt" => F::TierReviewAt,
+            "tierExpiresAt" => F::TierExpiresAt,
+            "spendToKeepTier" => F::SpendToKeepTier,
+            "tierAtRisk" => F::TierAtRisk,
+            "referralCode" => F::ReferralCode,
+            "pointsAvailable" => F::PointsAvailable,
+            "pointsPending" => F::PointsPending,
+            "pointsLifetimeEarned" => F::PointsLifetimeEarned,
+            _ => return None,
+        })
+    }
+    fn value<'a>(&'a self, env: &'a Env<'_>, field: LoyaltyAccountField) -> Scalar<'a> {
+        use LoyaltyAccountField as F;
+        let a = &self.0;
+        match field {
+            F::Tier => Scalar::Value(LoyaltyTier::from(a.tier).to_value()),
+            F::TierReviewAt => Scalar::of(a.tier_review_at),
+            F::TierExpiresAt => Scalar::of(a.tier_expires_at),
+            F::SpendToKeepTier if a.tier == EntityTier::Bronze => Scalar::Null,
+            F::SpendToKeepTier => {
+                Scalar::Minor(a.tier_spend_to_keep, &env.state.rules.base_currency)
+            }
+            F::TierAtRisk => Scalar::Bool(a.tier_notice_at.is_some_and(|at| at <= env.now)),
+            F::ReferralCode => Scalar::Str(&a.referral_code),
+            F::PointsAvailable => Scalar::Int(a.points_available),
+            F::PointsPending => Scalar::Int(a.points_pending),
+            F::PointsLifetimeEarned => Scalar::Int(a.points_lifetime_earned),
+        }
+    }
+    fn has_children(name: &str) -> bool {
+        name == "transactions"
+    }
+    fn children<'a>(
+        ctx: &'a ContextSelectionSet<'a>,
+        field: &'a Positioned<Field>,
+        accounts: Vec<&'a LoyaltyAccount>,
+    ) -> BoxFuture<'a, Option<Vec<String>>> {
+        Box::pin(async move {
+            let loaders = ctx.data::<crate::read::loaders::Loaders>().ok()?;
+            let ids: Vec<i64> = accounts.iter().map(|a| a.0.customer_id).collect();
+            let total = Total::LoyaltyTransactions;
+            let node = |_, row| LoyaltyTransaction(row);
+            pages_below(ctx, field, &loaders.loyalty_transactions, &ids, total, node).await
+        })
     }
 }
 

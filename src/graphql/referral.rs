@@ -8,11 +8,16 @@ use async_graphql::InputType as _;
 
 use super::context::{begin_write, identity, loaders};
 use super::customer::Customer;
+use super::customer::joins_of;
 use super::enums::ReferralStatus;
 use super::ids::{Kind, decode, encode};
-use super::leaves::{Env, Leaf, Scalar};
+use super::leaves::{Env, Leaf, Scalar, objects_below};
 use crate::auth::{Domain, Identity, mask_email};
+use crate::read::loaders::CustomerKey;
 use crate::service::referrals;
+use async_graphql::parser::types::Field;
+use async_graphql::{ContextSelectionSet, Positioned};
+use futures_util::future::BoxFuture;
 
 pub struct Referral(pub referral::Model);
 
@@ -139,6 +144,40 @@ impl Leaf for Referral {
     }
     fn value<'a>(&'a self, env: &'a Env<'_>, field: ReferralField) -> Scalar<'a> {
         referral_value(&self.0, env, field)
+    }
+    fn has_children(name: &str) -> bool {
+        matches!(name, "referrer" | "referee")
+    }
+    /// The customers at either end, loaded within the caller's scope (null
+    /// when not visible), with the to-one rows their selection reads.
+    fn children<'a>(
+        ctx: &'a ContextSelectionSet<'a>,
+        field: &'a Positioned<Field>,
+        referrals: Vec<&'a Referral>,
+    ) -> BoxFuture<'a, Option<Vec<String>>> {
+        Box::pin(async move {
+            let loaders = ctx.data::<crate::read::loaders::Loaders>().ok()?;
+            let ids: Vec<Option<i64>> = match field.node.name.node.as_str() {
+                "referrer" => referrals.iter().map(|r| Some(r.0.customer_id)).collect(),
+                _ => referrals.iter().map(|r| r.0.referee_customer_id).collect(),
+            };
+            let joins = joins_of(&ctx.with_field(field).look_ahead());
+            let key = |id| CustomerKey { id, joins };
+            let found = loaders
+                .customers
+                .load_many(ids.iter().flatten().map(|&id| key(id)))
+                .await
+                .ok()?;
+            let customers: Vec<Option<Customer>> = ids
+                .iter()
+                .map(|id| {
+                    let (row, joined) = found.get(&key((*id)?))?;
+                    Some(Customer(row.clone(), joined.clone()))
+                })
+                .collect();
+            let customers: Vec<Option<&Customer>> = customers.iter().map(Option::as_ref).collect();
+            objects_below(ctx, field, &customers).await
+        })
     }
 }
 

@@ -10,7 +10,7 @@ use crate::error::AppError;
 use crate::graphql::connection::Total;
 use crate::graphql::context::{authorize, reader, scope_of, sees_pii};
 use crate::graphql::ids::{Kind, decode};
-use crate::graphql::leaves::Leaves;
+use crate::graphql::leaves::{Leaves, Written};
 use crate::graphql::limits::page_cost;
 use crate::graphql::segment::segment_env;
 use crate::read::customer_filter::Matching;
@@ -22,10 +22,14 @@ pub struct CustomerQuery;
 #[Object]
 impl CustomerQuery {
     /// A customer by id; null when it does not exist or the caller may not see it.
-    async fn customer(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Customer>> {
+    async fn customer(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<Option<Written<Customer>>> {
         authorize(ctx, Domain::Customers)?;
         let id = decode("id", Kind::Customer, &id)?;
-        Customer::load(ctx, id).await
+        Ok(Customer::load(ctx, id).await?.map(Written))
     }
 
     /// A customer by email address (case-insensitive). Needs `pii:read` for partners.
@@ -49,7 +53,7 @@ impl CustomerQuery {
     }
 
     /// The customer a CUSTOMER token speaks for.
-    async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Customer>> {
+    async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Written<Customer>>> {
         let principal = authorize(ctx, Domain::Customers)?;
         if principal.role != Role::Customer {
             return Err(AppError::Forbidden(
@@ -58,7 +62,7 @@ impl CustomerQuery {
             .into());
         }
         match principal.customer_id() {
-            Some(id) => Customer::load(ctx, id).await,
+            Some(id) => Ok(Customer::load(ctx, id).await?.map(Written)),
             None => Ok(None),
         }
     }

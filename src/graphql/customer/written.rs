@@ -9,19 +9,21 @@
 use async_graphql::InputType as _;
 use async_graphql::parser::types::Field;
 use async_graphql::{ContextSelectionSet, Positioned};
-use c360_entity::{customer, customer_metrics, loyalty_account};
+use c360_entity::{customer, customer_metrics};
 use futures_util::future::BoxFuture;
 
 use super::Customer;
+use crate::app::AppState;
 use crate::auth::{Domain, mask_email, mask_name, mask_phone, require_domain};
 use crate::graphql::connection::Total;
 use crate::graphql::context::identity;
-use crate::graphql::enums::{EmailMarketingState, LoyaltyTier};
+use crate::graphql::enums::EmailMarketingState;
 use crate::graphql::ids::{Kind, encode};
-use crate::graphql::leaves::{Env, Leaf, Scalar, pages_below};
+use crate::graphql::leaves::{Env, Leaf, Scalar, objects_below, pages_below};
+use crate::graphql::loyalty::LoyaltyAccount;
 use crate::graphql::nps::{NpsCategory, NpsResponse};
 use crate::graphql::order::Order;
-use crate::graphql::referral::{Referral, ReferralField, referral_value};
+use crate::graphql::referral::Referral;
 use crate::graphql::review::Review;
 use crate::graphql::stats::{
     Profile, average_first_reply_minutes, average_order_minor, csat_average,
@@ -52,8 +54,6 @@ pub enum CustomerField {
     UpdatedAt,
     ErasedAt,
     Stats,
-    Loyalty,
-    ReferredBy,
 }
 
 /// The fields of `CustomerStats` written from the joined figures; the rest
@@ -77,20 +77,6 @@ const STATS: &[&str] = &[
     "nextBirthday",
     "nextSignupAnniversary",
     "averageFirstReplyMinutes",
-];
-
-/// The fields of `LoyaltyAccount` written from the joined account; the
-/// rest read the trailing spend or the ledger.
-const LOYALTY: &[&str] = &[
-    "tier",
-    "tierReviewAt",
-    "tierExpiresAt",
-    "spendToKeepTier",
-    "tierAtRisk",
-    "referralCode",
-    "pointsAvailable",
-    "pointsPending",
-    "pointsLifetimeEarned",
 ];
 
 impl Customer {
@@ -133,47 +119,24 @@ impl Leaf for Customer {
             "updatedAt" => F::UpdatedAt,
             "erasedAt" => F::ErasedAt,
             "stats" => F::Stats,
-            "loyalty" => F::Loyalty,
-            "referredBy" => F::ReferredBy,
             _ => return None,
         })
     }
 
     fn has(field: CustomerField, name: &str) -> bool {
-        match field {
-            CustomerField::Stats => STATS.contains(&name),
-            CustomerField::Loyalty => LOYALTY.contains(&name),
-            CustomerField::ReferredBy => ReferralField::of(name).is_some(),
-            _ => false,
-        }
+        field == CustomerField::Stats && STATS.contains(&name)
     }
 
     fn writable(
-        ctx: &ContextSelectionSet<'_>,
-        env: &Env<'_>,
+        _ctx: &ContextSelectionSet<'_>,
+        _env: &Env<'_>,
         items: &[&Customer],
         fields: &[CustomerField],
     ) -> bool {
-        fields.iter().all(|field| {
-            let readable = |domain| require_domain(identity(ctx), domain).is_ok();
-            match field {
-                CustomerField::Tags => items.iter().all(|c| c.1.tags.is_some()),
-                CustomerField::Stats => items.iter().all(|c| c.1.metrics.is_some()),
-                // An account with points or a tier due to settle goes
-                // through the loader, which settles it.
-                CustomerField::Loyalty => {
-                    readable(Domain::Loyalty)
-                        && items.iter().all(|c| match &c.1.loyalty {
-                            Some(Some(account)) => !settlement_due(account, env.now),
-                            Some(None) => true,
-                            None => false,
-                        })
-                }
-                CustomerField::ReferredBy => {
-                    readable(Domain::Referrals) && items.iter().all(|c| c.1.referred_by.is_some())
-                }
-                _ => true,
-            }
+        fields.iter().all(|field| match field {
+            CustomerField::Tags => items.iter().all(|c| c.1.tags.is_some()),
+            CustomerField::Stats => items.iter().all(|c| c.1.metrics.is_some()),
+            _ => true,
         })
     }
 
@@ -238,29 +201,19 @@ impl Leaf for Customer {
                     Box::new(move |name| stats_value(&metrics, &profile, currency, name)),
                 )
             }
-            F::Loyalty => match &self.1.loyalty {
-                Some(Some(account)) => Scalar::Fields(
-                    "LoyaltyAccount",
-                    Box::new(move |name| loyalty_value(account, env, name)),
-                ),
-                _ => Scalar::Null,
-            },
-            F::ReferredBy => match &self.1.referred_by {
-                Some(Some(referral)) => Scalar::Fields(
-                    "Referral",
-                    Box::new(move |name| {
-                        ReferralField::of(name).map(|f| referral_value(referral, env, f))
-                    }),
-                ),
-                _ => Scalar::Null,
-            },
         }
     }
 
     fn has_children(name: &str) -> bool {
         matches!(
             name,
-            "orders" | "tickets" | "reviews" | "referralsMade" | "npsResponses"
+            "orders"
+                | "tickets"
+                | "reviews"
+                | "referralsMade"
+                | "npsResponses"
+                | "loyalty"
+                | "referredBy"
         )
     }
 
@@ -296,6 +249,31 @@ impl Leaf for Customer {
                     let node = |_, row| NpsResponse(row);
                     let total = Total::NpsResponses;
                     pages_below(ctx, field, &loaders.nps_responses, &ids, total, node).await
+                }
+                // An account with points or a tier due to settle goes
+                // through the loader, which settles it.
+                "loyalty" if readable(Domain::Loyalty) => {
+                    let now = ctx.data::<AppState>().ok()?.clock.now();
+                    let accounts = customers
+                        .iter()
+                        .map(|c| match &c.1.loyalty {
+                            Some(Some(a)) if settlement_due(a, now) => None,
+                            Some(account) => Some(account.clone().map(LoyaltyAccount)),
+                            None => None,
+                        })
+                        .collect::<Option<Vec<_>>>()?;
+                    let accounts: Vec<Option<&LoyaltyAccount>> =
+                        accounts.iter().map(Option::as_ref).collect();
+                    objects_below(ctx, field, &accounts).await
+                }
+                "referredBy" if readable(Domain::Referrals) => {
+                    let referrals = customers
+                        .iter()
+                        .map(|c| c.1.referred_by.clone().map(|r| r.map(Referral)))
+                        .collect::<Option<Vec<_>>>()?;
+                    let referrals: Vec<Option<&Referral>> =
+                        referrals.iter().map(Option::as_ref).collect();
+                    objects_below(ctx, field, &referrals).await
                 }
                 _ => None,
             }
@@ -342,27 +320,6 @@ fn stats_value<'a>(
         "nextBirthday" => Scalar::of(profile.next_birthday()),
         "nextSignupAnniversary" => Scalar::of(profile.next_signup_anniversary()),
         "averageFirstReplyMinutes" => Scalar::of(average_first_reply_minutes(m)),
-        _ => return None,
-    })
-}
-
-/// A field of `LoyaltyAccount` that is a value of the account row.
-fn loyalty_value<'a>(
-    a: &'a loyalty_account::Model,
-    env: &'a Env<'_>,
-    name: &str,
-) -> Option<Scalar<'a>> {
-    Some(match name {
-        "tier" => Scalar::Value(LoyaltyTier::from(a.tier).to_value()),
-        "tierReviewAt" => Scalar::of(a.tier_review_at),
-        "tierExpiresAt" => Scalar::of(a.tier_expires_at),
-        "spendToKeepTier" if a.tier == c360_entity::enums::LoyaltyTier::Bronze => Scalar::Null,
-        "spendToKeepTier" => Scalar::Minor(a.tier_spend_to_keep, &env.state.rules.base_currency),
-        "tierAtRisk" => Scalar::Bool(a.tier_notice_at.is_some_and(|at| at <= env.now)),
-        "referralCode" => Scalar::Str(&a.referral_code),
-        "pointsAvailable" => Scalar::Int(a.points_available),
-        "pointsPending" => Scalar::Int(a.points_pending),
-        "pointsLifetimeEarned" => Scalar::Int(a.points_lifetime_earned),
         _ => return None,
     })
 }
