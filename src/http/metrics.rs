@@ -123,7 +123,8 @@ impl Metrics {
         self.rate_limited.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// A list of leaf items answered, as JSON in one pass or by the executor.
+    /// A list of leaf items or a customer answered, as JSON in one pass or
+    /// by the executor.
     pub fn leaf_list(&self, as_json: bool) {
         self.leaf_lists[usize::from(!as_json)].fetch_add(1, Ordering::Relaxed);
     }
@@ -244,7 +245,7 @@ pub async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
     );
     let _ = writeln!(
         out,
-        "# HELP c360_graphql_leaf_lists_total Lists of leaf items (order lines, ticket messages, ledger rows, reviews, NPS answers) by how they were answered: written as JSON in one pass, or by the executor (a fragment, directive or argument in the selection, or --leaf-json false).\n# TYPE c360_graphql_leaf_lists_total counter\nc360_graphql_leaf_lists_total{{path=\"json\"}} {}\nc360_graphql_leaf_lists_total{{path=\"executor\"}} {}",
+        "# HELP c360_graphql_leaf_lists_total Lists of leaf items (customers, orders, order lines, tickets, ticket messages, ledger rows, reviews, referrals, NPS answers) and single customers, outermost first, by how they were answered: written as JSON in one pass, or by the executor (a fragment, directive or field that needs more in the selection, or --leaf-json false).\n# TYPE c360_graphql_leaf_lists_total counter\nc360_graphql_leaf_lists_total{{path=\"json\"}} {}\nc360_graphql_leaf_lists_total{{path=\"executor\"}} {}",
         m.leaf_lists[0].load(Ordering::Relaxed),
         m.leaf_lists[1].load(Ordering::Relaxed)
     );

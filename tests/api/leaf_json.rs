@@ -1,9 +1,10 @@
-//! Lists of leaf items written as JSON in one pass (`graphql::leaves`)
-//! answer exactly what the executor answers. Two gateways on one store, one
-//! with `--leaf-json false`, get the same corpus: every field of every leaf
-//! type, `__typename`, aliases, cursors and second pages, counts, fragments,
-//! directives and merged keys (which go to the executor), each role and
-//! scope, and errors. Status and body must be equal as JSON: async-graphql
+//! Lists of leaf items and customers written as JSON in one pass
+//! (`graphql::leaves`) answer exactly what the executor answers. Two
+//! gateways on one store, one with `--leaf-json false`, get the same corpus:
+//! every field of every leaf type, `__typename`, aliases, cursors and second
+//! pages, counts, fragments, directives and merged keys (which go to the
+//! executor), profiles and pages of customers with masked and unmasked PII
+//! (and the same `pii.read` audit rows), each role and scope, and errors. Status and body must be equal as JSON: async-graphql
 //! puts an object's fields in the order they finish resolving, so only the
 //! written lists have a fixed order (the selection's).
 

@@ -1,10 +1,12 @@
-//! A page of customers written as one JSON text (`graphql::leaves`): the
-//! profile's own values with the executor's PII masks and audit, its
-//! figures, loyalty balances and the referral that brought it in from the
-//! rows its statement joined, and its lists loaded for the whole page at
-//! once. Whatever needs more (a field the caller may not read, a loyalty
-//! account with points due to settle, a figure from another table, a list
-//! below the loyalty account) leaves the page to the executor.
+//! Customers written as JSON text (`graphql::leaves`), a page of them
+//! (`customers`, `segmentMembers`) or one (`customer`, `me`, the customers
+//! at either end of a referral): their own values with the executor's PII
+//! masks and audit, their figures from the row their statement joined, and
+//! what is below them (lists, the loyalty account and its ledger, the
+//! referral that brought them in) loaded for all of them at once. Whatever
+//! needs more (a field the caller may not read, a loyalty account with
+//! points due to settle, a figure from another table) leaves the page to the
+//! executor.
 
 use async_graphql::InputType as _;
 use async_graphql::parser::types::Field;
