@@ -114,7 +114,6 @@ impl Store {
     pub async fn connect(options: &StoreOptions) -> Result<Store, DbErr> {
         let mut opts = ConnectOptions::new(options.url.clone());
         opts.max_connections(options.max_connections)
-            .min_connections(if options.lazy { 0 } else { 1 })
             .connect_lazy(options.lazy)
             .acquire_timeout(options.acquire_timeout)
             .connect_timeout(options.acquire_timeout)
@@ -124,6 +123,16 @@ impl Store {
             // that fails in use is discarded, so the pool still recovers on its
             // own once the database is back.
             .test_before_acquire_if_idle_for(Duration::from_secs(30))
+            // No maintenance task: sqlx's (for idle timeouts, lifetimes and a
+            // minimum of connections) can read an underflowed idle count after
+            // a release races an acquire and spin a core for good, hanging
+            // shutdown (sqlx issue 3645). The pool keeps the connections it
+            // opened (a non-lazy start opens one, so a store that is down fails
+            // the start); one that died while idle fails the ping above and is
+            // replaced.
+            .min_connections(0)
+            .idle_timeout(None)
+            .max_lifetime(None)
             .sqlx_logging(false)
             .map_sqlx_sqlite_opts(|o| {
                 o.journal_mode(SqliteJournalMode::Wal)
