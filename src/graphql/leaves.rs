@@ -199,13 +199,7 @@ impl<N: Leaf> OutputType for Leaves<N> {
             Some(plan) => write_pages(ctx, field, plan, std::slice::from_ref(&self.0)).await,
             None => None,
         };
-        if let Some(state) = state {
-            state.metrics.leaf_list(written.is_some());
-        }
-        match written.and_then(|mut texts| texts.pop()) {
-            Some(text) => Ok(raw(text)),
-            None => OutputType::resolve(&self.0, ctx, field).await,
-        }
+        splice_or_resolve(ctx, field, written, &self.0).await
     }
 }
 
@@ -267,12 +261,7 @@ pub async fn objects_below<N: Leaf>(
         return None;
     }
     let below = children_of(fields());
-    let children = join_all(below.iter().map(|f| N::children(ctx, f, present.clone()))).await;
-    let children: Vec<(&Positioned<Field>, Vec<String>)> = below
-        .into_iter()
-        .zip(children)
-        .map(|(f, texts)| texts.map(|t| (f, t)))
-        .collect::<Option<_>>()?;
+    let children = load_children(ctx, below, present).await?;
     let mut texts = Vec::with_capacity(items.len());
     let mut i = 0;
     for item in items {
@@ -319,13 +308,7 @@ impl<N: Leaf> OutputType for Written<N> {
             }
             _ => None,
         };
-        if let Some(state) = state {
-            state.metrics.leaf_list(written.is_some());
-        }
-        match written.and_then(|mut texts| texts.pop()) {
-            Some(text) => Ok(raw(text)),
-            None => OutputType::resolve(&self.0, ctx, field).await,
-        }
+        splice_or_resolve(ctx, field, written, &self.0).await
     }
 }
 
@@ -358,14 +341,8 @@ async fn write_pages<N: Leaf>(
             .collect::<Option<Vec<i64>>>()
     };
     let below: Vec<&Positioned<Field>> = children_of(node_fields(plan));
-    let children = join_all(below.iter().map(|f| N::children(ctx, f, items.clone())));
-    let (totals, children) = futures_util::join!(totals, children);
-    let totals = totals?;
-    let children: Vec<(&Positioned<Field>, Vec<String>)> = below
-        .into_iter()
-        .zip(children)
-        .map(|(f, texts)| texts.map(|t| (f, t)))
-        .collect::<Option<_>>()?;
+    let (totals, children) = futures_util::join!(totals, load_children(ctx, below, items));
+    let (totals, children) = (totals?, children?);
     let mut offset = 0;
     let mut texts = Vec::with_capacity(conns.len());
     for (i, conn) in conns.iter().enumerate() {
@@ -381,6 +358,38 @@ async fn write_pages<N: Leaf>(
     }
     env.audit(ctx);
     Some(texts)
+}
+
+/// Each field of `below`, written for every one of `items`, loaded for all
+/// of them at once; `None` when any of them needs the executor.
+async fn load_children<'a, N: Leaf>(
+    ctx: &'a ContextSelectionSet<'a>,
+    below: Vec<&'a Positioned<Field>>,
+    items: Vec<&'a N>,
+) -> Option<Vec<(&'a Positioned<Field>, Vec<String>)>> {
+    let texts = join_all(below.iter().map(|f| N::children(ctx, f, items.clone()))).await;
+    below
+        .into_iter()
+        .zip(texts)
+        .map(|(f, texts)| texts.map(|t| (f, t)))
+        .collect()
+}
+
+/// `written` spliced into the response, or, when there is none, `inner` as
+/// the executor answers it; counted either way.
+async fn splice_or_resolve<T: OutputType>(
+    ctx: &ContextSelectionSet<'_>,
+    field: &Positioned<Field>,
+    written: Option<Vec<String>>,
+    inner: &T,
+) -> ServerResult<Value> {
+    if let Ok(state) = ctx.data::<AppState>() {
+        state.metrics.leaf_list(written.is_some());
+    }
+    match written.and_then(|mut texts| texts.pop()) {
+        Some(text) => Ok(raw(text)),
+        None => OutputType::resolve(inner, ctx, field).await,
+    }
 }
 
 /// A JSON text the response serialiser writes as it is.
