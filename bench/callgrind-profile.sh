@@ -72,6 +72,10 @@ callgrind_annotate --inclusive=yes --threshold=100 "$dump" | sed 's/,//g' | awk 
     show("building SQL (sea-query)", "QueryBuilder::prepare_select_statement ")
     show("running statements (sea-orm, sqlx)", "ConnectionTrait>::query_all_raw::{{closure}} ")
     show("memcpy (moves of large futures, buffers)", "__memcpy_avx_unaligned_erms")
+    # jemalloc (the default build), or glibc (`--no-default-features`).
+    show("malloc", ":_rjem_malloc ")
+    show("realloc", ":_rjem_realloc ")
+    show("free", ":_rjem_sdallocx ")
     show("malloc", "malloc.c:malloc ")
     show("free", "malloc.c:_int_free ")
     show("token verification (HS256)", "jsonwebtoken::decoding::decode ")
