@@ -19,20 +19,22 @@
 use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
 use std::sync::{Arc, Mutex};
 
+use std::fmt::Write as _;
+
 use futures_util::future::BoxFuture;
-use sea_orm::sea_query::{Alias, Expr, Order, Query, SelectStatement, UnionType};
-use sea_orm::{DatabaseConnection, StatementBuilder};
+use sea_orm::{DatabaseConnection, DbBackend, Statement, Values};
 use tokio::sync::oneshot;
 
 use super::loaders::LoadError;
 use crate::error::AppError;
 
 /// What a statement answers: its rows as JSON objects, in its order.
-/// Every statement handed in must have a column `rn` that orders its rows.
+/// Every statement handed in must have a column `rn` that orders its rows,
+/// and be PostgreSQL's text, its parameters numbered from `$1`.
 type Rows = Result<Vec<String>, LoadError>;
 
 struct Submitted {
-    stmt: SelectStatement,
+    stmt: Statement,
     reply: oneshot::Sender<Rows>,
 }
 
@@ -64,7 +66,7 @@ impl Combiner {
 
     /// Hands `stmt` in and waits for its rows, each a JSON object of its
     /// columns. They arrive once the driver calls [`Combiner::flush`].
-    pub async fn rows(&self, stmt: SelectStatement) -> Rows {
+    pub async fn rows(&self, stmt: Statement) -> Rows {
         let (reply, answer) = oneshot::channel();
         self.pending
             .lock()
@@ -110,42 +112,36 @@ impl Combiner {
 }
 
 /// Runs `stmts` as one statement and splits its rows back by statement.
-async fn run(
-    db: &DatabaseConnection,
-    stmts: Vec<SelectStatement>,
-) -> Result<Vec<Vec<String>>, AppError> {
+///
+/// The statement is joined as text from the texts the loaders built (most of
+/// them cached, see `PageLoader::first_pages`), their parameters renumbered
+/// after those of the statements before them: building it as one sea-query
+/// statement cloned and dropped every expression of every page each time.
+async fn run(db: &DatabaseConnection, stmts: Vec<Statement>) -> Result<Vec<Vec<String>>, AppError> {
     let count = stmts.len();
-    let mut branches = stmts.into_iter().enumerate().map(|(i, stmt)| {
-        Query::select()
-            .expr_as(Expr::val(i as i32), Alias::new("q"))
-            .expr_as(
-                Expr::col((Alias::new("t"), Alias::new("rn"))),
-                Alias::new("rn"),
-            )
-            .expr_as(Expr::cust(r#"row_to_json("t")::text"#), Alias::new("j"))
-            .from_subquery(stmt, Alias::new("t"))
-            .to_owned()
-    });
-    let Some(mut union) = branches.next() else {
+    if count == 0 {
         return Ok(Vec::new());
-    };
-    for branch in branches {
-        union.union(UnionType::All, branch);
+    }
+    let mut sql = String::with_capacity(stmts.iter().map(|s| s.sql.len() + 96).sum::<usize>() + 64);
+    let mut values = Vec::new();
+    sql.push_str(r#"SELECT "q", "j" FROM ("#);
+    for (i, stmt) in stmts.into_iter().enumerate() {
+        if i > 0 {
+            sql.push_str(" UNION ALL ");
+        }
+        let _ = write!(
+            sql,
+            r#"SELECT {i} AS "q", "t"."rn" AS "rn", row_to_json("t")::text AS "j" FROM ("#
+        );
+        renumber_into(&stmt.sql, values.len(), &mut sql);
+        sql.push_str(r#") AS "t""#);
+        values.extend(stmt.values.map(|v| v.0).unwrap_or_default());
     }
     // A union keeps no order of its own: each statement's rows come back
     // in the order of their rank.
-    let combined = Query::select()
-        .column(Alias::new("q"))
-        .column(Alias::new("j"))
-        .from_subquery(union, Alias::new("u"))
-        .order_by(Alias::new("q"), Order::Asc)
-        .order_by(Alias::new("rn"), Order::Asc)
-        .to_owned();
-    let rows = crate::db::read_all(
-        db,
-        StatementBuilder::build(&combined, &db.get_database_backend()),
-    )
-    .await?;
+    sql.push_str(r#") AS "u" ORDER BY "q" ASC, "rn" ASC"#);
+    let combined = Statement::from_sql_and_values(DbBackend::Postgres, sql, Values(values));
+    let rows = crate::db::read_all(db, combined).await?;
     let mut answers = vec![Vec::new(); count];
     for row in rows {
         let q: i32 = row.try_get_by_index(0)?;
@@ -160,4 +156,51 @@ async fn run(
         }
     }
     Ok(answers)
+}
+
+/// Appends `sql` to `out` with each parameter `$n` written as `$(n + by)`;
+/// quoted identifiers and string literals are copied as they are.
+fn renumber_into(sql: &str, by: usize, out: &mut String) {
+    let mut rest = sql;
+    while let Some(at) = rest.find(['$', '"', '\'']) {
+        out.push_str(&rest[..at]);
+        let mark = rest.as_bytes()[at];
+        rest = &rest[at + 1..];
+        if mark == b'$' {
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            match rest[..digits].parse::<usize>() {
+                Ok(n) => {
+                    let _ = write!(out, "${}", n + by);
+                }
+                Err(_) => out.push('$'),
+            }
+            rest = &rest[digits..];
+        } else {
+            // To the closing quote; a doubled quote inside is two steps of this.
+            let close = rest.find(mark as char).map_or(rest.len(), |i| i + 1);
+            out.push(mark as char);
+            out.push_str(&rest[..close]);
+            rest = &rest[close..];
+        }
+    }
+    out.push_str(rest);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::renumber_into;
+
+    #[test]
+    fn parameters_are_renumbered_and_quotes_kept() {
+        let mut out = String::new();
+        renumber_into(
+            r#"SELECT "a$1", 'it''s $2' FROM "t" WHERE "x" IN ($1, $2) AND "y" < $10"#,
+            3,
+            &mut out,
+        );
+        assert_eq!(
+            out,
+            r#"SELECT "a$1", 'it''s $2' FROM "t" WHERE "x" IN ($4, $5) AND "y" < $13"#
+        );
+    }
 }

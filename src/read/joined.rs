@@ -15,7 +15,7 @@ use sea_orm::sea_query::{
 };
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityName, EntityTrait, FromQueryResult,
-    IdenStatic, Iterable, QueryResult, QueryTrait, Select,
+    IdenStatic, Iterable, QueryResult, QueryTrait, Select, Statement, StatementBuilder,
 };
 
 use crate::error::AppError;
@@ -66,10 +66,26 @@ pub async fn fetch<C: ConnectionTrait>(
     select: Select<customer::Entity>,
     joins: Joins,
 ) -> Result<Vec<(customer::Model, Joined)>, AppError> {
-    let backend = db.get_database_backend();
+    let stmt = statement(select, joins, db.get_database_backend());
+    read_rows(&db.query_all_raw(stmt).await?, joins)
+}
+
+/// The statement [`fetch`] runs.
+pub fn statement(
+    select: Select<customer::Entity>,
+    joins: Joins,
+    backend: DatabaseBackend,
+) -> Statement {
     let mut stmt = select.into_query();
     add_columns(&mut stmt, joins, backend);
-    let rows = db.query_all(&stmt).await?;
+    StatementBuilder::build(&stmt, &backend)
+}
+
+/// Reads the rows of [`statement`] as customers and their joined rows.
+pub fn read_rows(
+    rows: &[QueryResult],
+    joins: Joins,
+) -> Result<Vec<(customer::Model, Joined)>, AppError> {
     rows.iter()
         .map(|row| read(row, joins).map_err(AppError::from))
         .collect()

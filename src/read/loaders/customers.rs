@@ -5,12 +5,15 @@
 
 use std::collections::HashMap;
 use std::marker::PhantomData;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
 use async_graphql::dataloader::Loader;
 use c360_entity::enums::ReferralStatus;
 use c360_entity::{customer, customer_clv, customer_metrics, customer_rfm, customer_tag, referral};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QueryTrait};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, QueryOrder, QueryTrait,
+    Statement, Value, Values,
+};
 
 use super::LoadError;
 use crate::auth::CustomerScope;
@@ -45,21 +48,30 @@ impl Loader<CustomerKey> for CustomerLoader {
             groups.entry(key.joins).or_default().push(key.id);
         }
         let mut out = HashMap::with_capacity(keys.len());
+        let backend = self.db.get_database_backend();
+        let own = match self.scope {
+            CustomerScope::Only(own) => Some(own),
+            CustomerScope::All => None,
+        };
         for (joins, ids) in groups {
-            let mut query = customer::Entity::find();
-            if joins.metrics {
-                join_metrics(QueryTrait::query(&mut query));
-            }
-            if joins.loyalty {
-                join_loyalty(QueryTrait::query(&mut query));
-            }
-            let mut query = query.filter(customer::Column::Id.is_in(ids));
-            if let CustomerScope::Only(own) = self.scope {
-                query = query.filter(customer::Column::Id.eq(own));
-            }
-            let rows = joined::fetch(&self.db, query, joins)
+            let stmt = by_ids(backend, joins, &ids, own, || {
+                let mut query = customer::Entity::find();
+                if joins.metrics {
+                    join_metrics(QueryTrait::query(&mut query));
+                }
+                if joins.loyalty {
+                    join_loyalty(QueryTrait::query(&mut query));
+                }
+                let mut query = query.filter(customer::Column::Id.is_in(ids.iter().copied()));
+                if let Some(own) = own {
+                    query = query.filter(customer::Column::Id.eq(own));
+                }
+                joined::statement(query, joins, backend)
+            });
+            let rows = crate::db::read_all(&self.db, stmt)
                 .await
-                .map_err(Arc::new)?;
+                .map_err(|e| Arc::new(AppError::from(e)))?;
+            let rows = joined::read_rows(&rows, joins).map_err(Arc::new)?;
             out.extend(
                 rows.into_iter()
                     .map(|(c, j)| (CustomerKey { id: c.id, joins }, (c, j))),
@@ -67,6 +79,67 @@ impl Loader<CustomerKey> for CustomerLoader {
         }
         Ok(out)
     }
+}
+
+/// The text of [`CustomerLoader`]'s statement by joins, backend (PostgreSQL
+/// or not), number of ids and whether the scope adds the caller's own id,
+/// with the values bound before the ids (the referral status a join
+/// compares with); `None` where the values could not be rebuilt. Only the
+/// ids change between requests, and building the statement with sea-query,
+/// with every joined column aliased, cost more than reading its row.
+type CustomerSqlKey = (Joins, bool, usize, bool);
+type CustomerSql = Option<(Arc<str>, Vec<Value>)>;
+const CACHED_IDS: usize = 128;
+static CUSTOMER_SQL: LazyLock<Mutex<HashMap<CustomerSqlKey, CustomerSql>>> =
+    LazyLock::new(Mutex::default);
+
+/// [`CustomerLoader`]'s statement for `ids`, built by `build` the first time
+/// and from [`CUSTOMER_SQL`] after.
+fn by_ids(
+    backend: DbBackend,
+    joins: Joins,
+    ids: &[i64],
+    own: Option<i64>,
+    build: impl FnOnce() -> Statement,
+) -> Statement {
+    let bound = || {
+        ids.iter()
+            .chain(own.as_ref())
+            .map(|&id| Value::BigInt(Some(id)))
+    };
+    if ids.len() > CACHED_IDS {
+        return build();
+    }
+    let key = (
+        joins,
+        backend == DbBackend::Postgres,
+        ids.len(),
+        own.is_some(),
+    );
+    let cached = CUSTOMER_SQL
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(&key)
+        .cloned();
+    if let Some(Some((sql, before))) = cached {
+        let values = before.into_iter().chain(bound()).collect();
+        return Statement::from_sql_and_values(backend, &*sql, Values(values));
+    }
+    let stmt = build();
+    // Kept only when the statement ends with the ids and the own id, in order.
+    let values = stmt.values.as_ref().map_or(&[][..], |v| v.0.as_slice());
+    let split = values
+        .len()
+        .checked_sub(ids.len() + usize::from(own.is_some()));
+    let reusable = split.filter(|&at| values[at..].iter().cloned().eq(bound()));
+    CUSTOMER_SQL
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(
+            key,
+            reusable.map(|at| (Arc::from(stmt.sql.as_str()), values[..at].to_vec())),
+        );
+    stmt
 }
 
 /// Loads rows of a table with a unique `customer_id` column by customer.
@@ -174,5 +247,60 @@ impl Loader<i64> for ReferredByLoader {
             }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn built(backend: DbBackend, joins: Joins, ids: &[i64], own: Option<i64>) -> Statement {
+        let mut query = customer::Entity::find();
+        if joins.metrics {
+            join_metrics(QueryTrait::query(&mut query));
+        }
+        if joins.loyalty {
+            join_loyalty(QueryTrait::query(&mut query));
+        }
+        let mut query = query.filter(customer::Column::Id.is_in(ids.iter().copied()));
+        if let Some(own) = own {
+            query = query.filter(customer::Column::Id.eq(own));
+        }
+        joined::statement(query, joins, backend)
+    }
+
+    /// A statement from the kept text is the one sea-query builds, for other
+    /// ids, with every join and with and without the caller's own id.
+    #[test]
+    fn customer_statements_reuse_their_text_with_new_values() {
+        let all = Joins {
+            metrics: true,
+            loyalty: true,
+            tags: true,
+            referred_by: true,
+        };
+        for backend in [DbBackend::Postgres, DbBackend::Sqlite] {
+            for joins in [Joins::default(), all] {
+                for own in [None, Some(41)] {
+                    by_ids(backend, joins, &[7, 8], own, || {
+                        built(backend, joins, &[7, 8], own)
+                    });
+                    let key = (joins, backend == DbBackend::Postgres, 2, own.is_some());
+                    let kept = CUSTOMER_SQL
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .get(&key)
+                        .cloned();
+                    assert!(matches!(kept, Some(Some(_))), "{backend:?} {joins:?}: kept");
+                    let own = own.map(|o| o + 1);
+                    let reused = by_ids(backend, joins, &[1, 2], own, || {
+                        unreachable!("the kept text is used")
+                    });
+                    let fresh = built(backend, joins, &[1, 2], own);
+                    assert_eq!(reused.sql, fresh.sql);
+                    assert_eq!(reused.values, fresh.values);
+                }
+            }
+        }
     }
 }

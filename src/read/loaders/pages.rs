@@ -29,7 +29,7 @@ use crate::read::pagination::{Cursor, Direction, Key, KeyKind, SortValue, seek_a
 /// First-page statements' text by list, backend (PostgreSQL or not) and
 /// number of parents, up to [`CACHED_PARENTS`]; `None` where the values could
 /// not be rebuilt. A few hundred short entries at most.
-type PageSqlKey = (TypeId, bool, usize);
+type PageSqlKey = (TypeId, bool, usize, bool);
 const CACHED_PARENTS: usize = 128;
 static FIRST_PAGE_SQL: LazyLock<Mutex<HashMap<PageSqlKey, Option<Arc<str>>>>> =
     LazyLock::new(Mutex::default);
@@ -119,11 +119,12 @@ impl<R: ChildList> PageLoader<R> {
             .to_owned()
     }
 
-    /// The first pages of `parents`: the statement's text is built once per
-    /// list, backend and number of parents, since only the ids and the page
-    /// size change between requests (building it with sea-query was a tenth
-    /// of a profile request's instructions).
-    fn first_pages(backend: DbBackend, parents: &[i64], first: u64) -> Statement {
+    /// The first pages of `parents`, `ranked` as in [`Self::statement`]: the
+    /// statement's text is built once per list, backend, number of parents
+    /// and ranking, since only the ids and the page size change between
+    /// requests (building it with sea-query was a tenth of a profile
+    /// request's instructions).
+    fn first_pages(backend: DbBackend, parents: &[i64], first: u64, ranked: bool) -> Statement {
         let values = || {
             let ids = parents.iter().map(|&p| Value::BigInt(Some(p)));
             Values(ids.chain([Value::BigInt(Some(first as i64 + 1))]).collect())
@@ -132,10 +133,11 @@ impl<R: ChildList> PageLoader<R> {
             TypeId::of::<R>(),
             backend == DbBackend::Postgres,
             parents.len(),
+            ranked,
         );
         if parents.len() > CACHED_PARENTS {
             return StatementBuilder::build(
-                &Self::statement(parents, first, None, false),
+                &Self::statement(parents, first, None, ranked),
                 &backend,
             );
         }
@@ -147,7 +149,8 @@ impl<R: ChildList> PageLoader<R> {
         if let Some(Some(sql)) = cached {
             return Statement::from_sql_and_values(backend, &*sql, values());
         }
-        let stmt = StatementBuilder::build(&Self::statement(parents, first, None, false), &backend);
+        let stmt =
+            StatementBuilder::build(&Self::statement(parents, first, None, ranked), &backend);
         // Kept only when the values are the ones rebuilt above, in order.
         let reusable = stmt.values.as_ref() == Some(&values());
         FIRST_PAGE_SQL
@@ -164,22 +167,21 @@ impl<R: ChildList> PageLoader<R> {
         first: u64,
         after: Option<&Cursor>,
     ) -> Result<Vec<R::Model>, LoadError> {
-        let Some(combiner) = self.combiner.as_ref().filter(|c| c.active()) else {
-            let backend = self.db.get_database_backend();
-            let stmt = match after {
-                None => Self::first_pages(backend, parents, first),
-                Some(_) => StatementBuilder::build(
-                    &Self::statement(parents, first, after, false),
-                    &backend,
-                ),
-            };
+        let combiner = self.combiner.as_ref().filter(|c| c.active());
+        let ranked = combiner.is_some();
+        let backend = self.db.get_database_backend();
+        let stmt = match after {
+            None => Self::first_pages(backend, parents, first, ranked),
+            Some(_) => {
+                StatementBuilder::build(&Self::statement(parents, first, after, ranked), &backend)
+            }
+        };
+        let Some(combiner) = combiner else {
             return crate::db::read_models::<R::Model>(&self.db, stmt)
                 .await
                 .map_err(|e| Arc::new(AppError::from(e)));
         };
-        let json = combiner
-            .rows(Self::statement(parents, first, after, true))
-            .await?;
+        let json = combiner.rows(stmt).await?;
         // Each object also holds `rn`, which the model does not read.
         json.iter()
             .map(|row| serde_json::from_str::<R::Model>(row))
@@ -342,28 +344,31 @@ mod tests {
     #[test]
     fn first_pages_reuse_their_text_with_new_values() {
         for backend in [DbBackend::Postgres, DbBackend::Sqlite] {
-            PageLoader::<OrderLines>::first_pages(backend, &[7, 8, 9], 20);
-            let key = (
-                TypeId::of::<OrderLines>(),
-                backend == DbBackend::Postgres,
-                3,
-            );
-            let kept = FIRST_PAGE_SQL
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .get(&key)
-                .cloned();
-            assert!(
-                matches!(kept, Some(Some(_))),
-                "{backend:?}: the text is kept"
-            );
-            let reused = PageLoader::<OrderLines>::first_pages(backend, &[1, 2, 3], 5);
-            let built = StatementBuilder::build(
-                &PageLoader::<OrderLines>::statement(&[1, 2, 3], 5, None, false),
-                &backend,
-            );
-            assert_eq!(reused.sql, built.sql);
-            assert_eq!(reused.values, built.values);
+            for ranked in [false, true] {
+                PageLoader::<OrderLines>::first_pages(backend, &[7, 8, 9], 20, ranked);
+                let key = (
+                    TypeId::of::<OrderLines>(),
+                    backend == DbBackend::Postgres,
+                    3,
+                    ranked,
+                );
+                let kept = FIRST_PAGE_SQL
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .get(&key)
+                    .cloned();
+                assert!(
+                    matches!(kept, Some(Some(_))),
+                    "{backend:?}, ranked {ranked}: the text is kept"
+                );
+                let reused = PageLoader::<OrderLines>::first_pages(backend, &[1, 2, 3], 5, ranked);
+                let built = StatementBuilder::build(
+                    &PageLoader::<OrderLines>::statement(&[1, 2, 3], 5, None, ranked),
+                    &backend,
+                );
+                assert_eq!(reused.sql, built.sql);
+                assert_eq!(reused.values, built.values);
+            }
         }
     }
 }
