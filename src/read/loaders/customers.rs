@@ -55,18 +55,7 @@ impl Loader<CustomerKey> for CustomerLoader {
         };
         for (joins, ids) in groups {
             let stmt = by_ids(backend, joins, &ids, own, || {
-                let mut query = customer::Entity::find();
-                if joins.metrics {
-                    join_metrics(QueryTrait::query(&mut query));
-                }
-                if joins.loyalty {
-                    join_loyalty(QueryTrait::query(&mut query));
-                }
-                let mut query = query.filter(customer::Column::Id.is_in(ids.iter().copied()));
-                if let Some(own) = own {
-                    query = query.filter(customer::Column::Id.eq(own));
-                }
-                joined::statement(query, joins, backend)
+                statement(backend, joins, &ids, own)
             });
             let rows = crate::db::read_all(&self.db, stmt)
                 .await
@@ -92,6 +81,23 @@ type CustomerSql = Option<(Arc<str>, Vec<Value>)>;
 const CACHED_IDS: usize = 128;
 static CUSTOMER_SQL: LazyLock<Mutex<HashMap<CustomerSqlKey, CustomerSql>>> =
     LazyLock::new(Mutex::default);
+
+/// The customers `ids` with `joins`, within `own` when the caller is a
+/// customer, built with sea-query.
+fn statement(backend: DbBackend, joins: Joins, ids: &[i64], own: Option<i64>) -> Statement {
+    let mut query = customer::Entity::find();
+    if joins.metrics {
+        join_metrics(QueryTrait::query(&mut query));
+    }
+    if joins.loyalty {
+        join_loyalty(QueryTrait::query(&mut query));
+    }
+    let mut query = query.filter(customer::Column::Id.is_in(ids.iter().copied()));
+    if let Some(own) = own {
+        query = query.filter(customer::Column::Id.eq(own));
+    }
+    joined::statement(query, joins, backend)
+}
 
 /// [`CustomerLoader`]'s statement for `ids`, built by `build` the first time
 /// and from [`CUSTOMER_SQL`] after.
@@ -254,21 +260,6 @@ impl Loader<i64> for ReferredByLoader {
 mod tests {
     use super::*;
 
-    fn built(backend: DbBackend, joins: Joins, ids: &[i64], own: Option<i64>) -> Statement {
-        let mut query = customer::Entity::find();
-        if joins.metrics {
-            join_metrics(QueryTrait::query(&mut query));
-        }
-        if joins.loyalty {
-            join_loyalty(QueryTrait::query(&mut query));
-        }
-        let mut query = query.filter(customer::Column::Id.is_in(ids.iter().copied()));
-        if let Some(own) = own {
-            query = query.filter(customer::Column::Id.eq(own));
-        }
-        joined::statement(query, joins, backend)
-    }
-
     /// A statement from the kept text is the one sea-query builds, for other
     /// ids, with every join and with and without the caller's own id.
     #[test]
@@ -283,7 +274,7 @@ mod tests {
             for joins in [Joins::default(), all] {
                 for own in [None, Some(41)] {
                     by_ids(backend, joins, &[7, 8], own, || {
-                        built(backend, joins, &[7, 8], own)
+                        statement(backend, joins, &[7, 8], own)
                     });
                     let key = (joins, backend == DbBackend::Postgres, 2, own.is_some());
                     let kept = CUSTOMER_SQL
@@ -296,7 +287,7 @@ mod tests {
                     let reused = by_ids(backend, joins, &[1, 2], own, || {
                         unreachable!("the kept text is used")
                     });
-                    let fresh = built(backend, joins, &[1, 2], own);
+                    let fresh = statement(backend, joins, &[1, 2], own);
                     assert_eq!(reused.sql, fresh.sql);
                     assert_eq!(reused.values, fresh.values);
                 }
