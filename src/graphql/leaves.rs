@@ -219,21 +219,56 @@ where
     R: ChildList,
     N: Leaf,
 {
+    pages_and_below::<R, R, N>(ctx, field, loader, None, parents, total, node).await
+}
+
+/// A list below the items of a page that can be read with the page itself:
+/// its field's name and its loader.
+pub struct Below<'l, B: ChildList>(pub &'static str, pub &'l DataLoader<PageLoader<B>>);
+
+/// [`pages_below`], with the first pages of the list `below` under the
+/// items, when selected, read beside the items' own pages rather than after
+/// them (`PageLoader::prime_below`).
+pub async fn pages_and_below<R, B, N>(
+    ctx: &ContextSelectionSet<'_>,
+    field: &Positioned<Field>,
+    loader: &DataLoader<PageLoader<R>>,
+    below: Option<Below<'_, B>>,
+    parents: &[i64],
+    total: impl Fn(i64) -> Total,
+    node: impl Fn(usize, R::Model) -> N,
+) -> Option<Vec<String>>
+where
+    R: ChildList,
+    B: ChildList,
+    N: Leaf,
+{
     let plan = plan_connection::<N>(&field.node.selection_set.node)?;
-    let args = ctx.with_field(field);
-    let first = args.param_value::<Option<i32>>("first", None).ok()?.1;
-    let after = args.param_value::<Option<String>>("after", None).ok()?.1;
-    let first = page_size("first", first).ok()?;
-    let after = decode_cursor("after", after.as_deref(), R::KEY).ok()?;
+    let (first, after) = page_args::<R>(ctx, field)?;
     let key = |parent: i64| PageKey {
         parent,
         first,
         after: after.clone(),
     };
-    let mut pages = loader
-        .load_many(parents.iter().map(|&p| key(p)))
-        .await
-        .ok()?;
+    let prime = async {
+        let Some(Below(name, below)) = below else {
+            return;
+        };
+        let children = children_of(node_fields(&plan));
+        let Some(child) = children.iter().find(|f| f.node.name.node == name) else {
+            return;
+        };
+        if let (None, Some((child_first, None))) = (&after, page_args::<B>(ctx, child)) {
+            // A failure leaves the lists to their own statement, which
+            // reports it.
+            let _ = below
+                .loader()
+                .prime_below::<R>(parents, first, child_first)
+                .await;
+        }
+    };
+    let (pages, ()) = futures_util::join!(loader.load_many(parents.iter().map(|&p| key(p))), prime);
+    let mut pages = pages.ok()?;
     let conns: Vec<Conn<N>> = parents
         .iter()
         .enumerate()
@@ -243,6 +278,20 @@ where
         })
         .collect();
     write_pages(ctx, field, &plan, &conns).await
+}
+
+/// The page size and cursor `field` asks for, `None` when either is not
+/// one the executor would accept (it then answers with the error).
+fn page_args<R: ChildList>(
+    ctx: &ContextSelectionSet<'_>,
+    field: &Positioned<Field>,
+) -> Option<(u64, Option<Cursor>)> {
+    let args = ctx.with_field(field);
+    let first = args.param_value::<Option<i32>>("first", None).ok()?.1;
+    let after = args.param_value::<Option<String>>("after", None).ok()?.1;
+    let first = page_size("first", first).ok()?;
+    let after = decode_cursor("after", after.as_deref(), R::KEY).ok()?;
+    Some((first, after))
 }
 
 /// The object `field` of each of `items` (`None`: null), written by its

@@ -485,3 +485,65 @@ both_stores! {
         assert_eq!(pii_reads(&app).await - audited, 8);
     }
 }
+
+/// Tickets of one customer, each with its messages.
+const CONVERSATIONS: &str = r#"query Conversations($id: ID!) { customer(id: $id) {
+  tickets(first: 20) { edges { node { subject
+    messages(first: 5) { pageInfo { hasNextPage } edges { cursor node { authorKind body } } } } } } } }"#;
+
+both_stores! {
+    /// An order's lines and a ticket's messages are read with the orders and
+    /// tickets themselves; a ticket with no message (imported so) is not
+    /// among those rows, and still answers an empty list, as the executor's
+    /// own statement does, whether or not the level goes out as one statement.
+    async fn a_ticket_without_messages_answers_an_empty_list(app: TestApp) {
+        app.seed(10).await;
+        let id = app
+            .scalar("SELECT customer_id FROM tickets GROUP BY customer_id ORDER BY COUNT(*) DESC, customer_id LIMIT 1")
+            .await;
+        let customer = gid("Customer", id);
+        let tickets = format!(
+            "{}\n{}\n",
+            json!({ "externalRef": "quiet-1", "customerId": customer, "subject": "Quiet" }),
+            json!({ "externalRef": "talk-1", "customerId": customer, "subject": "Talkative",
+                    "messages": [{ "authorKind": "CUSTOMER", "body": "Hello" },
+                                 { "authorKind": "AGENT", "authorName": "Sam", "body": "Hi" }] }),
+        );
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("tickets.jsonl");
+        std::fs::write(&path, tickets).expect("write the file");
+        let args = [
+            "import".to_owned(),
+            "tickets".to_owned(),
+            path.to_str().expect("utf-8 path").to_owned(),
+            "--database-url".to_owned(),
+            app.db_url.clone(),
+        ];
+        let out = tokio::task::spawn_blocking(move || crate::cli::c360().args(&args).output())
+            .await
+            .expect("joined")
+            .expect("c360 import runs");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+        let executor = executor_beside(&app).await;
+        let combined = app.beside(|c| c.combine_pages = c360::config::CombinePages::Always).await;
+        combined.clock.set(app.clock.now());
+        let staff = app.staff();
+        let variables = json!({ "id": customer });
+        let body = same("conversations", (&app, &executor), CONVERSATIONS, variables.clone(), &staff).await;
+        same("conversations, one statement a level", (&combined, &executor), CONVERSATIONS, variables, &staff).await;
+        let edges = body["data"]["customer"]["tickets"]["edges"].as_array().expect("tickets");
+        let messages = |subject: &str| {
+            edges
+                .iter()
+                .find(|e| e["node"]["subject"] == subject)
+                .unwrap_or_else(|| panic!("{subject} in {body}"))["node"]["messages"]["edges"]
+                .as_array()
+                .expect("messages")
+                .len()
+        };
+        assert_eq!(messages("Quiet"), 0);
+        assert_eq!(messages("Talkative"), 2);
+        assert!(edges.len() > 2, "the seed's tickets are there too: {body}");
+    }
+}

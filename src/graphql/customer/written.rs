@@ -21,7 +21,9 @@ use crate::graphql::connection::Total;
 use crate::graphql::context::identity;
 use crate::graphql::enums::EmailMarketingState;
 use crate::graphql::ids::{Kind, encode};
-use crate::graphql::leaves::{Env, Leaf, Scalar, objects_below, pages_below};
+use crate::graphql::leaves::{
+    Below, Env, Leaf, Scalar, objects_below, pages_and_below, pages_below,
+};
 use crate::graphql::loyalty::LoyaltyAccount;
 use crate::graphql::nps::{NpsCategory, NpsResponse};
 use crate::graphql::order::Order;
@@ -233,11 +235,15 @@ impl Leaf for Customer {
             match field.node.name.node.as_str() {
                 "orders" if readable(Domain::Orders) => {
                     let node = |_, row| Order(row);
-                    pages_below(ctx, field, &loaders.orders, &ids, Total::Orders, node).await
+                    let lines = Some(Below("lines", &loaders.order_lines));
+                    let (orders, total) = (&loaders.orders, Total::Orders);
+                    pages_and_below(ctx, field, orders, lines, &ids, total, node).await
                 }
                 "tickets" if readable(Domain::Tickets) => {
                     let node = |_, row| Ticket(row);
-                    pages_below(ctx, field, &loaders.tickets, &ids, Total::Tickets, node).await
+                    let messages = Some(Below("messages", &loaders.ticket_messages));
+                    let (tickets, total) = (&loaders.tickets, Total::Tickets);
+                    pages_and_below(ctx, field, tickets, messages, &ids, total, node).await
                 }
                 "reviews" if readable(Domain::Reviews) => {
                     let node = |_, row| Review(row);

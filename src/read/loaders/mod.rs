@@ -126,6 +126,7 @@ impl Loaders {
                     PageLoader {
                         db: db.clone(),
                         combiner: tasks.combiner(),
+                        primed: Default::default(),
                         _rel: PhantomData,
                     },
                     tasks,

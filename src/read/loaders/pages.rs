@@ -14,7 +14,7 @@ use c360_entity::{
     ticket, ticket_message,
 };
 use sea_orm::sea_query::{
-    Alias, Expr, ExprTrait, Func, Order, Query, SelectStatement, WindowStatement,
+    Alias, Expr, ExprTrait, Func, Order, Query, SelectStatement, SimpleExpr, WindowStatement,
 };
 use sea_orm::{
     ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult, QueryFilter,
@@ -64,10 +64,13 @@ pub struct Page<M> {
     pub has_next: bool,
 }
 
-pub struct PageLoader<R> {
+pub struct PageLoader<R: ChildList> {
     pub(super) db: DatabaseConnection,
     /// Set on PostgreSQL: statements go out one level at a time.
     pub(super) combiner: Option<Arc<Combiner>>,
+    /// Pages read ahead of their keys ([`PageLoader::prime_below`]), taken
+    /// by the first load that asks for them.
+    pub(super) primed: Mutex<HashMap<PageKey, Page<R::Model>>>,
     pub(super) _rel: PhantomData<R>,
 }
 
@@ -76,6 +79,17 @@ impl<R: ChildList> PageLoader<R> {
     /// which a combined statement orders by.
     fn statement(
         parents: &[i64],
+        first: u64,
+        after: Option<&Cursor>,
+        ranked: bool,
+    ) -> SelectStatement {
+        let parents = R::parent_col().is_in(parents.iter().copied());
+        Self::statement_where(parents, first, after, ranked)
+    }
+
+    /// [`Self::statement`] for the parents `parents` selects.
+    fn statement_where(
+        parents: SimpleExpr,
         first: u64,
         after: Option<&Cursor>,
         ranked: bool,
@@ -97,7 +111,7 @@ impl<R: ChildList> PageLoader<R> {
             .columns(columns())
             .expr_window_as(Func::cust("ROW_NUMBER"), window, Alias::new("rn"))
             .from(R::Entity::default())
-            .and_where(R::parent_col().is_in(parents.iter().copied()));
+            .and_where(parents);
         if let Some(cursor) = after {
             inner.cond_where(seek_after(
                 R::sort_col().map(Key::not_null),
@@ -135,29 +149,77 @@ impl<R: ChildList> PageLoader<R> {
             parents.len(),
             ranked,
         );
-        if parents.len() > CACHED_PARENTS {
-            return StatementBuilder::build(
-                &Self::statement(parents, first, None, ranked),
-                &backend,
-            );
-        }
-        let cached = FIRST_PAGE_SQL
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&key)
-            .cloned();
-        if let Some(Some(sql)) = cached {
-            return Statement::from_sql_and_values(backend, &*sql, values());
-        }
+        kept(backend, key, values, || {
+            Self::statement(parents, first, None, ranked)
+        })
+    }
+
+    /// The first pages of `R` below the first `above_first` items of each of
+    /// `grand`'s pages of `A` (an order's lines below a customer's orders):
+    /// the items are chosen in a subquery, so one statement reads what
+    /// would otherwise wait for the items' own.
+    fn first_pages_below<A: ChildList>(
+        backend: DbBackend,
+        grand: &[i64],
+        above_first: u64,
+        first: u64,
+        ranked: bool,
+    ) -> Statement {
+        let values = || {
+            let ids = grand.iter().map(|&p| Value::BigInt(Some(p)));
+            let limits = [above_first as i64 + 1, above_first as i64, first as i64 + 1];
+            Values(ids.chain(limits.map(|n| Value::BigInt(Some(n)))).collect())
+        };
+        let key = (
+            TypeId::of::<(A, R)>(),
+            backend == DbBackend::Postgres,
+            grand.len(),
+            ranked,
+        );
+        kept(backend, key, values, || {
+            let items = Query::select()
+                .column(Alias::new("id"))
+                .from_subquery(
+                    PageLoader::<A>::statement(grand, above_first, None, true),
+                    Alias::new("above"),
+                )
+                .and_where(Expr::col(Alias::new("rn")).lte(above_first as i64))
+                .to_owned();
+            Self::statement_where(R::parent_col().in_subquery(items), first, None, ranked)
+        })
+    }
+
+    /// Reads, in one statement, the first pages of `R` below the first
+    /// `above_first` items of each of `grand`'s pages of `A`, and keeps
+    /// them: the items' own page requests, once their pages are read, are
+    /// answered from these. On PostgreSQL the statement goes out with the
+    /// rest of the level that reads `A`'s pages.
+    ///
+    /// Only items with at least one row below are kept; the others (none
+    /// below, or an item the two statements did not see alike, on separate
+    /// connections) are read by their own statement as before.
+    pub async fn prime_below<A: ChildList>(
+        &self,
+        grand: &[i64],
+        above_first: u64,
+        first: u64,
+    ) -> Result<(), LoadError> {
+        let combiner = self.combiner.as_ref().filter(|c| c.active());
+        let backend = self.db.get_database_backend();
         let stmt =
-            StatementBuilder::build(&Self::statement(parents, first, None, ranked), &backend);
-        // Kept only when the values are the ones rebuilt above, in order.
-        let reusable = stmt.values.as_ref() == Some(&values());
-        FIRST_PAGE_SQL
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(key, reusable.then(|| Arc::from(stmt.sql.as_str())));
-        stmt
+            Self::first_pages_below::<A>(backend, grand, above_first, first, combiner.is_some());
+        let rows = self.run(combiner, stmt).await?;
+        let pages = paged_by_parent::<R>(rows, first);
+        let mut primed = self.primed.lock().unwrap_or_else(PoisonError::into_inner);
+        primed.extend(pages.into_iter().map(|(parent, page)| {
+            let key = PageKey {
+                parent,
+                first,
+                after: None,
+            };
+            (key, page)
+        }));
+        Ok(())
     }
 
     /// The rows of one page statement, ordered by rank within each parent.
@@ -176,6 +238,15 @@ impl<R: ChildList> PageLoader<R> {
                 StatementBuilder::build(&Self::statement(parents, first, after, ranked), &backend)
             }
         };
+        self.run(combiner, stmt).await
+    }
+
+    /// Runs `stmt`, ranked when `combiner` is given, through it.
+    async fn run(
+        &self,
+        combiner: Option<&Arc<Combiner>>,
+        stmt: Statement,
+    ) -> Result<Vec<R::Model>, LoadError> {
         let Some(combiner) = combiner else {
             return crate::db::read_models::<R::Model>(&self.db, stmt)
                 .await
@@ -194,6 +265,54 @@ impl<R: ChildList> PageLoader<R> {
     }
 }
 
+/// A statement's text kept by `key` when rebuilding its values with
+/// `values` gives exactly what sea-query bound, in order; later calls bind
+/// new values to it. Parent lists longer than [`CACHED_PARENTS`] are built
+/// each time.
+fn kept(
+    backend: DbBackend,
+    key: PageSqlKey,
+    values: impl Fn() -> Values,
+    build: impl FnOnce() -> SelectStatement,
+) -> Statement {
+    if key.2 > CACHED_PARENTS {
+        return StatementBuilder::build(&build(), &backend);
+    }
+    let cached = FIRST_PAGE_SQL
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(&key)
+        .cloned();
+    if let Some(Some(sql)) = cached {
+        return Statement::from_sql_and_values(backend, &*sql, values());
+    }
+    let stmt = StatementBuilder::build(&build(), &backend);
+    let reusable = stmt.values.as_ref() == Some(&values());
+    FIRST_PAGE_SQL
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(key, reusable.then(|| Arc::from(stmt.sql.as_str())));
+    stmt
+}
+
+/// `rows`, ranked within each parent, as each parent's page of `first`:
+/// one row past it tells that a next page exists.
+fn paged_by_parent<R: ChildList>(rows: Vec<R::Model>, first: u64) -> HashMap<i64, Page<R::Model>> {
+    let mut pages: HashMap<i64, Page<R::Model>> = HashMap::new();
+    for row in rows {
+        let page = pages.entry(R::parent_of(&row)).or_insert_with(|| Page {
+            rows: Vec::new(),
+            has_next: false,
+        });
+        if page.rows.len() as u64 == first {
+            page.has_next = true;
+        } else {
+            page.rows.push(row);
+        }
+    }
+    pages
+}
+
 impl<R: ChildList> Loader<PageKey> for PageLoader<R> {
     type Value = Page<R::Model>;
     type Error = LoadError;
@@ -201,32 +320,36 @@ impl<R: ChildList> Loader<PageKey> for PageLoader<R> {
     async fn load(&self, keys: &[PageKey]) -> Result<HashMap<PageKey, Self::Value>, Self::Error> {
         // Keys of one level share their arguments, so this is one group and
         // one statement; differing `first`/`after` get a statement each.
-        let mut groups: HashMap<(u64, Option<&Cursor>), Vec<i64>> = HashMap::new();
-        for key in keys {
-            groups
-                .entry((key.first, key.after.as_ref()))
-                .or_default()
-                .push(key.parent);
-        }
         let mut out = HashMap::with_capacity(keys.len());
+        let mut groups: HashMap<(u64, Option<&Cursor>), Vec<i64>> = HashMap::new();
+        {
+            let mut primed = self.primed.lock().unwrap_or_else(PoisonError::into_inner);
+            for key in keys {
+                match primed.remove(key) {
+                    Some(page) => {
+                        out.insert(key.clone(), page);
+                    }
+                    None => groups
+                        .entry((key.first, key.after.as_ref()))
+                        .or_default()
+                        .push(key.parent),
+                }
+            }
+        }
         for ((first, after), parents) in groups {
             let rows = self.rows(&parents, first, after).await?;
-            let mut by_parent: HashMap<i64, Vec<R::Model>> = HashMap::new();
-            for row in rows {
-                by_parent.entry(R::parent_of(&row)).or_default().push(row);
-            }
+            let mut pages = paged_by_parent::<R>(rows, first);
             for parent in parents {
-                let mut rows = by_parent.remove(&parent).unwrap_or_default();
-                let has_next = rows.len() as u64 > first;
-                rows.truncate(first as usize);
-                out.insert(
-                    PageKey {
-                        parent,
-                        first,
-                        after: after.cloned(),
-                    },
-                    Page { rows, has_next },
-                );
+                let page = pages.remove(&parent).unwrap_or(Page {
+                    rows: Vec::new(),
+                    has_next: false,
+                });
+                let key = PageKey {
+                    parent,
+                    first,
+                    after: after.cloned(),
+                };
+                out.insert(key, page);
             }
         }
         Ok(out)
@@ -368,6 +491,38 @@ mod tests {
                 );
                 assert_eq!(reused.sql, built.sql);
                 assert_eq!(reused.values, built.values);
+            }
+        }
+    }
+
+    /// The statement of the lists below a page's items, from its kept text,
+    /// is the one sea-query builds for other grandparents and page sizes.
+    #[test]
+    fn pages_below_reuse_their_text_with_new_values() {
+        for backend in [DbBackend::Postgres, DbBackend::Sqlite] {
+            for ranked in [false, true] {
+                let built = |grand: &[i64], above: u64, first: u64| {
+                    let items = Query::select()
+                        .column(Alias::new("id"))
+                        .from_subquery(
+                            PageLoader::<CustomerOrders>::statement(grand, above, None, true),
+                            Alias::new("above"),
+                        )
+                        .and_where(Expr::col(Alias::new("rn")).lte(above as i64))
+                        .to_owned();
+                    let parents = OrderLines::parent_col().in_subquery(items);
+                    StatementBuilder::build(
+                        &PageLoader::<OrderLines>::statement_where(parents, first, None, ranked),
+                        &backend,
+                    )
+                };
+                let below = PageLoader::<OrderLines>::first_pages_below::<CustomerOrders>;
+                let first = below(backend, &[4, 5], 10, 20, ranked);
+                assert_eq!(first.sql, built(&[4, 5], 10, 20).sql);
+                let reused = below(backend, &[1, 2], 3, 7, ranked);
+                let fresh = built(&[1, 2], 3, 7);
+                assert_eq!(reused.sql, fresh.sql);
+                assert_eq!(reused.values, fresh.values);
             }
         }
     }
