@@ -492,10 +492,10 @@ const CONVERSATIONS: &str = r#"query Conversations($id: ID!) { customer(id: $id)
     messages(first: 5) { pageInfo { hasNextPage } edges { cursor node { authorKind body } } } } } } } }"#;
 
 both_stores! {
-    /// An order's lines and a ticket's messages are read with the orders and
-    /// tickets themselves; a ticket with no message (imported so) is not
-    /// among those rows, and still answers an empty list, as the executor's
-    /// own statement does, whether or not the level goes out as one statement.
+    /// Where a level goes out as one statement, a ticket's messages are read
+    /// with the tickets themselves; a ticket with no message (imported so)
+    /// is not among those rows, and still answers an empty list, as the
+    /// executor's own statement does.
     async fn a_ticket_without_messages_answers_an_empty_list(app: TestApp) {
         app.seed(10).await;
         let id = app

@@ -195,20 +195,26 @@ impl<R: ChildList> PageLoader<R> {
     /// answered from these. On PostgreSQL the statement goes out with the
     /// rest of the level that reads `A`'s pages.
     ///
+    /// Only when the level goes out as one statement (see
+    /// `Config::combine_pages`), where this costs no statement of its own: a
+    /// request alone runs its statements side by side, and would run this
+    /// one even for parents with no items, whose lists below are never
+    /// asked for.
+    ///
     /// Only items with at least one row below are kept; the others (none
-    /// below, or an item the two statements did not see alike, on separate
-    /// connections) are read by their own statement as before.
+    /// below) are read by their own statement as before.
     pub async fn prime_below<A: ChildList>(
         &self,
         grand: &[i64],
         above_first: u64,
         first: u64,
     ) -> Result<(), LoadError> {
-        let combiner = self.combiner.as_ref().filter(|c| c.active());
+        let Some(combiner) = self.combiner.as_ref().filter(|c| c.active()) else {
+            return Ok(());
+        };
         let backend = self.db.get_database_backend();
-        let stmt =
-            Self::first_pages_below::<A>(backend, grand, above_first, first, combiner.is_some());
-        let rows = self.run(combiner, stmt).await?;
+        let stmt = Self::first_pages_below::<A>(backend, grand, above_first, first, true);
+        let rows = self.run(Some(combiner), stmt).await?;
         let pages = paged_by_parent::<R>(rows, first);
         let mut primed = self.primed.lock().unwrap_or_else(PoisonError::into_inner);
         primed.extend(pages.into_iter().map(|(parent, page)| {
