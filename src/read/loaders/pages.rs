@@ -177,16 +177,26 @@ impl<R: ChildList> PageLoader<R> {
             ranked,
         );
         kept(backend, key, values, || {
-            let items = Query::select()
-                .column(Alias::new("id"))
-                .from_subquery(
-                    PageLoader::<A>::statement(grand, above_first, None, true),
-                    Alias::new("above"),
-                )
-                .and_where(Expr::col(Alias::new("rn")).lte(above_first as i64))
-                .to_owned();
-            Self::statement_where(R::parent_col().in_subquery(items), first, None, ranked)
+            Self::statement_below::<A>(grand, above_first, first, ranked)
         })
+    }
+
+    /// [`Self::first_pages_below`] as sea-query builds it.
+    fn statement_below<A: ChildList>(
+        grand: &[i64],
+        above_first: u64,
+        first: u64,
+        ranked: bool,
+    ) -> SelectStatement {
+        let items = Query::select()
+            .column(Alias::new("id"))
+            .from_subquery(
+                PageLoader::<A>::statement(grand, above_first, None, true),
+                Alias::new("above"),
+            )
+            .and_where(Expr::col(Alias::new("rn")).lte(above_first as i64))
+            .to_owned();
+        Self::statement_where(R::parent_col().in_subquery(items), first, None, ranked)
     }
 
     /// Reads, in one statement, the first pages of `R` below the first
@@ -508,17 +518,10 @@ mod tests {
         for backend in [DbBackend::Postgres, DbBackend::Sqlite] {
             for ranked in [false, true] {
                 let built = |grand: &[i64], above: u64, first: u64| {
-                    let items = Query::select()
-                        .column(Alias::new("id"))
-                        .from_subquery(
-                            PageLoader::<CustomerOrders>::statement(grand, above, None, true),
-                            Alias::new("above"),
-                        )
-                        .and_where(Expr::col(Alias::new("rn")).lte(above as i64))
-                        .to_owned();
-                    let parents = OrderLines::parent_col().in_subquery(items);
                     StatementBuilder::build(
-                        &PageLoader::<OrderLines>::statement_where(parents, first, None, ranked),
+                        &PageLoader::<OrderLines>::statement_below::<CustomerOrders>(
+                            grand, above, first, ranked,
+                        ),
                         &backend,
                     )
                 };
