@@ -8,10 +8,10 @@ use crate::helpers::TestApp;
 
 /// What one `c360 import` run printed.
 #[derive(Debug)]
-struct Run {
-    code: i32,
+pub struct Run {
+    pub code: i32,
     stdout: String,
-    stderr: String,
+    pub stderr: String,
 }
 
 impl Run {
@@ -40,7 +40,7 @@ impl Run {
 
 /// Writes `contents` to `name` in a temporary directory and imports it as
 /// `kind` into the app's store.
-async fn import(app: &TestApp, kind: &str, name: &str, contents: &str, extra: &[&str]) -> Run {
+pub async fn import(app: &TestApp, kind: &str, name: &str, contents: &str, extra: &[&str]) -> Run {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join(name);
     std::fs::write(&path, contents).expect("write the file");

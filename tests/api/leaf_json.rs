@@ -509,21 +509,8 @@ both_stores! {
                     "messages": [{ "authorKind": "CUSTOMER", "body": "Hello" },
                                  { "authorKind": "AGENT", "authorName": "Sam", "body": "Hi" }] }),
         );
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("tickets.jsonl");
-        std::fs::write(&path, tickets).expect("write the file");
-        let args = [
-            "import".to_owned(),
-            "tickets".to_owned(),
-            path.to_str().expect("utf-8 path").to_owned(),
-            "--database-url".to_owned(),
-            app.db_url.clone(),
-        ];
-        let out = tokio::task::spawn_blocking(move || crate::cli::c360().args(&args).output())
-            .await
-            .expect("joined")
-            .expect("c360 import runs");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let run = crate::import::import(&app, "tickets", "tickets.jsonl", &tickets, &[]).await;
+        assert_eq!(run.code, 0, "{}", run.stderr);
 
         let executor = executor_beside(&app).await;
         let combined = app.beside(|c| c.combine_pages = c360::config::CombinePages::Always).await;
