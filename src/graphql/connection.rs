@@ -120,10 +120,7 @@ where
     R: ChildList,
     N: async_graphql::OutputType,
 {
-    let page = page.unwrap_or_else(|| crate::read::loaders::Page {
-        rows: Vec::new(),
-        has_next: false,
-    });
+    let page = page.unwrap_or_default();
     let mut conn = Connection::with_additional_fields(after, page.has_next, total);
     conn.edges.extend(
         page.rows

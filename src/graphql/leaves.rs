@@ -251,20 +251,8 @@ where
         after: after.clone(),
     };
     let prime = async {
-        let Some(Below(name, below)) = below else {
-            return;
-        };
-        let children = children_of(node_fields(&plan));
-        let Some(child) = children.iter().find(|f| f.node.name.node == name) else {
-            return;
-        };
-        if let (None, Some((child_first, None))) = (&after, page_args::<B>(ctx, child)) {
-            // A failure leaves the lists to their own statement, which
-            // reports it.
-            let _ = below
-                .loader()
-                .prime_below::<R>(parents, first, child_first)
-                .await;
+        if after.is_none() {
+            read_below::<R, B, _>(ctx, &plan, below, parents, first).await;
         }
     };
     let (pages, ()) = futures_util::join!(loader.load_many(parents.iter().map(|&p| key(p))), prime);
@@ -278,6 +266,63 @@ where
         })
         .collect();
     write_pages(ctx, field, &plan, &conns).await
+}
+
+/// Reads ahead, for `parents` not yet loaded, the first pages `field` asks
+/// for, and those of the list `below` under their items when selected, so
+/// that they go out with the level that reads the parents themselves (a
+/// profile's lists beside the customer's own statement). Nothing when the
+/// page is not a first page, the selection is not one [`pages_and_below`]
+/// writes, or the level is not combined; a failure leaves the lists to
+/// their own statements, which report it.
+pub async fn read_ahead<R, B, N>(
+    ctx: &ContextSelectionSet<'_>,
+    field: &Positioned<Field>,
+    loader: &DataLoader<PageLoader<R>>,
+    below: Option<Below<'_, B>>,
+    parents: &[i64],
+) where
+    R: ChildList,
+    B: ChildList,
+    N: Leaf,
+{
+    if !loader.loader().combining() {
+        return;
+    }
+    let Some(plan) = plan_connection::<N>(&field.node.selection_set.node) else {
+        return;
+    };
+    let Some((first, None)) = page_args::<R>(ctx, field) else {
+        return;
+    };
+    let lists = read_below::<R, B, _>(ctx, &plan, below, parents, first);
+    let _ = futures_util::join!(loader.loader().prime(parents, first), lists);
+}
+
+/// Reads ahead the first pages of the list `below` under the items of the
+/// first pages of `first` of `parents`, when `plan` selects it as a first
+/// page (`PageLoader::prime_below`). A failure leaves the lists to their own
+/// statement, which reports it.
+async fn read_below<R: ChildList, B: ChildList, F>(
+    ctx: &ContextSelectionSet<'_>,
+    plan: &[(Name, ConnField<'_, F>)],
+    below: Option<Below<'_, B>>,
+    parents: &[i64],
+    first: u64,
+) {
+    let Some(Below(name, below)) = below else {
+        return;
+    };
+    let children = children_of(node_fields(plan));
+    let Some(child) = children.iter().find(|f| f.node.name.node == name) else {
+        return;
+    };
+    if let Some((child_first, None)) = page_args::<B>(ctx, child) {
+        let _ = below
+            .loader()
+            .prime_below::<R>(parents, first, child_first)
+            .await;
+    }
 }
 
 /// The page size and cursor `field` asks for, `None` when either is not

@@ -1,8 +1,8 @@
 //! One round trip per level on PostgreSQL.
 //!
-//! The page loaders of one level (a customer's orders, tickets, reviews,
-//! referrals, NPS answers and ledger rows; then the orders' lines and the
-//! tickets' messages) each build their own statement. Over a network every
+//! The loaders of one level (customers; a customer's orders, tickets,
+//! reviews, referrals, NPS answers and ledger rows; then the orders' lines
+//! and the tickets' messages) each build their own statement. Over a network every
 //! statement costs a round trip and, in PostgreSQL, a portal of its own. Here
 //! the loaders hand their statements in, and once the request's driver has
 //! run every loader of the level as far as it goes, it sends them as one
@@ -10,11 +10,13 @@
 //! answers. SQLite runs in-process, where a statement costs no round trip,
 //! so it keeps one statement per loader.
 //!
-//! Combining trades parallelism for less work: a request alone runs its
-//! level's statements side by side on idle connections and cores, and
-//! answers sooner that way, while under load one statement per level costs
-//! both servers less CPU. `Config::combine_pages` chooses; by default a
-//! request combines when others are executing beside it.
+//! Combining trades parallelism for less work and fewer round trips: one
+//! statement per level costs both servers less CPU, and a profile whose
+//! lists are read ahead with the customer is one statement. A request
+//! alone could run its statements side by side on idle connections
+//! instead; measured, the profile answers sooner combined and the list no
+//! slower. `Config::combine_pages` chooses; by default every request
+//! combines.
 
 use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
 use std::sync::{Arc, Mutex};
@@ -29,12 +31,14 @@ use super::loaders::LoadError;
 use crate::error::AppError;
 
 /// What a statement answers: its rows as JSON objects, in its order.
-/// Every statement handed in must have a column `rn` that orders its rows,
-/// and be PostgreSQL's text, its parameters numbered from `$1`.
+/// Every statement handed in must be PostgreSQL's text, its parameters
+/// numbered from `$1`; one whose rows are ordered has a column `rn` that
+/// orders them.
 type Rows = Result<Vec<String>, LoadError>;
 
 struct Submitted {
     stmt: Statement,
+    ranked: bool,
     reply: oneshot::Sender<Rows>,
 }
 
@@ -65,8 +69,19 @@ impl Combiner {
     }
 
     /// Hands `stmt` in and waits for its rows, each a JSON object of its
-    /// columns. They arrive once the driver calls [`Combiner::flush`].
+    /// columns, in the order of its column `rn`. They arrive once the driver
+    /// calls [`Combiner::flush`].
     pub async fn rows(&self, stmt: Statement) -> Rows {
+        self.submit(stmt, true).await
+    }
+
+    /// [`Combiner::rows`] for a statement without `rn`, whose rows come in
+    /// any order (customers by id).
+    pub async fn rows_unordered(&self, stmt: Statement) -> Rows {
+        self.submit(stmt, false).await
+    }
+
+    async fn submit(&self, stmt: Statement, ranked: bool) -> Rows {
         let (reply, answer) = oneshot::channel();
         self.pending
             .lock()
@@ -75,7 +90,11 @@ impl Combiner {
                     "statement queue poisoned"
                 )))
             })?
-            .push(Submitted { stmt, reply });
+            .push(Submitted {
+                stmt,
+                ranked,
+                reply,
+            });
         answer.await.unwrap_or_else(|_| {
             Err(Arc::new(AppError::Internal(anyhow::anyhow!(
                 "combined statement dropped before it answered"
@@ -92,8 +111,10 @@ impl Combiner {
         };
         let db = self.db.clone();
         Some(Box::pin(async move {
-            let (stmts, replies): (Vec<_>, Vec<_>) =
-                batch.into_iter().map(|s| (s.stmt, s.reply)).unzip();
+            let (stmts, replies): (Vec<_>, Vec<_>) = batch
+                .into_iter()
+                .map(|s| ((s.stmt, s.ranked), s.reply))
+                .unzip();
             match run(&db, stmts).await {
                 Ok(mut answers) => {
                     for (reply, rows) in replies.into_iter().zip(answers.drain(..)) {
@@ -117,21 +138,26 @@ impl Combiner {
 /// them cached, see `PageLoader::first_pages`), their parameters renumbered
 /// after those of the statements before them: building it as one sea-query
 /// statement cloned and dropped every expression of every page each time.
-async fn run(db: &DatabaseConnection, stmts: Vec<Statement>) -> Result<Vec<Vec<String>>, AppError> {
+async fn run(
+    db: &DatabaseConnection,
+    stmts: Vec<(Statement, bool)>,
+) -> Result<Vec<Vec<String>>, AppError> {
     let count = stmts.len();
     if count == 0 {
         return Ok(Vec::new());
     }
-    let mut sql = String::with_capacity(stmts.iter().map(|s| s.sql.len() + 96).sum::<usize>() + 64);
+    let length = stmts.iter().map(|(s, _)| s.sql.len() + 96).sum::<usize>();
+    let mut sql = String::with_capacity(length + 64);
     let mut values = Vec::new();
     sql.push_str(r#"SELECT "q", "j" FROM ("#);
-    for (i, stmt) in stmts.into_iter().enumerate() {
+    for (i, (stmt, ranked)) in stmts.into_iter().enumerate() {
         if i > 0 {
             sql.push_str(" UNION ALL ");
         }
+        let rank = if ranked { r#""t"."rn""# } else { "0" };
         let _ = write!(
             sql,
-            r#"SELECT {i} AS "q", "t"."rn" AS "rn", row_to_json("t")::text AS "j" FROM ("#
+            r#"SELECT {i} AS "q", {rank} AS "rn", row_to_json("t")::text AS "j" FROM ("#
         );
         renumber_into(&stmt.sql, values.len(), &mut sql);
         sql.push_str(r#") AS "t""#);

@@ -91,6 +91,53 @@ pub fn read_rows(
         .collect()
 }
 
+/// Reads a row of [`statement`] given as one JSON object of its columns
+/// (as a combined statement answers, `read::combine`).
+pub fn read_json(text: &str, joins: Joins) -> Result<(customer::Model, Joined), AppError> {
+    let bad = |e: serde_json::Error| {
+        AppError::Internal(anyhow::anyhow!("reading a customer's row as JSON: {e}"))
+    };
+    let row: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(text).map_err(bad)?;
+    // The columns of one joined row, their prefix taken off; absent when
+    // its key column is null, as in `optional`.
+    let part = |prefix: &str, key: &str| -> Option<serde_json::Value> {
+        let key = format!("{prefix}{key}");
+        if row.get(&key).is_none_or(serde_json::Value::is_null) {
+            return None;
+        }
+        let columns = row.iter().filter_map(|(name, value)| {
+            Some((name.strip_prefix(prefix)?.to_owned(), value.clone()))
+        });
+        Some(serde_json::Value::Object(columns.collect()))
+    };
+    fn of<M: serde::de::DeserializeOwned>(
+        value: Option<serde_json::Value>,
+    ) -> Result<Option<M>, serde_json::Error> {
+        value.map(serde_json::from_value).transpose()
+    }
+    let mut joined = Joined::default();
+    if joins.metrics {
+        joined.metrics = Some(of(part(METRICS, "customer_id")).map_err(bad)?);
+    }
+    if joins.loyalty {
+        joined.loyalty = Some(of(part(LOYALTY, "customer_id")).map_err(bad)?);
+    }
+    if joins.tags {
+        let mut tags: Vec<String> = match row.get(TAGS) {
+            Some(serde_json::Value::String(text)) => serde_json::from_str(text).map_err(bad)?,
+            _ => Vec::new(),
+        };
+        tags.sort_unstable();
+        joined.tags = Some(tags);
+    }
+    if joins.referred_by {
+        joined.referred_by = Some(of(part(REFERRAL, "id")).map_err(bad)?);
+    }
+    let customer = serde_json::from_value(serde_json::Value::Object(row)).map_err(bad)?;
+    Ok((customer, joined))
+}
+
 fn add_columns(stmt: &mut SelectStatement, joins: Joins, backend: DatabaseBackend) {
     if joins.metrics {
         prefixed::<customer_metrics::Entity>(stmt, customer_metrics::Entity.table_name(), METRICS);

@@ -183,6 +183,59 @@ async fn combined_levels_cost_two_statements_on_postgres() {
     assert_eq!(statements_for(&app, 50).await, 2);
 }
 
+/// A profile page: the customer's to-one rows and every list below it.
+const PROFILE: &str = r#"query($id: ID!) { customer(id: $id) {
+  id email tags
+  stats { ordersCount lifetimeValue { amount } }
+  loyalty { tier pointsAvailable transactions(first: 10) { edges { node { kind points } } } }
+  orders(first: 10) { edges { node { orderNumber lines { edges { node { sku quantity } } } } } }
+  tickets(first: 5) { edges { node { subject messages { edges { node { body } } } } } }
+  reviews(first: 5) { edges { node { rating } } }
+  referralsMade(first: 5) { edges { node { status } } }
+  referredBy { code }
+  npsResponses(first: 3) { edges { node { score } } }
+} }"#;
+
+/// Under load (here: always) a profile is one statement on PostgreSQL: its
+/// lists, and the lines and messages below its orders and tickets, are read
+/// ahead beside the customer's own statement, as one. SQLite, where a
+/// statement costs no round trip, answers the same, a statement a list.
+#[tokio::test]
+async fn a_profile_under_load_is_one_statement_on_postgres() {
+    let Some(pg) = TestApp::spawn_postgres_with(|c| c.combine_pages = CombinePages::Always).await
+    else {
+        return;
+    };
+    let sqlite = TestApp::spawn_sqlite().await;
+    pg.seed(30).await;
+    sqlite.seed(30).await;
+    let busiest = "SELECT customer_id FROM orders GROUP BY customer_id ORDER BY COUNT(*) DESC, customer_id LIMIT 1";
+    let id = pg.scalar(busiest).await;
+    assert_eq!(sqlite.scalar(busiest).await, id, "the same seed");
+    let variables = json!({ "id": gid("Customer", id) });
+    let before = pg.sql_statements().await;
+    let from_pg = pg.query(PROFILE, variables.clone()).await;
+    assert_eq!(pg.sql_statements().await - before, 1, "{from_pg}");
+    assert_eq!(from_pg, sqlite.query(PROFILE, variables).await);
+    let orders = from_pg["customer"]["orders"]["edges"]
+        .as_array()
+        .expect("orders");
+    assert!(orders.len() > 1, "{from_pg}");
+    assert!(
+        orders.iter().all(|o| o["node"]["lines"]["edges"]
+            .as_array()
+            .is_some_and(|l| !l.is_empty())),
+        "every order's lines: {from_pg}"
+    );
+    // A customer that does not exist is null, and costs the same.
+    let before = pg.sql_statements().await;
+    let none = pg
+        .query(PROFILE, json!({ "id": gid("Customer", 999_999) }))
+        .await;
+    assert_eq!(none["customer"], serde_json::Value::Null);
+    assert_eq!(pg.sql_statements().await - before, 1);
+}
+
 /// Every relation with the fields that tell rows apart, two levels deep.
 const EVERYTHING: &str = r#"query($n: Int!) {
   customers(first: $n, orderBy: { field: CREATED_AT, direction: ASC }) { edges { node {

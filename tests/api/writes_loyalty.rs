@@ -276,6 +276,61 @@ each_store! {
     }
 }
 
+/// Where a request's levels go out as one statement, a profile's ledger is
+/// read ahead beside the customer, before its account settles: the
+/// settlement drops what was read, and the ledger shown is read after it.
+#[tokio::test]
+async fn a_ledger_read_ahead_of_its_settlement_is_read_again() {
+    let Some(app) = TestApp::spawn_postgres_with(|c| {
+        c.combine_pages = c360::config::CombinePages::Always;
+        c.loyalty_return_window = std::time::Duration::from_secs(3_600);
+        c.loyalty_settle_interval = std::time::Duration::ZERO;
+    })
+    .await
+    else {
+        return;
+    };
+    app.seed(2).await;
+    let id = first_customer(&app).await;
+    let pending = loyalty_of(&app, id).await["pointsPending"]
+        .as_i64()
+        .expect("pending");
+    let (_, body) = app
+        .post(
+            INGEST,
+            json!({ "input": order_of(id, "ahead-settle", "PAID", 25_000) }),
+            Some(&partner(&app)),
+        )
+        .await;
+    assert!(body.get("errors").is_none(), "{body}");
+    let now = loyalty_of(&app, id).await;
+    assert!(
+        holds(
+            &now,
+            json!({ "kind": "EARN", "state": "PENDING", "points": 250 })
+        ),
+        "{now}"
+    );
+
+    app.clock.advance(TimeDelta::minutes(61));
+    let later = loyalty_of(&app, id).await;
+    assert_eq!(later["pointsPending"].as_i64(), Some(pending), "{later}");
+    assert!(
+        holds(
+            &later,
+            json!({ "kind": "EARN", "state": "AVAILABLE", "points": 250 })
+        ),
+        "{later}"
+    );
+    assert!(
+        !holds(
+            &later,
+            json!({ "kind": "EARN", "state": "PENDING", "points": 250 })
+        ),
+        "{later}"
+    );
+}
+
 async fn earn_row(app: &TestApp, external_ref: &str) -> i64 {
     app.scalar(&format!(
         "SELECT lt.id FROM loyalty_transactions lt JOIN orders o ON o.id = lt.order_id \

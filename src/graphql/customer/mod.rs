@@ -59,6 +59,14 @@ impl Customer {
             .map(|(row, joined)| Customer(row, joined)))
     }
 
+    /// [`Customer::load`] for a root field (`customer`, `me`): the lists
+    /// it selects are read ahead beside it (`written::read_ahead_below`).
+    pub async fn load_root(ctx: &Context<'_>, id: i64) -> async_graphql::Result<Option<Customer>> {
+        let (customer, ()) =
+            futures_util::join!(Customer::load(ctx, id), written::read_ahead_below(ctx, id));
+        customer
+    }
+
     fn pii<'a>(&self, ctx: &Context<'_>, value: &'a str, mask: fn(&str) -> String) -> String {
         match identity(ctx) {
             Identity::Authenticated(p) if sees_pii(p) => {

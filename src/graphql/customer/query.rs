@@ -29,7 +29,7 @@ impl CustomerQuery {
     ) -> async_graphql::Result<Option<Written<Customer>>> {
         authorize(ctx, Domain::Customers)?;
         let id = decode("id", Kind::Customer, &id)?;
-        Ok(Customer::load(ctx, id).await?.map(Written))
+        Ok(Customer::load_root(ctx, id).await?.map(Written))
     }
 
     /// A customer by email address (case-insensitive). Needs `pii:read` for partners.
@@ -62,7 +62,7 @@ impl CustomerQuery {
             .into());
         }
         match principal.customer_id() {
-            Some(id) => Ok(Customer::load(ctx, id).await?.map(Written)),
+            Some(id) => Ok(Customer::load_root(ctx, id).await?.map(Written)),
             None => Ok(None),
         }
     }

@@ -9,8 +9,8 @@
 //! executor.
 
 use async_graphql::InputType as _;
-use async_graphql::parser::types::Field;
-use async_graphql::{ContextSelectionSet, Positioned};
+use async_graphql::parser::types::{Field, Selection};
+use async_graphql::{Context, ContextSelectionSet, Positioned};
 use c360_entity::{customer, customer_metrics};
 use futures_util::future::BoxFuture;
 
@@ -22,9 +22,9 @@ use crate::graphql::context::identity;
 use crate::graphql::enums::EmailMarketingState;
 use crate::graphql::ids::{Kind, encode};
 use crate::graphql::leaves::{
-    Below, Env, Leaf, Scalar, objects_below, pages_and_below, pages_below,
+    Below, Env, Leaf, Scalar, objects_below, pages_and_below, pages_below, read_ahead,
 };
-use crate::graphql::loyalty::LoyaltyAccount;
+use crate::graphql::loyalty::{LoyaltyAccount, LoyaltyTransaction};
 use crate::graphql::nps::{NpsCategory, NpsResponse};
 use crate::graphql::order::Order;
 use crate::graphql::referral::Referral;
@@ -33,7 +33,10 @@ use crate::graphql::stats::{
     Profile, average_first_reply_minutes, average_order_minor, csat_average,
 };
 use crate::graphql::ticket::Ticket;
-use crate::read::loaders::{Loaders, settlement_due};
+use crate::read::loaders::{
+    CustomerLoyaltyTransactions, CustomerNpsResponses, CustomerReferrals, CustomerReviews, Loaders,
+    OrderLines, TicketMessages, settlement_due,
+};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum CustomerField {
@@ -287,6 +290,91 @@ impl Leaf for Customer {
             }
         })
     }
+}
+
+/// The first pages of the lists `customer` selects below the customer
+/// `id` (its orders and their lines, tickets and their messages, reviews,
+/// referrals, NPS answers, its loyalty ledger), read ahead beside the
+/// customer's own statement when the request's levels go out as one
+/// statement: a profile then reads its lists one level earlier, and the
+/// written lists below take them from the loaders (`read_ahead`). Lists
+/// the caller may not read are left to the guards, and a ledger whose
+/// account settles is read again after it (`LoyaltyLoader`).
+pub(super) async fn read_ahead_below(ctx: &Context<'_>, id: i64) {
+    let Ok(loaders) = ctx.data::<Loaders>() else {
+        return;
+    };
+    if !loaders.orders.loader().combining() {
+        return;
+    }
+    let readable = |domain| require_domain(identity(ctx), domain).is_ok();
+    let set = ctx.with_selection_set(&ctx.item.node.selection_set);
+    let set = &set;
+    let ids = &[id][..];
+    let mut reads: Vec<BoxFuture<'_, ()>> = Vec::new();
+    for selection in &ctx.item.node.selection_set.node.items {
+        let Selection::Field(field) = &selection.node else {
+            continue;
+        };
+        match field.node.name.node.as_str() {
+            "orders" if readable(Domain::Orders) => {
+                let lines = Some(Below("lines", &loaders.order_lines));
+                let orders = &loaders.orders;
+                let read = read_ahead::<_, OrderLines, Order>(set, field, orders, lines, ids);
+                reads.push(Box::pin(read));
+            }
+            "tickets" if readable(Domain::Tickets) => {
+                let messages = Some(Below("messages", &loaders.ticket_messages));
+                let tickets = &loaders.tickets;
+                let read =
+                    read_ahead::<_, TicketMessages, Ticket>(set, field, tickets, messages, ids);
+                reads.push(Box::pin(read));
+            }
+            "reviews" if readable(Domain::Reviews) => {
+                let reviews = &loaders.reviews;
+                let read = read_ahead::<_, CustomerReviews, Review>(set, field, reviews, None, ids);
+                reads.push(Box::pin(read));
+            }
+            "referralsMade" if readable(Domain::Referrals) => {
+                let made = &loaders.referrals;
+                let read =
+                    read_ahead::<_, CustomerReferrals, Referral>(set, field, made, None, ids);
+                reads.push(Box::pin(read));
+            }
+            "npsResponses" => {
+                let answers = &loaders.nps_responses;
+                let read = read_ahead::<_, CustomerNpsResponses, NpsResponse>(
+                    set, field, answers, None, ids,
+                );
+                reads.push(Box::pin(read));
+            }
+            "loyalty" if readable(Domain::Loyalty) => {
+                let ledger =
+                    field
+                        .node
+                        .selection_set
+                        .node
+                        .items
+                        .iter()
+                        .find_map(|s| match &s.node {
+                            Selection::Field(f) if f.node.name.node == "transactions" => Some(f),
+                            _ => None,
+                        });
+                if let Some(ledger) = ledger {
+                    reads.push(Box::pin(async move {
+                        let account = ctx.with_selection_set(&field.node.selection_set);
+                        let rows = &loaders.loyalty_transactions;
+                        read_ahead::<_, CustomerLoyaltyTransactions, LoyaltyTransaction>(
+                            &account, ledger, rows, None, ids,
+                        )
+                        .await
+                    }));
+                }
+            }
+            _ => {}
+        }
+    }
+    futures_util::future::join_all(reads).await;
 }
 
 /// A birthday without `pii:read`: month and day only (`--04-21`).

@@ -18,6 +18,7 @@ use sea_orm::{
 use super::LoadError;
 use crate::auth::CustomerScope;
 use crate::error::AppError;
+use crate::read::combine::Combiner;
 use crate::read::joined::{self, Joined, Joins};
 use crate::segment::compile::{join_loyalty, join_metrics};
 
@@ -28,10 +29,13 @@ pub struct CustomerKey {
     pub joins: Joins,
 }
 
-/// Customers by id, within the caller's scope.
+/// Customers by id, within the caller's scope. On PostgreSQL, where a
+/// level goes out as one statement, their statement goes with the level's
+/// pages (a profile's lists read ahead beside it, `PageLoader::prime`).
 pub struct CustomerLoader {
     pub(super) db: DatabaseConnection,
     pub(super) scope: CustomerScope,
+    pub(super) combiner: Option<Arc<Combiner>>,
 }
 
 impl Loader<CustomerKey> for CustomerLoader {
@@ -57,10 +61,19 @@ impl Loader<CustomerKey> for CustomerLoader {
             let stmt = by_ids(backend, joins, &ids, own, || {
                 statement(backend, joins, &ids, own)
             });
-            let rows = crate::db::read_all(&self.db, stmt)
-                .await
-                .map_err(|e| Arc::new(AppError::from(e)))?;
-            let rows = joined::read_rows(&rows, joins).map_err(Arc::new)?;
+            let rows = match self.combiner.as_ref().filter(|c| c.active()) {
+                Some(combiner) => combiner
+                    .rows_unordered(stmt)
+                    .await?
+                    .iter()
+                    .map(|row| joined::read_json(row, joins))
+                    .collect::<Result<Vec<_>, _>>(),
+                None => crate::db::read_all(&self.db, stmt)
+                    .await
+                    .map_err(AppError::from)
+                    .and_then(|rows| joined::read_rows(&rows, joins)),
+            }
+            .map_err(Arc::new)?;
             out.extend(
                 rows.into_iter()
                     .map(|(c, j)| (CustomerKey { id: c.id, joins }, (c, j))),

@@ -3,14 +3,14 @@
 //! tier-window spend.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 
 use async_graphql::dataloader::Loader;
-use c360_entity::{loyalty_account, order};
+use c360_entity::{loyalty_account, loyalty_transaction, order};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
-use super::LoadError;
+use super::{LoadError, Primed};
 use crate::domain::Clock;
 use crate::error::AppError;
 use crate::service::Rules;
@@ -40,12 +40,15 @@ fn tier_due(account: &loyalty_account::Model, now: chrono::DateTime<chrono::Utc>
 /// nor a tier is ever stale. An account with nothing due costs no more than
 /// a plain read. The accounts are read from the request's connection, a
 /// replica for a query; settling writes, so it, and the read of what it
-/// wrote, go to the primary.
+/// wrote, go to the primary. The ledger pages of a settled account read
+/// ahead of it (`PageLoader::prime`) are dropped, so the ledger is read
+/// again after the settlement.
 pub struct LoyaltyLoader {
     pub(super) db: DatabaseConnection,
     pub(super) primary: DatabaseConnection,
     pub(super) clock: Clock,
     pub(super) rules: Rules,
+    pub(super) ledger_ahead: Primed<loyalty_transaction::Model>,
 }
 
 impl Loader<i64> for LoyaltyLoader {
@@ -96,6 +99,10 @@ impl Loader<i64> for LoyaltyLoader {
                     .map_err(fail)?;
             }
             txn.commit().await.map_err(|e| fail(e.into()))?;
+            self.ledger_ahead
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .retain(|key, _| !due.contains(&key.parent));
             rows.retain(|a| !due.contains(&a.customer_id));
             rows.extend(find(&self.primary, due).await.map_err(|e| fail(e.into()))?);
         }

@@ -44,7 +44,7 @@ pub use loyalty::{LoyaltyLoader, TrailingSpendLoader, settlement_due};
 pub use pages::{
     ChildList, CountLoader, CustomerLoyaltyTransactions, CustomerNpsResponses, CustomerOrders,
     CustomerReferrals, CustomerReviews, CustomerStoreCredit, CustomerTickets, OrderLines, Page,
-    PageKey, PageLoader, TicketMessages,
+    PageKey, PageLoader, Primed, TicketMessages,
 };
 
 /// Errors a loader hands to every waiting resolver.
@@ -122,11 +122,15 @@ impl Loaders {
         }
         macro_rules! paged {
             () => {
+                paged!(Default::default())
+            };
+            ($primed:expr) => {
                 dl(
                     PageLoader {
                         db: db.clone(),
                         combiner: tasks.combiner(),
-                        primed: Default::default(),
+                        primed: $primed,
+                        primed_below: Default::default(),
                         _rel: PhantomData,
                     },
                     tasks,
@@ -134,6 +138,9 @@ impl Loaders {
                 )
             };
         }
+        // A settlement writes the ledger: the loyalty loader drops what was
+        // read of it ahead.
+        let ledger_ahead: Primed<loyalty_transaction::Model> = Default::default();
         macro_rules! counted {
             () => {
                 dl(
@@ -163,6 +170,7 @@ impl Loaders {
                 CustomerLoader {
                     db: db.clone(),
                     scope,
+                    combiner: tasks.combiner(),
                 },
                 tasks,
                 delay,
@@ -189,6 +197,7 @@ impl Loaders {
                     primary: primary.clone(),
                     clock: clock.clone(),
                     rules: rules.clone(),
+                    ledger_ahead: ledger_ahead.clone(),
                 },
                 tasks,
                 delay,
@@ -217,7 +226,7 @@ impl Loaders {
             ticket_messages: paged!(),
             reviews: paged!(),
             referrals: paged!(),
-            loyalty_transactions: paged!(),
+            loyalty_transactions: paged!(ledger_ahead),
             nps_responses: paged!(),
             order_count: counted!(),
             order_line_count: counted!(),

@@ -4,7 +4,7 @@
 //! PostgreSQL) and [`CountLoader`] for `totalCount`.
 
 use std::any::TypeId;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::marker::PhantomData;
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
@@ -64,13 +64,31 @@ pub struct Page<M> {
     pub has_next: bool,
 }
 
+/// No rows, and none after.
+impl<M> Default for Page<M> {
+    fn default() -> Self {
+        Page {
+            rows: Vec::new(),
+            has_next: false,
+        }
+    }
+}
+
+/// Pages read ahead of their keys ([`PageLoader::prime`],
+/// [`PageLoader::prime_below`]), taken by the first load that asks for
+/// them. Shared with whatever must drop them when their rows change within
+/// the request (a loyalty settlement, for the ledger).
+pub type Primed<M> = Arc<Mutex<HashMap<PageKey, Page<M>>>>;
+
 pub struct PageLoader<R: ChildList> {
     pub(super) db: DatabaseConnection,
     /// Set on PostgreSQL: statements go out one level at a time.
     pub(super) combiner: Option<Arc<Combiner>>,
-    /// Pages read ahead of their keys ([`PageLoader::prime_below`]), taken
-    /// by the first load that asks for them.
-    pub(super) primed: Mutex<HashMap<PageKey, Page<R::Model>>>,
+    pub(super) primed: Primed<R::Model>,
+    /// The parents, page sizes and list above whose lists below were
+    /// already read ahead ([`PageLoader::prime_below`]), so that a later
+    /// level does not read them again.
+    pub(super) primed_below: Mutex<HashSet<(TypeId, i64, u64, u64)>>,
     pub(super) _rel: PhantomData<R>,
 }
 
@@ -199,17 +217,49 @@ impl<R: ChildList> PageLoader<R> {
         Self::statement_where(R::parent_col().in_subquery(items), first, None, ranked)
     }
 
+    /// Whether statements go out one level at a time, so that reading a
+    /// page ahead costs no statement of its own.
+    pub fn combining(&self) -> bool {
+        self.combiner.as_ref().is_some_and(|c| c.active())
+    }
+
+    /// Reads the first pages of `parents` ahead of their keys and keeps
+    /// them, for the level that asks for them later (a profile's lists,
+    /// read beside the customer's own statement). Only when the level goes
+    /// out as one statement; see [`Self::prime_below`].
+    pub async fn prime(&self, parents: &[i64], first: u64) -> Result<(), LoadError> {
+        let Some(combiner) = self.combiner.as_ref().filter(|c| c.active()) else {
+            return Ok(());
+        };
+        let backend = self.db.get_database_backend();
+        let stmt = Self::first_pages(backend, parents, first, true);
+        let rows = self.run(Some(combiner), stmt).await?;
+        let mut pages = paged_by_parent::<R>(rows, first);
+        let mut primed = self.primed.lock().unwrap_or_else(PoisonError::into_inner);
+        for &parent in parents {
+            let page = pages.remove(&parent).unwrap_or_default();
+            let key = PageKey {
+                parent,
+                first,
+                after: None,
+            };
+            primed.insert(key, page);
+        }
+        Ok(())
+    }
+
     /// Reads, in one statement, the first pages of `R` below the first
     /// `above_first` items of each of `grand`'s pages of `A`, and keeps
     /// them: the items' own page requests, once their pages are read, are
     /// answered from these. On PostgreSQL the statement goes out with the
-    /// rest of the level that reads `A`'s pages.
+    /// rest of the level that reads `A`'s pages, or with an earlier one
+    /// that read those pages ahead ([`Self::prime`]); each parent's lists
+    /// below are read ahead once.
     ///
     /// Only when the level goes out as one statement (see
-    /// `Config::combine_pages`), where this costs no statement of its own: a
-    /// request alone runs its statements side by side, and would run this
-    /// one even for parents with no items, whose lists below are never
-    /// asked for.
+    /// `Config::combine_pages`), where this costs no statement of its own:
+    /// apart, it would be one more statement, run even for parents with no
+    /// items, whose lists below are never asked for.
     ///
     /// Only items with at least one row below are kept; the others (none
     /// below) are read by their own statement as before.
@@ -222,8 +272,23 @@ impl<R: ChildList> PageLoader<R> {
         let Some(combiner) = self.combiner.as_ref().filter(|c| c.active()) else {
             return Ok(());
         };
+        let grand: Vec<i64> = {
+            let mut done = self
+                .primed_below
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let above = TypeId::of::<A>();
+            grand
+                .iter()
+                .copied()
+                .filter(|&g| done.insert((above, g, above_first, first)))
+                .collect()
+        };
+        if grand.is_empty() {
+            return Ok(());
+        }
         let backend = self.db.get_database_backend();
-        let stmt = Self::first_pages_below::<A>(backend, grand, above_first, first, true);
+        let stmt = Self::first_pages_below::<A>(backend, &grand, above_first, first, true);
         let rows = self.run(Some(combiner), stmt).await?;
         let pages = paged_by_parent::<R>(rows, first);
         let mut primed = self.primed.lock().unwrap_or_else(PoisonError::into_inner);
@@ -316,10 +381,7 @@ fn kept(
 fn paged_by_parent<R: ChildList>(rows: Vec<R::Model>, first: u64) -> HashMap<i64, Page<R::Model>> {
     let mut pages: HashMap<i64, Page<R::Model>> = HashMap::new();
     for row in rows {
-        let page = pages.entry(R::parent_of(&row)).or_insert_with(|| Page {
-            rows: Vec::new(),
-            has_next: false,
-        });
+        let page = pages.entry(R::parent_of(&row)).or_default();
         if page.rows.len() as u64 == first {
             page.has_next = true;
         } else {
@@ -356,10 +418,7 @@ impl<R: ChildList> Loader<PageKey> for PageLoader<R> {
             let rows = self.rows(&parents, first, after).await?;
             let mut pages = paged_by_parent::<R>(rows, first);
             for parent in parents {
-                let page = pages.remove(&parent).unwrap_or(Page {
-                    rows: Vec::new(),
-                    has_next: false,
-                });
+                let page = pages.remove(&parent).unwrap_or_default();
                 let key = PageKey {
                     parent,
                     first,
