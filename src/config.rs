@@ -357,14 +357,16 @@ pub struct Config {
     pub loader_delay: Duration,
 
     /// PostgreSQL only: when the page statements of one level go out as one
-    /// statement. `auto` combines them while other requests are executing
-    /// (the cores are busy, and one statement costs less than several); a
-    /// request alone runs them side by side on idle connections.
+    /// statement. `always` (the default) sends one statement a level, and
+    /// reads a profile's lists ahead beside the customer, so that a profile
+    /// is one statement; `auto` does so only while other requests are
+    /// executing, a request alone running its statements side by side on
+    /// idle connections; `never` sends a statement a list.
     #[arg(
         long,
         env = "C360_COMBINE_PAGES",
         value_enum,
-        default_value = "auto",
+        default_value = "always",
         global = true
     )]
     pub combine_pages: CombinePages,
@@ -626,6 +628,18 @@ pub enum CombinePages {
     Auto,
     Always,
     Never,
+}
+
+impl CombinePages {
+    /// Whether a request runs combined while `running` requests execute
+    /// (itself included).
+    pub fn combines(self, running: u64) -> bool {
+        match self {
+            CombinePages::Always => true,
+            CombinePages::Never => false,
+            CombinePages::Auto => running > 1,
+        }
+    }
 }
 
 /// A kind of caller, for settings that differ by audience.

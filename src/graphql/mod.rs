@@ -44,7 +44,6 @@ use async_graphql::{MergedObject, Schema, SchemaBuilder};
 
 use crate::app::AppState;
 use crate::auth::{CustomerScope, Identity, may_introspect, visible_customer_ids};
-use crate::config::CombinePages;
 use crate::error::AppError;
 use crate::read::combine::Combiner;
 use crate::read::driver::RequestTasks;
@@ -219,11 +218,8 @@ pub async fn execute(
     let run = async {
         let _slot = app.executions.acquire().await;
         if let Some(combiner) = tasks.combiner() {
-            combiner.set_active(match app.config.combine_pages {
-                CombinePages::Always => true,
-                CombinePages::Never => false,
-                CombinePages::Auto => app.executions.running() > 1,
-            });
+            let running = app.executions.running();
+            combiner.set_active(app.config.combine_pages.combines(running.into()));
         }
         tasks.drive(schema.execute(request)).await
     };

@@ -283,7 +283,8 @@ async fn main() -> anyhow::Result<()> {
                 for ((side, runs), rows) in sides.iter().zip(&rounds).zip(&mut measured) {
                     let floor = match &side.samples {
                         Some((alone, busy)) => {
-                            let s = if concurrency > 1 { busy } else { alone };
+                            let combined = server_combines().combines(concurrency as u64);
+                            let s = if combined { busy } else { alone };
                             Some(floor::run(&args, &prepared, s, concurrency).await?)
                         }
                         None => None,
@@ -346,12 +347,19 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// When the server, which inherits this environment, combines a level's
+/// statements: `C360_COMBINE_PAGES` or the server's default, as the
+/// server's own configuration reads them.
+fn server_combines() -> CombinePages {
+    c360::Config::for_store("sqlite::memory:").combine_pages
+}
+
 /// One scenario as measured: where its requests go, and the statements its
 /// floor replays.
 struct Side<'a> {
     scenario: scenario::Scenario,
     target: load::Target<'a>,
-    /// What the server issues alone (concurrency 1) and combined (above).
+    /// What the server issues apart and combined.
     samples: Option<(floor::Samples, floor::Samples)>,
 }
 
@@ -381,10 +389,9 @@ impl<'a> Side<'a> {
                 .ok_or_else(|| anyhow::anyhow!("{} needs --postgraphile-url", scenario.name()))?;
             postgraphile::target(url, server.client.clone(), scenario, workload).await?
         };
-        // The server combines a level's page statements on PostgreSQL
-        // while other requests execute (`C360_COMBINE_PAGES=auto`): the
-        // floor replays what it issues alone at concurrency 1 and what it
-        // issues combined above.
+        // The server combines a level's page statements on PostgreSQL as
+        // `C360_COMBINE_PAGES` says: the floor replays what it issues
+        // combined and what it issues apart, each where the server would.
         let samples = if args.no_floor || !scenario.has_floor() {
             None
         } else {
