@@ -12,6 +12,7 @@ use c360_entity::enums::ReferralStatus;
 use c360_entity::{customer, customer_metrics, customer_tag, loyalty_account, referral};
 use sea_orm::sea_query::{
     Alias, Expr, ExprTrait, IntoColumnRef, JoinType, Query, QueryStatementBuilder, SelectStatement,
+    SimpleExpr,
 };
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityName, EntityTrait, FromQueryResult,
@@ -166,16 +167,10 @@ fn add_columns(stmt: &mut SelectStatement, joins: Joins, backend: DatabaseBacken
         );
     }
     if joins.referred_by {
-        // The first attribution that was not rejected, as `ReferredByLoader` picks it.
-        let first = Query::select()
-            .expr(referral::Column::Id.into_expr().min())
-            .from(referral::Entity)
-            .and_where(
-                Expr::col((referral::Entity, referral::Column::RefereeCustomerId))
-                    .equals((customer::Entity, customer::Column::Id)),
-            )
-            .and_where(referral::Column::Status.ne(ReferralStatus::Rejected))
-            .to_owned();
+        let first = first_referral(
+            Expr::col((referral::Entity, referral::Column::RefereeCustomerId))
+                .equals((customer::Entity, customer::Column::Id)),
+        );
         stmt.join_as(
             JoinType::LeftJoin,
             referral::Entity,
@@ -187,6 +182,23 @@ fn add_columns(stmt: &mut SelectStatement, joins: Joins, backend: DatabaseBacken
         );
         prefixed::<referral::Entity>(stmt, REFERRED_BY, REFERRAL);
     }
+}
+
+/// The id of the referral that brought a customer in: the first attribution
+/// that was not rejected, as `ReferredByLoader` picks it; `referee` says
+/// whose.
+fn first_referral(referee: SimpleExpr) -> SelectStatement {
+    Query::select()
+        .expr(referral::Column::Id.into_expr().min())
+        .from(referral::Entity)
+        .and_where(referee)
+        .and_where(referral::Column::Status.ne(ReferralStatus::Rejected))
+        .to_owned()
+}
+
+/// [`first_referral`] of the customer `referee`.
+pub fn first_referral_of(referee: i64) -> SelectStatement {
+    first_referral(referral::Column::RefereeCustomerId.eq(referee))
 }
 
 /// Selects every column of `E` from `table` as `<prefix><column>`.

@@ -234,6 +234,28 @@ async fn a_profile_under_load_is_one_statement_on_postgres() {
         .await;
     assert_eq!(none["customer"], serde_json::Value::Null);
     assert_eq!(pg.sql_statements().await - before, 1);
+
+    // The customer who referred it, with its own to-one rows, too.
+    let referee = pg
+        .scalar("SELECT MIN(referee_customer_id) FROM referrals WHERE status <> 'REJECTED'")
+        .await;
+    let q = r#"query($id: ID!) { customer(id: $id) {
+      referredBy { code referrer { email tags stats { ordersCount } } }
+      orders(first: 2) { edges { node { orderNumber } } } } }"#;
+    let variables = json!({ "id": gid("Customer", referee) });
+    let before = pg.sql_statements().await;
+    let from_pg = pg.query(q, variables.clone()).await;
+    assert_eq!(pg.sql_statements().await - before, 1, "{from_pg}");
+    let referrer = pg
+        .text(&format!(
+            "SELECT c.email FROM referrals r JOIN customers c ON c.id = r.customer_id WHERE r.referee_customer_id = {referee} AND r.status <> 'REJECTED' ORDER BY r.id LIMIT 1"
+        ))
+        .await;
+    assert_eq!(
+        from_pg["customer"]["referredBy"]["referrer"]["email"],
+        referrer
+    );
+    assert_eq!(from_pg, sqlite.query(q, variables).await);
 }
 
 /// Every relation with the fields that tell rows apart, two levels deep.

@@ -14,7 +14,7 @@ use async_graphql::{Context, ContextSelectionSet, Positioned};
 use c360_entity::{customer, customer_metrics};
 use futures_util::future::BoxFuture;
 
-use super::Customer;
+use super::{Customer, joins_of};
 use crate::app::AppState;
 use crate::auth::{Domain, mask_email, mask_name, mask_phone, require_domain};
 use crate::graphql::connection::Total;
@@ -299,7 +299,9 @@ impl Leaf for Customer {
 /// statement: a profile then reads its lists one level earlier, and the
 /// written lists below take them from the loaders (`read_ahead`). Lists
 /// the caller may not read are left to the guards, and a ledger whose
-/// account settles is read again after it (`LoyaltyLoader`).
+/// account settles is read again after it (`LoyaltyLoader`). The customer
+/// who referred it, when asked for, is read ahead the same way
+/// (`CustomerLoader::prime_referrer`).
 pub(super) async fn read_ahead_below(ctx: &Context<'_>, id: i64) {
     let Ok(loaders) = ctx.data::<Loaders>() else {
         return;
@@ -349,18 +351,7 @@ pub(super) async fn read_ahead_below(ctx: &Context<'_>, id: i64) {
                 reads.push(Box::pin(read));
             }
             "loyalty" if readable(Domain::Loyalty) => {
-                let ledger =
-                    field
-                        .node
-                        .selection_set
-                        .node
-                        .items
-                        .iter()
-                        .find_map(|s| match &s.node {
-                            Selection::Field(f) if f.node.name.node == "transactions" => Some(f),
-                            _ => None,
-                        });
-                if let Some(ledger) = ledger {
+                if let Some(ledger) = sub_field(field, "transactions") {
                     reads.push(Box::pin(async move {
                         let account = ctx.with_selection_set(&field.node.selection_set);
                         let rows = &loaders.loyalty_transactions;
@@ -371,10 +362,31 @@ pub(super) async fn read_ahead_below(ctx: &Context<'_>, id: i64) {
                     }));
                 }
             }
+            "referredBy" if readable(Domain::Referrals) => {
+                if let Some(referrer) = sub_field(field, "referrer") {
+                    let referral = ctx.with_selection_set(&field.node.selection_set);
+                    let joins = joins_of(&referral.with_field(referrer).look_ahead());
+                    reads.push(Box::pin(async move {
+                        let customers = loaders.customers.loader();
+                        let _ = customers.prime_referrer(id, joins).await;
+                    }));
+                }
+            }
             _ => {}
         }
     }
     futures_util::future::join_all(reads).await;
+}
+
+/// The field `name` directly in `field`'s selection.
+fn sub_field<'a>(field: &'a Positioned<Field>, name: &str) -> Option<&'a Positioned<Field>> {
+    let items = field.node.selection_set.node.items.iter();
+    items
+        .filter_map(|s| match &s.node {
+            Selection::Field(f) => Some(f),
+            _ => None,
+        })
+        .find(|f| f.node.name.node == name)
 }
 
 /// A birthday without `pii:read`: month and day only (`--04-21`).

@@ -11,8 +11,8 @@ use async_graphql::dataloader::Loader;
 use c360_entity::enums::ReferralStatus;
 use c360_entity::{customer, customer_clv, customer_metrics, customer_rfm, customer_tag, referral};
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, QueryOrder, QueryTrait,
-    Statement, Value, Values,
+    ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait, Statement, Value, Values,
 };
 
 use super::LoadError;
@@ -36,6 +36,77 @@ pub struct CustomerLoader {
     pub(super) db: DatabaseConnection,
     pub(super) scope: CustomerScope,
     pub(super) combiner: Option<Arc<Combiner>>,
+    /// Customers read ahead of their keys ([`CustomerLoader::prime_referrer`]),
+    /// taken by the first load that asks for them.
+    pub(super) primed: Mutex<HashMap<CustomerKey, (customer::Model, Joined)>>,
+}
+
+impl CustomerLoader {
+    fn own(&self) -> Option<i64> {
+        match self.scope {
+            CustomerScope::Only(own) => Some(own),
+            CustomerScope::All => None,
+        }
+    }
+
+    /// Runs `stmt`, a statement of [`statement`]'s shape, through the
+    /// level's combined statement when there is one.
+    async fn rows(
+        &self,
+        stmt: Statement,
+        joins: Joins,
+    ) -> Result<Vec<(customer::Model, Joined)>, LoadError> {
+        match self.combiner.as_ref().filter(|c| c.active()) {
+            Some(combiner) => combiner
+                .rows_unordered(stmt)
+                .await?
+                .iter()
+                .map(|row| joined::read_json(row, joins))
+                .collect::<Result<Vec<_>, _>>(),
+            None => crate::db::read_all(&self.db, stmt)
+                .await
+                .map_err(AppError::from)
+                .and_then(|rows| joined::read_rows(&rows, joins)),
+        }
+        .map_err(Arc::new)
+    }
+
+    /// Reads ahead, with `joins` and within the caller's scope, the customer
+    /// who referred `referee` (the referrer of the referral `referredBy`
+    /// answers), so that it goes out in the level that reads `referee`
+    /// rather than a level later; kept for the load that asks for it. Only
+    /// when the level goes out as one statement, where this costs no
+    /// statement of its own.
+    pub async fn prime_referrer(&self, referee: i64, joins: Joins) -> Result<(), LoadError> {
+        if !self.combiner.as_ref().is_some_and(|c| c.active()) {
+            return Ok(());
+        }
+        let backend = self.db.get_database_backend();
+        let referrer = referral::Entity::find()
+            .select_only()
+            .column(referral::Column::CustomerId)
+            .filter(referral::Column::Id.in_subquery(joined::first_referral_of(referee)))
+            .into_query();
+        let mut query = customer::Entity::find();
+        if joins.metrics {
+            join_metrics(QueryTrait::query(&mut query));
+        }
+        if joins.loyalty {
+            join_loyalty(QueryTrait::query(&mut query));
+        }
+        let mut query = query.filter(customer::Column::Id.in_subquery(referrer));
+        if let Some(own) = self.own() {
+            query = query.filter(customer::Column::Id.eq(own));
+        }
+        let stmt = joined::statement(query, joins, backend);
+        let rows = self.rows(stmt, joins).await?;
+        let mut primed = self.primed.lock().unwrap_or_else(PoisonError::into_inner);
+        primed.extend(
+            rows.into_iter()
+                .map(|(c, j)| (CustomerKey { id: c.id, joins }, (c, j))),
+        );
+        Ok(())
+    }
 }
 
 impl Loader<CustomerKey> for CustomerLoader {
@@ -46,34 +117,27 @@ impl Loader<CustomerKey> for CustomerLoader {
         &self,
         keys: &[CustomerKey],
     ) -> Result<HashMap<CustomerKey, Self::Value>, Self::Error> {
+        let mut out = HashMap::with_capacity(keys.len());
         // Selections of one level usually ask for the same joins: one statement.
         let mut groups: HashMap<Joins, Vec<i64>> = HashMap::new();
-        for key in keys {
-            groups.entry(key.joins).or_default().push(key.id);
+        {
+            let mut primed = self.primed.lock().unwrap_or_else(PoisonError::into_inner);
+            for key in keys {
+                match primed.remove(key) {
+                    Some(found) => {
+                        out.insert(*key, found);
+                    }
+                    None => groups.entry(key.joins).or_default().push(key.id),
+                }
+            }
         }
-        let mut out = HashMap::with_capacity(keys.len());
         let backend = self.db.get_database_backend();
-        let own = match self.scope {
-            CustomerScope::Only(own) => Some(own),
-            CustomerScope::All => None,
-        };
+        let own = self.own();
         for (joins, ids) in groups {
             let stmt = by_ids(backend, joins, &ids, own, || {
                 statement(backend, joins, &ids, own)
             });
-            let rows = match self.combiner.as_ref().filter(|c| c.active()) {
-                Some(combiner) => combiner
-                    .rows_unordered(stmt)
-                    .await?
-                    .iter()
-                    .map(|row| joined::read_json(row, joins))
-                    .collect::<Result<Vec<_>, _>>(),
-                None => crate::db::read_all(&self.db, stmt)
-                    .await
-                    .map_err(AppError::from)
-                    .and_then(|rows| joined::read_rows(&rows, joins)),
-            }
-            .map_err(Arc::new)?;
+            let rows = self.rows(stmt, joins).await?;
             out.extend(
                 rows.into_iter()
                     .map(|(c, j)| (CustomerKey { id: c.id, joins }, (c, j))),

@@ -171,6 +171,7 @@ impl Loaders {
                     db: db.clone(),
                     scope,
                     combiner: tasks.combiner(),
+                    primed: Default::default(),
                 },
                 tasks,
                 delay,
