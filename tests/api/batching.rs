@@ -183,6 +183,17 @@ async fn combined_levels_cost_two_statements_on_postgres() {
     assert_eq!(statements_for(&app, 50).await, 2);
 }
 
+/// A PostgreSQL gateway that always combines its levels and a SQLite one,
+/// both seeded with `customers` from the same seed; `None` where
+/// PostgreSQL is not configured.
+async fn combined_beside_sqlite(customers: u64) -> Option<(TestApp, TestApp)> {
+    let pg = TestApp::spawn_postgres_with(|c| c.combine_pages = CombinePages::Always).await?;
+    let sqlite = TestApp::spawn_sqlite().await;
+    pg.seed(customers).await;
+    sqlite.seed(customers).await;
+    Some((pg, sqlite))
+}
+
 /// A profile page: the customer's to-one rows and every list below it.
 const PROFILE: &str = r#"query($id: ID!) { customer(id: $id) {
   id email tags
@@ -202,13 +213,9 @@ const PROFILE: &str = r#"query($id: ID!) { customer(id: $id) {
 /// statement costs no round trip, answers the same, a statement a list.
 #[tokio::test]
 async fn a_profile_under_load_is_one_statement_on_postgres() {
-    let Some(pg) = TestApp::spawn_postgres_with(|c| c.combine_pages = CombinePages::Always).await
-    else {
+    let Some((pg, sqlite)) = combined_beside_sqlite(30).await else {
         return;
     };
-    let sqlite = TestApp::spawn_sqlite().await;
-    pg.seed(30).await;
-    sqlite.seed(30).await;
     let busiest = "SELECT customer_id FROM orders GROUP BY customer_id ORDER BY COUNT(*) DESC, customer_id LIMIT 1";
     let id = pg.scalar(busiest).await;
     assert_eq!(sqlite.scalar(busiest).await, id, "the same seed");
@@ -282,13 +289,9 @@ const EVERYTHING: &str = r#"query($n: Int!) {
 /// both gives the same answer, field for field.
 #[tokio::test]
 async fn combined_pages_answer_what_separate_statements_answer() {
-    let Some(pg) = TestApp::spawn_postgres_with(|c| c.combine_pages = CombinePages::Always).await
-    else {
+    let Some((pg, sqlite)) = combined_beside_sqlite(30).await else {
         return;
     };
-    let sqlite = TestApp::spawn_sqlite().await;
-    pg.seed(30).await;
-    sqlite.seed(30).await;
     let from_pg = pg.query(EVERYTHING, json!({ "n": 30 })).await;
     let from_sqlite = sqlite.query(EVERYTHING, json!({ "n": 30 })).await;
     let edges = from_pg["customers"]["edges"].as_array().expect("edges");
