@@ -82,23 +82,7 @@ impl CustomerLoader {
             return Ok(());
         }
         let backend = self.db.get_database_backend();
-        let referrer = referral::Entity::find()
-            .select_only()
-            .column(referral::Column::CustomerId)
-            .filter(referral::Column::Id.in_subquery(joined::first_referral_of(referee)))
-            .into_query();
-        let mut query = customer::Entity::find();
-        if joins.metrics {
-            join_metrics(QueryTrait::query(&mut query));
-        }
-        if joins.loyalty {
-            join_loyalty(QueryTrait::query(&mut query));
-        }
-        let mut query = query.filter(customer::Column::Id.in_subquery(referrer));
-        if let Some(own) = self.own() {
-            query = query.filter(customer::Column::Id.eq(own));
-        }
-        let stmt = joined::statement(query, joins, backend);
+        let stmt = referrer_statement(backend, joins, referee, self.own());
         let rows = self.rows(stmt, joins).await?;
         let mut primed = self.primed.lock().unwrap_or_else(PoisonError::into_inner);
         primed.extend(
@@ -223,6 +207,101 @@ fn by_ids(
             reusable.map(|at| (Arc::from(stmt.sql.as_str()), values[..at].to_vec())),
         );
     stmt
+}
+
+/// The text of [`CustomerLoader::prime_referrer`]'s statement by joins,
+/// backend (PostgreSQL or not) and whether the scope adds the caller's own
+/// id, with its values and the places of the referee's id and of the own id
+/// among them; `None` where those places could not be told.
+type ReferrerSqlKey = (Joins, bool, bool);
+#[derive(Clone)]
+struct KeptReferrer {
+    sql: Arc<str>,
+    values: Vec<Value>,
+    referee_at: Vec<usize>,
+    own_at: Vec<usize>,
+}
+static REFERRER_SQL: LazyLock<Mutex<HashMap<ReferrerSqlKey, Option<KeptReferrer>>>> =
+    LazyLock::new(Mutex::default);
+
+/// The customer who referred `referee`, with `joins`, within `own` when the
+/// caller is a customer: built with sea-query the first time, and after
+/// from [`REFERRER_SQL`] with the ids put in their places.
+fn referrer_statement(
+    backend: DbBackend,
+    joins: Joins,
+    referee: i64,
+    own: Option<i64>,
+) -> Statement {
+    let key = (joins, backend == DbBackend::Postgres, own.is_some());
+    let cached = REFERRER_SQL
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(&key)
+        .cloned();
+    if let Some(Some(kept)) = cached {
+        let mut values = kept.values;
+        for at in kept.referee_at {
+            values[at] = Value::BigInt(Some(referee));
+        }
+        if let Some(own) = own {
+            for at in kept.own_at {
+                values[at] = Value::BigInt(Some(own));
+            }
+        }
+        return Statement::from_sql_and_values(backend, &*kept.sql, Values(values));
+    }
+    let build = |referee: i64, own: Option<i64>| referrer_built(backend, joins, referee, own);
+    let stmt = build(referee, own);
+    // The places of an id are those whose values change with it alone.
+    let places = |other: Statement| -> Option<Vec<usize>> {
+        let (a, b) = (stmt.values.as_ref()?, other.values.as_ref()?);
+        (other.sql == stmt.sql && a.0.len() == b.0.len())
+            .then(|| (0..a.0.len()).filter(|&i| a.0[i] != b.0[i]).collect())
+    };
+    let referee_at = places(build(referee.wrapping_add(1), own)).filter(|at| !at.is_empty());
+    let own_at = match own {
+        Some(id) => places(build(referee, Some(id.wrapping_add(1)))).filter(|at| !at.is_empty()),
+        None => Some(Vec::new()),
+    };
+    let kept = referee_at
+        .zip(own_at)
+        .map(|(referee_at, own_at)| KeptReferrer {
+            sql: Arc::from(stmt.sql.as_str()),
+            values: stmt
+                .values
+                .as_ref()
+                .map(|v| v.0.clone())
+                .unwrap_or_default(),
+            referee_at,
+            own_at,
+        });
+    REFERRER_SQL
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(key, kept);
+    stmt
+}
+
+/// [`referrer_statement`] as sea-query builds it.
+fn referrer_built(backend: DbBackend, joins: Joins, referee: i64, own: Option<i64>) -> Statement {
+    let referrer = referral::Entity::find()
+        .select_only()
+        .column(referral::Column::CustomerId)
+        .filter(referral::Column::Id.in_subquery(joined::first_referral_of(referee)))
+        .into_query();
+    let mut query = customer::Entity::find();
+    if joins.metrics {
+        join_metrics(QueryTrait::query(&mut query));
+    }
+    if joins.loyalty {
+        join_loyalty(QueryTrait::query(&mut query));
+    }
+    let mut query = query.filter(customer::Column::Id.in_subquery(referrer));
+    if let Some(own) = own {
+        query = query.filter(customer::Column::Id.eq(own));
+    }
+    joined::statement(query, joins, backend)
 }
 
 /// Loads rows of a table with a unique `customer_id` column by customer.
@@ -367,6 +446,38 @@ mod tests {
                     let fresh = statement(backend, joins, &[1, 2], own);
                     assert_eq!(reused.sql, fresh.sql);
                     assert_eq!(reused.values, fresh.values);
+                }
+            }
+        }
+    }
+
+    /// The referrer's statement from the kept text is the one sea-query
+    /// builds, for other ids, the own id equal to the referee's or not.
+    #[test]
+    fn referrer_statements_reuse_their_text_with_new_ids() {
+        let all = Joins {
+            metrics: true,
+            loyalty: true,
+            tags: true,
+            referred_by: true,
+        };
+        for backend in [DbBackend::Postgres, DbBackend::Sqlite] {
+            for joins in [Joins::default(), all] {
+                for own in [None, Some(7)] {
+                    referrer_statement(backend, joins, 7, own);
+                    let key = (joins, backend == DbBackend::Postgres, own.is_some());
+                    let kept = REFERRER_SQL
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .get(&key)
+                        .cloned();
+                    assert!(matches!(kept, Some(Some(_))), "{backend:?} {joins:?}: kept");
+                    for (referee, own) in [(1, own.map(|_| 2)), (3, own.map(|_| 3))] {
+                        let reused = referrer_statement(backend, joins, referee, own);
+                        let fresh = referrer_built(backend, joins, referee, own);
+                        assert_eq!(reused.sql, fresh.sql);
+                        assert_eq!(reused.values, fresh.values);
+                    }
                 }
             }
         }
