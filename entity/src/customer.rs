@@ -21,16 +21,22 @@ pub struct Model {
     pub country: Option<String>,
     pub city: Option<String>,
     pub email_marketing_state: EmailMarketingState,
+    #[serde(default, deserialize_with = "crate::json_time::utc_opt")]
     pub consent_updated_at: Option<DateTimeUtc>,
     /// SMS consent, in the states of email marketing consent.
     pub sms_consent_state: EmailMarketingState,
+    #[serde(default, deserialize_with = "crate::json_time::utc_opt")]
     pub sms_consent_updated_at: Option<DateTimeUtc>,
     /// Consent to be called, in the states of email marketing consent.
     pub phone_consent_state: EmailMarketingState,
+    #[serde(default, deserialize_with = "crate::json_time::utc_opt")]
     pub phone_consent_updated_at: Option<DateTimeUtc>,
+    #[serde(deserialize_with = "crate::json_time::utc")]
     pub created_at: DateTimeUtc,
+    #[serde(deserialize_with = "crate::json_time::utc")]
     pub updated_at: DateTimeUtc,
     /// Set when the customer's PII was erased on request; the row stays so aggregates hold.
+    #[serde(default, deserialize_with = "crate::json_time::utc_opt")]
     pub erased_at: Option<DateTimeUtc>,
 }
 

@@ -20,7 +20,9 @@ pub struct Model {
     /// Counted orders with a refund.
     pub refunds_count: i64,
     pub cancelled_count: i64,
+    #[serde(default, deserialize_with = "crate::json_time::utc_opt")]
     pub first_order_at: Option<DateTimeUtc>,
+    #[serde(default, deserialize_with = "crate::json_time::utc_opt")]
     pub last_order_at: Option<DateTimeUtc>,
     pub tickets_count: i64,
     /// Tickets not SOLVED or CLOSED.
@@ -32,7 +34,9 @@ pub struct Model {
     pub csat_count: i64,
     pub reviews_count: i64,
     pub last_nps_score: Option<i32>,
+    #[serde(default, deserialize_with = "crate::json_time::utc_opt")]
     pub last_nps_at: Option<DateTimeUtc>,
+    #[serde(deserialize_with = "crate::json_time::utc")]
     pub updated_at: DateTimeUtc,
 }
 

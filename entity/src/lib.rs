@@ -1,4 +1,5 @@
-//! sea-orm entities of the c360 store: one module per table, nothing else.
+//! sea-orm entities of the c360 store: one module per table, and how their
+//! timestamps are read from rows written as JSON (`json_time`).
 //!
 //! Every customer-owned table carries `customer_id` (indexed; the shard key
 //! if the store is ever distributed). Money is integer minor units, every
@@ -16,6 +17,7 @@ pub mod enums;
 pub mod event;
 pub mod event_consumer;
 pub mod follow_up;
+pub mod json_time;
 pub mod loyalty_account;
 pub mod loyalty_transaction;
 pub mod nps_response;

@@ -22,24 +22,32 @@ pub struct Model {
     pub points_lifetime_earned: i64,
     /// The earliest instant a PENDING row becomes AVAILABLE or a credit
     /// expires; `None` when nothing is waiting.
+    #[serde(default, deserialize_with = "crate::json_time::utc_opt")]
     pub settle_due_at: Option<DateTimeUtc>,
     /// Credits expiring up to this instant have been expired.
+    #[serde(default, deserialize_with = "crate::json_time::utc_opt")]
     pub expired_through: Option<DateTimeUtc>,
     /// When the tier is next checked against trailing spend (the tier
     /// policy's review); `None` at BRONZE.
+    #[serde(default, deserialize_with = "crate::json_time::utc_opt")]
     pub tier_review_at: Option<DateTimeUtc>,
     /// When the tier ends if nothing more is spent.
+    #[serde(default, deserialize_with = "crate::json_time::utc_opt")]
     pub tier_expires_at: Option<DateTimeUtc>,
     /// The start of the downgrade notice before a review the account would
     /// lose its tier at; `None` when the review keeps it.
+    #[serde(default, deserialize_with = "crate::json_time::utc_opt")]
     pub tier_notice_at: Option<DateTimeUtc>,
     /// The next instant the review columns change without a write: the
     /// notice starting, or the review.
+    #[serde(default, deserialize_with = "crate::json_time::utc_opt")]
     pub tier_due_at: Option<DateTimeUtc>,
     /// Base-currency spend (minor units) the review still needs to keep the
     /// tier; 0 when it keeps it, and at BRONZE.
     pub tier_spend_to_keep: i64,
+    #[serde(deserialize_with = "crate::json_time::utc")]
     pub created_at: DateTimeUtc,
+    #[serde(deserialize_with = "crate::json_time::utc")]
     pub updated_at: DateTimeUtc,
 }
 

@@ -18,8 +18,11 @@ pub struct Model {
     pub idempotency_key: Option<String>,
     pub description: Option<String>,
     /// When a PENDING row becomes AVAILABLE.
+    #[serde(default, deserialize_with = "crate::json_time::utc_opt")]
     pub available_at: Option<DateTimeUtc>,
+    #[serde(default, deserialize_with = "crate::json_time::utc_opt")]
     pub expires_at: Option<DateTimeUtc>,
+    #[serde(deserialize_with = "crate::json_time::utc")]
     pub created_at: DateTimeUtc,
 }
 

@@ -14,6 +14,7 @@ pub struct Model {
     pub score: i32,
     pub comment: Option<String>,
     pub channel: NpsChannel,
+    #[serde(deserialize_with = "crate::json_time::utc")]
     pub created_at: DateTimeUtc,
 }
 

@@ -22,8 +22,11 @@ pub struct Model {
     pub tax: i64,
     pub total: i64,
     pub refunded: i64,
+    #[serde(deserialize_with = "crate::json_time::utc")]
     pub placed_at: DateTimeUtc,
+    #[serde(deserialize_with = "crate::json_time::utc")]
     pub created_at: DateTimeUtc,
+    #[serde(deserialize_with = "crate::json_time::utc")]
     pub updated_at: DateTimeUtc,
 }
 

@@ -20,10 +20,15 @@ pub struct Model {
     pub rejection_reason: Option<String>,
     pub referrer_reward_points: i64,
     pub referee_reward_points: i64,
+    #[serde(deserialize_with = "crate::json_time::utc")]
     pub invited_at: DateTimeUtc,
+    #[serde(default, deserialize_with = "crate::json_time::utc_opt")]
     pub signed_up_at: Option<DateTimeUtc>,
+    #[serde(default, deserialize_with = "crate::json_time::utc_opt")]
     pub converted_at: Option<DateTimeUtc>,
+    #[serde(default, deserialize_with = "crate::json_time::utc_opt")]
     pub rewarded_at: Option<DateTimeUtc>,
+    #[serde(deserialize_with = "crate::json_time::utc")]
     pub updated_at: DateTimeUtc,
 }
 

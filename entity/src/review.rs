@@ -18,7 +18,9 @@ pub struct Model {
     pub status: ReviewStatus,
     /// True only when one of the customer's paid orders holds the sku.
     pub verified_purchase: bool,
+    #[serde(deserialize_with = "crate::json_time::utc")]
     pub created_at: DateTimeUtc,
+    #[serde(deserialize_with = "crate::json_time::utc")]
     pub updated_at: DateTimeUtc,
 }
 

@@ -48,12 +48,14 @@ pub struct Model {
     /// The customer's balance in `currency` once this entry was written.
     pub balance_after: i64,
     /// When what is unspent of a credit is written off; `None`: never.
+    #[serde(default, deserialize_with = "crate::json_time::utc_opt")]
     pub expires_at: Option<DateTimeUtc>,
     /// The order a refund credit or a referral reward came from.
     pub order_id: Option<i64>,
     /// Unique per customer: a retried write is one row.
     pub idempotency_key: Option<String>,
     pub reason: Option<String>,
+    #[serde(deserialize_with = "crate::json_time::utc")]
     pub created_at: DateTimeUtc,
 }
 

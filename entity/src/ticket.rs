@@ -14,14 +14,19 @@ pub struct Model {
     pub status: TicketStatus,
     pub priority: TicketPriority,
     pub channel: TicketChannel,
+    #[serde(deserialize_with = "crate::json_time::utc")]
     pub created_at: DateTimeUtc,
+    #[serde(deserialize_with = "crate::json_time::utc")]
     pub updated_at: DateTimeUtc,
     /// First agent reply.
+    #[serde(default, deserialize_with = "crate::json_time::utc_opt")]
     pub first_reply_at: Option<DateTimeUtc>,
+    #[serde(default, deserialize_with = "crate::json_time::utc_opt")]
     pub solved_at: Option<DateTimeUtc>,
     /// CSAT 1-5, given once the ticket is solved.
     pub satisfaction_score: Option<i32>,
     pub satisfaction_comment: Option<String>,
+    #[serde(default, deserialize_with = "crate::json_time::utc_opt")]
     pub satisfaction_at: Option<DateTimeUtc>,
 }
 

@@ -13,6 +13,7 @@ pub struct Model {
     /// Agent name for agent messages; customers are known by `customer_id`.
     pub author_name: Option<String>,
     pub body: String,
+    #[serde(deserialize_with = "crate::json_time::utc")]
     pub created_at: DateTimeUtc,
 }
 

@@ -5,7 +5,8 @@
 use c360_entity::{customer, customer_metrics};
 use sea_orm::sea_query::{ColumnRef, Expr as SqlExpr, IntoColumnRef, NullOrdering, Order};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, EntityTrait, IdenStatic, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 
 use super::customer_filter::Matching;
@@ -60,6 +61,28 @@ impl SortField {
             )
                 .into_column_ref(),
         }
+    }
+
+    /// The page's ORDER BY over the columns of its statement's output
+    /// (`joined::fetch`): the order [`page`] gives in SQL.
+    fn output_order(self, walk: Direction, backward: bool) -> String {
+        let column = match self {
+            SortField::CreatedAt => customer::Column::CreatedAt.as_str().to_owned(),
+            SortField::LifetimeValue => joined::metrics_column(customer_metrics::Column::NetSpend),
+            SortField::LastOrderDate => {
+                joined::metrics_column(customer_metrics::Column::LastOrderAt)
+            }
+        };
+        let dir = match walk {
+            Direction::Asc => "ASC",
+            Direction::Desc => "DESC",
+        };
+        let nulls = match (self.nullable(), backward) {
+            (false, _) => "",
+            (true, true) => " NULLS FIRST",
+            (true, false) => " NULLS LAST",
+        };
+        format!(r#""{column}" {dir}{nulls}, "id" {dir}"#)
     }
 
     fn cursor(self, c: &customer::Model, m: Option<&customer_metrics::Model>) -> Cursor {
@@ -176,7 +199,8 @@ pub async fn page(
             metrics: sort_key.nullable,
             ..Joins::default()
         };
-    let mut rows = joined::fetch(db, query, joins).await?;
+    let order = field.output_order(walk, backward);
+    let mut rows = joined::fetch(db, query, joins, &order).await?;
     let has_more = rows.len() as u64 > size;
     rows.truncate(size as usize);
     if backward {

@@ -25,6 +25,9 @@ use crate::domain::nps::{DETRACTOR_MAX, PROMOTER_MIN};
 use crate::error::{AppError, AppResult};
 use crate::segment::customers_joined;
 
+/// The order of a page by id, over its statement's output.
+const BY_ID: &str = r#""id" ASC"#;
+
 /// One page of the customers `matching` selects, by ascending id, with the
 /// to-one rows `joins` asks for (one statement).
 pub async fn members(
@@ -40,7 +43,7 @@ pub async fn members(
     let query = query
         .order_by_asc(customer::Column::Id)
         .limit(page.size + 1);
-    let rows = joined::fetch(db, query, joins).await?;
+    let rows = joined::fetch(db, query, joins, BY_ID).await?;
     Ok(page.cut(rows, |(c, _)| c.id))
 }
 
@@ -66,7 +69,7 @@ pub async fn kept_members(
     joins: Joins,
 ) -> AppResult<KeysetPage<CustomerRow>> {
     let query = kept_after(segment_id, page.after.as_ref().map(|c| c.id)).limit(page.size + 1);
-    let rows = joined::fetch(db, query, joins).await?;
+    let rows = joined::fetch(db, query, joins, BY_ID).await?;
     Ok(page.cut(rows, |(c, _)| c.id))
 }
 
