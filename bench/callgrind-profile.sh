@@ -4,7 +4,10 @@
 # what else the machine runs, so two builds can be compared on a busy machine
 # where wall-clock rows would drown in noise.
 #
-#   bench/callgrind-profile.sh [--bin target/release/c360] [--database-url URL] [--requests 100]
+#   bench/callgrind-profile.sh [--bin target/release/c360] [--database-url URL] [--requests 100] [--list]
+#
+# `--list` counts the benchmark's list (`customers(first: 50)` with its
+# nesting, from src/bin/c360-bench/scenario.rs) in place of the profile.
 #
 # The store must be seeded (`c360 seed --customers 2000 --database-url URL`).
 # On PostgreSQL the statements run in another process, so the count is the
@@ -15,11 +18,13 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 bin="$root/target/release/c360"
 db="${DATABASE_URL:-sqlite://$root/c360.db?mode=rwc}"
 requests=100
+list=false
 while [ $# -gt 0 ]; do
   case "$1" in
     --bin) bin="$2"; shift 2 ;;
     --database-url) db="$2"; shift 2 ;;
     --requests) requests="$2"; shift 2 ;;
+    --list) list=true; shift ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -47,9 +52,15 @@ post() {
 mapfile -t ids < <(post '{"query":"{ customers(first: 100) { edges { node { id } } } }"}' |
   python3 -c 'import json,sys; [print(e["node"]["id"]) for e in json.load(sys.stdin)["data"]["customers"]["edges"]]')
 [ "${#ids[@]}" -gt 0 ] || { echo "no customers: seed the store first" >&2; exit 1; }
+list_query="$(python3 -c 'import re,json,sys; s=open(sys.argv[1]).read(); print(json.dumps(re.search(r"pub const LIST: &str = r#\"(.*?)\"#;", s, re.S).group(1)))' "$root/src/bin/c360-bench/scenario.rs")"
 profile() {
   for i in $(seq 1 "$1"); do
-    post "{\"query\":$query,\"operationName\":\"Profile\",\"variables\":{\"id\":\"${ids[$(((i * 37) % ${#ids[@]}))]}\"}}" >/dev/null
+    if $list; then
+      # Pages of customers added before a day in the first half of the year.
+      post "{\"query\":$list_query,\"operationName\":\"List\",\"variables\":{\"before\":\"2026-0$((1 + i % 6))-1$((i % 10))T00:00:00Z\"}}" >/dev/null
+    else
+      post "{\"query\":$query,\"operationName\":\"Profile\",\"variables\":{\"id\":\"${ids[$(((i * 37) % ${#ids[@]}))]}\"}}" >/dev/null
+    fi
   done
 }
 profile 20 # warm the pools, the document cache and the allocator
@@ -61,7 +72,8 @@ kill "$pid"; wait "$pid" 2>/dev/null || true
 
 dump="$(ls "$work"/out.* | head -n 1)"
 total="$(callgrind_annotate "$dump" | sed 's/,//g' | awk '/PROGRAM TOTALS/ && !n++ {print $1}')"
-echo "instructions per profile request: $((total / requests)) ($requests requests)"
+what=profile; $list && what=list
+echo "instructions per $what request: $((total / requests)) ($requests requests)"
 echo "inclusive share of the measured requests:"
 callgrind_annotate --inclusive=yes --threshold=100 "$dump" | sed 's/,//g' | awk -v total="$total" '
   # The first line naming a function is its inclusive cost; row decoding is
