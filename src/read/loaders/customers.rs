@@ -416,37 +416,42 @@ impl Loader<i64> for ReferredByLoader {
 mod tests {
     use super::*;
 
-    /// A statement from the kept text is the one sea-query builds, for other
-    /// ids, with every join and with and without the caller's own id.
-    #[test]
-    fn customer_statements_reuse_their_text_with_new_values() {
+    /// Each backend, with no joins and with every one.
+    fn shapes() -> impl Iterator<Item = (DbBackend, Joins)> {
         let all = Joins {
             metrics: true,
             loyalty: true,
             tags: true,
             referred_by: true,
         };
-        for backend in [DbBackend::Postgres, DbBackend::Sqlite] {
-            for joins in [Joins::default(), all] {
-                for own in [None, Some(41)] {
-                    by_ids(backend, joins, &[7, 8], own, || {
-                        statement(backend, joins, &[7, 8], own)
-                    });
-                    let key = (joins, backend == DbBackend::Postgres, 2, own.is_some());
-                    let kept = CUSTOMER_SQL
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .get(&key)
-                        .cloned();
-                    assert!(matches!(kept, Some(Some(_))), "{backend:?} {joins:?}: kept");
-                    let own = own.map(|o| o + 1);
-                    let reused = by_ids(backend, joins, &[1, 2], own, || {
-                        unreachable!("the kept text is used")
-                    });
-                    let fresh = statement(backend, joins, &[1, 2], own);
-                    assert_eq!(reused.sql, fresh.sql);
-                    assert_eq!(reused.values, fresh.values);
-                }
+        [DbBackend::Postgres, DbBackend::Sqlite]
+            .into_iter()
+            .flat_map(move |backend| [(backend, Joins::default()), (backend, all)])
+    }
+
+    /// A statement from the kept text is the one sea-query builds, for other
+    /// ids, with every join and with and without the caller's own id.
+    #[test]
+    fn customer_statements_reuse_their_text_with_new_values() {
+        for (backend, joins) in shapes() {
+            for own in [None, Some(41)] {
+                by_ids(backend, joins, &[7, 8], own, || {
+                    statement(backend, joins, &[7, 8], own)
+                });
+                let key = (joins, backend == DbBackend::Postgres, 2, own.is_some());
+                let kept = CUSTOMER_SQL
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .get(&key)
+                    .cloned();
+                assert!(matches!(kept, Some(Some(_))), "{backend:?} {joins:?}: kept");
+                let own = own.map(|o| o + 1);
+                let reused = by_ids(backend, joins, &[1, 2], own, || {
+                    unreachable!("the kept text is used")
+                });
+                let fresh = statement(backend, joins, &[1, 2], own);
+                assert_eq!(reused.sql, fresh.sql);
+                assert_eq!(reused.values, fresh.values);
             }
         }
     }
@@ -455,29 +460,21 @@ mod tests {
     /// builds, for other ids, the own id equal to the referee's or not.
     #[test]
     fn referrer_statements_reuse_their_text_with_new_ids() {
-        let all = Joins {
-            metrics: true,
-            loyalty: true,
-            tags: true,
-            referred_by: true,
-        };
-        for backend in [DbBackend::Postgres, DbBackend::Sqlite] {
-            for joins in [Joins::default(), all] {
-                for own in [None, Some(7)] {
-                    referrer_statement(backend, joins, 7, own);
-                    let key = (joins, backend == DbBackend::Postgres, own.is_some());
-                    let kept = REFERRER_SQL
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .get(&key)
-                        .cloned();
-                    assert!(matches!(kept, Some(Some(_))), "{backend:?} {joins:?}: kept");
-                    for (referee, own) in [(1, own.map(|_| 2)), (3, own.map(|_| 3))] {
-                        let reused = referrer_statement(backend, joins, referee, own);
-                        let fresh = referrer_built(backend, joins, referee, own);
-                        assert_eq!(reused.sql, fresh.sql);
-                        assert_eq!(reused.values, fresh.values);
-                    }
+        for (backend, joins) in shapes() {
+            for own in [None, Some(7)] {
+                referrer_statement(backend, joins, 7, own);
+                let key = (joins, backend == DbBackend::Postgres, own.is_some());
+                let kept = REFERRER_SQL
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .get(&key)
+                    .cloned();
+                assert!(matches!(kept, Some(Some(_))), "{backend:?} {joins:?}: kept");
+                for (referee, own) in [(1, own.map(|_| 2)), (3, own.map(|_| 3))] {
+                    let reused = referrer_statement(backend, joins, referee, own);
+                    let fresh = referrer_built(backend, joins, referee, own);
+                    assert_eq!(reused.sql, fresh.sql);
+                    assert_eq!(reused.values, fresh.values);
                 }
             }
         }
