@@ -32,10 +32,11 @@ use tokio::sync::oneshot;
 use super::loaders::LoadError;
 use crate::error::AppError;
 
-/// What a statement answers: its rows as JSON objects, in its order.
+/// What a statement answers: each row as one JSON text, in its order.
 /// Every statement handed in must be PostgreSQL's text, its parameters
-/// numbered from `$1`; one whose rows are ordered has a column `rn` that
-/// orders them.
+/// numbered from `$1`. One whose rows are ordered ([`Combiner::rows`])
+/// gives each row's JSON itself, in a column `j`, and a column `rn` that
+/// orders them; the others' rows are written as JSON objects here.
 type Rows = Result<Vec<String>, LoadError>;
 
 struct Submitted {
@@ -70,15 +71,16 @@ impl Combiner {
         self.active.load(AtomicOrdering::Relaxed)
     }
 
-    /// Hands `stmt` in and waits for its rows, each a JSON object of its
-    /// columns, in the order of its column `rn`. They arrive once the driver
-    /// calls [`Combiner::flush`].
+    /// Hands `stmt` in and waits for its rows, each its column `j`, in the
+    /// order of its column `rn`. They arrive once the driver calls
+    /// [`Combiner::flush`].
     pub async fn rows(&self, stmt: Statement) -> Rows {
         self.submit(stmt, true).await
     }
 
-    /// [`Combiner::rows`] for a statement without `rn`, whose rows come in
-    /// any order (customers by id).
+    /// [`Combiner::rows`] for a statement without `rn` or `j`, whose rows
+    /// come in any order, each a JSON object of its columns (customers by
+    /// id).
     pub async fn rows_unordered(&self, stmt: Statement) -> Rows {
         self.submit(stmt, false).await
     }
@@ -244,10 +246,14 @@ fn join(stmts: &[(Statement, bool)]) -> String {
         if i > 0 {
             sql.push_str(" UNION ALL ");
         }
-        let rank = if *ranked { r#""t"."rn""# } else { "0" };
+        let (rank, json) = if *ranked {
+            (r#""t"."rn""#, r#""t"."j""#)
+        } else {
+            ("0", r#"row_to_json("t")::text"#)
+        };
         let _ = write!(
             sql,
-            r#"SELECT {i} AS "q", {rank} AS "rn", row_to_json("t")::text AS "j" FROM ("#
+            r#"SELECT {i} AS "q", {rank} AS "rn", {json} AS "j" FROM ("#
         );
         renumber_into(&stmt.sql, bound, &mut sql);
         sql.push_str(r#") AS "t""#);
