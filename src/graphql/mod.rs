@@ -51,6 +51,7 @@ use crate::read::loaders::Loaders;
 
 pub use crate::read::pagination::MAX_PAGE_SIZE;
 pub use errors::{Outcome, classify};
+pub use leaves::response_json;
 pub use limits::{DocumentLimits, check_document, count_tokens};
 pub use money::Money;
 

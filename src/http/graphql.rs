@@ -546,7 +546,7 @@ async fn run_one(
     } else {
         // Straight from the executor's values into the body, with no
         // intermediate JSON tree.
-        serde_json::to_string(&response)
+        crate::graphql::response_json(&response)
     };
     body.map_err(|e| {
         Rejection::new(
