@@ -34,9 +34,11 @@ use crate::error::AppError;
 
 /// What a statement answers: each row as one JSON text, in its order.
 /// Every statement handed in must be PostgreSQL's text, its parameters
-/// numbered from `$1`. One whose rows are ordered ([`Combiner::rows`])
-/// gives each row's JSON itself, in a column `j`, and a column `rn` that
-/// orders them; the others' rows are written as JSON objects here.
+/// numbered from `$1`, giving each row as one JSON text in a column `j`;
+/// one whose rows are ordered ([`Combiner::rows`]) also has a column `rn`
+/// that orders them. The rows of a level have no shape in common but
+/// that, and each statement writes its rows as arrays of its own columns,
+/// which `row_to_json` would write with every column's name.
 type Rows = Result<Vec<String>, LoadError>;
 
 struct Submitted {
@@ -78,9 +80,8 @@ impl Combiner {
         self.submit(stmt, true).await
     }
 
-    /// [`Combiner::rows`] for a statement without `rn` or `j`, whose rows
-    /// come in any order, each a JSON object of its columns (customers by
-    /// id).
+    /// [`Combiner::rows`] for a statement without `rn`, whose rows come in
+    /// any order (customers by id).
     pub async fn rows_unordered(&self, stmt: Statement) -> Rows {
         self.submit(stmt, false).await
     }
@@ -246,15 +247,8 @@ fn join(stmts: &[(Statement, bool)]) -> String {
         if i > 0 {
             sql.push_str(" UNION ALL ");
         }
-        let (rank, json) = if *ranked {
-            (r#""t"."rn""#, r#""t"."j""#)
-        } else {
-            ("0", r#"row_to_json("t")::text"#)
-        };
-        let _ = write!(
-            sql,
-            r#"SELECT {i} AS "q", {rank} AS "rn", {json} AS "j" FROM ("#
-        );
+        let rank = if *ranked { r#""t"."rn""# } else { "0" };
+        let _ = write!(sql, r#"SELECT {i} AS "q", {rank} AS "rn", "t"."j" FROM ("#);
         renumber_into(&stmt.sql, bound, &mut sql);
         sql.push_str(r#") AS "t""#);
         bound += bound_by(stmt);

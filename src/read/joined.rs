@@ -8,6 +8,8 @@
 //! four statements fewer. They are the same snapshot as the customer row,
 //! so they are exactly as fresh as a statement of their own would be.
 
+use std::sync::OnceLock;
+
 use c360_entity::enums::ReferralStatus;
 use c360_entity::{customer, customer_metrics, customer_tag, loyalty_account, referral};
 use sea_orm::sea_query::{
@@ -20,9 +22,7 @@ use sea_orm::{
 };
 
 use serde::Deserialize;
-use serde::de::value::MapDeserializer;
-use serde::de::{Deserializer, MapAccess, Visitor};
-use serde_json::value::RawValue;
+use serde::de::{Deserializer, SeqAccess, Visitor};
 
 use crate::error::AppError;
 
@@ -87,15 +87,26 @@ pub async fn fetch<C: ConnectionTrait>(
     if backend != DatabaseBackend::Postgres {
         return read_rows(&db.query_all_raw(stmt).await?, joins);
     }
-    let sql = format!(
-        r#"SELECT {} AS "j" FROM ({}) AS "t" ORDER BY {order}"#,
-        json_row(joins),
-        stmt.sql
-    );
-    let rows = db.query_all_raw(Statement { sql, ..stmt }).await?;
+    let mut stmt = as_json(stmt, joins);
+    stmt.sql.push_str(" ORDER BY ");
+    stmt.sql.push_str(order);
+    let rows = db.query_all_raw(stmt).await?;
     rows.iter()
         .map(|row| read_array(&row.try_get_by_index::<String>(0)?, joins))
         .collect()
+}
+
+/// `stmt`, a statement of [`statement`]'s shape on PostgreSQL, giving each
+/// row as one JSON text in a column `j`, which [`read_array`] reads.
+pub fn as_json(stmt: Statement, joins: Joins) -> Statement {
+    let row = json_row(joins);
+    let mut sql = String::with_capacity(stmt.sql.len() + row.len() + 64);
+    sql.push_str("SELECT ");
+    sql.push_str(row);
+    sql.push_str(r#" AS "j" FROM ("#);
+    sql.push_str(&stmt.sql);
+    sql.push_str(r#") AS "t""#);
+    Statement { sql, ..stmt }
 }
 
 /// A row of [`statement`], the subquery `"t"`, as the JSON text
@@ -105,8 +116,17 @@ pub async fn fetch<C: ConnectionTrait>(
 ///
 /// Arrays rather than `row_to_json`'s object: PostgreSQL writes no names,
 /// and measured on a page of 50 customers writing the rows as JSON cost it
-/// more than joining them.
-fn json_row(joins: Joins) -> String {
+/// more than joining them. Written once for each combination of joins.
+fn json_row(joins: Joins) -> &'static str {
+    static ROWS: [OnceLock<String>; 16] = [const { OnceLock::new() }; 16];
+    let at = usize::from(joins.metrics)
+        | usize::from(joins.loyalty) << 1
+        | usize::from(joins.tags) << 2
+        | usize::from(joins.referred_by) << 3;
+    ROWS[at].get_or_init(|| write_json_row(joins))
+}
+
+fn write_json_row(joins: Joins) -> String {
     fn array<E: EntityTrait>(out: &mut String, prefix: &str) {
         out.push_str("json_build_array(");
         for (i, col) in E::Column::iter().enumerate() {
@@ -147,37 +167,69 @@ fn json_row(joins: Joins) -> String {
     out
 }
 
-/// Reads a row written by [`json_row`].
+/// Reads a row written by [`json_row`], each part straight into its model
+/// in one pass over the text.
 pub fn read_array(text: &str, joins: Joins) -> Result<(customer::Model, Joined), AppError> {
-    let bad = |e: serde_json::Error| {
-        AppError::Internal(anyhow::anyhow!("reading a customer's row as JSON: {e}"))
-    };
-    let parts: Vec<&RawValue> = serde_json::from_str(text).map_err(bad)?;
-    let mut parts = parts.into_iter();
-    let mut next = || {
-        parts.next().ok_or_else(|| {
-            AppError::Internal(anyhow::anyhow!(
-                "a customer's row as JSON has fewer parts than it joins"
-            ))
-        })
-    };
-    let customer = serde_json::from_str(next()?.get()).map_err(bad)?;
-    let mut joined = Joined::default();
-    if joins.metrics {
-        joined.metrics = Some(serde_json::from_str(next()?.get()).map_err(bad)?);
+    let mut de = serde_json::Deserializer::from_str(text);
+    let row = de
+        .deserialize_seq(Parts(joins))
+        .and_then(|row| de.end().map(|()| row))
+        .map_err(|e| {
+            AppError::Internal(anyhow::anyhow!("reading a customer's row as JSON: {e}"))
+        })?;
+    Ok(row)
+}
+
+/// The parts of a [`json_row`] for these joins.
+struct Parts(Joins);
+
+impl<'de> Visitor<'de> for Parts {
+    type Value = (customer::Model, Joined);
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a customer's row as a JSON array of its parts")
     }
-    if joins.loyalty {
-        joined.loyalty = Some(serde_json::from_str(next()?.get()).map_err(bad)?);
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let joins = self.0;
+        let mut parts = Elements {
+            seq: &mut seq,
+            at: 0,
+        };
+        let customer = parts.next()?;
+        let mut joined = Joined::default();
+        if joins.metrics {
+            joined.metrics = Some(parts.next()?);
+        }
+        if joins.loyalty {
+            joined.loyalty = Some(parts.next()?);
+        }
+        if joins.tags {
+            // A JSON text within the row's: escaped, so read as an owned string.
+            let text: Option<String> = parts.next()?;
+            joined.tags = Some(tags(text.as_deref()).map_err(serde::de::Error::custom)?);
+        }
+        if joins.referred_by {
+            joined.referred_by = Some(parts.next()?);
+        }
+        Ok((customer, joined))
     }
-    if joins.tags {
-        // A JSON text within the row's: escaped, so read as an owned string.
-        let text: Option<String> = serde_json::from_str(next()?.get()).map_err(bad)?;
-        joined.tags = Some(tags(text.as_deref()).map_err(bad)?);
+}
+
+/// A sequence's elements, counted for the error where it ends early.
+struct Elements<'s, A> {
+    seq: &'s mut A,
+    at: usize,
+}
+
+impl<'de, A: SeqAccess<'de>> Elements<'_, A> {
+    fn next<T: Deserialize<'de>>(&mut self) -> Result<T, A::Error> {
+        let element = self.seq.next_element()?.ok_or_else(|| {
+            serde::de::Error::invalid_length(self.at, &"every part the row joins")
+        })?;
+        self.at += 1;
+        Ok(element)
     }
-    if joins.referred_by {
-        joined.referred_by = Some(serde_json::from_str(next()?.get()).map_err(bad)?);
-    }
-    Ok((customer, joined))
 }
 
 /// A customer's tags from their JSON array (`None` for no tags), sorted.
@@ -214,103 +266,6 @@ pub fn read_rows(
     rows.iter()
         .map(|row| read(row, joins).map_err(AppError::from))
         .collect()
-}
-
-/// Reads a row of [`statement`] given as one JSON object of its columns
-/// (as a combined statement answers, `read::combine`).
-///
-/// Each column's value is read once, straight from the text, by the model
-/// it belongs to: no tree of values is built and none is copied.
-pub fn read_json(text: &str, joins: Joins) -> Result<(customer::Model, Joined), AppError> {
-    let bad = |e: serde_json::Error| {
-        AppError::Internal(anyhow::anyhow!("reading a customer's row as JSON: {e}"))
-    };
-    let Columns(row) = serde_json::from_str(text).map_err(bad)?;
-    // Each row's columns, their prefix taken off, in one pass.
-    let (mut own, mut metrics, mut loyalty, mut referral) = (
-        Vec::with_capacity(row.len()),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-    );
-    let mut tags = None;
-    for (name, value) in row {
-        let (part, name) = if let Some(name) = name.strip_prefix(METRICS) {
-            (&mut metrics, name)
-        } else if let Some(name) = name.strip_prefix(LOYALTY) {
-            (&mut loyalty, name)
-        } else if let Some(name) = name.strip_prefix(REFERRAL) {
-            (&mut referral, name)
-        } else if name == TAGS {
-            tags = Some(value);
-            continue;
-        } else {
-            (&mut own, name)
-        };
-        part.push((name, value));
-    }
-    let mut joined = Joined::default();
-    if joins.metrics {
-        joined.metrics = Some(part(&metrics, "customer_id").map_err(bad)?);
-    }
-    if joins.loyalty {
-        joined.loyalty = Some(part(&loyalty, "customer_id").map_err(bad)?);
-    }
-    if joins.tags {
-        let text: Option<String> = match tags {
-            Some(raw) => serde_json::from_str(raw.get()).map_err(bad)?,
-            None => None,
-        };
-        joined.tags = Some(self::tags(text.as_deref()).map_err(bad)?);
-    }
-    if joins.referred_by {
-        joined.referred_by = Some(part(&referral, "id").map_err(bad)?);
-    }
-    let customer = model(own.into_iter()).map_err(bad)?;
-    Ok((customer, joined))
-}
-
-/// A JSON object's members in the order written, each value left as text.
-struct Columns<'a>(Vec<(&'a str, &'a RawValue)>);
-
-impl<'de> Deserialize<'de> for Columns<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Members;
-        impl<'de> Visitor<'de> for Members {
-            type Value = Columns<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a row as a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Columns<'de>, A::Error> {
-                let mut members = Vec::with_capacity(map.size_hint().unwrap_or(64));
-                while let Some(member) = map.next_entry()? {
-                    members.push(member);
-                }
-                Ok(Columns(members))
-            }
-        }
-        deserializer.deserialize_map(Members)
-    }
-}
-
-/// The row of a joined table, read from its columns; absent when its key
-/// column is null, as in `optional`.
-fn part<'a, M: Deserialize<'a>>(
-    columns: &[(&'a str, &'a RawValue)],
-    key: &str,
-) -> Result<Option<M>, serde_json::Error> {
-    let key = columns.iter().find(|(name, _)| *name == key);
-    if key.is_none_or(|(_, value)| value.get() == "null") {
-        return Ok(None);
-    }
-    model(columns.iter().copied()).map(Some)
-}
-
-/// An `M` read from `columns`, those it does not know ignored.
-fn model<'a, M: Deserialize<'a>>(
-    columns: impl Iterator<Item = (&'a str, &'a RawValue)>,
-) -> Result<M, serde_json::Error> {
-    M::deserialize(MapDeserializer::<_, serde_json::Error>::new(columns))
 }
 
 fn add_columns(stmt: &mut SelectStatement, joins: Joins, backend: DatabaseBackend) {

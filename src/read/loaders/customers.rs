@@ -58,10 +58,10 @@ impl CustomerLoader {
     ) -> Result<Vec<(customer::Model, Joined)>, LoadError> {
         match self.combiner.as_ref().filter(|c| c.active()) {
             Some(combiner) => combiner
-                .rows_unordered(stmt)
+                .rows_unordered(joined::as_json(stmt, joins))
                 .await?
                 .iter()
-                .map(|row| joined::read_json(row, joins))
+                .map(|row| joined::read_array(row, joins))
                 .collect::<Result<Vec<_>, _>>(),
             None => crate::db::read_all(&self.db, stmt)
                 .await
