@@ -7,6 +7,7 @@ use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, ErrorExtensions, Object, ObjectType, OutputType};
 
 use super::context::{loaders, reader};
+use crate::read::columns::Columns;
 use crate::read::customer_filter::Matching;
 use crate::read::loaders::{ChildList, PageKey, PageLoader};
 use crate::read::pagination::{Cursor, KeysetPage, decode_cursor, page_size};
@@ -104,6 +105,7 @@ where
         parent,
         first,
         after: after.clone(),
+        columns: Columns::ALL,
     };
     let page = loader.load_one(key).await.map_err(|e| e.extend())?;
     Ok(conn_of::<R, N>(page, after.is_some(), total, node))

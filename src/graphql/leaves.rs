@@ -48,6 +48,7 @@ use super::context::{identity as identity_of, note_pii_read, sees_pii};
 use super::money::Money;
 use crate::app::AppState;
 use crate::auth::{Identity, Principal};
+use crate::read::columns::Columns;
 use crate::read::loaders::{ChildList, PageKey, PageLoader};
 use crate::read::pagination::{Cursor, decode_cursor, page_size};
 
@@ -146,6 +147,14 @@ pub trait Leaf: OutputType + Sized {
         true
     }
     fn value<'a>(&'a self, env: &'a Env<'_>, field: Self::Field) -> Scalar<'a>;
+    /// The columns of its rows that `value` reads for `fields`, for a page
+    /// statement to write only those (`read::columns`); every column unless
+    /// the type says otherwise. The keys paging reads are added by the
+    /// statement. The differential test selects each field alone, so a
+    /// column missing here shows as a wrong answer there.
+    fn columns(_fields: &[Self::Field]) -> Columns {
+        Columns::ALL
+    }
     /// Whether `fields` can be written for `items` as they are, checked
     /// before anything below them is loaded; `false` leaves the whole page
     /// to the executor (a field the caller may not read, a value the rows
@@ -245,10 +254,12 @@ where
 {
     let plan = plan_connection::<N>(&field.node.selection_set.node)?;
     let (first, after) = page_args::<R>(ctx, field)?;
+    let columns = columns_of::<N>(&plan);
     let key = |parent: i64| PageKey {
         parent,
         first,
         after: after.clone(),
+        columns,
     };
     let prime = async {
         if after.is_none() {
@@ -296,7 +307,23 @@ pub async fn read_ahead<R, B, N>(
         return;
     };
     let lists = read_below::<R, B, _>(ctx, &plan, below, parents, first);
-    let _ = futures_util::join!(loader.loader().prime(parents, first), lists);
+    let columns = columns_of::<N>(&plan);
+    let _ = futures_util::join!(loader.loader().prime(parents, first, columns), lists);
+}
+
+/// The columns the items of pages written by `plan` read: every one when a
+/// list below them is selected, since building an item's lists may read
+/// any (an order's currency prices its lines).
+fn columns_of<N: Leaf>(plan: &[(Name, ConnField<'_, N::Field>)]) -> Columns {
+    let mut values = Vec::new();
+    for field in node_fields(plan) {
+        match field {
+            NodeField::Value(f) | NodeField::Object(f, _) => values.push(*f),
+            NodeField::Children(_) => return Columns::ALL,
+            NodeField::Typename => {}
+        }
+    }
+    N::columns(&values)
 }
 
 /// Reads ahead the first pages of the list `below` under the items of the

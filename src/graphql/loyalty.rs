@@ -15,6 +15,7 @@ use super::limits::page_cost;
 use super::money::Money;
 use crate::auth::Domain;
 use crate::domain::tiers::next_tier;
+use crate::read::columns::Columns;
 use crate::service::loyalty;
 use async_graphql::parser::types::Field;
 use async_graphql::{ContextSelectionSet, Positioned};
@@ -301,6 +302,22 @@ impl Leaf for LoyaltyTransaction {
                 .map_or(Scalar::Null, |at| Scalar::Value(at.to_value())),
             F::CreatedAt => Scalar::Value(t.created_at.to_value()),
         }
+    }
+    fn columns(fields: &[LoyaltyTransactionField]) -> Columns {
+        use LoyaltyTransactionField as F;
+        use loyalty_transaction::Column as C;
+        let each = |field: &LoyaltyTransactionField| match field {
+            F::Id => C::Id,
+            F::Kind => C::Kind,
+            F::Points => C::Points,
+            F::State => C::State,
+            F::OrderId => C::OrderId,
+            F::Description => C::Description,
+            F::AvailableAt => C::AvailableAt,
+            F::ExpiresAt => C::ExpiresAt,
+            F::CreatedAt => C::CreatedAt,
+        };
+        Columns::of::<loyalty_transaction::Entity>(fields.iter().map(each))
     }
 }
 

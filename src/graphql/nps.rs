@@ -10,6 +10,7 @@ use super::enums::NpsChannel;
 use super::ids::{Kind, decode, encode};
 use super::leaves::{Env, Leaf, Scalar};
 use crate::auth::Domain;
+use crate::read::columns::Columns;
 use crate::service::nps;
 
 /// How an NPS answer counts: PROMOTER 9-10, PASSIVE 7-8, DETRACTOR 0-6.
@@ -89,6 +90,19 @@ impl Leaf for NpsResponse {
             F::Channel => Scalar::Value(NpsChannel::from(r.channel).to_value()),
             F::CreatedAt => Scalar::Value(r.created_at.to_value()),
         }
+    }
+    fn columns(fields: &[NpsResponseField]) -> Columns {
+        use NpsResponseField as F;
+        use nps_response::Column as C;
+        let each = |field: &NpsResponseField| match field {
+            F::Id => C::Id,
+            F::CustomerId => C::CustomerId,
+            F::Score | F::Category => C::Score,
+            F::Comment => C::Comment,
+            F::Channel => C::Channel,
+            F::CreatedAt => C::CreatedAt,
+        };
+        Columns::of::<nps_response::Entity>(fields.iter().map(each))
     }
 }
 

@@ -19,6 +19,7 @@ use super::limits::page_cost;
 use super::money::Money;
 use super::store_credit::RefundDestination;
 use crate::auth::Domain;
+use crate::read::columns::Columns;
 use crate::service::orders;
 
 pub struct Order(pub order::Model);
@@ -159,6 +160,30 @@ impl Leaf for Order {
             F::PlacedAt => Scalar::Value(o.placed_at.to_value()),
             F::UpdatedAt => Scalar::Value(o.updated_at.to_value()),
         }
+    }
+    fn columns(fields: &[OrderField]) -> Columns {
+        use OrderField as F;
+        use order::Column as C;
+        let each = |field: &OrderField| -> &'static [C] {
+            match field {
+                F::Id => &[C::Id],
+                F::CustomerId => &[C::CustomerId],
+                F::OrderNumber => &[C::OrderNumber],
+                F::ExternalRef => &[C::ExternalRef],
+                F::Status => &[C::Status],
+                F::Channel => &[C::Channel],
+                F::CurrencyCode => &[C::Currency],
+                F::Subtotal => &[C::Subtotal, C::Currency],
+                F::Discount => &[C::Discount, C::Currency],
+                F::Tax => &[C::Tax, C::Currency],
+                F::Total => &[C::Total, C::Currency],
+                F::Refunded => &[C::Refunded, C::Currency],
+                F::Net => &[C::Total, C::Refunded, C::Currency],
+                F::PlacedAt => &[C::PlacedAt],
+                F::UpdatedAt => &[C::UpdatedAt],
+            }
+        };
+        Columns::of::<order::Entity>(fields.iter().flat_map(each).copied())
     }
     fn has_children(name: &str) -> bool {
         name == "lines"

@@ -13,6 +13,7 @@ use super::enums::ReferralStatus;
 use super::ids::{Kind, decode, encode};
 use super::leaves::{Env, Leaf, Scalar, objects_below};
 use crate::auth::{Domain, Identity, mask_email};
+use crate::read::columns::Columns;
 use crate::read::loaders::CustomerKey;
 use crate::service::referrals;
 use async_graphql::parser::types::Field;
@@ -144,6 +145,24 @@ impl Leaf for Referral {
     }
     fn value<'a>(&'a self, env: &'a Env<'_>, field: ReferralField) -> Scalar<'a> {
         referral_value(&self.0, env, field)
+    }
+    fn columns(fields: &[ReferralField]) -> Columns {
+        use ReferralField as F;
+        use referral::Column as C;
+        let each = |field: &ReferralField| match field {
+            F::Id => C::Id,
+            F::Code => C::Code,
+            F::RefereeEmail => C::RefereeEmail,
+            F::Status => C::Status,
+            F::RejectionReason => C::RejectionReason,
+            F::ReferrerRewardPoints => C::ReferrerRewardPoints,
+            F::RefereeRewardPoints => C::RefereeRewardPoints,
+            F::InvitedAt => C::InvitedAt,
+            F::SignedUpAt => C::SignedUpAt,
+            F::ConvertedAt => C::ConvertedAt,
+            F::RewardedAt => C::RewardedAt,
+        };
+        Columns::of::<referral::Entity>(fields.iter().map(each))
     }
     fn has_children(name: &str) -> bool {
         matches!(name, "referrer" | "referee")

@@ -12,6 +12,7 @@ use super::leaves::{Env, Leaf, Scalar};
 use crate::auth::Domain;
 use crate::domain::text;
 use crate::error::AppError;
+use crate::read::columns::Columns;
 use crate::read::review_summaries::{self, MAX_LATEST, MAX_SKUS, Published, Summary};
 use crate::service::reviews;
 
@@ -102,6 +103,23 @@ impl Leaf for Review {
             F::VerifiedPurchase => Scalar::Bool(r.verified_purchase),
             F::CreatedAt => Scalar::Value(r.created_at.to_value()),
         }
+    }
+    fn columns(fields: &[ReviewField]) -> Columns {
+        use ReviewField as F;
+        use review::Column as C;
+        let each = |field: &ReviewField| match field {
+            F::Id => C::Id,
+            F::CustomerId => C::CustomerId,
+            F::ProductSku => C::ProductSku,
+            F::OrderId => C::OrderId,
+            F::Rating => C::Rating,
+            F::Title => C::Title,
+            F::Body => C::Body,
+            F::Status => C::Status,
+            F::VerifiedPurchase => C::VerifiedPurchase,
+            F::CreatedAt => C::CreatedAt,
+        };
+        Columns::of::<review::Entity>(fields.iter().map(each))
     }
 }
 

@@ -14,6 +14,7 @@ use super::ids::{Kind, decode, encode};
 use super::leaves::{Env, Leaf, Leaves, Scalar, pages_below};
 use super::limits::page_cost;
 use crate::auth::Domain;
+use crate::read::columns::Columns;
 use crate::service::tickets;
 
 pub struct Ticket(pub ticket::Model);
@@ -196,6 +197,32 @@ impl Leaf for Ticket {
                 ),
             },
         }
+    }
+    fn columns(fields: &[TicketField]) -> Columns {
+        use TicketField as F;
+        use ticket::Column as C;
+        let each = |field: &TicketField| -> &'static [C] {
+            match field {
+                F::Id => &[C::Id],
+                F::CustomerId => &[C::CustomerId],
+                F::Subject => &[C::Subject],
+                F::Status => &[C::Status],
+                F::Priority => &[C::Priority],
+                F::Channel => &[C::Channel],
+                F::CreatedAt => &[C::CreatedAt],
+                F::UpdatedAt => &[C::UpdatedAt],
+                F::FirstReplyAt => &[C::FirstReplyAt],
+                F::SolvedAt => &[C::SolvedAt],
+                F::FirstReplyMinutes => &[C::CreatedAt, C::FirstReplyAt],
+                F::ResolutionMinutes => &[C::CreatedAt, C::SolvedAt],
+                F::Satisfaction => &[
+                    C::SatisfactionScore,
+                    C::SatisfactionComment,
+                    C::SatisfactionAt,
+                ],
+            }
+        };
+        Columns::of::<ticket::Entity>(fields.iter().flat_map(each).copied())
     }
     fn has_children(name: &str) -> bool {
         name == "messages"

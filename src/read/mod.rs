@@ -1,8 +1,9 @@
 //! The read path: everything that turns a request's reads into SQL. Batched
 //! loaders (one statement per relation and level), the customer's to-one rows
 //! read in its own statement, a level's statements combined into one on
-//! PostgreSQL, keyset pagination, and the request driver that runs the
-//! loaders beside the resolvers. The root lists read here too: the customer
+//! PostgreSQL (their pages writing only the columns a selection reads),
+//! keyset pagination, and the request driver that runs the loaders beside
+//! the resolvers. The root lists read here too: the customer
 //! list and what selects its customers (`customers`, `customer_filter`),
 //! segment members, figures and saved segments (`segments`), and product
 //! review summaries (`review_summaries`).
@@ -10,6 +11,7 @@
 //! Below `graphql`, beside `service`: it knows tables and the caller's
 //! customer scope, never GraphQL types.
 
+pub mod columns;
 pub mod combine;
 pub mod customer_filter;
 pub mod customers;

@@ -23,13 +23,14 @@ use sea_orm::{
 
 use super::LoadError;
 use crate::error::AppError;
+use crate::read::columns::{Columns, from_array};
 use crate::read::combine::Combiner;
 use crate::read::pagination::{Cursor, Direction, Key, KeyKind, SortValue, seek_after};
 
-/// First-page statements' text by list, backend (PostgreSQL or not) and
-/// number of parents, up to [`CACHED_PARENTS`]; `None` where the values could
-/// not be rebuilt. A few hundred short entries at most.
-type PageSqlKey = (TypeId, bool, usize, bool);
+/// First-page statements' text by list, backend (PostgreSQL or not),
+/// number of parents, up to [`CACHED_PARENTS`], and shape; `None` where the
+/// values could not be rebuilt. A few hundred short entries at most.
+type PageSqlKey = (TypeId, bool, usize, Shape);
 const CACHED_PARENTS: usize = 128;
 static FIRST_PAGE_SQL: LazyLock<Mutex<HashMap<PageSqlKey, Option<Arc<str>>>>> =
     LazyLock::new(Mutex::default);
@@ -50,11 +51,30 @@ pub trait ChildList: Send + Sync + 'static {
 }
 
 /// One parent's page request.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageKey {
     pub parent: i64,
     pub first: u64,
     pub after: Option<Cursor>,
+    /// The columns its reader reads: a combined statement writes only
+    /// those (and the keys, which paging reads), `Columns::ALL` for the
+    /// executor, whose fields read any.
+    pub columns: Columns,
+}
+
+/// The key's numbers mixed into one write, the cursor (on later pages
+/// only) after it: a DataLoader hashes every key several times with std's
+/// SipHash, whose cost grows with each write, and a field-by-field hash of
+/// a list's keys cost it a twentieth of its instructions.
+impl std::hash::Hash for PageKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let mixed =
+            self.parent as u64 ^ self.first.rotate_left(48) ^ self.columns.bits().rotate_left(24);
+        state.write_u64(mixed);
+        if let Some(after) = &self.after {
+            after.hash(state);
+        }
+    }
 }
 
 /// One parent's page.
@@ -93,7 +113,7 @@ pub struct PageLoader<R: ChildList> {
 }
 
 /// The columns a page statement gives.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Shape {
     /// The entity's columns, rows ordered by rank within each parent.
     Columns,
@@ -104,16 +124,17 @@ enum Shape {
     /// its rank (`rn`), by which the combined statement orders. An array
     /// rather than `row_to_json`'s object: PostgreSQL writes no names, and
     /// measured on a list's pages that took a third off what writing the
-    /// rows as JSON cost it.
-    Combined,
+    /// rows as JSON cost it. Columns not among the given ones (nor the
+    /// keys) are written as `null` ([`crate::read::columns`]).
+    Combined(Columns),
 }
 
 impl Shape {
-    /// [`Shape::Combined`] for a statement read through the combiner,
-    /// [`Shape::Columns`] for one read on its own.
-    fn ranked(ranked: bool) -> Shape {
+    /// [`Shape::Combined`] with `columns` for a statement read through the
+    /// combiner, [`Shape::Columns`] (every column) for one read on its own.
+    fn ranked(ranked: bool, columns: Columns) -> Shape {
         if ranked {
-            Shape::Combined
+            Shape::Combined(columns)
         } else {
             Shape::Columns
         }
@@ -173,8 +194,22 @@ impl<R: ChildList> PageLoader<R> {
             Shape::Ranked => {
                 outer.columns(columns()).column(Alias::new("rn"));
             }
-            Shape::Combined => {
-                let array = Func::cust("json_build_array").args(columns().map(Expr::col));
+            Shape::Combined(written) => {
+                // Paging reads the parent, the sort key and the id.
+                let mut written = written
+                    .with::<R::Entity>(R::parent_col())
+                    .with::<R::Entity>(R::id_col());
+                if let Some(sort) = R::sort_col() {
+                    written = written.with::<R::Entity>(sort);
+                }
+                let values = columns().enumerate().map(|(at, column)| {
+                    if written.has(at) {
+                        Expr::col(column)
+                    } else {
+                        Expr::cust("NULL")
+                    }
+                });
+                let array = Func::cust("json_build_array").args(values);
                 outer
                     .expr_as(
                         Expr::expr(array).cast_as(Alias::new("text")),
@@ -187,18 +222,17 @@ impl<R: ChildList> PageLoader<R> {
             .from_subquery(inner, Alias::new("paged"))
             .and_where(Expr::col(Alias::new("rn")).lte(first as i64 + 1));
         // A combined statement orders its rows itself.
-        if shape != Shape::Combined {
+        if !matches!(shape, Shape::Combined(_)) {
             outer.order_by(Alias::new("rn"), Order::Asc);
         }
         outer.to_owned()
     }
 
-    /// The first pages of `parents`, `ranked` as in [`Self::statement`]: the
-    /// statement's text is built once per list, backend, number of parents
-    /// and ranking, since only the ids and the page size change between
+    /// The first pages of `parents`, shaped as `shape`: the statement's text
+    /// is built once per list, backend, number of parents and shape, since only the ids and the page size change between
     /// requests (building it with sea-query was a tenth of a profile
     /// request's instructions).
-    fn first_pages(backend: DbBackend, parents: &[i64], first: u64, ranked: bool) -> Statement {
+    fn first_pages(backend: DbBackend, parents: &[i64], first: u64, shape: Shape) -> Statement {
         let values = || {
             let ids = parents.iter().map(|&p| Value::BigInt(Some(p)));
             Values(ids.chain([Value::BigInt(Some(first as i64 + 1))]).collect())
@@ -207,10 +241,10 @@ impl<R: ChildList> PageLoader<R> {
             TypeId::of::<R>(),
             backend == DbBackend::Postgres,
             parents.len(),
-            ranked,
+            shape,
         );
         kept(backend, key, values, || {
-            Self::statement(parents, first, None, Shape::ranked(ranked))
+            Self::statement(parents, first, None, shape)
         })
     }
 
@@ -234,7 +268,7 @@ impl<R: ChildList> PageLoader<R> {
             TypeId::of::<(A, R)>(),
             backend == DbBackend::Postgres,
             grand.len(),
-            ranked,
+            Shape::ranked(ranked, Columns::ALL),
         );
         kept(backend, key, values, || {
             Self::statement_below::<A>(grand, above_first, first, ranked)
@@ -260,7 +294,7 @@ impl<R: ChildList> PageLoader<R> {
             R::parent_col().in_subquery(items),
             first,
             None,
-            Shape::ranked(ranked),
+            Shape::ranked(ranked, Columns::ALL),
         )
     }
 
@@ -273,14 +307,20 @@ impl<R: ChildList> PageLoader<R> {
     /// Reads the first pages of `parents` ahead of their keys and keeps
     /// them, for the level that asks for them later (a profile's lists,
     /// read beside the customer's own statement). Only when the level goes
-    /// out as one statement; see [`Self::prime_below`].
-    pub async fn prime(&self, parents: &[i64], first: u64) -> Result<(), LoadError> {
+    /// out as one statement; see [`Self::prime_below`]. `columns` as in
+    /// the [`PageKey`] that will ask for them.
+    pub async fn prime(
+        &self,
+        parents: &[i64],
+        first: u64,
+        columns: Columns,
+    ) -> Result<(), LoadError> {
         let Some(combiner) = self.combiner.as_ref().filter(|c| c.active()) else {
             return Ok(());
         };
         let backend = self.db.get_database_backend();
-        let stmt = Self::first_pages(backend, parents, first, true);
-        let rows = self.run(Some(combiner), stmt).await?;
+        let stmt = Self::first_pages(backend, parents, first, Shape::Combined(columns));
+        let rows = self.run(Some(combiner), stmt, columns).await?;
         let mut pages = paged_by_parent::<R>(rows, first);
         let mut primed = self.primed.lock().unwrap_or_else(PoisonError::into_inner);
         for &parent in parents {
@@ -289,6 +329,7 @@ impl<R: ChildList> PageLoader<R> {
                 parent,
                 first,
                 after: None,
+                columns,
             };
             primed.insert(key, page);
         }
@@ -309,7 +350,9 @@ impl<R: ChildList> PageLoader<R> {
     /// items, whose lists below are never asked for.
     ///
     /// Only items with at least one row below are kept; the others (none
-    /// below) are read by their own statement as before.
+    /// below) are read by their own statement as before. Their every column
+    /// is read: the lists below (an order's lines, a ticket's messages)
+    /// ask for their pages with `Columns::ALL`.
     pub async fn prime_below<A: ChildList>(
         &self,
         grand: &[i64],
@@ -336,7 +379,7 @@ impl<R: ChildList> PageLoader<R> {
         }
         let backend = self.db.get_database_backend();
         let stmt = Self::first_pages_below::<A>(backend, &grand, above_first, first, true);
-        let rows = self.run(Some(combiner), stmt).await?;
+        let rows = self.run(Some(combiner), stmt, Columns::ALL).await?;
         let pages = paged_by_parent::<R>(rows, first);
         let mut primed = self.primed.lock().unwrap_or_else(PoisonError::into_inner);
         primed.extend(pages.into_iter().map(|(parent, page)| {
@@ -344,6 +387,7 @@ impl<R: ChildList> PageLoader<R> {
                 parent,
                 first,
                 after: None,
+                columns: Columns::ALL,
             };
             (key, page)
         }));
@@ -356,25 +400,27 @@ impl<R: ChildList> PageLoader<R> {
         parents: &[i64],
         first: u64,
         after: Option<&Cursor>,
+        columns: Columns,
     ) -> Result<Vec<R::Model>, LoadError> {
         let combiner = self.combiner.as_ref().filter(|c| c.active());
-        let ranked = combiner.is_some();
+        let shape = Shape::ranked(combiner.is_some(), columns);
         let backend = self.db.get_database_backend();
         let stmt = match after {
-            None => Self::first_pages(backend, parents, first, ranked),
+            None => Self::first_pages(backend, parents, first, shape),
             Some(_) => {
-                let shape = Shape::ranked(ranked);
                 StatementBuilder::build(&Self::statement(parents, first, after, shape), &backend)
             }
         };
-        self.run(combiner, stmt).await
+        self.run(combiner, stmt, columns).await
     }
 
-    /// Runs `stmt`, ranked when `combiner` is given, through it.
+    /// Runs `stmt`, ranked when `combiner` is given, through it; its rows
+    /// written with `columns`.
     async fn run(
         &self,
         combiner: Option<&Arc<Combiner>>,
         stmt: Statement,
+        columns: Columns,
     ) -> Result<Vec<R::Model>, LoadError> {
         let Some(combiner) = combiner else {
             return crate::db::read_models::<R::Model>(&self.db, stmt)
@@ -382,9 +428,16 @@ impl<R: ChildList> PageLoader<R> {
                 .map_err(|e| Arc::new(AppError::from(e)));
         };
         let json = combiner.rows(stmt).await?;
-        // Each row is an array of the model's fields in their order.
+        // Each row is an array of the model's fields in their order, those
+        // not asked for null. With every column written, serde_json reads
+        // it alone, a little faster.
+        let read = if columns == Columns::ALL {
+            |row: &String| serde_json::from_str::<R::Model>(row)
+        } else {
+            |row: &String| from_array::<R::Model>(row)
+        };
         json.iter()
-            .map(|row| serde_json::from_str::<R::Model>(row))
+            .map(read)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| {
                 Arc::new(AppError::Internal(anyhow::anyhow!(
@@ -447,7 +500,7 @@ impl<R: ChildList> Loader<PageKey> for PageLoader<R> {
         // Keys of one level share their arguments, so this is one group and
         // one statement; differing `first`/`after` get a statement each.
         let mut out = HashMap::with_capacity(keys.len());
-        let mut groups: HashMap<(u64, Option<&Cursor>), Vec<i64>> = HashMap::new();
+        let mut groups: HashMap<(u64, Option<&Cursor>, Columns), Vec<i64>> = HashMap::new();
         {
             let mut primed = self.primed.lock().unwrap_or_else(PoisonError::into_inner);
             for key in keys {
@@ -456,14 +509,14 @@ impl<R: ChildList> Loader<PageKey> for PageLoader<R> {
                         out.insert(key.clone(), page);
                     }
                     None => groups
-                        .entry((key.first, key.after.as_ref()))
+                        .entry((key.first, key.after.as_ref(), key.columns))
                         .or_default()
                         .push(key.parent),
                 }
             }
         }
-        for ((first, after), parents) in groups {
-            let rows = self.rows(&parents, first, after).await?;
+        for ((first, after, columns), parents) in groups {
+            let rows = self.rows(&parents, first, after, columns).await?;
             let mut pages = paged_by_parent::<R>(rows, first);
             for parent in parents {
                 let page = pages.remove(&parent).unwrap_or_default();
@@ -471,6 +524,7 @@ impl<R: ChildList> Loader<PageKey> for PageLoader<R> {
                     parent,
                     first,
                     after: after.cloned(),
+                    columns,
                 };
                 out.insert(key, page);
             }
@@ -589,14 +643,19 @@ mod tests {
     /// builds, for other ids and page sizes than the ones that built it.
     #[test]
     fn first_pages_reuse_their_text_with_new_values() {
+        let some = Columns::of::<order_line::Entity>([order_line::Column::Sku]);
         for backend in [DbBackend::Postgres, DbBackend::Sqlite] {
-            for ranked in [false, true] {
-                PageLoader::<OrderLines>::first_pages(backend, &[7, 8, 9], 20, ranked);
+            for shape in [
+                Shape::Columns,
+                Shape::Combined(Columns::ALL),
+                Shape::Combined(some),
+            ] {
+                PageLoader::<OrderLines>::first_pages(backend, &[7, 8, 9], 20, shape);
                 let key = (
                     TypeId::of::<OrderLines>(),
                     backend == DbBackend::Postgres,
                     3,
-                    ranked,
+                    shape,
                 );
                 let kept = FIRST_PAGE_SQL
                     .lock()
@@ -605,22 +664,38 @@ mod tests {
                     .cloned();
                 assert!(
                     matches!(kept, Some(Some(_))),
-                    "{backend:?}, ranked {ranked}: the text is kept"
+                    "{backend:?}, {shape:?}: the text is kept"
                 );
-                let reused = PageLoader::<OrderLines>::first_pages(backend, &[1, 2, 3], 5, ranked);
+                let reused = PageLoader::<OrderLines>::first_pages(backend, &[1, 2, 3], 5, shape);
                 let built = StatementBuilder::build(
-                    &PageLoader::<OrderLines>::statement(
-                        &[1, 2, 3],
-                        5,
-                        None,
-                        Shape::ranked(ranked),
-                    ),
+                    &PageLoader::<OrderLines>::statement(&[1, 2, 3], 5, None, shape),
                     &backend,
                 );
                 assert_eq!(reused.sql, built.sql);
                 assert_eq!(reused.values, built.values);
             }
         }
+    }
+
+    /// A combined page writes the columns asked for and the keys paging
+    /// reads, and `NULL` for the rest.
+    #[test]
+    fn a_combined_page_writes_only_the_columns_asked_for() {
+        let asked = Columns::of::<order::Entity>([order::Column::Total, order::Column::Currency]);
+        let stmt = StatementBuilder::build(
+            &PageLoader::<CustomerOrders>::statement(&[1], 5, None, Shape::Combined(asked)),
+            &DbBackend::Postgres,
+        );
+        let array = stmt
+            .sql
+            .split("json_build_array(")
+            .nth(1)
+            .and_then(|rest| rest.split(')').next())
+            .expect("an array of columns");
+        assert_eq!(
+            array,
+            r#""id", "customer_id", NULL, NULL, NULL, NULL, "currency", NULL, NULL, NULL, "total", NULL, "placed_at", NULL, NULL"#
+        );
     }
 
     /// The statement of the lists below a page's items, from its kept text,
