@@ -86,12 +86,13 @@ where
     conn
 }
 
-/// A page of a parent's children, loaded with every sibling parent's page.
+/// A page of a parent's children, loaded with every sibling parent's page,
+/// with `columns` of its rows (see `leaves::page_columns`).
 pub async fn child_page<R, N>(
     loader: &DataLoader<PageLoader<R>>,
     parent: i64,
-    first: Option<i32>,
-    after: Option<String>,
+    (first, after): (Option<i32>, Option<String>),
+    columns: Columns,
     total: Total,
     node: impl Fn(R::Model) -> N,
 ) -> async_graphql::Result<Conn<N>>
@@ -105,7 +106,7 @@ where
         parent,
         first,
         after: after.clone(),
-        columns: Columns::ALL,
+        columns,
     };
     let page = loader.load_one(key).await.map_err(|e| e.extend())?;
     Ok(conn_of::<R, N>(page, after.is_some(), total, node))

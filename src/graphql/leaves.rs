@@ -311,6 +311,23 @@ pub async fn read_ahead<R, B, N>(
     let _ = futures_util::join!(loader.loader().prime(parents, first, columns), lists);
 }
 
+/// The columns of `N`'s rows a page of the executor's list field (the
+/// field `ctx` resolves) needs: those its selection reads when the page
+/// will be written ([`Leaves`]), so that a page read ahead for it
+/// ([`read_ahead`], beside a customer the writer leaves to the executor)
+/// is the one asked for; every column when the executor will resolve it.
+/// A written page falls back to the executor only when a count fails, and
+/// the executor then reads the same fields.
+pub fn page_columns<N: Leaf>(ctx: &async_graphql::Context<'_>) -> Columns {
+    let writes = ctx
+        .data::<AppState>()
+        .is_ok_and(|state| state.config.leaf_json);
+    let plan = writes
+        .then(|| plan_connection::<N>(&ctx.item.node.selection_set.node))
+        .flatten();
+    plan.map_or(Columns::ALL, |plan| columns_of::<N>(&plan))
+}
+
 /// The columns the items of pages written by `plan` read: every one when a
 /// list below them is selected, since building an item's lists may read
 /// any (an order's currency prices its lines).

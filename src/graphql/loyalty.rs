@@ -10,7 +10,7 @@ use super::connection::{Total, child_page};
 use super::context::{begin_write, loaders, state};
 use super::enums::{LoyaltyTier, LoyaltyTransactionKind, LoyaltyTransactionState};
 use super::ids::{Kind, decode, encode};
-use super::leaves::{Env, Leaf, Leaves, Scalar, pages_below};
+use super::leaves::{Env, Leaf, Leaves, Scalar, page_columns, pages_below};
 use super::limits::page_cost;
 use super::money::Money;
 use crate::auth::Domain;
@@ -139,8 +139,8 @@ impl LoyaltyAccount {
         child_page(
             &loaders(ctx)?.loyalty_transactions,
             customer,
-            first,
-            after,
+            (first, after),
+            page_columns::<LoyaltyTransaction>(ctx),
             Total::LoyaltyTransactions(customer),
             LoyaltyTransaction,
         )

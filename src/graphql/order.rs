@@ -87,8 +87,9 @@ impl Order {
         child_page(
             &loaders(ctx)?.order_lines,
             self.0.id,
-            first,
-            after,
+            (first, after),
+            // Read whole, as when read ahead below the orders.
+            Columns::ALL,
             Total::OrderLines(self.0.id),
             move |line| OrderLine::new(line, &currency),
         )

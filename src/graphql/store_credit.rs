@@ -13,6 +13,7 @@ use super::ids::{Kind, decode, encode};
 use super::limits::page_cost;
 use super::money::Money;
 use crate::auth::Domain;
+use crate::read::columns::Columns;
 use crate::service::orders::RefundTo;
 use crate::service::store_credit;
 
@@ -93,8 +94,8 @@ impl StoreCredit {
         child_page(
             &loaders(ctx)?.store_credit_entries,
             self.0,
-            first,
-            after,
+            (first, after),
+            Columns::ALL,
             Total::StoreCreditEntries(self.0),
             StoreCreditEntry,
         )

@@ -91,8 +91,9 @@ impl Ticket {
         child_page(
             &loaders(ctx)?.ticket_messages,
             self.0.id,
-            first,
-            after,
+            (first, after),
+            // Read whole, as when read ahead below the tickets.
+            Columns::ALL,
             Total::TicketMessages(self.0.id),
             TicketMessage::from,
         )

@@ -720,5 +720,21 @@ both_stores! {
             }
         }
         assert!(rows > 0, "pages of customers answered");
+
+        // A customer the writer leaves to the executor (a fragment on it)
+        // still takes the lists read ahead beside it: one statement.
+        let before = combined.sql_statements().await;
+        let variables = json!({ "id": gid("Customer", busiest) });
+        same("a profile with a fragment", both, MIXED, variables, &staff).await;
+        if combined.db.get_database_backend() == sea_orm::DbBackend::Postgres {
+            assert_eq!(combined.sql_statements().await - before, 1, "the lists read ahead are used");
+        }
     }
 }
+
+/// A profile whose customer the writer leaves to the executor, with lists
+/// it writes.
+const MIXED: &str = r#"query Mixed($id: ID!) { customer(id: $id) { ...Name
+  orders(first: 3) { edges { node { orderNumber total { amount } } } }
+  reviews(first: 2) { edges { node { rating } } } } }
+  fragment Name on Customer { firstName }"#;

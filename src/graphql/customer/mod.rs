@@ -15,7 +15,7 @@ use super::enums::EmailMarketingState;
 use super::guard::Reads;
 use super::ids::{Kind, encode};
 use super::interests::{CustomerInterests, ProductRecommendation};
-use super::leaves::Leaves;
+use super::leaves::{Leaves, page_columns};
 use super::limits::page_cost;
 use super::loyalty::LoyaltyAccount;
 use super::nps::NpsResponse;
@@ -184,8 +184,8 @@ impl Customer {
         child_page(
             &loaders(ctx)?.orders,
             id,
-            first,
-            after,
+            (first, after),
+            page_columns::<OrderNode>(ctx),
             Total::Orders(id),
             OrderNode,
         )
@@ -208,8 +208,8 @@ impl Customer {
         child_page(
             &loaders(ctx)?.tickets,
             id,
-            first,
-            after,
+            (first, after),
+            page_columns::<Ticket>(ctx),
             Total::Tickets(id),
             Ticket,
         )
@@ -232,8 +232,8 @@ impl Customer {
         child_page(
             &loaders(ctx)?.reviews,
             id,
-            first,
-            after,
+            (first, after),
+            page_columns::<Review>(ctx),
             Total::Reviews(id),
             Review,
         )
@@ -256,8 +256,8 @@ impl Customer {
         child_page(
             &loaders(ctx)?.referrals,
             id,
-            first,
-            after,
+            (first, after),
+            page_columns::<Referral>(ctx),
             Total::Referrals(id),
             Referral,
         )
@@ -311,8 +311,8 @@ impl Customer {
         child_page(
             &loaders(ctx)?.nps_responses,
             id,
-            first,
-            after,
+            (first, after),
+            page_columns::<NpsResponse>(ctx),
             Total::NpsResponses(id),
             NpsResponse,
         )
