@@ -191,19 +191,19 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for OrLeftOut<D> {
     type Error = D::Error;
 
     left_out_as! {
-        deserialize_bool => Default::Bool,
-        deserialize_i8 => Default::Int,
-        deserialize_i16 => Default::Int,
-        deserialize_i32 => Default::Int,
-        deserialize_i64 => Default::Int,
-        deserialize_u8 => Default::Int,
-        deserialize_u16 => Default::Int,
-        deserialize_u32 => Default::Int,
-        deserialize_u64 => Default::Int,
-        deserialize_f32 => Default::Float,
-        deserialize_f64 => Default::Float,
-        deserialize_string => Default::Text(""),
-        deserialize_str => Default::Text(EPOCH),
+        deserialize_bool => LeftOut::Bool,
+        deserialize_i8 => LeftOut::Int,
+        deserialize_i16 => LeftOut::Int,
+        deserialize_i32 => LeftOut::Int,
+        deserialize_i64 => LeftOut::Int,
+        deserialize_u8 => LeftOut::Int,
+        deserialize_u16 => LeftOut::Int,
+        deserialize_u32 => LeftOut::Int,
+        deserialize_u64 => LeftOut::Int,
+        deserialize_f32 => LeftOut::Float,
+        deserialize_f64 => LeftOut::Float,
+        deserialize_string => LeftOut::Text(""),
+        deserialize_str => LeftOut::Text(EPOCH),
     }
 
     as_given! {
@@ -266,8 +266,9 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for OrLeftOut<D> {
     }
 }
 
+/// What a column left out reads as, by the kind of value its type asks for.
 #[derive(Clone, Copy)]
-enum Default {
+enum LeftOut {
     Bool,
     Int,
     Float,
@@ -275,7 +276,7 @@ enum Default {
 }
 
 /// The visitor of a column's type, told what a `null` stands for.
-struct NullAs<V>(V, Default);
+struct NullAs<V>(V, LeftOut);
 
 impl<'de, V: Visitor<'de>> Visitor<'de> for NullAs<V> {
     type Value = V::Value;
@@ -286,10 +287,10 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for NullAs<V> {
 
     fn visit_unit<E: de::Error>(self) -> Result<V::Value, E> {
         match self.1 {
-            Default::Bool => self.0.visit_bool(false),
-            Default::Int => self.0.visit_i64(0),
-            Default::Float => self.0.visit_f64(0.0),
-            Default::Text(text) => self.0.visit_str(text),
+            LeftOut::Bool => self.0.visit_bool(false),
+            LeftOut::Int => self.0.visit_i64(0),
+            LeftOut::Float => self.0.visit_f64(0.0),
+            LeftOut::Text(text) => self.0.visit_str(text),
         }
     }
 

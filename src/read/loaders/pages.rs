@@ -229,9 +229,9 @@ impl<R: ChildList> PageLoader<R> {
     }
 
     /// The first pages of `parents`, shaped as `shape`: the statement's text
-    /// is built once per list, backend, number of parents and shape, since only the ids and the page size change between
-    /// requests (building it with sea-query was a tenth of a profile
-    /// request's instructions).
+    /// is built once per list, backend, number of parents and shape, since
+    /// only the ids and the page size change between requests (building it
+    /// with sea-query was a tenth of a profile request's instructions).
     fn first_pages(backend: DbBackend, parents: &[i64], first: u64, shape: Shape) -> Statement {
         let values = || {
             let ids = parents.iter().map(|&p| Value::BigInt(Some(p)));
