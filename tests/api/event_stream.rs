@@ -107,6 +107,17 @@ async fn gateway(store: StoreKind, nats: &str, stream: &Stream) -> TestApp {
     .await
 }
 
+/// The publisher's cursor; 0 before its first move.
+const CURSOR: &str = "SELECT COALESCE(MAX(position), 0) FROM event_consumers";
+
+async fn cursor_reaches(app: &TestApp, top: i64) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while app.scalar(CURSOR).await < top {
+        assert!(Instant::now() < deadline, "the cursor did not reach {top}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// The outbox's ids and types in position order.
 async fn outbox(app: &TestApp) -> Vec<(String, String)> {
     let data = app
@@ -157,14 +168,13 @@ each_store! {
         assert_eq!(placed.2["data"]["customerId"], format!("gid://c360/Customer/{customer}"));
 
         // A crash between the publish and the cursor's move publishes the
-        // batch again: the stream drops every repeat by its id.
-        app.db.execute_unprepared("UPDATE event_consumers SET position = 0").await.expect("cursor reset");
+        // batch again: the stream drops every repeat by its id. The cursor
+        // moves after JetStream acknowledges, so it is reset only once it
+        // has reached the top.
         let top = app.scalar("SELECT MAX(position) FROM events").await;
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while app.scalar("SELECT position FROM event_consumers").await < top {
-            assert!(Instant::now() < deadline, "the cursor did not come back");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        cursor_reaches(&app, top).await;
+        app.db.execute_unprepared("UPDATE event_consumers SET position = 0").await.expect("cursor reset");
+        cursor_reaches(&app, top).await;
         assert_eq!(stream.count().await, expected.len() as u64);
 
         // Later events follow, each once.
