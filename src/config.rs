@@ -373,8 +373,10 @@ pub struct Config {
 
     /// Lists whose items are plain values of their rows (order lines, ticket
     /// messages, ledger rows, reviews, NPS answers) are written as JSON in one
-    /// pass instead of field by field (`graphql::leaves`); `false` sends them
-    /// through the executor like every other field. The answers are the same.
+    /// pass instead of field by field (`graphql::leaves`), and rows are read
+    /// with only the columns their fields read; `false` sends them through
+    /// the executor like every other field, with every column. The answers
+    /// are the same.
     #[arg(long, env = "C360_LEAF_JSON", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub leaf_json: bool,
 

@@ -149,6 +149,34 @@ impl LoyaltyAccount {
     }
 }
 
+/// The columns of `loyalty_accounts` the `LoyaltyAccount` field `name`
+/// reads (`read::joined`), with those every account is read with: its
+/// customer, and when it settles (an account due to settle is read again
+/// whole by `LoyaltyLoader`). `None` for a field not listed here, which
+/// reads every column.
+pub fn account_columns(name: &str) -> Option<Columns> {
+    use loyalty_account::Column as C;
+    let read: &[C] = match name {
+        "tier" => &[C::Tier],
+        "tierReviewAt" => &[C::TierReviewAt],
+        "tierExpiresAt" => &[C::TierExpiresAt],
+        "spendToKeepTier" => &[C::Tier, C::TierSpendToKeep],
+        "tierAtRisk" => &[C::TierNoticeAt],
+        "referralCode" => &[C::ReferralCode],
+        "pointsAvailable" => &[C::PointsAvailable],
+        "pointsPending" => &[C::PointsPending],
+        "pointsLifetimeEarned" => &[C::PointsLifetimeEarned],
+        // The trailing spend and the ledger are read by customer.
+        "trailingSpend" | "nextTier" | "spendToNextTier" | "pointsToNextTier" => &[C::Tier],
+        "transactions" => &[],
+        _ => return None,
+    };
+    let always = [C::CustomerId, C::SettleDueAt, C::TierDueAt];
+    Some(Columns::of::<loyalty_account::Entity>(
+        always.into_iter().chain(read.iter().copied()),
+    ))
+}
+
 /// The fields of a loyalty account that are values of its row; the rest
 /// read the trailing spend.
 #[derive(Clone, Copy)]

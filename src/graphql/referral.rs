@@ -114,6 +114,19 @@ impl ReferralField {
     }
 }
 
+/// The columns of `referrals` the `Referral` field `name` reads, with its
+/// id (`read::joined`); `None` for a field not listed here, which reads
+/// every column.
+pub fn referral_columns(name: &str) -> Option<Columns> {
+    use referral::Column as C;
+    let read = match name {
+        "referrer" => Columns::of::<referral::Entity>([C::CustomerId]),
+        "referee" => Columns::of::<referral::Entity>([C::RefereeCustomerId]),
+        _ => Referral::columns(&[ReferralField::of(name)?]),
+    };
+    Some(read.with::<referral::Entity>(C::Id))
+}
+
 /// A referral's value as the caller sees it (the invited address is masked
 /// without `pii:read`, and, as in the executor, not audited).
 pub fn referral_value<'a>(
@@ -180,7 +193,7 @@ impl Leaf for Referral {
                 "referrer" => referrals.iter().map(|r| Some(r.0.customer_id)).collect(),
                 _ => referrals.iter().map(|r| r.0.referee_customer_id).collect(),
             };
-            let joins = joins_of(&ctx.with_field(field).look_ahead());
+            let joins = joins_of(ctx, &ctx.with_field(field).look_ahead());
             let key = |id| CustomerKey { id, joins };
             let found = loaders
                 .customers

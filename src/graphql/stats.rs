@@ -8,6 +8,7 @@ use chrono_tz::Tz;
 use super::context::loaders;
 use super::money::Money;
 use super::nps::NpsCategory;
+use crate::read::columns::Columns;
 
 /// A customer's figures. Money is in the store's base currency; orders are
 /// counted unless cancelled.
@@ -126,6 +127,46 @@ impl Profile {
 /// Lifetime value ÷ orders count in minor units, rounded down; none without orders.
 pub fn average_order_minor(m: &customer_metrics::Model) -> Option<i64> {
     (m.orders_count > 0).then(|| m.net_spend / m.orders_count)
+}
+
+/// The columns of `customer_metrics` the `CustomerStats` field `name`
+/// reads, with the customer's id (`read::joined`); `None` for a field not
+/// listed here, which reads every column. The lifetime-value figures and
+/// RFM read rows of their own by customer; the calendar figures read the
+/// customer's dates.
+pub fn metrics_columns(name: &str) -> Option<Columns> {
+    use customer_metrics::Column as C;
+    let read: &[C] = match name {
+        "ordersCount" | "clvStatus" => &[C::OrdersCount],
+        "lifetimeValue" => &[C::NetSpend],
+        "averageOrderValue" => &[C::NetSpend, C::OrdersCount],
+        "grossSpend" => &[C::GrossSpend],
+        "refunded" => &[C::RefundedTotal],
+        "firstOrderAt" => &[C::FirstOrderAt],
+        "lastOrderAt" | "daysSinceLastOrder" => &[C::LastOrderAt],
+        "openTickets" => &[C::OpenTickets],
+        "ticketsCount" => &[C::TicketsCount],
+        "reviewsCount" => &[C::ReviewsCount],
+        "lastNpsScore" | "lastNpsCategory" => &[C::LastNpsScore],
+        "csatAverage" => &[C::CsatSum, C::CsatCount],
+        "averageFirstReplyMinutes" => &[C::FirstReplyMinutesSum, C::FirstReplyCount],
+        "tenureDays"
+        | "nextBirthday"
+        | "nextSignupAnniversary"
+        | "predictedLifetimeValue"
+        | "clvRefreshedAt"
+        | "probabilityActive"
+        | "churnRisk"
+        | "expectedOrders90d"
+        | "expectedOrders365d"
+        | "expectedOrderValue"
+        | "expectedNextOrderDate"
+        | "rfm" => &[],
+        _ => return None,
+    };
+    Some(Columns::of::<customer_metrics::Entity>(
+        std::iter::once(C::CustomerId).chain(read.iter().copied()),
+    ))
 }
 
 /// Mean CSAT rating over rated tickets.

@@ -19,8 +19,8 @@ use rustc_hash::FxHashMap;
 use sea_orm::{EntityTrait, IdenStatic, Iterable};
 use serde::de::value::StrDeserializer;
 use serde::de::{
-    self, DeserializeOwned, DeserializeSeed, Deserializer, IntoDeserializer, MapAccess, SeqAccess,
-    Visitor,
+    self, Deserialize, DeserializeOwned, DeserializeSeed, Deserializer, IntoDeserializer,
+    MapAccess, SeqAccess, Visitor,
 };
 
 /// Which of an entity's columns a page statement writes, by their place in
@@ -62,6 +62,13 @@ impl Columns {
     }
 }
 
+impl std::ops::BitOr for Columns {
+    type Output = Columns;
+    fn bitor(self, other: Columns) -> Columns {
+        Columns(self.0 | other.0)
+    }
+}
+
 /// Where `column` stands in `E`'s column order. Found once by name and
 /// kept: walking an entity's columns for every field of every written list
 /// cost a profile more than a list's whole planning.
@@ -96,18 +103,26 @@ pub fn from_array<M: DeserializeOwned>(text: &str) -> serde_json::Result<M> {
     Ok(model)
 }
 
+/// A model read as [`from_array`] reads it, as one element of a larger
+/// JSON value (a customer's joined rows, `read::joined`).
+pub struct Partial<M>(pub M);
+
+impl<'de, M: Deserialize<'de>> Deserialize<'de> for Partial<M> {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        M::deserialize(Row(de)).map(Partial)
+    }
+}
+
 /// What a column left out reads as where its type is text (a timestamp
 /// asks for text to parse).
 const EPOCH: &str = "1970-01-01T00:00:00+00:00";
 
-type Json<'de> = serde_json::Deserializer<serde_json::de::StrRead<'de>>;
-
 /// The row: whatever the model asks for, an array whose elements may be
 /// left out.
-struct Row<'a, 'de>(&'a mut Json<'de>);
+struct Row<D>(D);
 
-impl<'de> Deserializer<'de> for Row<'_, 'de> {
-    type Error = serde_json::Error;
+impl<'de, D: Deserializer<'de>> Deserializer<'de> for Row<D> {
+    type Error = D::Error;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
         self.0.deserialize_seq(Elements(visitor))
@@ -383,6 +398,25 @@ mod tests {
         from_array::<nps_response::Model>(&left_out::<nps_response::Entity>()).expect("nps");
         from_array::<loyalty_transaction::Model>(&left_out::<loyalty_transaction::Entity>())
             .expect("ledger row");
+    }
+
+    #[test]
+    fn every_column_of_a_joined_row_can_be_left_out() {
+        use c360_entity::{customer_metrics, loyalty_account};
+        fn partial<E: EntityTrait>() -> serde_json::Result<E::Model>
+        where
+            E::Model: DeserializeOwned,
+        {
+            let row = format!("[{}]", left_out::<E>());
+            let [Partial(model)]: [Partial<E::Model>; 1] = serde_json::from_str(&row)?;
+            Ok(model)
+        }
+        let metrics = partial::<customer_metrics::Entity>().expect("metrics");
+        assert_eq!((metrics.orders_count, metrics.last_order_at), (0, None));
+        let account = partial::<loyalty_account::Entity>().expect("account");
+        assert_eq!(account.tier, c360_entity::enums::LoyaltyTier::Bronze);
+        assert_eq!(account.settle_due_at, None);
+        partial::<referral::Entity>().expect("referral");
     }
 
     #[test]

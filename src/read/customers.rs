@@ -9,6 +9,7 @@ use sea_orm::{
     QuerySelect,
 };
 
+use super::columns::Columns;
 use super::customer_filter::Matching;
 use super::joined::{self, Joined, Joins};
 use super::pagination::{
@@ -193,10 +194,10 @@ pub async fn page(
     query = query
         .order_by(SqlExpr::col(id_col), sql_order)
         .limit(size + 1);
-    // Cursors on a metrics key need the metrics row.
+    // Cursors on a metrics key need the metrics row, with its sort column.
     let joins = joins
         | Joins {
-            metrics: sort_key.nullable,
+            metrics: sort_key.nullable.then_some(Columns::ALL),
             ..Joins::default()
         };
     let order = field.output_order(walk, backward);

@@ -5,7 +5,8 @@ mod filter;
 mod query;
 mod written;
 
-use async_graphql::{Context, ErrorExtensions, ID, Object};
+use async_graphql::context::ContextBase;
+use async_graphql::{Context, ErrorExtensions, ID, Lookahead, Object};
 use c360_entity::{customer, customer_metrics};
 use chrono::{DateTime, Utc};
 
@@ -17,16 +18,18 @@ use super::ids::{Kind, encode};
 use super::interests::{CustomerInterests, ProductRecommendation};
 use super::leaves::{Leaves, page_columns};
 use super::limits::page_cost;
-use super::loyalty::LoyaltyAccount;
+use super::loyalty::{LoyaltyAccount, account_columns};
 use super::nps::NpsResponse;
 use super::order::Order as OrderNode;
-use super::referral::{Referral, referred_by};
+use super::referral::{Referral, referral_columns, referred_by};
 use super::review::Review;
-use super::stats::CustomerStats;
+use super::stats::{CustomerStats, metrics_columns};
 use super::store_credit::StoreCredit;
 use super::ticket::Ticket;
 use super::year_review::YearInReview;
+use crate::app::AppState;
 use crate::auth::{Domain, Identity, mask_email, mask_name, mask_phone};
+use crate::read::columns::Columns;
 use crate::read::customers::CustomerRow;
 use crate::read::joined::{Joined, Joins};
 use crate::read::loaders::{CustomerKey, settlement_due};
@@ -49,7 +52,7 @@ impl Customer {
     pub async fn load(ctx: &Context<'_>, id: i64) -> async_graphql::Result<Option<Customer>> {
         let key = CustomerKey {
             id,
-            joins: joins_of(&ctx.look_ahead()),
+            joins: joins_of(ctx, &ctx.look_ahead()),
         };
         Ok(loaders(ctx)?
             .customers
@@ -416,18 +419,43 @@ pub fn connection(page: KeysetPage<CustomerRow>, total: Total) -> Leaves<Custome
     Leaves(keyset(page, total, |(row, joined)| Customer(row, joined)))
 }
 
-/// The to-one rows a `Customer` selection reads (fragments included, aliases ignored).
-pub fn joins_of(customer: &async_graphql::Lookahead<'_>) -> Joins {
-    Joins {
-        metrics: customer.field("stats").exists(),
-        loyalty: customer.field("loyalty").exists(),
+/// The to-one rows a `Customer` selection reads (fragments included,
+/// aliases ignored), each with the columns its fields read. With
+/// `--leaf-json false`, the general path, every column.
+pub fn joins_of<T>(ctx: &ContextBase<'_, T>, customer: &Lookahead<'_>) -> Joins {
+    let joins = Joins {
+        metrics: read_columns(&customer.field("stats"), metrics_columns),
+        loyalty: read_columns(&customer.field("loyalty"), account_columns),
         tags: customer.field("tags").exists(),
-        referred_by: customer.field("referredBy").exists(),
+        referred_by: read_columns(&customer.field("referredBy"), referral_columns),
+    };
+    match ctx.data::<AppState>() {
+        Ok(state) if state.config.leaf_json => joins,
+        _ => joins.tables(),
     }
+}
+
+/// The columns the fields selected on `object` read, by `of` (`None` from
+/// it: a field it does not know, which reads every column); `None` when
+/// `object` is not selected.
+fn read_columns(object: &Lookahead<'_>, of: fn(&str) -> Option<Columns>) -> Option<Columns> {
+    let selections = object.selection_fields();
+    if selections.is_empty() {
+        return None;
+    }
+    let columns = selections
+        .iter()
+        .flat_map(|selection| selection.selection_set())
+        .filter(|field| field.name() != "__typename")
+        .fold(Columns::NONE, |set, field| {
+            set | of(field.name()).unwrap_or(Columns::ALL)
+        });
+    Some(columns)
 }
 
 /// What the customers of a connection's page read, through `edges.node`
 /// and `nodes`.
-pub fn joins_of_connection(connection: &async_graphql::Lookahead<'_>) -> Joins {
-    joins_of(&connection.field("edges").field("node")) | joins_of(&connection.field("nodes"))
+pub fn joins_of_connection<T>(ctx: &ContextBase<'_, T>, connection: &Lookahead<'_>) -> Joins {
+    joins_of(ctx, &connection.field("edges").field("node"))
+        | joins_of(ctx, &connection.field("nodes"))
 }

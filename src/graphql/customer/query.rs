@@ -109,7 +109,7 @@ impl CustomerQuery {
             db,
             &request,
             &matching,
-            joins_of_connection(&ctx.look_ahead()),
+            joins_of_connection(ctx, &ctx.look_ahead()),
         )
         .await?;
         Ok(connection(page, Total::Customers(matching)))

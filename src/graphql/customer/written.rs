@@ -365,7 +365,7 @@ pub(super) async fn read_ahead_below(ctx: &Context<'_>, id: i64) {
             "referredBy" if readable(Domain::Referrals) => {
                 if let Some(referrer) = sub_field(field, "referrer") {
                     let referral = ctx.with_selection_set(&field.node.selection_set);
-                    let joins = joins_of(&referral.with_field(referrer).look_ahead());
+                    let joins = joins_of(ctx, &referral.with_field(referrer).look_ahead());
                     reads.push(Box::pin(async move {
                         let customers = loaders.customers.loader();
                         let _ = customers.prime_referrer(id, joins).await;

@@ -62,7 +62,7 @@ pub async fn members_page(
         )));
     }
     let db = reader(ctx)?;
-    let joins = joins_of_connection(&ctx.look_ahead());
+    let joins = joins_of_connection(ctx, &ctx.look_ahead());
     let rows = match &members {
         Members::Matching(matching) => {
             crate::read::segments::members(db, matching, &page, joins).await?

@@ -102,8 +102,9 @@ impl Loader<CustomerKey> for CustomerLoader {
         keys: &[CustomerKey],
     ) -> Result<HashMap<CustomerKey, Self::Value>, Self::Error> {
         let mut out = HashMap::with_capacity(keys.len());
-        // Selections of one level usually ask for the same joins: one statement.
-        let mut groups: HashMap<Joins, Vec<i64>> = HashMap::new();
+        // Selections of one level usually join the same rows: one statement,
+        // writing the columns any of them reads, answers every key.
+        let mut groups: HashMap<Joins, (Joins, Vec<&CustomerKey>)> = HashMap::new();
         {
             let mut primed = self.primed.lock().unwrap_or_else(PoisonError::into_inner);
             for key in keys {
@@ -111,21 +112,41 @@ impl Loader<CustomerKey> for CustomerLoader {
                     Some(found) => {
                         out.insert(*key, found);
                     }
-                    None => groups.entry(key.joins).or_default().push(key.id),
+                    None => {
+                        let group = groups
+                            .entry(key.joins.tables())
+                            .or_insert((key.joins, Vec::new()));
+                        group.0 = group.0 | key.joins;
+                        group.1.push(key);
+                    }
                 }
             }
         }
         let backend = self.db.get_database_backend();
         let own = self.own();
-        for (joins, ids) in groups {
+        for (joins, group) in groups.into_values() {
+            let mut ids: Vec<i64> = group.iter().map(|k| k.id).collect();
+            ids.sort_unstable();
+            ids.dedup();
             let stmt = by_ids(backend, joins, &ids, own, || {
                 statement(backend, joins, &ids, own)
             });
-            let rows = self.rows(stmt, joins).await?;
-            out.extend(
-                rows.into_iter()
-                    .map(|(c, j)| (CustomerKey { id: c.id, joins }, (c, j))),
-            );
+            let mut rows: HashMap<i64, (customer::Model, Joined)> = self
+                .rows(stmt, joins)
+                .await?
+                .into_iter()
+                .map(|(c, j)| (c.id, (c, j)))
+                .collect();
+            // A row is copied only for an id asked for with two selections.
+            let once = ids.len() == group.len();
+            out.extend(group.into_iter().filter_map(|key| {
+                let row = if once {
+                    rows.remove(&key.id)
+                } else {
+                    rows.get(&key.id).cloned()
+                };
+                Some((*key, row?))
+            }));
         }
         Ok(out)
     }
@@ -147,10 +168,10 @@ static CUSTOMER_SQL: LazyLock<Mutex<HashMap<CustomerSqlKey, CustomerSql>>> =
 /// customer, built with sea-query.
 fn statement(backend: DbBackend, joins: Joins, ids: &[i64], own: Option<i64>) -> Statement {
     let mut query = customer::Entity::find();
-    if joins.metrics {
+    if joins.metrics.is_some() {
         join_metrics(QueryTrait::query(&mut query));
     }
-    if joins.loyalty {
+    if joins.loyalty.is_some() {
         join_loyalty(QueryTrait::query(&mut query));
     }
     let mut query = query.filter(customer::Column::Id.is_in(ids.iter().copied()));
@@ -178,7 +199,7 @@ fn by_ids(
         return build();
     }
     let key = (
-        joins,
+        joins.tables(),
         backend == DbBackend::Postgres,
         ids.len(),
         own.is_some(),
@@ -233,7 +254,11 @@ fn referrer_statement(
     referee: i64,
     own: Option<i64>,
 ) -> Statement {
-    let key = (joins, backend == DbBackend::Postgres, own.is_some());
+    let key = (
+        joins.tables(),
+        backend == DbBackend::Postgres,
+        own.is_some(),
+    );
     let cached = REFERRER_SQL
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
@@ -291,10 +316,10 @@ fn referrer_built(backend: DbBackend, joins: Joins, referee: i64, own: Option<i6
         .filter(referral::Column::Id.in_subquery(joined::first_referral_of(referee)))
         .into_query();
     let mut query = customer::Entity::find();
-    if joins.metrics {
+    if joins.metrics.is_some() {
         join_metrics(QueryTrait::query(&mut query));
     }
-    if joins.loyalty {
+    if joins.loyalty.is_some() {
         join_loyalty(QueryTrait::query(&mut query));
     }
     let mut query = query.filter(customer::Column::Id.in_subquery(referrer));
@@ -415,14 +440,15 @@ impl Loader<i64> for ReferredByLoader {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::read::columns::Columns;
 
     /// Each backend, with no joins and with every one.
     fn shapes() -> impl Iterator<Item = (DbBackend, Joins)> {
         let all = Joins {
-            metrics: true,
-            loyalty: true,
+            metrics: Some(Columns::ALL),
+            loyalty: Some(Columns::ALL),
             tags: true,
-            referred_by: true,
+            referred_by: Some(Columns::ALL),
         };
         [DbBackend::Postgres, DbBackend::Sqlite]
             .into_iter()
