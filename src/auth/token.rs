@@ -5,6 +5,7 @@
 //! algorithm, so a token that names another (`none`, or HS256 signed with an
 //! RSA public key used as an HMAC secret) fails.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,9 +44,19 @@ pub struct Claims {
 pub struct TokenVerifier {
     hmac: Option<DecodingKey>,
     jwks: Option<Arc<Jwks>>,
-    /// `exp`, `nbf`, `iss`, `aud` and leeway; the algorithm is set per token.
-    validation: Validation,
+    /// `exp`, `nbf`, `iss`, `aud` and leeway, for each accepted algorithm:
+    /// built once, since a `Validation` holds sets a copy would allocate
+    /// again for every request.
+    validations: [Validation; 4],
 }
+
+/// The algorithms a verifier may accept, in the order of its validations.
+const ALGORITHMS: [Algorithm; 4] = [
+    Algorithm::HS256,
+    Algorithm::RS256,
+    Algorithm::ES256,
+    Algorithm::EdDSA,
+];
 
 impl std::fmt::Debug for TokenVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -113,8 +124,16 @@ impl TokenVerifier {
         TokenVerifier {
             hmac: None,
             jwks: None,
-            validation,
+            validations: ALGORITHMS.map(|algorithm| Validation {
+                algorithms: vec![algorithm],
+                ..validation.clone()
+            }),
         }
+    }
+
+    fn validation(&self, algorithm: Algorithm) -> Option<&Validation> {
+        let at = ALGORITHMS.iter().position(|a| *a == algorithm)?;
+        self.validations.get(at)
     }
 
     fn accepted(&self) -> String {
@@ -131,7 +150,7 @@ impl TokenVerifier {
     pub async fn verify(&self, token: &str) -> AppResult<Principal> {
         let header = read_header(token)?;
         let (algorithm, key) = match (header.alg.as_str(), &self.hmac, &self.jwks) {
-            ("HS256", Some(secret), _) => (Algorithm::HS256, secret.clone()),
+            ("HS256", Some(secret), _) => (Algorithm::HS256, Cow::Borrowed(secret)),
             ("RS256" | "ES256" | "EdDSA", _, Some(jwks)) => {
                 let kid = header
                     .kid
@@ -146,7 +165,7 @@ impl TokenVerifier {
                         header.alg
                     )));
                 }
-                (key.algorithm, key.key)
+                (key.algorithm, Cow::Owned(key.key))
             }
             (other, _, _) => {
                 return Err(unauthenticated(format!(
@@ -155,9 +174,12 @@ impl TokenVerifier {
                 )));
             }
         };
-        let mut validation = self.validation.clone();
-        validation.algorithms = vec![algorithm];
-        let data = decode::<Claims>(token, &key, &validation).map_err(|err| {
+        let validation = self.validation(algorithm).ok_or_else(|| {
+            unauthenticated(format!(
+                "the token's algorithm {algorithm:?} is not accepted"
+            ))
+        })?;
+        let data = decode::<Claims>(token, &key, validation).map_err(|err| {
             use jsonwebtoken::errors::ErrorKind;
             unauthenticated(match err.kind() {
                 ErrorKind::ExpiredSignature => "the token has expired",

@@ -195,11 +195,13 @@ pub async fn page(
         .order_by(SqlExpr::col(id_col), sql_order)
         .limit(size + 1);
     // Cursors on a metrics key need the metrics row, with its sort column.
-    let joins = joins
-        | Joins {
-            metrics: sort_key.nullable.then_some(Columns::ALL),
-            ..Joins::default()
-        };
+    let joins = match sort_key.nullable {
+        true => Joins {
+            metrics: Some(Columns::ALL),
+            ..joins
+        },
+        false => joins,
+    };
     let order = field.output_order(walk, backward);
     let mut rows = joined::fetch(db, query, joins, &order).await?;
     let has_more = rows.len() as u64 > size;

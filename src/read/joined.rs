@@ -37,12 +37,28 @@ use crate::error::AppError;
 /// (four timestamps among them) took PostgreSQL half as long again. The
 /// statement below the JSON stays the same whatever the columns; SQLite
 /// reads every column.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Joins {
+    /// The customer's own columns its fields read; its id and the time it
+    /// was added (the default order's key) are always written.
+    pub own: Columns,
     pub metrics: Option<Columns>,
     pub loyalty: Option<Columns>,
     pub tags: bool,
     pub referred_by: Option<Columns>,
+}
+
+impl Default for Joins {
+    /// The customer alone, every column.
+    fn default() -> Joins {
+        Joins {
+            own: Columns::ALL,
+            metrics: None,
+            loyalty: None,
+            tags: false,
+            referred_by: None,
+        }
+    }
 }
 
 impl Joins {
@@ -51,6 +67,7 @@ impl Joins {
     pub fn tables(self) -> Joins {
         let all = |part: Option<Columns>| part.map(|_| Columns::ALL);
         Joins {
+            own: Columns::ALL,
             metrics: all(self.metrics),
             loyalty: all(self.loyalty),
             tags: self.tags,
@@ -67,6 +84,7 @@ impl std::ops::BitOr for Joins {
             (a, b) => a.or(b),
         };
         Joins {
+            own: self.own | other.own,
             metrics: either(self.metrics, other.metrics),
             loyalty: either(self.loyalty, other.loyalty),
             tags: self.tags || other.tags,
@@ -187,7 +205,10 @@ fn write_json_row(joins: Joins) -> String {
     }
     let mut out = String::with_capacity(4096);
     out.push_str("json_build_array(");
-    array::<customer::Entity>(&mut out, "", "id", Columns::ALL);
+    let own = joins
+        .own
+        .with::<customer::Entity>(customer::Column::CreatedAt);
+    array::<customer::Entity>(&mut out, "", "id", own);
     if let Some(columns) = joins.metrics {
         optional::<customer_metrics::Entity>(&mut out, METRICS, "customer_id", columns);
     }
@@ -233,7 +254,7 @@ impl<'de> Visitor<'de> for Parts {
             seq: &mut seq,
             at: 0,
         };
-        let customer = parts.next()?;
+        let customer = parts.model(joins.own)?;
         let mut joined = Joined::default();
         if let Some(columns) = joins.metrics {
             joined.metrics = Some(parts.part(columns)?);
@@ -268,8 +289,16 @@ impl<'de, A: SeqAccess<'de>> Elements<'_, A> {
         Ok(element)
     }
 
-    /// A joined row, absent or with `columns` written: read as it is when
-    /// every column is, else with the others left out.
+    /// A row with `columns` written: read as it is when every column is,
+    /// else with the others left out.
+    fn model<M: Deserialize<'de>>(&mut self, columns: Columns) -> Result<M, A::Error> {
+        if columns == Columns::ALL {
+            return self.next();
+        }
+        Ok(self.next::<Partial<M>>()?.0)
+    }
+
+    /// A joined row, absent or with `columns` written.
     fn part<M: Deserialize<'de>>(&mut self, columns: Columns) -> Result<Option<M>, A::Error> {
         if columns == Columns::ALL {
             return self.next();
@@ -449,7 +478,7 @@ mod tests {
             metrics: Some(Columns::of::<customer_metrics::Entity>([M::OrdersCount])),
             loyalty: Some(Columns::NONE),
             tags: true,
-            referred_by: None,
+            ..Joins::default()
         };
         let row = json_row(joins);
         assert!(matches!(row, Cow::Owned(_)), "not kept");

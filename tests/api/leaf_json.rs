@@ -736,6 +736,33 @@ both_stores! {
 /// they have, with what it selects of an object value.
 const JOINED_ALONE: &[(&str, &[&str])] = &[
     (
+        "",
+        &[
+            "id",
+            "externalRef",
+            "email",
+            "firstName",
+            "lastName",
+            "phone",
+            "birthday",
+            "locale",
+            "country",
+            "city",
+            "tags",
+            "emailMarketingState",
+            "consentUpdatedAt",
+            "smsConsentState",
+            "smsConsentUpdatedAt",
+            "phoneConsentState",
+            "phoneConsentUpdatedAt",
+            "createdAt",
+            "updatedAt",
+            "erasedAt",
+            "yearInReview(year: 2026) { memberSince orders { count } }",
+            "__typename",
+        ],
+    ),
+    (
         "stats",
         &[
             "ordersCount",
@@ -822,20 +849,29 @@ both_stores! {
         let mut present = std::collections::HashMap::new();
         for (object, fields) in JOINED_ALONE {
             for field in *fields {
-                let selection = format!("{object} {{ {field} }}");
+                let selection = match *object {
+                    "" => (*field).to_owned(),
+                    _ => format!("{object} {{ {field} }}"),
+                };
                 let page = format!(
                     "{{ customers(first: 25, orderBy: {{ field: CREATED_AT, direction: ASC }}) {{ edges {{ node {{ id {selection} }} }} }} }}"
                 );
                 let body = same(&format!("{selection}, a page"), (&app, &general), &page, json!({}), &staff).await;
                 let edges = body["data"]["customers"]["edges"].as_array().expect("customers");
-                *present.entry(*object).or_insert(0) += edges.iter().filter(|e| !e["node"][object].is_null()).count();
+                let key = if object.is_empty() { "id" } else { object };
+                *present.entry(*object).or_insert(0) += edges.iter().filter(|e| !e["node"][key].is_null()).count();
                 let fragment = format!(
                     "{{ customers(first: 25) {{ edges {{ node {{ id ...F }} }} }} }} fragment F on Customer {{ {selection} }}"
                 );
                 same(&format!("{selection}, a fragment"), (&app, &general), &fragment, json!({}), &staff).await;
                 let profile = format!("query Profile($id: ID!) {{ customer(id: $id) {{ {selection} }} }}");
                 let variables = json!({ "id": gid("Customer", referred) });
-                same(&format!("{selection}, a profile"), (&app, &general), &profile, variables, &staff).await;
+                same(&format!("{selection}, a profile"), (&app, &general), &profile, variables.clone(), &staff).await;
+                let elsewhere = format!(
+                    "query Elsewhere($id: ID!) {{ node(id: $id) {{ ... on Customer {{ {selection} }} }}
+                       customer(id: $id) {{ referredBy {{ referrer {{ {selection} }} }} }} }}"
+                );
+                same(&format!("{selection}, a node and a referrer"), (&app, &general), &elsewhere, variables, &staff).await;
                 if *object == "referredBy" {
                     same(&format!("{selection}, masked"), (&app, &general), &page, json!({}), &crm).await;
                 }

@@ -424,6 +424,7 @@ pub fn connection(page: KeysetPage<CustomerRow>, total: Total) -> Leaves<Custome
 /// `--leaf-json false`, the general path, every column.
 pub fn joins_of<T>(ctx: &ContextBase<'_, T>, customer: &Lookahead<'_>) -> Joins {
     let joins = Joins {
+        own: read_columns(customer, customer_columns).unwrap_or(Columns::NONE),
         metrics: read_columns(&customer.field("stats"), metrics_columns),
         loyalty: read_columns(&customer.field("loyalty"), account_columns),
         tags: customer.field("tags").exists(),
@@ -433,6 +434,50 @@ pub fn joins_of<T>(ctx: &ContextBase<'_, T>, customer: &Lookahead<'_>) -> Joins 
         Ok(state) if state.config.leaf_json => joins,
         _ => joins.tables(),
     }
+}
+
+/// The columns of `customers` the `Customer` field `name` reads besides
+/// the id and the time it was added, which are always read; `None` for a
+/// field not listed here, which reads every column. The lists and objects
+/// below a customer read by its id.
+fn customer_columns(name: &str) -> Option<Columns> {
+    use customer::Column as C;
+    let read: &[C] = match name {
+        "externalRef" => &[C::ExternalRef],
+        "email" => &[C::Email],
+        "firstName" => &[C::FirstName],
+        "lastName" => &[C::LastName],
+        "phone" => &[C::Phone],
+        "birthday" => &[C::Birthday],
+        "locale" => &[C::Locale],
+        "country" => &[C::Country],
+        "city" => &[C::City],
+        "emailMarketingState" => &[C::EmailMarketingState],
+        "consentUpdatedAt" => &[C::ConsentUpdatedAt],
+        "smsConsentState" => &[C::SmsConsentState],
+        "smsConsentUpdatedAt" => &[C::SmsConsentUpdatedAt],
+        "phoneConsentState" => &[C::PhoneConsentState],
+        "phoneConsentUpdatedAt" => &[C::PhoneConsentUpdatedAt],
+        "updatedAt" => &[C::UpdatedAt],
+        "erasedAt" => &[C::ErasedAt],
+        // The calendar figures count from the customer's own dates.
+        "stats" => &[C::Birthday],
+        "id"
+        | "createdAt"
+        | "tags"
+        | "loyalty"
+        | "storeCredit"
+        | "orders"
+        | "tickets"
+        | "reviews"
+        | "referralsMade"
+        | "referredBy"
+        | "npsResponses"
+        | "interests"
+        | "recommendedProducts" => &[],
+        _ => return None,
+    };
+    Some(Columns::of::<customer::Entity>(read.iter().copied()))
 }
 
 /// The columns the fields selected on `object` read, by `of` (`None` from

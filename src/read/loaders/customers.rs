@@ -449,6 +449,7 @@ mod tests {
             loyalty: Some(Columns::ALL),
             tags: true,
             referred_by: Some(Columns::ALL),
+            ..Joins::default()
         };
         [DbBackend::Postgres, DbBackend::Sqlite]
             .into_iter()
