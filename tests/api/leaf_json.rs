@@ -581,6 +581,21 @@ both_stores! {
     }
 }
 
+/// Every field of a referral that is a value of its row.
+const REFERRAL_FIELDS: &[&str] = &[
+    "id",
+    "code",
+    "refereeEmail",
+    "status",
+    "rejectionReason",
+    "referrerRewardPoints",
+    "refereeRewardPoints",
+    "invitedAt",
+    "signedUpAt",
+    "convertedAt",
+    "rewardedAt",
+];
+
 /// Each list whose pages write only the columns their selection reads,
 /// and every field its items have, with what it selects of an object value.
 const FIELDS_ALONE: &[(&str, &[&str])] = &[
@@ -639,22 +654,7 @@ const FIELDS_ALONE: &[(&str, &[&str])] = &[
             "createdAt",
         ],
     ),
-    (
-        "referralsMade(first: 3)",
-        &[
-            "id",
-            "code",
-            "refereeEmail",
-            "status",
-            "rejectionReason",
-            "referrerRewardPoints",
-            "refereeRewardPoints",
-            "invitedAt",
-            "signedUpAt",
-            "convertedAt",
-            "rewardedAt",
-        ],
-    ),
+    ("referralsMade(first: 3)", REFERRAL_FIELDS),
     (
         "npsResponses(first: 3)",
         &[
@@ -811,23 +811,10 @@ const JOINED_ALONE: &[(&str, &[&str])] = &[
             "__typename",
         ],
     ),
+    ("referredBy", REFERRAL_FIELDS),
     (
         "referredBy",
-        &[
-            "id",
-            "code",
-            "refereeEmail",
-            "status",
-            "rejectionReason",
-            "referrerRewardPoints",
-            "refereeRewardPoints",
-            "invitedAt",
-            "signedUpAt",
-            "convertedAt",
-            "rewardedAt",
-            "referrer { email }",
-            "referee { firstName }",
-        ],
+        &["referrer { email }", "referee { firstName }"],
     ),
 ];
 
