@@ -1,13 +1,15 @@
-//! Timestamps of rows read as JSON (PostgreSQL's `row_to_json`, which
-//! writes RFC 3339 with the offset): parsed by chrono's RFC 3339 parser.
-//! chrono's own `Deserialize` goes through its general format parser, and
-//! that cost a page of 50 customers with their lists a sixth of its
-//! request's instructions. Anything that parser does not take is read as
-//! chrono reads it.
+//! Timestamps of rows read as JSON (PostgreSQL's `json_build_array`, which
+//! writes RFC 3339 with the offset). The one form PostgreSQL writes,
+//! `YYYY-MM-DDTHH:MM:SS[.fraction]±HH:MM`, is read field by field
+//! ([`exact`]); anything else goes to chrono's RFC 3339 parser, and what
+//! that does not take is read as chrono's own `Deserialize` reads it.
+//! chrono's general format parser cost a page of 50 customers with their
+//! lists a sixth of its request's instructions, and its RFC 3339 parser
+//! still a twentieth: a page holds about a thousand timestamps.
 
 use std::fmt;
 
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime, TimeDelta, Utc};
 use serde::Deserializer;
 use serde::de::{Error, Visitor};
 
@@ -24,10 +26,67 @@ pub fn utc_opt<'de, D: Deserializer<'de>>(
 }
 
 fn parse<E: Error>(text: &str) -> Result<DateTime<Utc>, E> {
+    if let Some(at) = exact(text.as_bytes()) {
+        return Ok(at);
+    }
     DateTime::parse_from_rfc3339(text)
         .or_else(|_| text.parse::<DateTime<FixedOffset>>())
         .map(|t| t.with_timezone(&Utc))
         .map_err(E::custom)
+}
+
+/// `YYYY-MM-DDTHH:MM:SS`, an optional fraction of one to nine digits, and
+/// `Z` or an offset `±HH:MM`: the instant, or `None` for any other text
+/// (and for a leap second or an impossible date or offset, which chrono
+/// then judges).
+fn exact(text: &[u8]) -> Option<DateTime<Utc>> {
+    let number = |from: usize, to: usize| -> Option<u32> {
+        text.get(from..to)?.iter().try_fold(0u32, |n, &c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    let punctuated = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')]
+        .iter()
+        .all(|&(at, c)| text.get(at) == Some(&c));
+    if !punctuated {
+        return None;
+    }
+    let date = NaiveDate::from_ymd_opt(
+        i32::try_from(number(0, 4)?).ok()?,
+        number(5, 7)?,
+        number(8, 10)?,
+    )?;
+    let mut at = 19;
+    let mut nanos = 0;
+    if text.get(at) == Some(&b'.') {
+        let digits = text[at + 1..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count();
+        if !(1..=9).contains(&digits) {
+            return None;
+        }
+        nanos = number(at + 1, at + 1 + digits)? * 10u32.pow(9 - digits as u32);
+        at += 1 + digits;
+    }
+    let time =
+        NaiveTime::from_hms_nano_opt(number(11, 13)?, number(14, 16)?, number(17, 19)?, nanos)?;
+    let offset = match *text.get(at)? {
+        b'Z' if text.len() == at + 1 => 0,
+        sign @ (b'+' | b'-') if text.len() == at + 6 && text[at + 3] == b':' => {
+            let (hours, minutes) = (number(at + 1, at + 3)?, number(at + 4, at + 6)?);
+            if hours > 23 || minutes > 59 {
+                return None;
+            }
+            let seconds = i64::from(hours * 3600 + minutes * 60);
+            if sign == b'-' { -seconds } else { seconds }
+        }
+        _ => return None,
+    };
+    let utc = date
+        .and_time(time)
+        .checked_sub_signed(TimeDelta::seconds(offset))?;
+    Some(utc.and_utc())
 }
 
 struct Utc3339;
@@ -102,5 +161,73 @@ mod tests {
         let row: Row = serde_json::from_str(r#"{"at": "2026-03-01T10:00:00Z"}"#).expect("absent");
         assert_eq!(row.until, None);
         assert!(serde_json::from_str::<Row>(r#"{"at": "yesterday"}"#).is_err());
+    }
+
+    /// The field-by-field reading agrees with chrono's RFC 3339 parser on
+    /// every form PostgreSQL writes and on near misses, which it leaves to
+    /// chrono (a leap second, an impossible date, hour or offset, a fraction
+    /// of more than nine digits, another separator).
+    #[test]
+    fn the_exact_form_reads_as_chrono_reads_it() {
+        let fractions = [
+            "",
+            ".5",
+            ".123",
+            ".123456",
+            ".000001",
+            ".999999999",
+            ".1234567891",
+        ];
+        let offsets = [
+            "+00:00", "Z", "-05:00", "+05:30", "+23:59", "-23:59", "+24:00", "+01:60", "z",
+            "+0100", "",
+        ];
+        let stamps = [
+            "2026-03-01T10:00:00",
+            "1970-01-01T00:00:00",
+            "0001-01-01T00:00:00",
+            "9999-12-31T23:59:59",
+            "2024-02-29T12:34:56",
+            "2025-02-29T12:34:56",
+            "2026-13-01T00:00:00",
+            "2026-04-31T00:00:00",
+            "2026-03-01T24:00:00",
+            "2026-03-01T10:60:00",
+            "2016-12-31T23:59:60",
+            "2026-03-01 10:00:00",
+            "2026-03-01t10:00:00",
+            "2026-3-01T10:00:00",
+            "+2026-03-01T10:00:0",
+        ];
+        for stamp in stamps {
+            for fraction in fractions {
+                for offset in offsets {
+                    let text = format!("{stamp}{fraction}{offset}");
+                    let chrono = DateTime::parse_from_rfc3339(&text).map(|t| t.with_timezone(&Utc));
+                    if let Some(at) = exact(text.as_bytes()) {
+                        assert_eq!(Ok(at), chrono.clone(), "{text}");
+                    }
+                    let ours = parse::<serde_json::Error>(&text).ok();
+                    match chrono {
+                        Ok(at) => assert_eq!(ours, Some(at), "{text}"),
+                        Err(_) => assert_eq!(
+                            ours,
+                            text.parse::<DateTime<FixedOffset>>()
+                                .ok()
+                                .map(|t| t.with_timezone(&Utc)),
+                            "{text}"
+                        ),
+                    }
+                }
+            }
+        }
+        // The forms PostgreSQL writes take the exact path.
+        for text in [
+            "2026-03-01T10:00:00+00:00",
+            "2026-03-01T10:00:00.123456+00:00",
+            "2026-03-01T10:00:00.5-03:30",
+        ] {
+            assert!(exact(text.as_bytes()).is_some(), "{text}");
+        }
     }
 }
