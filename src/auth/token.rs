@@ -7,11 +7,14 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
+use jsonwebtoken::{
+    Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode, get_current_timestamp,
+};
+use rustc_hash::FxHashMap;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
@@ -48,6 +51,52 @@ pub struct TokenVerifier {
     /// built once, since a `Validation` holds sets a copy would allocate
     /// again for every request.
     validations: [Validation; 4],
+    verified: Arc<Verified>,
+}
+
+/// HS256 tokens that verified, by their exact text, with what they grant
+/// and the times that bound it. A client sends the same token with every
+/// request until it expires; checking its signature and reading its claims
+/// again cost a twentieth of a profile request's instructions. Only HS256:
+/// its secret is fixed for the life of the process, while a JWKS key may be
+/// withdrawn by its provider. A token that fails is never kept.
+#[derive(Default)]
+struct Verified {
+    tokens: Mutex<FxHashMap<Box<str>, Accepted>>,
+}
+
+struct Accepted {
+    principal: Principal,
+    exp: u64,
+    nbf: Option<u64>,
+}
+
+/// Tokens kept at most; past that the expired ones go, then all of them.
+const KEPT_TOKENS: usize = 4_096;
+
+impl Verified {
+    /// What `token` grants at `now` if it verified before and its `exp` and
+    /// `nbf` still hold, judged as jsonwebtoken judges them.
+    fn get(&self, token: &str, now: u64, leeway: u64) -> Option<Principal> {
+        let tokens = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
+        let accepted = tokens.get(token)?;
+        let live = accepted.exp >= now.saturating_sub(leeway)
+            && accepted
+                .nbf
+                .is_none_or(|nbf| nbf <= now.saturating_add(leeway));
+        live.then(|| accepted.principal.clone())
+    }
+
+    fn keep(&self, token: &str, accepted: Accepted, now: u64, leeway: u64) {
+        let mut tokens = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
+        if tokens.len() >= KEPT_TOKENS {
+            tokens.retain(|_, a| a.exp >= now.saturating_sub(leeway));
+            if tokens.len() >= KEPT_TOKENS {
+                tokens.clear();
+            }
+        }
+        tokens.insert(token.into(), accepted);
+    }
 }
 
 /// The algorithms a verifier may accept, in the order of its validations.
@@ -128,6 +177,7 @@ impl TokenVerifier {
                 algorithms: vec![algorithm],
                 ..validation.clone()
             }),
+            verified: Arc::default(),
         }
     }
 
@@ -148,6 +198,12 @@ impl TokenVerifier {
     }
 
     pub async fn verify(&self, token: &str) -> AppResult<Principal> {
+        let leeway = self.validations[0].leeway;
+        if self.hmac.is_some()
+            && let Some(principal) = self.verified.get(token, get_current_timestamp(), leeway)
+        {
+            return Ok(principal);
+        }
         let header = read_header(token)?;
         let (algorithm, key) = match (header.alg.as_str(), &self.hmac, &self.jwks) {
             ("HS256", Some(secret), _) => (Algorithm::HS256, Cow::Borrowed(secret)),
@@ -193,11 +249,22 @@ impl TokenVerifier {
             })
         })?;
         let claims = data.claims;
-        Ok(Principal {
+        let principal = Principal {
             role: claims.role,
             subject: claims.sub,
             scopes: parse_scopes(&claims.scope),
-        })
+        };
+        if algorithm == Algorithm::HS256 {
+            let accepted = Accepted {
+                principal: principal.clone(),
+                // Verified, so `exp` is past the epoch; `nbf` likewise if set.
+                exp: u64::try_from(claims.exp).unwrap_or(0),
+                nbf: claims.nbf.map(|nbf| u64::try_from(nbf).unwrap_or(0)),
+            };
+            self.verified
+                .keep(token, accepted, get_current_timestamp(), leeway);
+        }
+        Ok(principal)
     }
 }
 
@@ -269,4 +336,125 @@ impl TokenIssuer {
 
 fn parse_scopes(scope: &str) -> BTreeSet<String> {
     scope.split_whitespace().map(str::to_owned).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secret() -> SecretString {
+        SecretString::from("a-secret-of-thirty-two-bytes-or-more")
+    }
+
+    fn sign(claims: &Claims) -> String {
+        encode(
+            &Header::new(Algorithm::HS256),
+            claims,
+            &EncodingKey::from_secret(secret().expose_secret().as_bytes()),
+        )
+        .expect("a token")
+    }
+
+    fn claims(exp: i64, nbf: Option<i64>) -> Claims {
+        Claims {
+            sub: "partner-1".into(),
+            role: Role::Partner,
+            scope: "read:customers read:pii".into(),
+            exp,
+            iat: 0,
+            nbf,
+            iss: None,
+            aud: None,
+        }
+    }
+
+    fn kept(verifier: &TokenVerifier) -> usize {
+        verifier.verified.tokens.lock().unwrap().len()
+    }
+
+    /// A token that verified is kept and answers the same principal again;
+    /// one that fails, or is altered, never passes through what was kept.
+    #[tokio::test]
+    async fn a_verified_token_is_kept_and_only_it() {
+        let verifier = TokenVerifier::hs256(&secret(), None, None, Duration::from_secs(30));
+        let now = get_current_timestamp() as i64;
+        let token = sign(&claims(now + 3600, None));
+        let first = verifier.verify(&token).await.expect("verifies");
+        assert_eq!(first.subject, "partner-1");
+        assert_eq!(kept(&verifier), 1);
+        assert_eq!(verifier.verify(&token).await.expect("kept"), first);
+
+        let mut altered = token.clone();
+        altered.pop();
+        altered.push(if token.ends_with('A') { 'B' } else { 'A' });
+        assert!(verifier.verify(&altered).await.is_err());
+        let expired = sign(&claims(now - 3600, None));
+        let err = verifier.verify(&expired).await.expect_err("expired");
+        assert!(err.to_string().contains("expired"), "{err}");
+        assert_eq!(kept(&verifier), 1);
+
+        let other = TokenVerifier::hs256(
+            &SecretString::from("another-secret-of-thirty-two-bytes-or-more"),
+            None,
+            None,
+            Duration::from_secs(30),
+        );
+        assert!(
+            other.verify(&token).await.is_err(),
+            "each verifier keeps its own"
+        );
+    }
+
+    /// A kept token stops answering once its `exp` has passed, and before
+    /// its `nbf`, with jsonwebtoken's leeway either side.
+    #[test]
+    fn a_kept_token_answers_only_while_its_times_hold() {
+        let verified = Verified::default();
+        let principal = Principal {
+            role: Role::Staff,
+            subject: "staff-1".into(),
+            scopes: BTreeSet::new(),
+        };
+        let accepted = Accepted {
+            principal: principal.clone(),
+            exp: 2_000,
+            nbf: Some(1_000),
+        };
+        verified.keep("t", accepted, 1_500, 30);
+        assert_eq!(verified.get("t", 1_500, 30), Some(principal.clone()));
+        assert_eq!(verified.get("t", 2_030, 30), Some(principal.clone()));
+        assert_eq!(verified.get("t", 2_031, 30), None);
+        assert_eq!(verified.get("t", 970, 30), Some(principal));
+        assert_eq!(verified.get("t", 969, 30), None);
+        assert_eq!(verified.get("u", 1_500, 30), None);
+    }
+
+    /// The kept tokens stay bounded: expired ones go first.
+    #[test]
+    fn kept_tokens_are_bounded() {
+        let verified = Verified::default();
+        let principal = Principal {
+            role: Role::Staff,
+            subject: "staff-1".into(),
+            scopes: BTreeSet::new(),
+        };
+        for n in 0..KEPT_TOKENS {
+            let exp = if n % 2 == 0 { 100 } else { 10_000 };
+            let accepted = Accepted {
+                principal: principal.clone(),
+                exp,
+                nbf: None,
+            };
+            verified.keep(&format!("t{n}"), accepted, 50, 0);
+        }
+        let accepted = Accepted {
+            principal,
+            exp: 10_000,
+            nbf: None,
+        };
+        verified.keep("last", accepted, 5_000, 0);
+        assert_eq!(verified.tokens.lock().unwrap().len(), KEPT_TOKENS / 2 + 1);
+        assert!(verified.get("t1", 5_000, 0).is_some());
+        assert!(verified.get("t0", 5_000, 0).is_none());
+    }
 }
