@@ -191,15 +191,17 @@ pub async fn execute(
     let validated = checked_doc
         .as_ref()
         .is_some_and(|c| c.validated.load(Ordering::Relaxed));
-    let (schema, fast) = match trusted {
-        Some(fast) if validated => (fast, true),
-        _ => (schema, false),
+    let schema = match trusted {
+        Some(fast) if validated => fast,
+        _ => schema,
     };
     // A document validated before with variables of the same shape is not
     // validated again; see `validated`. The trusted schema's lighter
-    // validation is neither kept nor reused.
+    // validation is kept too: it reads of the variables only what the key
+    // holds (the page sizes its cost adds up), and a trusted document always
+    // runs on that schema once it has passed in full.
     let validation = match &checked_doc {
-        Some(checked) if !fast => validated::variables_key(
+        Some(checked) => validated::variables_key(
             &checked.doc,
             request.operation_name.as_deref(),
             &request.variables,

@@ -154,6 +154,54 @@ async fn manifest_documents_run_by_document_id_or_hash() {
     assert_eq!(body["errors"][0]["extensions"]["field"], "documentId");
 }
 
+/// A trusted document that has passed full validation once is validated
+/// after that only for what depends on its variables, and that result is
+/// kept by the variables' shape as any other: each shape answers the same
+/// the first time it runs on the lighter validation and when it runs again,
+/// and a page past the cost is refused every time.
+#[tokio::test]
+async fn a_trusted_document_keeps_its_lighter_validation_by_the_variables_shape() {
+    const PAGE: &str = "query Page($n: Int) { customers(first: $n) { edges { node { id } } } }";
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("persisted-documents.json");
+    std::fs::write(&path, json!({ sha256(PAGE): PAGE }).to_string()).expect("manifest");
+    // The page of n costs 3n + 1 (see limits.rs).
+    let app = TestApp::spawn_sqlite_with(|c| {
+        c.trusted_documents = Some(path);
+        c.max_complexity = 31;
+    })
+    .await;
+    app.seed(12).await;
+    let staff = app.staff();
+    let page = |n: i64| json!({ "documentId": format!("sha256:{}", sha256(PAGE)), "variables": { "n": n } });
+    for (what, n, edges) in [
+        ("in full, the first time", 3, Some(3)),
+        ("the same shape", 3, Some(3)),
+        ("another page size", 10, Some(10)),
+        ("a page past the cost", 11, None),
+        ("a page within it again", 2, Some(2)),
+    ] {
+        let first = post(&app, GQL, page(n), &staff).await;
+        let again = post(&app, GQL, page(n), &staff).await;
+        assert_eq!(first, again, "{what}");
+        let (status, body) = first;
+        match edges {
+            Some(edges) => {
+                assert_eq!(status, 200, "{what}: {body}");
+                assert_eq!(
+                    body["data"]["customers"]["edges"].as_array().map(Vec::len),
+                    Some(edges),
+                    "{what}"
+                );
+            }
+            None => {
+                assert_eq!(status, 400, "{what}: {body}");
+                assert_eq!(codes(&body), ["QUERY_TOO_COMPLEX"], "{what}");
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_role_restricted_to_trusted_documents_runs_nothing_else() {
     let dir = tempfile::tempdir().expect("dir");
