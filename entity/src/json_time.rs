@@ -40,41 +40,42 @@ fn parse<E: Error>(text: &str) -> Result<DateTime<Utc>, E> {
 /// (and for a leap second or an impossible date or offset, which chrono
 /// then judges).
 fn exact(text: &[u8]) -> Option<DateTime<Utc>> {
-    let number = |from: usize, to: usize| -> Option<u32> {
-        text.get(from..to)?.iter().try_fold(0u32, |n, &c| {
-            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
-        })
-    };
-    let punctuated = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')]
-        .iter()
-        .all(|&(at, c)| text.get(at) == Some(&c));
-    if !punctuated {
+    if text.len() < 20
+        || [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')]
+            .iter()
+            .any(|&(at, c)| text[at] != c)
+    {
         return None;
     }
-    let date = NaiveDate::from_ymd_opt(
-        i32::try_from(number(0, 4)?).ok()?,
-        number(5, 7)?,
-        number(8, 10)?,
-    )?;
+    let digit = |at: usize| -> Option<u32> {
+        let d = text.get(at)?.wrapping_sub(b'0');
+        (d < 10).then_some(u32::from(d))
+    };
+    let two = |at: usize| Some(digit(at)? * 10 + digit(at + 1)?);
+    let year = two(0)? * 100 + two(2)?;
+    let date = NaiveDate::from_ymd_opt(year as i32, two(5)?, two(8)?)?;
     let mut at = 19;
     let mut nanos = 0;
-    if text.get(at) == Some(&b'.') {
-        let digits = text[at + 1..]
-            .iter()
-            .take_while(|c| c.is_ascii_digit())
-            .count();
-        if !(1..=9).contains(&digits) {
+    if text[at] == b'.' {
+        let mut scale = 1_000_000_000;
+        at += 1;
+        while let Some(d) = digit(at) {
+            if scale == 1 {
+                return None;
+            }
+            scale /= 10;
+            nanos += d * scale;
+            at += 1;
+        }
+        if scale == 1_000_000_000 {
             return None;
         }
-        nanos = number(at + 1, at + 1 + digits)? * 10u32.pow(9 - digits as u32);
-        at += 1 + digits;
     }
-    let time =
-        NaiveTime::from_hms_nano_opt(number(11, 13)?, number(14, 16)?, number(17, 19)?, nanos)?;
+    let time = NaiveTime::from_hms_nano_opt(two(11)?, two(14)?, two(17)?, nanos)?;
     let offset = match *text.get(at)? {
         b'Z' if text.len() == at + 1 => 0,
         sign @ (b'+' | b'-') if text.len() == at + 6 && text[at + 3] == b':' => {
-            let (hours, minutes) = (number(at + 1, at + 3)?, number(at + 4, at + 6)?);
+            let (hours, minutes) = (two(at + 1)?, two(at + 4)?);
             if hours > 23 || minutes > 59 {
                 return None;
             }
@@ -83,9 +84,12 @@ fn exact(text: &[u8]) -> Option<DateTime<Utc>> {
         }
         _ => return None,
     };
-    let utc = date
-        .and_time(time)
-        .checked_sub_signed(TimeDelta::seconds(offset))?;
+    let local = date.and_time(time);
+    let utc = if offset == 0 {
+        local
+    } else {
+        local.checked_sub_signed(TimeDelta::seconds(offset))?
+    };
     Some(utc.and_utc())
 }
 
