@@ -13,6 +13,7 @@ use c360_entity::{
     loyalty_transaction, nps_response, order, order_line, referral, review, store_credit_entry,
     ticket, ticket_message,
 };
+use rustc_hash::FxHashMap;
 use sea_orm::sea_query::{
     Alias, Expr, ExprTrait, Func, Order, Query, SelectStatement, SimpleExpr, WindowStatement,
 };
@@ -99,7 +100,7 @@ impl<M> Default for Page<M> {
 /// [`PageLoader::prime_below`]), taken by the first load that asks for
 /// them. Shared with whatever must drop them when their rows change within
 /// the request (a loyalty settlement, for the ledger).
-pub type Primed<M> = Arc<Mutex<HashMap<PageKey, Page<M>>>>;
+pub type Primed<M> = Arc<Mutex<FxHashMap<PageKey, Page<M>>>>;
 
 pub struct PageLoader<R: ChildList> {
     pub(super) db: DatabaseConnection,
@@ -480,8 +481,11 @@ fn kept(
 
 /// `rows`, ranked within each parent, as each parent's page of `first`:
 /// one row past it tells that a next page exists.
-fn paged_by_parent<R: ChildList>(rows: Vec<R::Model>, first: u64) -> HashMap<i64, Page<R::Model>> {
-    let mut pages: HashMap<i64, Page<R::Model>> = HashMap::new();
+fn paged_by_parent<R: ChildList>(
+    rows: Vec<R::Model>,
+    first: u64,
+) -> FxHashMap<i64, Page<R::Model>> {
+    let mut pages: FxHashMap<i64, Page<R::Model>> = FxHashMap::default();
     for row in rows {
         let page = pages.entry(R::parent_of(&row)).or_default();
         if page.rows.len() as u64 == first {
@@ -501,7 +505,7 @@ impl<R: ChildList> Loader<PageKey> for PageLoader<R> {
         // Keys of one level share their arguments, so this is one group and
         // one statement; differing `first`/`after` get a statement each.
         let mut out = HashMap::with_capacity(keys.len());
-        let mut groups: HashMap<(u64, Option<&Cursor>, Columns), Vec<i64>> = HashMap::new();
+        let mut groups: FxHashMap<(u64, Option<&Cursor>, Columns), Vec<i64>> = FxHashMap::default();
         {
             let mut primed = self.primed.lock().unwrap_or_else(PoisonError::into_inner);
             for key in keys {
