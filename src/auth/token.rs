@@ -369,7 +369,7 @@ mod tests {
     }
 
     fn kept(verifier: &TokenVerifier) -> usize {
-        verifier.verified.tokens.lock().unwrap().len()
+        verifier.verified.tokens.lock().expect("kept tokens").len()
     }
 
     /// A token that verified is kept and answers the same principal again;
@@ -405,26 +405,32 @@ mod tests {
         );
     }
 
+    fn staff() -> Principal {
+        Principal {
+            role: Role::Staff,
+            subject: "staff-1".into(),
+            scopes: BTreeSet::new(),
+        }
+    }
+
+    fn accepted(exp: u64, nbf: Option<u64>) -> Accepted {
+        Accepted {
+            principal: staff(),
+            exp,
+            nbf,
+        }
+    }
+
     /// A kept token stops answering once its `exp` has passed, and before
     /// its `nbf`, with jsonwebtoken's leeway either side.
     #[test]
     fn a_kept_token_answers_only_while_its_times_hold() {
         let verified = Verified::default();
-        let principal = Principal {
-            role: Role::Staff,
-            subject: "staff-1".into(),
-            scopes: BTreeSet::new(),
-        };
-        let accepted = Accepted {
-            principal: principal.clone(),
-            exp: 2_000,
-            nbf: Some(1_000),
-        };
-        verified.keep("t", accepted, 1_500, 30);
-        assert_eq!(verified.get("t", 1_500, 30), Some(principal.clone()));
-        assert_eq!(verified.get("t", 2_030, 30), Some(principal.clone()));
+        verified.keep("t", accepted(2_000, Some(1_000)), 1_500, 30);
+        assert_eq!(verified.get("t", 1_500, 30), Some(staff()));
+        assert_eq!(verified.get("t", 2_030, 30), Some(staff()));
         assert_eq!(verified.get("t", 2_031, 30), None);
-        assert_eq!(verified.get("t", 970, 30), Some(principal));
+        assert_eq!(verified.get("t", 970, 30), Some(staff()));
         assert_eq!(verified.get("t", 969, 30), None);
         assert_eq!(verified.get("u", 1_500, 30), None);
     }
@@ -433,27 +439,15 @@ mod tests {
     #[test]
     fn kept_tokens_are_bounded() {
         let verified = Verified::default();
-        let principal = Principal {
-            role: Role::Staff,
-            subject: "staff-1".into(),
-            scopes: BTreeSet::new(),
-        };
         for n in 0..KEPT_TOKENS {
             let exp = if n % 2 == 0 { 100 } else { 10_000 };
-            let accepted = Accepted {
-                principal: principal.clone(),
-                exp,
-                nbf: None,
-            };
-            verified.keep(&format!("t{n}"), accepted, 50, 0);
+            verified.keep(&format!("t{n}"), accepted(exp, None), 50, 0);
         }
-        let accepted = Accepted {
-            principal,
-            exp: 10_000,
-            nbf: None,
-        };
-        verified.keep("last", accepted, 5_000, 0);
-        assert_eq!(verified.tokens.lock().unwrap().len(), KEPT_TOKENS / 2 + 1);
+        verified.keep("last", accepted(10_000, None), 5_000, 0);
+        assert_eq!(
+            verified.tokens.lock().expect("kept tokens").len(),
+            KEPT_TOKENS / 2 + 1
+        );
         assert!(verified.get("t1", 5_000, 0).is_some());
         assert!(verified.get("t0", 5_000, 0).is_none());
     }
