@@ -1,7 +1,8 @@
 //! Opening the store: one pool per process, SQLite tuned for a server
 //! (WAL, foreign keys, busy timeout), and a count of every SQL statement run,
 //! which `/metrics` exposes and the tests use to hold the statement budget.
-//! Read replicas, and which connection a request reads from, are in
+//! SQLite's compile-time options are set in `.cargo/config.toml`
+//! (docs/ARCHITECTURE.md, "SQLite's build and the allocator"). Read replicas, and which connection a request reads from, are in
 //! [`replicas`].
 
 pub mod replicas;

@@ -1,7 +1,7 @@
 //! The `c360` binary: everything lives in the library.
 
-/// jemalloc rather than glibc's malloc: see the `jemalloc` feature in
-/// Cargo.toml and "Allocator" in BENCHMARKS.md.
+/// jemalloc rather than glibc's malloc, for Rust and SQLite alike: see the
+/// `jemalloc` feature in Cargo.toml and "Allocator" in BENCHMARKS.md.
 #[cfg(all(feature = "jemalloc", not(target_env = "msvc")))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
