@@ -45,7 +45,7 @@ pub(super) async fn import(
     };
     let options = crate::import::Options {
         format,
-        batch_size: usize::try_from(batch_size).unwrap_or(500),
+        batch_size: usize::try_from(batch_size).unwrap_or(usize::MAX),
         progress: std::io::stderr().is_terminal(),
         record_at_a_time: run.record_at_a_time,
     };

@@ -75,7 +75,7 @@ pub enum Command {
         #[arg(long, value_enum)]
         format: Option<ImportFormat>,
         /// Records per transaction.
-        #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+        #[arg(long, default_value_t = crate::import::DEFAULT_BATCH_SIZE, value_parser = clap::value_parser!(u64).range(1..=10_000))]
         batch_size: u64,
         /// Write the rejected lines to this file as JSON Lines (line, code,
         /// field, reason) instead of listing them on stderr.
