@@ -2,7 +2,8 @@
 //! (WAL, foreign keys, busy timeout), and a count of every SQL statement run,
 //! which `/metrics` exposes and the tests use to hold the statement budget.
 //! SQLite's compile-time options are set in `.cargo/config.toml`
-//! (docs/ARCHITECTURE.md, "SQLite's build and the allocator"). Read replicas, and which connection a request reads from, are in
+//! (docs/ARCHITECTURE.md, "SQLite's build and the allocator"). Read
+//! replicas, and which connection a request reads from, are in
 //! [`replicas`].
 
 pub mod replicas;
@@ -241,5 +242,44 @@ pub fn redact_url(url: &str) -> String {
             }
         }
         _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Store, StoreOptions};
+    use sea_orm::{ConnectionTrait, Statement};
+
+    /// `.cargo/config.toml`'s `LIBSQLITE3_FLAGS` reached the SQLite linked
+    /// in: no shared page cache, no memory statistics, no STAT4.
+    #[tokio::test]
+    async fn sqlite_is_built_without_its_global_locks() {
+        let store = Store::connect(&StoreOptions::new("sqlite::memory:"))
+            .await
+            .expect("an in-memory store opens");
+        let rows = store
+            .conn
+            .query_all_raw(Statement::from_string(
+                store.conn.get_database_backend(),
+                "PRAGMA compile_options",
+            ))
+            .await
+            .expect("compile options read");
+        let options: Vec<String> = rows
+            .iter()
+            .map(|row| row.try_get_by_index(0).expect("an option's text"))
+            .collect();
+        assert!(
+            options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+            "{options:?}"
+        );
+        // The options of the build that is linked, not an empty list.
+        assert!(options.iter().any(|o| o == "THREADSAFE=1"), "{options:?}");
+        for absent in ["ENABLE_MEMORY_MANAGEMENT", "ENABLE_STAT4"] {
+            assert!(
+                !options.iter().any(|o| o == absent),
+                "{absent} in {options:?}"
+            );
+        }
     }
 }

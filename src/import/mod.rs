@@ -60,9 +60,9 @@ impl fmt::Display for Kind {
 /// Records per transaction unless `--batch-size` says otherwise. A batch
 /// refreshes the figures and balances of every customer it touched from
 /// their whole history, so fewer, larger batches repeat less of that work:
-/// 2,000 imported orders a quarter to a third faster than 500 on both
-/// stores (BENCHMARKS.md, "Import"), while a batch still holds
-/// its customers' lock for well under a second.
+/// 2,000 imported orders about a fifth faster than 500 on both stores
+/// (BENCHMARKS.md, "Import"), while a batch still holds its customers'
+/// locks for well under a second.
 pub const DEFAULT_BATCH_SIZE: u64 = 2_000;
 
 #[derive(Debug, Clone)]
