@@ -11,7 +11,7 @@
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use sea_orm::{ConnectionTrait, DatabaseBackend, FromQueryResult, Statement};
-use serde_json::Value;
+use serde::Serialize;
 
 use crate::error::{AppError, AppResult};
 
@@ -93,11 +93,12 @@ impl Table {
     }
 }
 
-/// Inserts `rows` (objects keyed by `table`'s columns) in order.
-pub(super) async fn insert(
+/// Inserts `rows` (each serialized as an object keyed by `table`'s
+/// columns) in order.
+pub(super) async fn insert<R: Serialize>(
     db: &impl ConnectionTrait,
     table: &Table,
-    rows: Vec<Value>,
+    rows: &[R],
 ) -> AppResult<()> {
     let backend = db.get_database_backend();
     let sql = table.sql(backend, false);
@@ -108,10 +109,10 @@ pub(super) async fn insert(
 }
 
 /// Inserts `rows` in order; the rows as stored.
-pub(super) async fn insert_returning<M: FromQueryResult>(
+pub(super) async fn insert_returning<M: FromQueryResult, R: Serialize>(
     db: &impl ConnectionTrait,
     table: &Table,
-    rows: Vec<Value>,
+    rows: &[R],
 ) -> AppResult<Vec<M>> {
     let backend = db.get_database_backend();
     let sql = table.sql(backend, true);
@@ -124,7 +125,11 @@ pub(super) async fn insert_returning<M: FromQueryResult>(
     Ok(out)
 }
 
-fn statement(backend: DatabaseBackend, sql: &str, rows: &[Value]) -> AppResult<Statement> {
+fn statement<R: Serialize>(
+    backend: DatabaseBackend,
+    sql: &str,
+    rows: &[R],
+) -> AppResult<Statement> {
     let json = serde_json::to_string(rows)
         .map_err(|e| AppError::Internal(anyhow::anyhow!("rows as JSON: {e}")))?;
     Ok(Statement::from_sql_and_values(backend, sql, [json.into()]))
@@ -133,7 +138,7 @@ fn statement(backend: DatabaseBackend, sql: &str, rows: &[Value]) -> AppResult<S
 /// `t` as sqlx binds it: on SQLite the RFC 3339 text it stores, on
 /// PostgreSQL the microseconds it sends (truncated towards 2000-01-01, the
 /// store's epoch), written out in full.
-pub(super) fn stamp(backend: DatabaseBackend, t: DateTime<Utc>) -> Value {
+pub(super) fn stamp(backend: DatabaseBackend, t: DateTime<Utc>) -> String {
     let t = match backend {
         DatabaseBackend::Postgres => {
             let epoch = DateTime::<Utc>::from_timestamp(946_684_800, 0).unwrap_or_default();
@@ -143,17 +148,15 @@ pub(super) fn stamp(backend: DatabaseBackend, t: DateTime<Utc>) -> Value {
         }
         _ => t,
     };
-    Value::String(t.to_rfc3339_opts(SecondsFormat::AutoSi, false))
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, false)
 }
 
 /// [`stamp`] of a timestamp that may be absent.
-pub(super) fn stamp_opt(backend: DatabaseBackend, t: Option<DateTime<Utc>>) -> Value {
-    t.map_or(Value::Null, |t| stamp(backend, t))
+pub(super) fn stamp_opt(backend: DatabaseBackend, t: Option<DateTime<Utc>>) -> Option<String> {
+    t.map(|t| stamp(backend, t))
 }
 
 /// A JSON column's value: its serialized text, as sqlx writes it.
-pub(super) fn json_text(v: &Value) -> AppResult<Value> {
-    serde_json::to_string(v)
-        .map(Value::String)
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("JSON column: {e}")))
+pub(super) fn json_text(v: &serde_json::Value) -> AppResult<String> {
+    serde_json::to_string(v).map_err(|e| AppError::Internal(anyhow::anyhow!("JSON column: {e}")))
 }

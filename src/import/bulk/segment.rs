@@ -17,7 +17,7 @@
 //! metrics and balances once per customer, the audit rows and the events,
 //! each table's rows in the order the services write them.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use c360_entity::enums::{LoyaltyTransactionState, OrderStatus};
 use c360_entity::{audit_event, loyalty_account, loyalty_transaction, order, order_line};
@@ -27,14 +27,14 @@ use sea_orm::{
     ActiveEnum, ActiveValue, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait,
     QueryFilter, QuerySelect, TryIntoModel,
 };
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use super::IDS_PER_STATEMENT;
-use super::outbox::Outbox;
+use super::outbox::{self, Outbox};
 use super::rows::{self, Kind, Table, stamp, stamp_opt};
 use crate::domain::tiers::policy::{Spend, Standing};
 use crate::error::{AppError, AppResult};
-use crate::events::{self, NewEvent, payload};
+use crate::events::{NewEvent, payload};
 use crate::import::records::Context;
 use crate::service::loyalty::{self, TierReason};
 use crate::service::orders::{
@@ -180,13 +180,13 @@ pub(super) async fn write(
         .any(|w| w.moves.iter().any(|m| matches!(m, Step::Refund(_))));
     let mut customers = read_customers(db, ctx, &ids, refunds).await?;
     let orders = insert_orders(db, work, now).await?;
-    let lines: Vec<Value> = work
+    let lines: Vec<LineRow> = work
         .iter()
         .zip(&orders)
         .flat_map(|(w, o)| w.input.lines.iter().map(move |l| line_row(o, l)))
         .map(line_json)
         .collect::<AppResult<_>>()?;
-    rows::insert(db, &LINES, lines).await?;
+    rows::insert(db, &LINES, &lines).await?;
 
     let mut writes = Writes::default();
     for (i, (w, stored)) in work.iter().zip(&orders).enumerate() {
@@ -197,13 +197,14 @@ pub(super) async fn write(
     }
 
     let backend = db.get_database_backend();
-    let ledger: Vec<Value> = writes
+    let ledger: Vec<LedgerRow> = writes
         .ledger
         .into_iter()
-        .map(|row| ledger_json(backend, &ledger_model(&row)?))
+        .map(|row| Ok(ledger_json(backend, ledger_model(&row)?)))
         .collect::<AppResult<_>>()?;
     let mut earned: HashMap<String, loyalty_transaction::Model> = HashMap::new();
-    for row in rows::insert_returning::<loyalty_transaction::Model>(db, &LEDGER, ledger).await? {
+    for row in rows::insert_returning::<loyalty_transaction::Model, _>(db, &LEDGER, &ledger).await?
+    {
         if let Some(key) = row.idempotency_key.clone() {
             earned.insert(key, row);
         }
@@ -215,87 +216,142 @@ pub(super) async fn write(
     loyalty::write_standings(db, now, &standings).await?;
     metrics::refresh_for(db, &ctx.rules.base_currency, &ids, now).await?;
     loyalty::refresh_balances(db, Some(&ids), now).await?;
-    let audits: Vec<Value> = writes
+    let audits: Vec<AuditRow> = writes
         .audits
         .into_iter()
         .map(|row| audit_json(backend, row))
         .collect::<AppResult<_>>()?;
-    rows::insert(db, &AUDITS, audits).await?;
+    rows::insert(db, &AUDITS, &audits).await?;
     emit(db, now, writes.events, &earned, outbox).await
 }
 
 /// A row of [`ORDERS`].
-fn order_json(backend: DatabaseBackend, mut row: order::ActiveModel) -> AppResult<Value> {
+#[derive(Serialize)]
+struct OrderRow {
+    customer_id: i64,
+    order_number: String,
+    external_ref: Option<String>,
+    status: String,
+    channel: String,
+    currency: String,
+    subtotal: i64,
+    discount: i64,
+    tax: i64,
+    total: i64,
+    refunded: i64,
+    placed_at: String,
+    created_at: String,
+    updated_at: String,
+}
+
+fn order_json(backend: DatabaseBackend, mut row: order::ActiveModel) -> AppResult<OrderRow> {
     row.id = ActiveValue::Set(0);
     let o = row
         .try_into_model()
         .map_err(|e| AppError::Internal(anyhow::anyhow!("order row: {e}")))?;
-    Ok(json!({
-        "customer_id": o.customer_id,
-        "order_number": o.order_number,
-        "external_ref": o.external_ref,
-        "status": o.status.to_value(),
-        "channel": o.channel.to_value(),
-        "currency": o.currency,
-        "subtotal": o.subtotal,
-        "discount": o.discount,
-        "tax": o.tax,
-        "total": o.total,
-        "refunded": o.refunded,
-        "placed_at": stamp(backend, o.placed_at),
-        "created_at": stamp(backend, o.created_at),
-        "updated_at": stamp(backend, o.updated_at),
-    }))
+    Ok(OrderRow {
+        customer_id: o.customer_id,
+        order_number: o.order_number,
+        external_ref: o.external_ref,
+        status: o.status.to_value(),
+        channel: o.channel.to_value(),
+        currency: o.currency,
+        subtotal: o.subtotal,
+        discount: o.discount,
+        tax: o.tax,
+        total: o.total,
+        refunded: o.refunded,
+        placed_at: stamp(backend, o.placed_at),
+        created_at: stamp(backend, o.created_at),
+        updated_at: stamp(backend, o.updated_at),
+    })
 }
 
 /// A row of [`LINES`].
-fn line_json(mut row: order_line::ActiveModel) -> AppResult<Value> {
+#[derive(Serialize)]
+struct LineRow {
+    order_id: i64,
+    customer_id: i64,
+    sku: String,
+    product_name: String,
+    quantity: i32,
+    unit_price: i64,
+    category: Option<String>,
+}
+
+fn line_json(mut row: order_line::ActiveModel) -> AppResult<LineRow> {
     row.id = ActiveValue::Set(0);
     let l = row
         .try_into_model()
         .map_err(|e| AppError::Internal(anyhow::anyhow!("order line row: {e}")))?;
-    Ok(json!({
-        "order_id": l.order_id,
-        "customer_id": l.customer_id,
-        "sku": l.sku,
-        "product_name": l.product_name,
-        "quantity": l.quantity,
-        "unit_price": l.unit_price,
-        "category": l.category,
-    }))
+    Ok(LineRow {
+        order_id: l.order_id,
+        customer_id: l.customer_id,
+        sku: l.sku,
+        product_name: l.product_name,
+        quantity: l.quantity,
+        unit_price: l.unit_price,
+        category: l.category,
+    })
 }
 
 /// A row of [`LEDGER`].
-fn ledger_json(backend: DatabaseBackend, t: &loyalty_transaction::Model) -> AppResult<Value> {
-    Ok(json!({
-        "customer_id": t.customer_id,
-        "kind": t.kind.to_value(),
-        "points": t.points,
-        "state": t.state.to_value(),
-        "order_id": t.order_id,
-        "idempotency_key": t.idempotency_key,
-        "description": t.description,
-        "available_at": stamp_opt(backend, t.available_at),
-        "expires_at": stamp_opt(backend, t.expires_at),
-        "created_at": stamp(backend, t.created_at),
-    }))
+#[derive(Serialize)]
+struct LedgerRow {
+    customer_id: i64,
+    kind: String,
+    points: i64,
+    state: String,
+    order_id: Option<i64>,
+    idempotency_key: Option<String>,
+    description: Option<String>,
+    available_at: Option<String>,
+    expires_at: Option<String>,
+    created_at: String,
+}
+
+fn ledger_json(backend: DatabaseBackend, t: loyalty_transaction::Model) -> LedgerRow {
+    LedgerRow {
+        customer_id: t.customer_id,
+        kind: t.kind.to_value(),
+        points: t.points,
+        state: t.state.to_value(),
+        order_id: t.order_id,
+        idempotency_key: t.idempotency_key,
+        description: t.description,
+        available_at: stamp_opt(backend, t.available_at),
+        expires_at: stamp_opt(backend, t.expires_at),
+        created_at: stamp(backend, t.created_at),
+    }
 }
 
 /// A row of [`AUDITS`].
-fn audit_json(backend: DatabaseBackend, mut row: audit_event::ActiveModel) -> AppResult<Value> {
+#[derive(Serialize)]
+struct AuditRow {
+    principal: String,
+    role: String,
+    action: String,
+    target: String,
+    customer_id: Option<i64>,
+    at: String,
+    /// The serialized JSON ([`rows::json_text`]).
+    details: String,
+}
+
+fn audit_json(backend: DatabaseBackend, mut row: audit_event::ActiveModel) -> AppResult<AuditRow> {
     row.id = ActiveValue::Set(0);
     let a = row
         .try_into_model()
         .map_err(|e| AppError::Internal(anyhow::anyhow!("audit row: {e}")))?;
-    Ok(json!({
-        "principal": a.principal,
-        "role": a.role,
-        "action": a.action,
-        "target": a.target,
-        "customer_id": a.customer_id,
-        "at": stamp(backend, a.at),
-        "details": rows::json_text(&a.details)?,
-    }))
+    Ok(AuditRow {
+        details: rows::json_text(&a.details)?,
+        principal: a.principal,
+        role: a.role,
+        action: a.action,
+        target: a.target,
+        customer_id: a.customer_id,
+        at: stamp(backend, a.at),
+    })
 }
 
 /// The run's customers as they stand before it.
@@ -358,7 +414,7 @@ async fn insert_orders(
 ) -> AppResult<Vec<order::Model>> {
     let nanos = now.timestamp_nanos_opt().unwrap_or_default();
     let backend = db.get_database_backend();
-    let rows: Vec<Value> = work
+    let rows: Vec<OrderRow> = work
         .iter()
         .enumerate()
         .map(|(i, w)| {
@@ -371,7 +427,7 @@ async fn insert_orders(
         })
         .collect::<AppResult<_>>()?;
     let mut by_ref: HashMap<String, order::Model> = HashMap::new();
-    for o in rows::insert_returning::<order::Model>(db, &ORDERS, rows).await? {
+    for o in rows::insert_returning::<order::Model, _>(db, &ORDERS, &rows).await? {
         by_ref.insert(o.external_ref.clone().unwrap_or_default(), o);
     }
     let mut orders = work
@@ -594,10 +650,9 @@ fn ledger_model(row: &loyalty_transaction::ActiveModel) -> AppResult<loyalty_tra
         .map_err(|e| AppError::Internal(anyhow::anyhow!("ledger row: {e}")))
 }
 
-/// Appends `events` in order: plain events to the batch's [`Outbox`];
-/// notices insert-or-ignore on their key, each key once, through
-/// `events::emit_all_once` (which the trigger numbers), after the events
-/// waiting before them.
+/// Appends `events` in order to the batch's [`Outbox`]: notices unless
+/// their natural key was appended (`events::emit_all_once`), each key once,
+/// after the events before them.
 async fn emit(
     db: &impl ConnectionTrait,
     now: DateTime<Utc>,
@@ -605,8 +660,15 @@ async fn emit(
     earned: &HashMap<String, loyalty_transaction::Model>,
     outbox: &mut Outbox,
 ) -> AppResult<()> {
+    let keys: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match e {
+            Pending::Once(_, key) => Some(key.as_str()),
+            _ => None,
+        })
+        .collect();
+    let stored = outbox::stored_keys(db, &keys).await?;
     let mut once: Vec<(NewEvent, String)> = Vec::new();
-    let mut keys: HashSet<String> = HashSet::new();
     for event in events {
         let plain = match event {
             Pending::Plain(e) => vec![e],
@@ -617,29 +679,12 @@ async fn emit(
                 loyalty::earned(row).events
             }
             Pending::Once(e, key) => {
-                if keys.insert(key.clone()) {
-                    once.push((e, key));
-                }
+                once.push((e, key));
                 continue;
             }
         };
-        emit_once(db, now, &mut once, outbox).await?;
+        outbox.push_once(now, std::mem::take(&mut once), &stored)?;
         outbox.push(now, plain)?;
     }
-    emit_once(db, now, &mut once, outbox).await
-}
-
-/// Appends the notices of `once`, if any, after the events waiting.
-async fn emit_once(
-    db: &impl ConnectionTrait,
-    now: DateTime<Utc>,
-    once: &mut Vec<(NewEvent, String)>,
-    outbox: &mut Outbox,
-) -> AppResult<()> {
-    if once.is_empty() {
-        return Ok(());
-    }
-    outbox.before_other_rows(db).await?;
-    events::emit_all_once(db, now, std::mem::take(once)).await?;
-    Ok(())
+    outbox.push_once(now, once, &stored)
 }
