@@ -6,6 +6,7 @@
 //! replicas, and which connection a request reads from, are in
 //! [`replicas`].
 
+pub mod positional;
 pub mod replicas;
 
 use std::sync::Arc;
@@ -60,6 +61,19 @@ pub async fn read_models<M: FromQueryResult>(
         .await?
         .iter()
         .map(|row| M::from_query_result(row, ""))
+        .collect()
+}
+
+/// [`read_models`] for a statement whose first columns are `M`'s fields in
+/// order: on SQLite each row is read by position ([`positional`]).
+pub async fn read_models_in_order<M: FromQueryResult + serde::de::DeserializeOwned>(
+    db: &DatabaseConnection,
+    stmt: Statement,
+) -> Result<Vec<M>, DbErr> {
+    read_all(db, stmt)
+        .await?
+        .iter()
+        .map(|row| positional::read(row).unwrap_or_else(|| M::from_query_result(row, "")))
         .collect()
 }
 

@@ -425,7 +425,8 @@ impl<R: ChildList> PageLoader<R> {
         columns: Columns,
     ) -> Result<Vec<R::Model>, LoadError> {
         let Some(combiner) = combiner else {
-            return crate::db::read_models::<R::Model>(&self.db, stmt)
+            // The statement selects the entity's columns in order.
+            return crate::db::read_models_in_order::<R::Model>(&self.db, stmt)
                 .await
                 .map_err(|e| Arc::new(AppError::from(e)));
         };
