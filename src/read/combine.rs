@@ -253,9 +253,14 @@ fn join(stmts: &[(Statement, bool)]) -> String {
         sql.push_str(r#") AS "t""#);
         bound += bound_by(stmt);
     }
-    // A union keeps no order of its own: each statement's rows come back
-    // in the order of their rank.
-    sql.push_str(r#") AS "u" ORDER BY "q" ASC, "rn" ASC"#);
+    sql.push_str(r#") AS "u""#);
+    // A union keeps no order of its own: each ranked statement's rows come
+    // back in the order of their rank. Rows are split by statement
+    // whatever their order, so a level with no ranked statement (most:
+    // first pages on PostgreSQL come unranked) is not sorted at all.
+    if stmts.iter().any(|(_, ranked)| *ranked) {
+        sql.push_str(r#" ORDER BY "q" ASC, "rn" ASC"#);
+    }
     sql
 }
 

@@ -6,7 +6,6 @@ use c360_entity::{customer, customer_metrics};
 use sea_orm::sea_query::{ColumnRef, Expr as SqlExpr, IntoColumnRef, NullOrdering, Order};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, IdenStatic, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
 };
 
 use super::columns::Columns;
@@ -191,9 +190,7 @@ pub async fn page(
         // (created_at, id) index backwards.
         query.order_by(SqlExpr::col(sort_col), sql_order.clone())
     };
-    query = query
-        .order_by(SqlExpr::col(id_col), sql_order)
-        .limit(size + 1);
+    query = query.order_by(SqlExpr::col(id_col), sql_order);
     // Cursors on a metrics key need the metrics row, with its sort column.
     let joins = match sort_key.nullable {
         true => Joins {
@@ -203,7 +200,7 @@ pub async fn page(
         false => joins,
     };
     let order = field.output_order(walk, backward);
-    let mut rows = joined::fetch(db, query, joins, &order).await?;
+    let mut rows = joined::fetch(db, query, joins, &order, size + 1).await?;
     let has_more = rows.len() as u64 > size;
     rows.truncate(size as usize);
     if backward {

@@ -40,10 +40,8 @@ pub async fn members(
     if let Some(c) = &page.after {
         query = query.filter(customer::Column::Id.gt(c.id));
     }
-    let query = query
-        .order_by_asc(customer::Column::Id)
-        .limit(page.size + 1);
-    let rows = joined::fetch(db, query, joins, BY_ID).await?;
+    let query = query.order_by_asc(customer::Column::Id);
+    let rows = joined::fetch(db, query, joins, BY_ID, page.size + 1).await?;
     Ok(page.cut(rows, |(c, _)| c.id))
 }
 
@@ -68,8 +66,8 @@ pub async fn kept_members(
     page: &ById,
     joins: Joins,
 ) -> AppResult<KeysetPage<CustomerRow>> {
-    let query = kept_after(segment_id, page.after.as_ref().map(|c| c.id)).limit(page.size + 1);
-    let rows = joined::fetch(db, query, joins, BY_ID).await?;
+    let query = kept_after(segment_id, page.after.as_ref().map(|c| c.id));
+    let rows = joined::fetch(db, query, joins, BY_ID, page.size + 1).await?;
     Ok(page.cut(rows, |(c, _)| c.id))
 }
 

@@ -1,7 +1,9 @@
 //! Child lists paged per parent: the [`ChildList`] description of each
-//! to-many relation, [`PageLoader`] (one `ROW_NUMBER() OVER (PARTITION BY
-//! parent ...)` statement per level, handed to the [`Combiner`] on
-//! PostgreSQL) and [`CountLoader`] for `totalCount`.
+//! to-many relation, [`PageLoader`] (one statement per level: on SQLite,
+//! and for later pages, `ROW_NUMBER() OVER (PARTITION BY parent ...)`; on
+//! PostgreSQL first pages walk each parent's index `LATERAL`
+//! ([`super::lateral`]); handed to the [`Combiner`] on PostgreSQL) and
+//! [`CountLoader`] for `totalCount`.
 
 use std::any::TypeId;
 use std::collections::{HashMap, HashSet};
@@ -22,7 +24,7 @@ use sea_orm::{
     StatementBuilder, Value, Values,
 };
 
-use super::LoadError;
+use super::{LoadError, lateral};
 use crate::error::AppError;
 use crate::read::columns::{Columns, from_array};
 use crate::read::combine::Combiner;
@@ -116,7 +118,7 @@ pub struct PageLoader<R: ChildList> {
 
 /// The columns a page statement gives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-enum Shape {
+pub(super) enum Shape {
     /// The entity's columns, rows ordered by rank within each parent.
     Columns,
     /// The entity's columns and the row's rank within its parent (`rn`).
@@ -140,6 +142,18 @@ impl Shape {
         } else {
             Shape::Columns
         }
+    }
+}
+
+/// `written` and the columns paging reads: the parent, the sort key and
+/// the id.
+pub(super) fn with_keys<R: ChildList>(written: Columns) -> Columns {
+    let written = written
+        .with::<R::Entity>(R::parent_col())
+        .with::<R::Entity>(R::id_col());
+    match R::sort_col() {
+        Some(sort) => written.with::<R::Entity>(sort),
+        None => written,
     }
 }
 
@@ -197,13 +211,7 @@ impl<R: ChildList> PageLoader<R> {
                 outer.columns(columns()).column(Alias::new("rn"));
             }
             Shape::Combined(written) => {
-                // Paging reads the parent, the sort key and the id.
-                let mut written = written
-                    .with::<R::Entity>(R::parent_col())
-                    .with::<R::Entity>(R::id_col());
-                if let Some(sort) = R::sort_col() {
-                    written = written.with::<R::Entity>(sort);
-                }
+                let written = with_keys::<R>(written);
                 let values = columns().enumerate().map(|(at, column)| {
                     if written.has(at) {
                         Expr::col(column)
@@ -234,7 +242,13 @@ impl<R: ChildList> PageLoader<R> {
     /// is built once per list, backend, number of parents and shape, since
     /// only the ids and the page size change between requests (building it
     /// with sea-query was a tenth of a profile request's instructions).
+    ///
+    /// On PostgreSQL the statement is [`lateral::first_pages`]', whose rows
+    /// come unranked.
     fn first_pages(backend: DbBackend, parents: &[i64], first: u64, shape: Shape) -> Statement {
+        if backend == DbBackend::Postgres && shape != Shape::Ranked {
+            return lateral::first_pages::<R>(parents, first, shape);
+        }
         let values = || {
             let ids = parents.iter().map(|&p| Value::BigInt(Some(p)));
             Values(ids.chain([Value::BigInt(Some(first as i64 + 1))]).collect())
@@ -261,6 +275,10 @@ impl<R: ChildList> PageLoader<R> {
         first: u64,
         ranked: bool,
     ) -> Statement {
+        if backend == DbBackend::Postgres {
+            let shape = Shape::ranked(ranked, Columns::ALL);
+            return lateral::first_pages_below::<A, R>(grand, above_first, first, shape);
+        }
         let values = || {
             let ids = grand.iter().map(|&p| Value::BigInt(Some(p)));
             let limits = [above_first as i64 + 1, above_first as i64, first as i64 + 1];
@@ -322,7 +340,7 @@ impl<R: ChildList> PageLoader<R> {
         };
         let backend = self.db.get_database_backend();
         let stmt = Self::first_pages(backend, parents, first, Shape::Combined(columns));
-        let rows = self.run(Some(combiner), stmt, columns).await?;
+        let rows = self.run(Some(combiner), stmt, false, columns).await?;
         let mut pages = paged_by_parent::<R>(rows, first);
         let mut primed = self.primed.lock().unwrap_or_else(PoisonError::into_inner);
         for &parent in parents {
@@ -381,7 +399,7 @@ impl<R: ChildList> PageLoader<R> {
         }
         let backend = self.db.get_database_backend();
         let stmt = Self::first_pages_below::<A>(backend, &grand, above_first, first, true);
-        let rows = self.run(Some(combiner), stmt, Columns::ALL).await?;
+        let rows = self.run(Some(combiner), stmt, false, Columns::ALL).await?;
         let pages = paged_by_parent::<R>(rows, first);
         let mut primed = self.primed.lock().unwrap_or_else(PoisonError::into_inner);
         primed.extend(pages.into_iter().map(|(parent, page)| {
@@ -407,21 +425,29 @@ impl<R: ChildList> PageLoader<R> {
         let combiner = self.combiner.as_ref().filter(|c| c.active());
         let shape = Shape::ranked(combiner.is_some(), columns);
         let backend = self.db.get_database_backend();
-        let stmt = match after {
-            None => Self::first_pages(backend, parents, first, shape),
-            Some(_) => {
-                StatementBuilder::build(&Self::statement(parents, first, after, shape), &backend)
-            }
+        // Later pages are rare, and each has its own cursor: they keep the
+        // window statement on both stores.
+        let (stmt, ranked) = match after {
+            None => (
+                Self::first_pages(backend, parents, first, shape),
+                backend != DbBackend::Postgres,
+            ),
+            Some(_) => (
+                StatementBuilder::build(&Self::statement(parents, first, after, shape), &backend),
+                true,
+            ),
         };
-        self.run(combiner, stmt, columns).await
+        self.run(combiner, stmt, ranked, columns).await
     }
 
-    /// Runs `stmt`, ranked when `combiner` is given, through it; its rows
-    /// written with `columns`.
+    /// Runs `stmt` through `combiner` when one is given, `ranked` telling
+    /// whether it gives each row's rank (`rn`); its rows written with
+    /// `columns`.
     async fn run(
         &self,
         combiner: Option<&Arc<Combiner>>,
         stmt: Statement,
+        ranked: bool,
         columns: Columns,
     ) -> Result<Vec<R::Model>, LoadError> {
         let Some(combiner) = combiner else {
@@ -430,7 +456,10 @@ impl<R: ChildList> PageLoader<R> {
                 .await
                 .map_err(|e| Arc::new(AppError::from(e)));
         };
-        let json = combiner.rows(stmt).await?;
+        let json = match ranked {
+            true => combiner.rows(stmt).await?,
+            false => combiner.rows_unordered(stmt).await?,
+        };
         // Each row is an array of the model's fields in their order, those
         // not asked for null. With every column written, serde_json reads
         // it alone, a little faster.
@@ -480,22 +509,41 @@ fn kept(
     stmt
 }
 
-/// `rows`, ranked within each parent, as each parent's page of `first`:
-/// one row past it tells that a next page exists.
+/// `rows` as each parent's page of `first`, in the list's order: one row
+/// past it tells that a next page exists. Rows may come in any order (a
+/// lateral statement gives them unranked), and each parent's few are
+/// sorted here.
 fn paged_by_parent<R: ChildList>(
     rows: Vec<R::Model>,
     first: u64,
 ) -> FxHashMap<i64, Page<R::Model>> {
     let mut pages: FxHashMap<i64, Page<R::Model>> = FxHashMap::default();
     for row in rows {
-        let page = pages.entry(R::parent_of(&row)).or_default();
-        if page.rows.len() as u64 == first {
+        pages.entry(R::parent_of(&row)).or_default().rows.push(row);
+    }
+    for page in pages.values_mut() {
+        page.rows.sort_by(|a, b| list_order::<R>(a, b));
+        if page.rows.len() as u64 > first {
+            page.rows.truncate(first as usize);
             page.has_next = true;
-        } else {
-            page.rows.push(row);
         }
     }
     pages
+}
+
+/// The order of `R`'s rows within a parent: by sort key, then id, in the
+/// list's direction (every list's sort key is a non-null time).
+fn list_order<R: ChildList>(a: &R::Model, b: &R::Model) -> std::cmp::Ordering {
+    let (a, b) = (R::cursor_of(a), R::cursor_of(b));
+    let key = |c: &Cursor| match c.key {
+        SortValue::Time(t) => Some(t),
+        _ => None,
+    };
+    let ascending = key(&a).cmp(&key(&b)).then(a.id.cmp(&b.id));
+    match R::DIRECTION {
+        Direction::Asc => ascending,
+        Direction::Desc => ascending.reverse(),
+    }
 }
 
 impl<R: ChildList> Loader<PageKey> for PageLoader<R> {
@@ -659,42 +707,80 @@ lists! {
 mod tests {
     use super::*;
 
-    /// A first page's statement from the kept text is the one sea-query
-    /// builds, for other ids and page sizes than the ones that built it.
+    /// A first page's statement on SQLite from the kept text is the one
+    /// sea-query builds, for other ids and page sizes than the ones that
+    /// built it.
     #[test]
     fn first_pages_reuse_their_text_with_new_values() {
         let some = Columns::of::<order_line::Entity>([order_line::Column::Sku]);
-        for backend in [DbBackend::Postgres, DbBackend::Sqlite] {
-            for shape in [
-                Shape::Columns,
-                Shape::Combined(Columns::ALL),
-                Shape::Combined(some),
-            ] {
-                PageLoader::<OrderLines>::first_pages(backend, &[7, 8, 9], 20, shape);
-                let key = (
-                    TypeId::of::<OrderLines>(),
-                    backend == DbBackend::Postgres,
-                    3,
-                    shape,
-                );
-                let kept = FIRST_PAGE_SQL
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .get(&key)
-                    .cloned();
-                assert!(
-                    matches!(kept, Some(Some(_))),
-                    "{backend:?}, {shape:?}: the text is kept"
-                );
-                let reused = PageLoader::<OrderLines>::first_pages(backend, &[1, 2, 3], 5, shape);
-                let built = StatementBuilder::build(
-                    &PageLoader::<OrderLines>::statement(&[1, 2, 3], 5, None, shape),
-                    &backend,
-                );
-                assert_eq!(reused.sql, built.sql);
-                assert_eq!(reused.values, built.values);
-            }
+        let backend = DbBackend::Sqlite;
+        for shape in [
+            Shape::Columns,
+            Shape::Combined(Columns::ALL),
+            Shape::Combined(some),
+        ] {
+            PageLoader::<OrderLines>::first_pages(backend, &[7, 8, 9], 20, shape);
+            let key = (
+                TypeId::of::<OrderLines>(),
+                backend == DbBackend::Postgres,
+                3,
+                shape,
+            );
+            let kept = FIRST_PAGE_SQL
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(&key)
+                .cloned();
+            assert!(
+                matches!(kept, Some(Some(_))),
+                "{backend:?}, {shape:?}: the text is kept"
+            );
+            let reused = PageLoader::<OrderLines>::first_pages(backend, &[1, 2, 3], 5, shape);
+            let built = StatementBuilder::build(
+                &PageLoader::<OrderLines>::statement(&[1, 2, 3], 5, None, shape),
+                &backend,
+            );
+            assert_eq!(reused.sql, built.sql);
+            assert_eq!(reused.values, built.values);
         }
+    }
+
+    /// Rows that come in any order are paged in the list's order: newest
+    /// first for orders, the one past the page marking a next page.
+    #[test]
+    fn unranked_rows_are_paged_in_the_lists_order() {
+        let at =
+            |s: i64| chrono::DateTime::from_timestamp(1_700_000_000 + s, 0).unwrap_or_default();
+        let order = |id: i64, customer_id: i64, placed: i64| order::Model {
+            id,
+            customer_id,
+            order_number: format!("C360-{id}"),
+            external_ref: None,
+            status: c360_entity::enums::OrderStatus::Paid,
+            channel: c360_entity::enums::OrderChannel::OnlineStore,
+            currency: "USD".into(),
+            subtotal: 0,
+            discount: 0,
+            tax: 0,
+            total: 0,
+            refunded: 0,
+            placed_at: at(placed),
+            created_at: at(0),
+            updated_at: at(0),
+        };
+        let rows = vec![
+            order(1, 7, 10),
+            order(2, 8, 5),
+            order(3, 7, 30),
+            order(4, 7, 30),
+            order(5, 7, 20),
+        ];
+        let pages = paged_by_parent::<CustomerOrders>(rows, 3);
+        let ids = |p: &Page<order::Model>| p.rows.iter().map(|o| o.id).collect::<Vec<_>>();
+        assert_eq!(ids(&pages[&7]), [4, 3, 5]);
+        assert!(pages[&7].has_next);
+        assert_eq!(ids(&pages[&8]), [2]);
+        assert!(!pages[&8].has_next);
     }
 
     /// A combined page writes the columns asked for and the keys paging
@@ -718,28 +804,28 @@ mod tests {
         );
     }
 
-    /// The statement of the lists below a page's items, from its kept text,
-    /// is the one sea-query builds for other grandparents and page sizes.
+    /// The statement of the lists below a page's items on SQLite, from its
+    /// kept text, is the one sea-query builds for other grandparents and
+    /// page sizes.
     #[test]
     fn pages_below_reuse_their_text_with_new_values() {
-        for backend in [DbBackend::Postgres, DbBackend::Sqlite] {
-            for ranked in [false, true] {
-                let built = |grand: &[i64], above: u64, first: u64| {
-                    StatementBuilder::build(
-                        &PageLoader::<OrderLines>::statement_below::<CustomerOrders>(
-                            grand, above, first, ranked,
-                        ),
-                        &backend,
-                    )
-                };
-                let below = PageLoader::<OrderLines>::first_pages_below::<CustomerOrders>;
-                let first = below(backend, &[4, 5], 10, 20, ranked);
-                assert_eq!(first.sql, built(&[4, 5], 10, 20).sql);
-                let reused = below(backend, &[1, 2], 3, 7, ranked);
-                let fresh = built(&[1, 2], 3, 7);
-                assert_eq!(reused.sql, fresh.sql);
-                assert_eq!(reused.values, fresh.values);
-            }
+        let backend = DbBackend::Sqlite;
+        for ranked in [false, true] {
+            let built = |grand: &[i64], above: u64, first: u64| {
+                StatementBuilder::build(
+                    &PageLoader::<OrderLines>::statement_below::<CustomerOrders>(
+                        grand, above, first, ranked,
+                    ),
+                    &backend,
+                )
+            };
+            let below = PageLoader::<OrderLines>::first_pages_below::<CustomerOrders>;
+            let first = below(backend, &[4, 5], 10, 20, ranked);
+            assert_eq!(first.sql, built(&[4, 5], 10, 20).sql);
+            let reused = below(backend, &[1, 2], 3, 7, ranked);
+            let fresh = built(&[1, 2], 3, 7);
+            assert_eq!(reused.sql, fresh.sql);
+            assert_eq!(reused.values, fresh.values);
         }
     }
 }
