@@ -1,16 +1,16 @@
 //! Batched loading: one statement per relation and level, keyed by every
 //! parent at that level, with each parent's page size applied in SQL.
 //!
-//! To-many relations page with `ROW_NUMBER() OVER (PARTITION BY parent ...)`
-//! on SQLite and, for first pages, with one `LATERAL` index walk per parent
-//! on PostgreSQL ([`lateral`]); to-one relations load by key,
+//! To-many relations page with one index walk per parent for first pages
+//! ([`walk`]) and `ROW_NUMBER() OVER (PARTITION BY parent ...)` for later
+//! ones; to-one relations load by key,
 //! unless the customer's own statement already read them (`joined`). On
 //! PostgreSQL a level's page statements may go out as one (`combine`).
 //! Every loader is created per request and carries the caller's customer
 //! scope, so a CUSTOMER token never loads another customer's rows.
 //!
 //! One file per kind of loader: [`pages`] (child lists and their counts;
-//! PostgreSQL's first pages in [`lateral`]),
+//! first pages' statements in [`walk`]),
 //! [`customers`] (customers and rows keyed by customer), [`loyalty`]
 //! (accounts and tier-window spend, which read the clock) and [`by_id`].
 //! This module holds the per-request set of them, [`Loaders`].
@@ -18,9 +18,9 @@
 mod by_id;
 mod credit;
 mod customers;
-mod lateral;
 mod loyalty;
 mod pages;
+mod walk;
 
 use std::marker::PhantomData;
 use std::sync::Arc;

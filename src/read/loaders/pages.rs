@@ -1,9 +1,8 @@
 //! Child lists paged per parent: the [`ChildList`] description of each
-//! to-many relation, [`PageLoader`] (one statement per level: on SQLite,
-//! and for later pages, `ROW_NUMBER() OVER (PARTITION BY parent ...)`; on
-//! PostgreSQL first pages walk each parent's index `LATERAL`
-//! ([`super::lateral`]); handed to the [`Combiner`] on PostgreSQL) and
-//! [`CountLoader`] for `totalCount`.
+//! to-many relation, [`PageLoader`] (one statement per level: first pages
+//! walk each parent's index ([`super::walk`]), later pages rank rows with
+//! `ROW_NUMBER() OVER (PARTITION BY parent ...)`; handed to the
+//! [`Combiner`] on PostgreSQL) and [`CountLoader`] for `totalCount`.
 
 use std::any::TypeId;
 use std::collections::{HashMap, HashSet};
@@ -24,7 +23,7 @@ use sea_orm::{
     StatementBuilder, Value, Values,
 };
 
-use super::{LoadError, lateral};
+use super::{LoadError, walk};
 use crate::error::AppError;
 use crate::read::columns::{Columns, from_array};
 use crate::read::combine::Combiner;
@@ -119,13 +118,12 @@ pub struct PageLoader<R: ChildList> {
 /// The columns a page statement gives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(super) enum Shape {
-    /// The entity's columns, rows ordered by rank within each parent.
+    /// The entity's columns.
     Columns,
-    /// The entity's columns and the row's rank within its parent (`rn`).
-    Ranked,
     /// What a combined statement reads (`read::combine`): each row as one
-    /// JSON array of the entity's columns in the model's order (`j`), and
-    /// its rank (`rn`), by which the combined statement orders. An array
+    /// JSON array of the entity's columns in the model's order (`j`), and,
+    /// from a window statement, its rank (`rn`), by which the combined
+    /// statement orders. An array
     /// rather than `row_to_json`'s object: PostgreSQL writes no names, and
     /// measured on a list's pages that took a third off what writing the
     /// rows as JSON cost it. Columns not among the given ones (nor the
@@ -136,8 +134,8 @@ pub(super) enum Shape {
 impl Shape {
     /// [`Shape::Combined`] with `columns` for a statement read through the
     /// combiner, [`Shape::Columns`] (every column) for one read on its own.
-    fn ranked(ranked: bool, columns: Columns) -> Shape {
-        if ranked {
+    fn read(combined: bool, columns: Columns) -> Shape {
+        if combined {
             Shape::Combined(columns)
         } else {
             Shape::Columns
@@ -207,9 +205,6 @@ impl<R: ChildList> PageLoader<R> {
             Shape::Columns => {
                 outer.columns(columns());
             }
-            Shape::Ranked => {
-                outer.columns(columns()).column(Alias::new("rn"));
-            }
             Shape::Combined(written) => {
                 let written = with_keys::<R>(written);
                 let values = columns().enumerate().map(|(at, column)| {
@@ -238,84 +233,10 @@ impl<R: ChildList> PageLoader<R> {
         outer.to_owned()
     }
 
-    /// The first pages of `parents`, shaped as `shape`: the statement's text
-    /// is built once per list, backend, number of parents and shape, since
-    /// only the ids and the page size change between requests (building it
-    /// with sea-query was a tenth of a profile request's instructions).
-    ///
-    /// On PostgreSQL the statement is [`lateral::first_pages`]', whose rows
-    /// come unranked.
+    /// The first pages of `parents`, shaped as `shape`, rows unranked: one
+    /// index walk per parent ([`walk::first_pages`]).
     fn first_pages(backend: DbBackend, parents: &[i64], first: u64, shape: Shape) -> Statement {
-        if backend == DbBackend::Postgres && shape != Shape::Ranked {
-            return lateral::first_pages::<R>(parents, first, shape);
-        }
-        let values = || {
-            let ids = parents.iter().map(|&p| Value::BigInt(Some(p)));
-            Values(ids.chain([Value::BigInt(Some(first as i64 + 1))]).collect())
-        };
-        let key = (
-            TypeId::of::<R>(),
-            backend == DbBackend::Postgres,
-            parents.len(),
-            shape,
-        );
-        kept(backend, key, values, || {
-            Self::statement(parents, first, None, shape)
-        })
-    }
-
-    /// The first pages of `R` below the first `above_first` items of each of
-    /// `grand`'s pages of `A` (an order's lines below a customer's orders):
-    /// the items are chosen in a subquery, so one statement reads what
-    /// would otherwise wait for the items' own.
-    fn first_pages_below<A: ChildList>(
-        backend: DbBackend,
-        grand: &[i64],
-        above_first: u64,
-        first: u64,
-        ranked: bool,
-    ) -> Statement {
-        if backend == DbBackend::Postgres {
-            let shape = Shape::ranked(ranked, Columns::ALL);
-            return lateral::first_pages_below::<A, R>(grand, above_first, first, shape);
-        }
-        let values = || {
-            let ids = grand.iter().map(|&p| Value::BigInt(Some(p)));
-            let limits = [above_first as i64 + 1, above_first as i64, first as i64 + 1];
-            Values(ids.chain(limits.map(|n| Value::BigInt(Some(n)))).collect())
-        };
-        let key = (
-            TypeId::of::<(A, R)>(),
-            backend == DbBackend::Postgres,
-            grand.len(),
-            Shape::ranked(ranked, Columns::ALL),
-        );
-        kept(backend, key, values, || {
-            Self::statement_below::<A>(grand, above_first, first, ranked)
-        })
-    }
-
-    /// [`Self::first_pages_below`] as sea-query builds it.
-    fn statement_below<A: ChildList>(
-        grand: &[i64],
-        above_first: u64,
-        first: u64,
-        ranked: bool,
-    ) -> SelectStatement {
-        let items = Query::select()
-            .column(Alias::new("id"))
-            .from_subquery(
-                PageLoader::<A>::statement(grand, above_first, None, Shape::Ranked),
-                Alias::new("above"),
-            )
-            .and_where(Expr::col(Alias::new("rn")).lte(above_first as i64))
-            .to_owned();
-        Self::statement_where(
-            R::parent_col().in_subquery(items),
-            first,
-            None,
-            Shape::ranked(ranked, Columns::ALL),
-        )
+        walk::first_pages::<R>(backend, parents, first, shape)
     }
 
     /// Whether statements go out one level at a time, so that reading a
@@ -397,8 +318,12 @@ impl<R: ChildList> PageLoader<R> {
         if grand.is_empty() {
             return Ok(());
         }
-        let backend = self.db.get_database_backend();
-        let stmt = Self::first_pages_below::<A>(backend, &grand, above_first, first, true);
+        let stmt = walk::first_pages_below::<A, R>(
+            &grand,
+            above_first,
+            first,
+            Shape::Combined(Columns::ALL),
+        );
         let rows = self.run(Some(combiner), stmt, false, Columns::ALL).await?;
         let pages = paged_by_parent::<R>(rows, first);
         let mut primed = self.primed.lock().unwrap_or_else(PoisonError::into_inner);
@@ -414,7 +339,7 @@ impl<R: ChildList> PageLoader<R> {
         Ok(())
     }
 
-    /// The rows of one page statement, ordered by rank within each parent.
+    /// The rows of one page statement.
     async fn rows(
         &self,
         parents: &[i64],
@@ -423,15 +348,12 @@ impl<R: ChildList> PageLoader<R> {
         columns: Columns,
     ) -> Result<Vec<R::Model>, LoadError> {
         let combiner = self.combiner.as_ref().filter(|c| c.active());
-        let shape = Shape::ranked(combiner.is_some(), columns);
+        let shape = Shape::read(combiner.is_some(), columns);
         let backend = self.db.get_database_backend();
         // Later pages are rare, and each has its own cursor: they keep the
-        // window statement on both stores.
+        // window statement, whose rows come ranked.
         let (stmt, ranked) = match after {
-            None => (
-                Self::first_pages(backend, parents, first, shape),
-                backend != DbBackend::Postgres,
-            ),
+            None => (Self::first_pages(backend, parents, first, shape), false),
             Some(_) => (
                 StatementBuilder::build(&Self::statement(parents, first, after, shape), &backend),
                 true,
@@ -511,7 +433,7 @@ fn kept(
 
 /// `rows` as each parent's page of `first`, in the list's order: one row
 /// past it tells that a next page exists. Rows may come in any order (a
-/// lateral statement gives them unranked), and each parent's few are
+/// first page's walk gives them unranked), and each parent's few are
 /// sorted here.
 fn paged_by_parent<R: ChildList>(
     rows: Vec<R::Model>,
@@ -707,44 +629,6 @@ lists! {
 mod tests {
     use super::*;
 
-    /// A first page's statement on SQLite from the kept text is the one
-    /// sea-query builds, for other ids and page sizes than the ones that
-    /// built it.
-    #[test]
-    fn first_pages_reuse_their_text_with_new_values() {
-        let some = Columns::of::<order_line::Entity>([order_line::Column::Sku]);
-        let backend = DbBackend::Sqlite;
-        for shape in [
-            Shape::Columns,
-            Shape::Combined(Columns::ALL),
-            Shape::Combined(some),
-        ] {
-            PageLoader::<OrderLines>::first_pages(backend, &[7, 8, 9], 20, shape);
-            let key = (
-                TypeId::of::<OrderLines>(),
-                backend == DbBackend::Postgres,
-                3,
-                shape,
-            );
-            let kept = FIRST_PAGE_SQL
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .get(&key)
-                .cloned();
-            assert!(
-                matches!(kept, Some(Some(_))),
-                "{backend:?}, {shape:?}: the text is kept"
-            );
-            let reused = PageLoader::<OrderLines>::first_pages(backend, &[1, 2, 3], 5, shape);
-            let built = StatementBuilder::build(
-                &PageLoader::<OrderLines>::statement(&[1, 2, 3], 5, None, shape),
-                &backend,
-            );
-            assert_eq!(reused.sql, built.sql);
-            assert_eq!(reused.values, built.values);
-        }
-    }
-
     /// Rows that come in any order are paged in the list's order: newest
     /// first for orders, the one past the page marking a next page.
     #[test]
@@ -802,30 +686,5 @@ mod tests {
             array,
             r#""id", "customer_id", NULL, NULL, NULL, NULL, "currency", NULL, NULL, NULL, "total", NULL, "placed_at", NULL, NULL"#
         );
-    }
-
-    /// The statement of the lists below a page's items on SQLite, from its
-    /// kept text, is the one sea-query builds for other grandparents and
-    /// page sizes.
-    #[test]
-    fn pages_below_reuse_their_text_with_new_values() {
-        let backend = DbBackend::Sqlite;
-        for ranked in [false, true] {
-            let built = |grand: &[i64], above: u64, first: u64| {
-                StatementBuilder::build(
-                    &PageLoader::<OrderLines>::statement_below::<CustomerOrders>(
-                        grand, above, first, ranked,
-                    ),
-                    &backend,
-                )
-            };
-            let below = PageLoader::<OrderLines>::first_pages_below::<CustomerOrders>;
-            let first = below(backend, &[4, 5], 10, 20, ranked);
-            assert_eq!(first.sql, built(&[4, 5], 10, 20).sql);
-            let reused = below(backend, &[1, 2], 3, 7, ranked);
-            let fresh = built(&[1, 2], 3, 7);
-            assert_eq!(reused.sql, fresh.sql);
-            assert_eq!(reused.values, fresh.values);
-        }
     }
 }

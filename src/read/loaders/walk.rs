@@ -1,22 +1,25 @@
-//! PostgreSQL's first pages: each parent's page read by its own walk down
-//! the `(parent, sort, id)` index, joined `LATERAL` to the parents' ids,
-//! which are bound as one array.
+//! First pages by one walk down the `(parent, sort, id)` index per parent,
+//! stopping at the page: on PostgreSQL joined `LATERAL` to the parents' ids
+//! bound as one array, on SQLite as an `IN` subquery with a `LIMIT`,
+//! correlated to the ids bound as one JSON array (`json_each`).
 //!
-//! The window statement SQLite runs (`ROW_NUMBER() OVER (PARTITION BY
-//! parent ...)`, [`super::pages`]) reads every row of every parent, sorts
-//! them and ranks them; here each parent's walk stops at its page, and
-//! PostgreSQL sets up no sort and no window for it. Measured on the
-//! benchmark's list, its level of five pages over 50 customers ran 1,181
+//! The window statement they replace (`ROW_NUMBER() OVER (PARTITION BY
+//! parent ...)`, still [`super::pages`]' for later pages) reads every row of
+//! every parent, sorts them and ranks them. Measured on the benchmark's
+//! list: on PostgreSQL its level of five pages over 50 customers ran 1,181
 //! times a second alone instead of 1,026 (`pgbench -M prepared`, one
-//! client), 2,500 instead of 1,941 with 16; a profile's plan, with eight
-//! such pages, is mostly their setup.
+//! client), 2,500 instead of 1,941 with 16, a profile's plan, with eight
+//! such pages, being mostly their setup; on SQLite the orders' page took
+//! 0.54 to 0.69 ms instead of 1.47 to 1.59, one customer's 0.034 to 0.039
+//! instead of 0.051 to 0.065.
 //!
 //! The text depends on the list, its page size and the columns written,
-//! never on how many parents there are, and the page size is written into
-//! it rather than bound: PostgreSQL then settles on one generic plan per
-//! connection after its first five executions, as it cannot when a bound
-//! `LIMIT` leaves it guessing. Rows come in no order; the loader orders
-//! each parent's rows itself.
+//! never on how many parents there are (on PostgreSQL: whether one or
+//! more), and the page size is written into it rather than bound:
+//! PostgreSQL then settles on one generic plan per connection after its
+//! first five executions, as it cannot when a bound `LIMIT` leaves it
+//! guessing. Rows come in no order; the loader orders each parent's rows
+//! itself.
 
 use std::any::TypeId;
 use std::collections::HashMap;
@@ -29,32 +32,85 @@ use sea_orm::{DbBackend, EntityName, EntityTrait, IdenStatic, Iterable, Statemen
 use super::pages::{ChildList, Shape, with_keys};
 use crate::read::pagination::Direction;
 
-/// Texts by the lists they read, page sizes and shape. Columns come in
-/// combinations a client chooses, so past [`KEPT`] texts a new one is
-/// written for each statement rather than kept.
-/// (list, one parent or more, page size above, page size, shape)
-type TextKey = (TypeId, bool, u64, u64, Shape);
+/// Texts by the lists they read, store, page sizes (above, own) and shape.
+/// Columns come in combinations a client chooses, so past [`KEPT`] texts a
+/// new one is written for each statement rather than kept.
+type TextKey = (TypeId, Store, u64, u64, Shape);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Store {
+    /// Whether one parent, bound alone ([`push_ids`]).
+    Postgres(bool),
+    Sqlite,
+}
 const KEPT: usize = 1024;
 static TEXTS: LazyLock<Mutex<HashMap<TextKey, Arc<str>>>> = LazyLock::new(Mutex::default);
 
-/// The first `first` rows of `R` of each of `parents`.
-pub(super) fn first_pages<R: ChildList>(parents: &[i64], first: u64, shape: Shape) -> Statement {
+/// The first `first` rows of `R` of each of `parents`, plus one where
+/// there are more.
+pub(super) fn first_pages<R: ChildList>(
+    backend: DbBackend,
+    parents: &[i64],
+    first: u64,
+    shape: Shape,
+) -> Statement {
+    if backend != DbBackend::Postgres {
+        return sqlite_first_pages::<R>(parents, first, shape);
+    }
     let one = parents.len() == 1;
-    let sql = kept((TypeId::of::<R>(), one, 0, first, shape), || {
-        let mut sql = select_list::<R>(shape);
+    let sql = kept(
+        (TypeId::of::<R>(), Store::Postgres(one), 0, first, shape),
+        || {
+            let mut sql = select_list::<R>(shape);
+            sql.push_str(" FROM ");
+            push_ids(&mut sql, one, r#""p"("parent")"#);
+            sql.push_str(" CROSS JOIN LATERAL (");
+            page::<R>(&mut sql, r#""p"."parent""#, first + 1);
+            sql.push_str(r#") AS "c""#);
+            sql
+        },
+    );
+    Statement::from_sql_and_values(DbBackend::Postgres, &*sql, ids(parents))
+}
+
+/// [`first_pages`] on SQLite, which has no `LATERAL`: each row of the
+/// table joined on its id being among its parent's first, walked by a
+/// correlated subquery. Only whole rows ([`Shape::Columns`]): SQLite's
+/// statements are not combined.
+fn sqlite_first_pages<R: ChildList>(parents: &[i64], first: u64, shape: Shape) -> Statement {
+    let sql = kept((TypeId::of::<R>(), Store::Sqlite, 0, first, shape), || {
+        let mut sql = select_list::<R>(Shape::Columns);
+        sql.push_str(r#" FROM json_each(?) AS "p" JOIN "#);
+        quoted(&mut sql, R::Entity::default().table_name());
+        sql.push_str(r#" AS "c" ON "c"."#);
+        quoted(&mut sql, R::id_col().as_str());
+        sql.push_str(" IN (SELECT ");
+        quoted(&mut sql, R::id_col().as_str());
         sql.push_str(" FROM ");
-        push_ids(&mut sql, one, r#""p"("parent")"#);
-        sql.push_str(" CROSS JOIN LATERAL (");
-        page::<R>(&mut sql, r#""p"."parent""#, first + 1);
-        sql.push_str(r#") AS "c""#);
+        rows_of::<R>(&mut sql, r#""p"."value""#, first + 1);
+        sql.push(')');
         sql
     });
-    Statement::from_sql_and_values(DbBackend::Postgres, &*sql, ids(parents))
+    let mut list = String::with_capacity(parents.len() * 8 + 2);
+    list.push('[');
+    for (i, id) in parents.iter().enumerate() {
+        if i > 0 {
+            list.push(',');
+        }
+        let _ = write!(list, "{id}");
+    }
+    list.push(']');
+    Statement::from_sql_and_values(
+        DbBackend::Sqlite,
+        &*sql,
+        Values(vec![Value::String(Some(list))]),
+    )
 }
 
 /// The first `first` rows of `R` below each of the first `above_first`
 /// items of `grand`'s pages of `A` (an order's lines below a customer's
-/// orders), the items chosen by their own walk in the same statement.
+/// orders), the items chosen by their own walk in the same statement. On
+/// PostgreSQL, whose levels are combined: read ahead only there.
 pub(super) fn first_pages_below<A: ChildList, R: ChildList>(
     grand: &[i64],
     above_first: u64,
@@ -62,7 +118,13 @@ pub(super) fn first_pages_below<A: ChildList, R: ChildList>(
     shape: Shape,
 ) -> Statement {
     let one = grand.len() == 1;
-    let key = (TypeId::of::<(A, R)>(), one, above_first, first, shape);
+    let key = (
+        TypeId::of::<(A, R)>(),
+        Store::Postgres(one),
+        above_first,
+        first,
+        shape,
+    );
     let sql = kept(key, || {
         let mut sql = select_list::<R>(shape);
         sql.push_str(" FROM ");
@@ -142,7 +204,7 @@ fn select_list<R: ChildList>(shape: Shape) -> String {
             }
             sql.push_str(r#") AS text) AS "j""#);
         }
-        Shape::Columns | Shape::Ranked => {
+        Shape::Columns => {
             for (at, column) in columns().enumerate() {
                 if at > 0 {
                     sql.push_str(", ");
@@ -208,9 +270,9 @@ mod tests {
     #[test]
     fn a_text_serves_any_parents_and_one_parent_is_bound_alone() {
         let shape = Shape::Combined(Columns::ALL);
-        let three = first_pages::<CustomerOrders>(&[1, 2, 3], 5, shape);
+        let three = first_pages::<CustomerOrders>(DbBackend::Postgres, &[1, 2, 3], 5, shape);
         let fifty: Vec<i64> = (1..=50).collect();
-        let many = first_pages::<CustomerOrders>(&fifty, 5, shape);
+        let many = first_pages::<CustomerOrders>(DbBackend::Postgres, &fifty, 5, shape);
         assert_eq!(three.sql, many.sql);
         assert!(three.sql.contains("unnest($1::int8[])"), "{}", three.sql);
         assert!(three.sql.contains("LIMIT 6"), "{}", three.sql);
@@ -222,10 +284,10 @@ mod tests {
         assert_eq!(array(&three.values), 3);
         assert_eq!(array(&many.values), 50);
 
-        let one = first_pages::<CustomerOrders>(&[7], 5, shape);
+        let one = first_pages::<CustomerOrders>(DbBackend::Postgres, &[7], 5, shape);
         assert!(one.sql.contains("(VALUES ($1::int8))"), "{}", one.sql);
         assert_eq!(one.values, Some(Values(vec![Value::BigInt(Some(7))])));
-        let other_size = first_pages::<CustomerOrders>(&[7], 10, shape);
+        let other_size = first_pages::<CustomerOrders>(DbBackend::Postgres, &[7], 10, shape);
         assert!(other_size.sql.contains("LIMIT 11"), "{}", other_size.sql);
     }
 
@@ -235,7 +297,8 @@ mod tests {
     #[test]
     fn a_combined_page_writes_only_the_columns_asked_for() {
         let asked = Columns::of::<order::Entity>([order::Column::Total]);
-        let stmt = first_pages::<CustomerOrders>(&[1, 2], 5, Shape::Combined(asked));
+        let stmt =
+            first_pages::<CustomerOrders>(DbBackend::Postgres, &[1, 2], 5, Shape::Combined(asked));
         assert!(
             stmt.sql.starts_with(
                 r#"SELECT CAST(json_build_array("c"."id", "c"."customer_id", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "c"."total", NULL, "c"."placed_at", NULL, NULL) AS text) AS "j" FROM "#
@@ -250,6 +313,32 @@ mod tests {
             "{}",
             stmt.sql
         );
+    }
+
+    /// On SQLite the parents are one JSON array, the page an `IN` subquery
+    /// walking the parent's rows, and every column is read.
+    #[test]
+    fn sqlite_walks_each_parent_in_a_subquery() {
+        let stmt = first_pages::<CustomerOrders>(DbBackend::Sqlite, &[3, 1, 2], 5, Shape::Columns);
+        assert!(
+            stmt.sql
+                .starts_with(r#"SELECT "c"."id", "c"."customer_id", "c"."order_number", "#),
+            "{}",
+            stmt.sql
+        );
+        assert!(
+            stmt.sql.ends_with(
+                r#" FROM json_each(?) AS "p" JOIN "orders" AS "c" ON "c"."id" IN (SELECT "id" FROM "orders" WHERE "customer_id" = "p"."value" ORDER BY "placed_at" DESC, "id" DESC LIMIT 6)"#
+            ),
+            "{}",
+            stmt.sql
+        );
+        assert_eq!(
+            stmt.values,
+            Some(Values(vec![Value::String(Some("[3,1,2]".into()))]))
+        );
+        let one = first_pages::<CustomerOrders>(DbBackend::Sqlite, &[9], 5, Shape::Columns);
+        assert_eq!(one.sql, stmt.sql);
     }
 
     /// The lines below a customer's orders walk the first orders of each
