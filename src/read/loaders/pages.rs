@@ -29,13 +29,12 @@ use crate::read::columns::{Columns, from_array};
 use crate::read::combine::Combiner;
 use crate::read::pagination::{Cursor, Direction, Key, KeyKind, SortValue, seek_after};
 
-/// First-page statements' text by list, backend (PostgreSQL or not),
-/// number of parents, up to [`CACHED_PARENTS`], and shape; `None` where the
-/// values could not be rebuilt. Count statements are kept here too, by
-/// their loader's type. A few hundred short entries at most.
-type PageSqlKey = (TypeId, bool, usize, Shape);
+/// Count statements' text by their loader's type, backend (PostgreSQL or
+/// not) and number of parents, up to [`CACHED_PARENTS`]; `None` where the
+/// values could not be rebuilt. A few hundred short entries at most.
+type CountSqlKey = (TypeId, bool, usize);
 const CACHED_PARENTS: usize = 128;
-static FIRST_PAGE_SQL: LazyLock<Mutex<HashMap<PageSqlKey, Option<Arc<str>>>>> =
+static COUNT_SQL: LazyLock<Mutex<HashMap<CountSqlKey, Option<Arc<str>>>>> =
     LazyLock::new(Mutex::default);
 
 /// A child table paged per parent.
@@ -407,14 +406,14 @@ impl<R: ChildList> PageLoader<R> {
 /// each time.
 fn kept(
     backend: DbBackend,
-    key: PageSqlKey,
+    key: CountSqlKey,
     values: impl Fn() -> Values,
     build: impl FnOnce() -> SelectStatement,
 ) -> Statement {
     if key.2 > CACHED_PARENTS {
         return StatementBuilder::build(&build(), &backend);
     }
-    let cached = FIRST_PAGE_SQL
+    let cached = COUNT_SQL
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .get(&key)
@@ -424,7 +423,7 @@ fn kept(
     }
     let stmt = StatementBuilder::build(&build(), &backend);
     let reusable = stmt.values.as_ref() == Some(&values());
-    FIRST_PAGE_SQL
+    COUNT_SQL
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .insert(key, reusable.then(|| Arc::from(stmt.sql.as_str())));
@@ -526,7 +525,7 @@ impl<R: ChildList> Loader<i64> for CountLoader<R> {
     type Error = LoadError;
 
     async fn load(&self, parents: &[i64]) -> Result<HashMap<i64, i64>, Self::Error> {
-        // Kept as the first pages' texts are, under this loader's own type:
+        // The text is kept by this loader's type and the number of parents:
         // only the parents change between requests, and building it through
         // an entity's `find` (every column selected, then cleared) cost a
         // profile asking for `totalCount` 2 % of its instructions.
@@ -535,7 +534,6 @@ impl<R: ChildList> Loader<i64> for CountLoader<R> {
             TypeId::of::<Self>(),
             backend == DbBackend::Postgres,
             parents.len(),
-            Shape::Columns,
         );
         let values = || Values(parents.iter().map(|&p| Value::BigInt(Some(p))).collect());
         let count = kept(backend, key, values, || {

@@ -36,15 +36,16 @@ use crate::read::pagination::Direction;
 /// Columns come in combinations a client chooses, so past [`KEPT`] texts a
 /// new one is written for each statement rather than kept.
 type TextKey = (TypeId, Store, u64, u64, Shape);
+const KEPT: usize = 1024;
+static TEXTS: LazyLock<Mutex<HashMap<TextKey, Arc<str>>>> = LazyLock::new(Mutex::default);
 
+/// The store a text is written for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Store {
-    /// Whether one parent, bound alone ([`push_ids`]).
+    /// Whether there is one parent, bound alone ([`push_ids`]).
     Postgres(bool),
     Sqlite,
 }
-const KEPT: usize = 1024;
-static TEXTS: LazyLock<Mutex<HashMap<TextKey, Arc<str>>>> = LazyLock::new(Mutex::default);
 
 /// The first `first` rows of `R` of each of `parents`, plus one where
 /// there are more.
@@ -55,7 +56,7 @@ pub(super) fn first_pages<R: ChildList>(
     shape: Shape,
 ) -> Statement {
     if backend != DbBackend::Postgres {
-        return sqlite_first_pages::<R>(parents, first, shape);
+        return sqlite_first_pages::<R>(parents, first);
     }
     let one = parents.len() == 1;
     let sql = kept(
@@ -75,10 +76,11 @@ pub(super) fn first_pages<R: ChildList>(
 
 /// [`first_pages`] on SQLite, which has no `LATERAL`: each row of the
 /// table joined on its id being among its parent's first, walked by a
-/// correlated subquery. Only whole rows ([`Shape::Columns`]): SQLite's
-/// statements are not combined.
-fn sqlite_first_pages<R: ChildList>(parents: &[i64], first: u64, shape: Shape) -> Statement {
-    let sql = kept((TypeId::of::<R>(), Store::Sqlite, 0, first, shape), || {
+/// correlated subquery. Always whole rows ([`Shape::Columns`]): SQLite's
+/// statements are never combined.
+fn sqlite_first_pages<R: ChildList>(parents: &[i64], first: u64) -> Statement {
+    let key = (TypeId::of::<R>(), Store::Sqlite, 0, first, Shape::Columns);
+    let sql = kept(key, || {
         let mut sql = select_list::<R>(Shape::Columns);
         sql.push_str(r#" FROM json_each(?) AS "p" JOIN "#);
         quoted(&mut sql, R::Entity::default().table_name());
