@@ -20,6 +20,7 @@ mod m20261130_000014_order_line_categories;
 mod m20261130_000015_follow_ups;
 mod m20261130_000016_year_review_indexes;
 mod m20261201_000017_bulk_event_positions;
+mod m20261202_000018_partial_natural_key_index;
 
 /// Every migration of the store, oldest first.
 #[derive(Debug)]
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000015_follow_ups::Migration),
             Box::new(m20261130_000016_year_review_indexes::Migration),
             Box::new(m20261201_000017_bulk_event_positions::Migration),
+            Box::new(m20261202_000018_partial_natural_key_index::Migration),
         ]
     }
 }

@@ -20,6 +20,7 @@ use std::time::SystemTime;
 
 use c360_entity::event;
 use chrono::{DateTime, SubsecRound, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{ConnectionTrait, EntityTrait, Set, TryInsertResult};
 use ulid::Generator;
 
@@ -109,6 +110,17 @@ pub async fn emit_all(
     Ok(())
 }
 
+/// `ON CONFLICT (natural_key) WHERE natural_key IS NOT NULL DO NOTHING`:
+/// the key's unique index holds the keyed events alone (migration
+/// `m20261202_000018_partial_natural_key_index`), and a conflict target
+/// names a partial index only with its predicate.
+fn keyed_conflict() -> OnConflict {
+    OnConflict::column(event::Column::NaturalKey)
+        .target_and_where(Expr::col(event::Column::NaturalKey).is_not_null())
+        .do_nothing()
+        .to_owned()
+}
+
 /// Appends `event` unless an event with `natural_key` was appended before
 /// (insert-or-ignore on the key's unique index, so concurrent emitters
 /// cannot both succeed). Whether it was appended.
@@ -120,7 +132,8 @@ pub async fn emit_once(
 ) -> AppResult<bool> {
     let id = next_ids(at, 1)?.into_iter().next().unwrap_or_default();
     let inserted = event::Entity::insert(row(id, at, event, Some(natural_key)))
-        .on_conflict_do_nothing_on([event::Column::NaturalKey])
+        .on_conflict(keyed_conflict())
+        .try_insert()
         .exec_without_returning(db)
         .await?;
     Ok(matches!(inserted, TryInsertResult::Inserted(n) if n > 0))
@@ -148,7 +161,8 @@ pub async fn emit_all_once(
     while rows.peek().is_some() {
         let chunk: Vec<event::ActiveModel> = rows.by_ref().take(ROWS_PER_STATEMENT).collect();
         let inserted = event::Entity::insert_many(chunk)
-            .on_conflict_do_nothing_on([event::Column::NaturalKey])
+            .on_conflict(keyed_conflict())
+            .try_insert()
             .exec_without_returning(db)
             .await?;
         if let TryInsertResult::Inserted(n) = inserted {
