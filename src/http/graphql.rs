@@ -518,13 +518,16 @@ async fn run_one(
     };
     let operation_name = request.operation_name.clone();
     let started = Instant::now();
-    let (mut response, statements) = count_statements(execute(
+    // Boxed where it is made: the execution's future is kilobytes, and
+    // held inline it set the size of every future above it, which the
+    // router and its layers moved several times per request.
+    let (mut response, statements) = count_statements(Box::pin(execute(
         schema,
         trusted.then_some(&state.trusted_schema),
         &state.app,
         identity,
         request,
-    ))
+    )))
     .await;
     let outcome = classify(&mut response);
     state
