@@ -47,9 +47,10 @@ const LAG_SQL: &str = "SELECT pg_is_in_recovery(), CAST(CASE \
 /// Distinct recent writers kept before the expired ones are dropped.
 const PRUNE_AT: usize = 4096;
 
-/// The connection one request reads from, chosen once by `App::reader`.
+/// The connection one request reads from, chosen once by `App::reader`,
+/// and its store's statement counts.
 #[derive(Clone, Debug)]
-pub struct Reader(pub DatabaseConnection);
+pub struct Reader(pub DatabaseConnection, pub Arc<SqlStats>);
 
 /// The configured replicas, their health, and the callers who wrote lately.
 #[derive(Debug, Default)]

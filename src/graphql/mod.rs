@@ -169,7 +169,7 @@ pub async fn execute(
     let reader = app.reader(&identity, operation == Some(OperationType::Query));
     let tasks = match reader.0.get_database_backend() {
         sea_orm::DatabaseBackend::Postgres => {
-            RequestTasks::combining(Combiner::new(reader.0.clone()))
+            RequestTasks::combining(Combiner::new(reader.0.clone(), reader.1.clone()))
         }
         _ => RequestTasks::default(),
     };

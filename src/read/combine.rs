@@ -26,10 +26,12 @@ use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use std::fmt::Write as _;
 
 use futures_util::future::BoxFuture;
-use sea_orm::{DatabaseConnection, DbBackend, Statement, Values};
+use sea_orm::sqlx::Row as _;
+use sea_orm::{DatabaseConnection, Statement, Values};
 use tokio::sync::oneshot;
 
 use super::loaders::LoadError;
+use crate::db::SqlStats;
 use crate::error::AppError;
 
 /// What a statement answers: each row as one JSON text, in its order.
@@ -50,14 +52,16 @@ struct Submitted {
 /// The statements a request's loaders handed in and not yet sent.
 pub struct Combiner {
     db: DatabaseConnection,
+    stats: Arc<SqlStats>,
     active: AtomicBool,
     pending: Mutex<Vec<Submitted>>,
 }
 
 impl Combiner {
-    pub fn new(db: DatabaseConnection) -> Arc<Combiner> {
+    pub fn new(db: DatabaseConnection, stats: Arc<SqlStats>) -> Arc<Combiner> {
         Arc::new(Combiner {
             db,
+            stats,
             active: AtomicBool::new(false),
             pending: Mutex::new(Vec::new()),
         })
@@ -115,12 +119,13 @@ impl Combiner {
             _ => return None,
         };
         let db = self.db.clone();
+        let stats = self.stats.clone();
         Some(Box::pin(async move {
             let (stmts, replies): (Vec<_>, Vec<_>) = batch
                 .into_iter()
                 .map(|s| ((s.stmt, s.ranked), s.reply))
                 .unzip();
-            match run(&db, stmts).await {
+            match run(&db, &stats, stmts).await {
                 Ok(mut answers) => {
                     for (reply, rows) in replies.into_iter().zip(answers.drain(..)) {
                         let _ = reply.send(Ok(rows));
@@ -145,23 +150,24 @@ impl Combiner {
 /// statement cloned and dropped every expression of every page each time.
 async fn run(
     db: &DatabaseConnection,
+    stats: &SqlStats,
     stmts: Vec<(Statement, bool)>,
 ) -> Result<Vec<Vec<String>>, AppError> {
     let count = stmts.len();
     if count == 0 {
         return Ok(Vec::new());
     }
-    let sql = String::from(&*combined_text(&stmts));
+    let sql = combined_text(&stmts);
     let values = stmts
         .into_iter()
         .flat_map(|(stmt, _)| stmt.values.map(|v| v.0).unwrap_or_default())
         .collect();
-    let combined = Statement::from_sql_and_values(DbBackend::Postgres, sql, Values(values));
-    let rows = crate::db::read_all(db, combined).await?;
+    let rows = crate::db::read_pg(db, stats, &sql, Values(values)).await?;
     let mut answers = vec![Vec::new(); count];
+    let column = |e| AppError::Internal(anyhow::anyhow!("reading a combined row: {e}"));
     for row in rows {
-        let q: i32 = row.try_get_by_index(0)?;
-        let json: String = row.try_get_by_index(1)?;
+        let q: i32 = row.try_get(0).map_err(column)?;
+        let json: String = row.try_get(1).map_err(column)?;
         match answers.get_mut(q as usize) {
             Some(rows) => rows.push(json),
             None => {
@@ -300,6 +306,7 @@ fn renumber_into(sql: &str, by: usize, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sea_orm::DbBackend;
 
     /// A kept text is the one joined anew, and statements of other texts
     /// or other values do not take it.
