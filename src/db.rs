@@ -9,8 +9,8 @@
 pub mod positional;
 pub mod replicas;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
@@ -78,9 +78,16 @@ pub async fn read_pg(
         Error::PoolClosed => DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::ConnectionClosed),
         err => DbErr::Conn(sea_orm::RuntimeErr::SqlxError(Arc::new(err))),
     })?;
+    let observed = stats.observer.get().map(|observer| {
+        let stmt = Statement::from_sql_and_values(DbBackend::Postgres, sql, values.clone());
+        (observer, stmt)
+    });
     let query = sqlx::query_with(sqlx::AssertSqlSafe(sql), sea_query_sqlx::SqlxValues(values));
     let rows = query.fetch_all(&mut *conn).await;
     stats.record(sql, started.elapsed(), rows.is_err());
+    if let Some((observer, stmt)) = observed {
+        observer(&stmt);
+    }
     rows.map_err(|err| DbErr::Query(sea_orm::RuntimeErr::SqlxError(Arc::new(err))))
 }
 
@@ -110,13 +117,33 @@ pub async fn read_models_in_order<M: FromQueryResult + serde::de::DeserializeOwn
 }
 
 /// Statements run on the pool since start.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct SqlStats {
     statements: AtomicU64,
     failed: AtomicU64,
+    observer: OnceLock<Observer>,
+}
+
+/// Shown every statement that runs, its values included ([`SqlStats::observe`]).
+type Observer = Box<dyn Fn(&Statement) + Send + Sync>;
+
+impl std::fmt::Debug for SqlStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlStats")
+            .field("statements", &self.statements)
+            .field("failed", &self.failed)
+            .finish_non_exhaustive()
+    }
 }
 
 impl SqlStats {
+    /// Shows `observer` every statement the store runs from now on, its
+    /// values included, whichever way it runs (the benchmark's floor
+    /// replays them). One observer per store; false when one was set.
+    pub fn observe(&self, observer: impl Fn(&Statement) + Send + Sync + 'static) -> bool {
+        self.observer.set(Box::new(observer)).is_ok()
+    }
+
     /// Counts a statement that ran, for the store and for the request
     /// whose task ran it.
     fn record(&self, sql: &str, elapsed: Duration, failed: bool) {
@@ -210,6 +237,9 @@ impl Store {
         let counter = stats.clone();
         conn.set_metric_callback(move |info| {
             counter.record(&info.statement.sql, info.elapsed, info.failed);
+            if let Some(observer) = counter.observer.get() {
+                observer(info.statement);
+            }
         });
         Ok(Store { conn, stats })
     }

@@ -31,12 +31,12 @@ pub async fn capture(
     seed: u64,
     combine_pages: CombinePages,
 ) -> anyhow::Result<Samples> {
-    let mut db = store.connect(4).await?;
+    let db = store.connect(4).await?;
     let captured: Arc<Mutex<Vec<Statement>>> = Arc::default();
     let sink = captured.clone();
-    db.conn.set_metric_callback(move |info| {
+    db.stats.observe(move |stmt| {
         if let Ok(mut v) = sink.lock() {
-            v.push(info.statement.clone());
+            v.push(stmt.clone());
         }
     });
     let mut config = Config::for_store(store.url.clone());
