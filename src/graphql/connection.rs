@@ -9,7 +9,7 @@ use async_graphql::{Context, ErrorExtensions, Object, ObjectType, OutputType};
 use super::context::{loaders, reader};
 use crate::read::columns::Columns;
 use crate::read::customer_filter::Matching;
-use crate::read::loaders::{ChildList, PageKey, PageLoader};
+use crate::read::loaders::{ChildList, Page, PageKey, PageLoader};
 use crate::read::pagination::{Cursor, KeysetPage, decode_cursor, page_size};
 
 /// What `totalCount` counts.
@@ -114,7 +114,7 @@ where
 
 /// A parent's page (none: an empty one) as a connection of `node`s.
 pub fn conn_of<R, N>(
-    page: Option<crate::read::loaders::Page<R::Model>>,
+    page: Option<std::sync::Arc<Page<R::Model>>>,
     after: bool,
     total: Total,
     node: impl Fn(R::Model) -> N,
@@ -123,7 +123,7 @@ where
     R: ChildList,
     N: async_graphql::OutputType,
 {
-    let page = page.unwrap_or_default();
+    let page = Page::take(page);
     let mut conn = Connection::with_additional_fields(after, page.has_next, total);
     conn.edges.extend(
         page.rows

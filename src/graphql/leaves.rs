@@ -49,7 +49,7 @@ use super::money::Money;
 use crate::app::AppState;
 use crate::auth::{Identity, Principal};
 use crate::read::columns::Columns;
-use crate::read::loaders::{ChildList, PageKey, PageLoader};
+use crate::read::loaders::{ChildList, CountLoader, PageKey, PageLoader};
 use crate::read::pagination::{Cursor, decode_cursor, page_size};
 
 /// A field's value as a leaf writes it.
@@ -280,16 +280,21 @@ where
 }
 
 /// Reads ahead, for `parents` not yet loaded, the first pages `field` asks
-/// for, and those of the list `below` under their items when selected, so
-/// that they go out with the level that reads the parents themselves (a
-/// profile's lists beside the customer's own statement). Nothing when the
-/// page is not a first page, the selection is not one [`pages_and_below`]
-/// writes, or the level is not combined; a failure leaves the lists to
-/// their own statements, which report it.
+/// for, their counts when `totalCount` is selected and `count` is given,
+/// and the pages of the
+/// list `below` under their items when selected, so that they go out with
+/// the level that reads the parents themselves (a profile's lists beside
+/// the customer's own statement). Nothing when the page is not a first
+/// page, the selection is not one [`pages_and_below`] writes, or the level
+/// is not combined; a failure leaves the lists to their own statements,
+/// which report it.
 pub async fn read_ahead<R, B, N>(
     ctx: &ContextSelectionSet<'_>,
     field: &Positioned<Field>,
-    loader: &DataLoader<PageLoader<R>>,
+    (loader, count): (
+        &DataLoader<PageLoader<R>>,
+        Option<&DataLoader<CountLoader<R>>>,
+    ),
     below: Option<Below<'_, B>>,
     parents: &[i64],
 ) where
@@ -308,7 +313,19 @@ pub async fn read_ahead<R, B, N>(
     };
     let lists = read_below::<R, B, _>(ctx, &plan, below, parents, first);
     let columns = columns_of::<N>(&plan);
-    let _ = futures_util::join!(loader.loader().prime(parents, first, columns), lists);
+    let counted = plan
+        .iter()
+        .any(|(_, field)| matches!(field, ConnField::TotalCount));
+    let counts = async {
+        if let Some(count) = count.filter(|_| counted) {
+            count.loader().prime(parents).await;
+        }
+    };
+    let _ = futures_util::join!(
+        loader.loader().prime(parents, first, columns),
+        lists,
+        counts
+    );
 }
 
 /// The columns of `N`'s rows a page of the executor's list field (the

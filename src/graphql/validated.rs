@@ -6,9 +6,12 @@
 //! instructions go"). The outcome of validation depends on the document, the
 //! operation and the variables, but on a variable's value only where the
 //! rules read it: whether it is valid for its type, and the page sizes the
-//! cost adds up. A `String` or `ID` variable (not a list) whose value is a
-//! string is valid whatever the string, and no cost reads one, so its text
-//! is left out of the key; every other value is in it as sent.
+//! cost adds up. A `String`, `ID`, `DateTime` or `NaiveDate` variable (not a
+//! list) whose value is a string is valid whatever the string (async-graphql's
+//! date scalars check their text when the executor parses the argument, not
+//! in validation), and no cost reads one, so its text is left out of the key;
+//! every other value is in it as sent. A page of customers before an instant
+//! is validated once, whatever the instant.
 //!
 //! A success is kept on the document's cache entry under that key and handed
 //! back to the executor in place of running the rules again; a failure is
@@ -29,6 +32,9 @@ const PER_DOCUMENT: usize = 64;
 /// long text, a long list) are validated every time, so what is kept stays
 /// within `PER_DOCUMENT` times this per cached document.
 const MAX_KEY_BYTES: usize = 1_024;
+
+/// Scalars whose validity in validation does not depend on a string's text.
+const TEXT_FREE: &[&str] = &["String", "ID", "DateTime", "NaiveDate"];
 
 /// Validation results of one document, by the key of their variables.
 #[derive(Debug, Default)]
@@ -70,7 +76,7 @@ pub fn variables_key(
     for (name, value) in variables.iter() {
         let text_free = definitions.iter().any(|d| {
             d.node.name.node == *name
-                && matches!(&d.node.var_type.node.base, BaseType::Named(t) if t == "String" || t == "ID")
+                && matches!(&d.node.var_type.node.base, BaseType::Named(t) if TEXT_FREE.contains(&t.as_str()))
         }) && matches!(value, async_graphql::Value::String(_));
         key.push_str(name);
         if text_free {
@@ -143,8 +149,8 @@ mod tests {
     }
 
     #[test]
-    fn string_and_id_text_is_left_out_and_everything_else_is_kept() {
-        let doc = "query Q($id: ID!, $s: String, $n: Int, $e: Tier, $l: [ID!]) { a }";
+    fn string_id_and_date_text_is_left_out_and_everything_else_is_kept() {
+        let doc = "query Q($id: ID!, $s: String, $n: Int, $e: Tier, $l: [ID!], $t: DateTime) { a }";
         let a = key(
             doc,
             serde_json::json!({"id": "gid://c360/Customer/1", "s": "x", "n": 10}),
@@ -165,6 +171,10 @@ mod tests {
         let l1 = key(doc, serde_json::json!({"l": ["1"]}));
         let l2 = key(doc, serde_json::json!({"l": ["2"]}));
         assert_ne!(l1, l2);
+        let t1 = key(doc, serde_json::json!({"t": "2026-01-01T00:00:00Z"}));
+        let t2 = key(doc, serde_json::json!({"t": "not a time"}));
+        assert_eq!(t1, t2);
+        assert_ne!(t1, key(doc, serde_json::json!({"t": 7})));
         let null_id = key(doc, serde_json::json!({"id": null}));
         assert_ne!(key(doc, serde_json::json!({"id": "1"})), null_id);
     }

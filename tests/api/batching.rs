@@ -265,6 +265,72 @@ async fn a_profile_under_load_is_one_statement_on_postgres() {
     assert_eq!(from_pg, sqlite.query(q, variables).await);
 }
 
+/// A profile's `totalCount`s are counted beside the customer's own
+/// statement too, one statement in all on PostgreSQL, for a customer with
+/// orders and for one without; SQLite counts them apart and answers the
+/// same.
+#[tokio::test]
+async fn a_profile_counts_its_lists_in_its_one_statement_on_postgres() {
+    let Some((pg, sqlite)) = combined_beside_sqlite(30).await else {
+        return;
+    };
+    let q = r#"query($id: ID!) { customer(id: $id) {
+      id
+      orders(first: 2) { totalCount edges { node { orderNumber lines { edges { node { sku } } } } } }
+      tickets(first: 2) { totalCount edges { node { subject } } }
+      reviews(first: 2) { totalCount }
+      referralsMade(first: 2) { totalCount }
+      npsResponses(first: 2) { totalCount } } }"#;
+    // Counts a level below (an order's lines), and the ledger's, which a
+    // settlement may write first, are counted after, in their levels.
+    let later = r#"query($id: ID!) { customer(id: $id) {
+      orders(first: 2) { edges { node { lines { totalCount } } } }
+      loyalty { transactions(first: 2) { totalCount } } } }"#;
+    let busiest = "SELECT customer_id FROM orders GROUP BY customer_id ORDER BY COUNT(*) DESC, customer_id LIMIT 1";
+    let idle = "SELECT MIN(id) FROM customers WHERE id NOT IN (SELECT customer_id FROM orders)";
+    for (who, find) in [("a customer with orders", busiest), ("one without", idle)] {
+        let id = pg.scalar(find).await;
+        assert_eq!(sqlite.scalar(find).await, id, "{who}: the same seed");
+        let variables = json!({ "id": gid("Customer", id) });
+        let before = pg.sql_statements().await;
+        let from_pg = pg.query(q, variables.clone()).await;
+        assert_eq!(pg.sql_statements().await - before, 1, "{who}: {from_pg}");
+        let orders = pg
+            .scalar(&format!(
+                "SELECT COUNT(*) FROM orders WHERE customer_id = {id}"
+            ))
+            .await;
+        assert_eq!(
+            from_pg["customer"]["orders"]["totalCount"],
+            json!(orders),
+            "{who}: {from_pg}"
+        );
+        let tickets = pg
+            .scalar(&format!(
+                "SELECT COUNT(*) FROM tickets WHERE customer_id = {id}"
+            ))
+            .await;
+        assert_eq!(
+            from_pg["customer"]["tickets"]["totalCount"],
+            json!(tickets),
+            "{who}"
+        );
+        assert_eq!(from_pg, sqlite.query(q, variables.clone()).await, "{who}");
+        let from_pg = pg.query(later, variables.clone()).await;
+        assert_eq!(from_pg, sqlite.query(later, variables).await, "{who}");
+        let ledger = pg
+            .scalar(&format!(
+                "SELECT COUNT(*) FROM loyalty_transactions WHERE customer_id = {id}"
+            ))
+            .await;
+        assert_eq!(
+            from_pg["customer"]["loyalty"]["transactions"]["totalCount"],
+            json!(ledger),
+            "{who}: {from_pg}"
+        );
+    }
+}
+
 /// Every relation with the fields that tell rows apart, two levels deep.
 const EVERYTHING: &str = r#"query($n: Int!) {
   customers(first: $n, orderBy: { field: CREATED_AT, direction: ASC }) { edges { node {

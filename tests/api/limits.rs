@@ -208,9 +208,11 @@ async fn a_repeated_document_answers_as_if_validated_each_time() {
     let configure = |c: &mut c360::config::Config| c.max_complexity = 100;
     let warm = TestApp::spawn(StoreKind::Sqlite, configure).await;
     warm.seed(3).await;
-    let query = "query Q($id: ID!, $n: Int, $dir: SortDirection! = DESC) { \
+    let query = "query Q($id: ID!, $n: Int, $dir: SortDirection! = DESC, \
+        $before: DateTime = \"2100-01-01T00:00:00Z\") { \
         customer(id: $id) { id orders(first: $n) { edges { node { orderNumber } } } } \
-        customers(first: 2, orderBy: { field: CREATED_AT, direction: $dir }) { edges { node { id } } } }";
+        customers(first: 2, orderBy: { field: CREATED_AT, direction: $dir }, \
+          filter: { createdBefore: $before }) { edges { node { id } } } }";
     let staff = warm.staff();
     let ok = |id: i64, n: i64| json!({ "id": format!("gid://c360/Customer/{id}"), "n": n });
     // Run the document until its results are kept, for two customers.
@@ -258,6 +260,21 @@ async fn a_repeated_document_answers_as_if_validated_each_time() {
             "another customer",
             200,
             json!({ "id": "gid://c360/Customer/2", "n": 5 }),
+        ),
+        (
+            "another instant",
+            200,
+            json!({ "id": "gid://c360/Customer/1", "n": 5, "before": "2090-06-01T00:00:00Z" }),
+        ),
+        (
+            "text that is not an instant",
+            200,
+            json!({ "id": "gid://c360/Customer/1", "n": 5, "before": "yesterday" }),
+        ),
+        (
+            "a number for DateTime",
+            200,
+            json!({ "id": "gid://c360/Customer/1", "n": 5, "before": 7 }),
         ),
     ] {
         let seen = warm.post(query, variables.clone(), Some(&staff)).await;

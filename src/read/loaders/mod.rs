@@ -149,6 +149,8 @@ impl Loaders {
                 dl(
                     CountLoader {
                         db: db.clone(),
+                        combiner: tasks.combiner(),
+                        primed: Default::default(),
                         _rel: PhantomData,
                     },
                     tasks,
