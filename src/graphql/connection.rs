@@ -109,12 +109,17 @@ where
         columns,
     };
     let page = loader.load_one(key).await.map_err(|e| e.extend())?;
-    Ok(conn_of::<R, N>(page, after.is_some(), total, node))
+    Ok(conn_of::<R, N>(
+        Page::take(page),
+        after.is_some(),
+        total,
+        node,
+    ))
 }
 
-/// A parent's page (none: an empty one) as a connection of `node`s.
+/// A parent's page as a connection of `node`s.
 pub fn conn_of<R, N>(
-    page: Option<std::sync::Arc<Page<R::Model>>>,
+    page: Page<R::Model>,
     after: bool,
     total: Total,
     node: impl Fn(R::Model) -> N,
@@ -123,7 +128,6 @@ where
     R: ChildList,
     N: async_graphql::OutputType,
 {
-    let page = Page::take(page);
     let mut conn = Connection::with_additional_fields(after, page.has_next, total);
     conn.edges.extend(
         page.rows

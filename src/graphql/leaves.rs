@@ -38,7 +38,7 @@ use async_graphql::{ContextSelectionSet, Name, OutputType, Positioned, ServerRes
 use async_graphql_value::RAW_VALUE_TOKEN;
 use futures_util::future::{BoxFuture, join_all};
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_graphql::context::ContextBase;
 use chrono::{DateTime, Utc};
@@ -49,7 +49,7 @@ use super::money::Money;
 use crate::app::AppState;
 use crate::auth::{Identity, Principal};
 use crate::read::columns::Columns;
-use crate::read::loaders::{ChildList, CountLoader, PageKey, PageLoader};
+use crate::read::loaders::{ChildList, CountLoader, PageLoader, PagesKey};
 use crate::read::pagination::{Cursor, decode_cursor, page_size};
 
 /// A field's value as a leaf writes it.
@@ -255,8 +255,8 @@ where
     let plan = plan_connection::<N>(&field.node.selection_set.node)?;
     let (first, after) = page_args::<R>(ctx, field)?;
     let columns = columns_of::<N>(&plan);
-    let key = |parent: i64| PageKey {
-        parent,
+    let key = PagesKey {
+        parents: Arc::from(parents),
         first,
         after: after.clone(),
         columns,
@@ -266,13 +266,14 @@ where
             read_below::<R, B, _>(ctx, &plan, below, parents, first).await;
         }
     };
-    let (pages, ()) = futures_util::join!(loader.load_many(parents.iter().map(|&p| key(p))), prime);
-    let mut pages = pages.ok()?;
+    let (pages, ()) = futures_util::join!(loader.load_one(key), prime);
+    let pages = pages.ok()??;
+    let pages = Arc::try_unwrap(pages).unwrap_or_else(|shared| (*shared).clone());
     let conns: Vec<Conn<N>> = parents
         .iter()
+        .zip(pages)
         .enumerate()
-        .map(|(i, &parent)| {
-            let page = pages.remove(&key(parent));
+        .map(|(i, (&parent, page))| {
             conn_of::<R, N>(page, after.is_some(), total(parent), |row| node(i, row))
         })
         .collect();

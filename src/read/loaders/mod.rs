@@ -47,7 +47,7 @@ pub use loyalty::{LoyaltyLoader, TrailingSpendLoader, settlement_due};
 pub use pages::{
     ChildList, CountLoader, CustomerLoyaltyTransactions, CustomerNpsResponses, CustomerOrders,
     CustomerReferrals, CustomerReviews, CustomerStoreCredit, CustomerTickets, OrderLines, Page,
-    PageKey, PageLoader, Primed, TicketMessages,
+    PageKey, PageLoader, PagesKey, Primed, TicketMessages,
 };
 
 /// Errors a loader hands to every waiting resolver.
