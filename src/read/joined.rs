@@ -16,8 +16,7 @@ use rustc_hash::FxHashMap;
 use c360_entity::enums::ReferralStatus;
 use c360_entity::{customer, customer_metrics, customer_tag, loyalty_account, referral};
 use sea_orm::sea_query::{
-    Alias, Expr, ExprTrait, IntoColumnRef, JoinType, Query, QueryStatementBuilder, SelectStatement,
-    SimpleExpr,
+    Alias, Expr, ExprTrait, JoinType, Query, QueryStatementBuilder, SelectStatement, SimpleExpr,
 };
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityName, EntityTrait, FromQueryResult,
@@ -367,10 +366,10 @@ pub fn read_rows(
 
 fn add_columns(stmt: &mut SelectStatement, joins: Joins, backend: DatabaseBackend) {
     if joins.metrics.is_some() {
-        prefixed::<customer_metrics::Entity>(stmt, customer_metrics::Entity.table_name(), METRICS);
+        prefixed(stmt, &METRICS_COLUMNS);
     }
     if joins.loyalty.is_some() {
-        prefixed::<loyalty_account::Entity>(stmt, loyalty_account::Entity.table_name(), LOYALTY);
+        prefixed(stmt, &LOYALTY_COLUMNS);
     }
     if joins.tags {
         // One JSON array per customer: tags may hold any character, so no
@@ -406,7 +405,7 @@ fn add_columns(stmt: &mut SelectStatement, joins: Joins, backend: DatabaseBacken
                 Box::new(first.into_sub_query_statement()),
             )),
         );
-        prefixed::<referral::Entity>(stmt, REFERRED_BY, REFERRAL);
+        prefixed(stmt, &REFERRAL_COLUMNS);
     }
 }
 
@@ -427,16 +426,35 @@ pub fn first_referral_of(referee: i64) -> SelectStatement {
     first_referral(referral::Column::RefereeCustomerId.eq(referee))
 }
 
-/// Selects every column of `E` from `table` as `<prefix><column>`.
-fn prefixed<E: EntityTrait>(stmt: &mut SelectStatement, table: &str, prefix: &str) {
-    for col in E::Column::iter() {
-        let name = col.as_str();
-        stmt.expr_as(
-            Expr::col((Alias::new(table), Alias::new(name)).into_column_ref()),
-            Alias::new(format!("{prefix}{name}")),
-        );
-    }
+/// Selects every column of `E` from `table` as `<prefix><column>`, as one
+/// text written once per joined table and kept (`kept`): built column by
+/// column, quoting and formatting each name anew, the joined columns cost
+/// a page of customers 3 % of its instructions.
+fn prefixed(stmt: &mut SelectStatement, kept: &'static LazyLock<String>) {
+    stmt.expr(Expr::cust(kept.as_str()));
 }
+
+/// The text [`prefixed`] selects for `E`.
+fn prefixed_text<E: EntityTrait>(table: &str, prefix: &str) -> String {
+    let quoted = |name: &str| format!("\"{}\"", name.replace('"', "\"\""));
+    E::Column::iter()
+        .map(|col| {
+            let name = col.as_str();
+            let alias = format!("{prefix}{name}");
+            format!("{}.{} AS {}", quoted(table), quoted(name), quoted(&alias))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+static METRICS_COLUMNS: LazyLock<String> = LazyLock::new(|| {
+    prefixed_text::<customer_metrics::Entity>(customer_metrics::Entity.table_name(), METRICS)
+});
+static LOYALTY_COLUMNS: LazyLock<String> = LazyLock::new(|| {
+    prefixed_text::<loyalty_account::Entity>(loyalty_account::Entity.table_name(), LOYALTY)
+});
+static REFERRAL_COLUMNS: LazyLock<String> =
+    LazyLock::new(|| prefixed_text::<referral::Entity>(REFERRED_BY, REFERRAL));
 
 fn read(row: &QueryResult, joins: Joins) -> Result<(customer::Model, Joined), DbErr> {
     let customer = customer::Model::from_query_result(row, "")?;
@@ -488,6 +506,46 @@ fn optional<M: FromQueryResult>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The kept texts select what sea-query writes column by column, on
+    /// both backends.
+    #[test]
+    fn kept_joined_columns_are_what_sea_query_writes() {
+        use sea_orm::sea_query::{IntoColumnRef, PostgresQueryBuilder, SqliteQueryBuilder};
+        fn built<E: EntityTrait>(table: &str, prefix: &str) -> [String; 2] {
+            let mut stmt = Query::select();
+            for col in E::Column::iter() {
+                let name = col.as_str();
+                stmt.expr_as(
+                    Expr::col((Alias::new(table), Alias::new(name)).into_column_ref()),
+                    Alias::new(format!("{prefix}{name}")),
+                );
+            }
+            [
+                stmt.to_string(PostgresQueryBuilder),
+                stmt.to_string(SqliteQueryBuilder),
+            ]
+        }
+        let table = customer_metrics::Entity.table_name();
+        for (kept, built) in [
+            (
+                &*METRICS_COLUMNS,
+                built::<customer_metrics::Entity>(table, METRICS),
+            ),
+            (
+                &*LOYALTY_COLUMNS,
+                built::<loyalty_account::Entity>(loyalty_account::Entity.table_name(), LOYALTY),
+            ),
+            (
+                &*REFERRAL_COLUMNS,
+                built::<referral::Entity>(REFERRED_BY, REFERRAL),
+            ),
+        ] {
+            for text in built {
+                assert_eq!(text, format!("SELECT {kept}"));
+            }
+        }
+    }
 
     fn written(row: &str, column: &str) -> bool {
         row.contains(&format!(r#""t"."{column}""#))
