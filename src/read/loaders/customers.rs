@@ -61,7 +61,7 @@ impl CustomerLoader {
                 .rows_unordered(joined::as_json(stmt, joins))
                 .await?
                 .iter()
-                .map(|row| joined::read_array(row, joins))
+                .map(|row| joined::read_array(row.text()?, joins))
                 .collect::<Result<Vec<_>, _>>(),
             None => crate::db::read_all(&self.db, stmt)
                 .await

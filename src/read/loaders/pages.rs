@@ -432,18 +432,20 @@ impl<R: ChildList> PageLoader<R> {
         // not asked for null. With every column written, serde_json reads
         // it alone, a little faster.
         let read = if columns == Columns::ALL {
-            |row: &String| serde_json::from_str::<R::Model>(row)
+            |row: &str| serde_json::from_str::<R::Model>(row)
         } else {
-            |row: &String| from_array::<R::Model>(row)
+            |row: &str| from_array::<R::Model>(row)
         };
         json.iter()
-            .map(read)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| {
-                Arc::new(AppError::Internal(anyhow::anyhow!(
-                    "reading a row of a combined statement: {e}"
-                )))
+            .map(|row| {
+                read(row.text()?).map_err(|e| {
+                    AppError::Internal(anyhow::anyhow!(
+                        "reading a row of a combined statement: {e}"
+                    ))
+                })
             })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(Arc::new)
     }
 }
 
@@ -701,13 +703,15 @@ impl<R: ChildList> CountLoader<R> {
             .rows_unordered(self.statement(parents, true))
             .await?;
         rows.iter()
-            .map(|row| serde_json::from_str::<(i64, i64)>(row))
-            .collect::<Result<_, _>>()
-            .map_err(|e| {
-                Arc::new(AppError::Internal(anyhow::anyhow!(
-                    "reading a count of a combined statement: {e}"
-                )))
+            .map(|row| {
+                serde_json::from_str::<(i64, i64)>(row.text()?).map_err(|e| {
+                    AppError::Internal(anyhow::anyhow!(
+                        "reading a count of a combined statement: {e}"
+                    ))
+                })
             })
+            .collect::<Result<_, _>>()
+            .map_err(Arc::new)
     }
 }
 
