@@ -103,8 +103,11 @@ impl std::hash::Hash for PagesKey {
             (Some(&a), Some(&b)) => a as u64 ^ (b as u64).rotate_left(32),
             _ => 0,
         };
-        state.write_u64(ends ^ (self.parents.len() as u64).rotate_left(16));
-        state.write_u64(self.first ^ self.columns.bits().rotate_left(24));
+        state.write_u64(
+            ends ^ (self.parents.len() as u64).rotate_left(16)
+                ^ self.first.rotate_left(48)
+                ^ self.columns.bits().rotate_left(24),
+        );
         if let Some(after) = &self.after {
             after.hash(state);
         }
@@ -586,8 +589,15 @@ impl<R: ChildList> Loader<PagesKey> for PageLoader<R> {
             })
         };
         let wanted: Vec<PageKey> = keys.iter().flat_map(each).collect();
+        if let ([key], [one]) = (keys, wanted.as_slice()) {
+            // One parent (a profile's list): nothing to share out.
+            let page = self.pages(std::iter::once(one)).await?.remove(one);
+            let pages = Arc::new(vec![page.unwrap_or_default()]);
+            return Ok(HashMap::from([(key.clone(), pages)]));
+        }
         // A parent asked for twice in the level (two places, or twice in
-        // one key) gets its page copied for all but its last request.
+        // one key: two customers referred by one) is read once, and its
+        // page copied for all but its last request.
         let mut uses: FxHashMap<&PageKey, u32> = FxHashMap::default();
         for key in &wanted {
             *uses.entry(key).or_default() += 1;
