@@ -354,6 +354,16 @@ const CUSTOMER_SHAPES: &[(&str, &str)] = &[
         r#"query Referrer { customers(first: 10) { nodes { id referredBy { code referrer { email } } } } }"#,
     ),
     (
+        "a referrer's orders, the same referrer below several customers",
+        r#"query Referrers { customers(first: 40) { nodes { id referredBy { code referrer { id
+          orders(first: 2) { nodes { orderNumber } } } } } } }"#,
+    ),
+    (
+        "one list in two places of a level",
+        r#"query Twice { customers(first: 5) { nodes { id a: orders(first: 2) { nodes { orderNumber } }
+          b: orders(first: 2) { nodes { orderNumber } } c: orders(first: 3) { nodes { status } } } } }"#,
+    ),
+    (
         "fragments and directives",
         r#"query Fragments($yes: Boolean!) { customers(first: 5) { nodes { ...Who email @include(if: $yes) } } }
           fragment Who on Customer { id firstName }"#,
