@@ -126,8 +126,7 @@ impl<M: Clone> Page<M> {
     /// value to every request that asked for it by cloning it, so pages go
     /// out shared; the one caller holding a page (the usual case: the batch's
     /// map is gone by the time a caller runs) takes its rows as they are,
-    /// where a deep clone of every row's strings cost a profile 2 % of its
-    /// instructions.
+    /// rather than a copy of every row and its strings.
     pub fn take(page: Option<Arc<Page<M>>>) -> Page<M> {
         match page {
             Some(page) => Arc::try_unwrap(page).unwrap_or_else(|shared| (*shared).clone()),
