@@ -584,24 +584,6 @@ pub fn response_json(response: &async_graphql::Response) -> serde_json::Result<S
     String::from_utf8(out).map_err(|e| serde::ser::Error::custom(e.to_string()))
 }
 
-/// `text` as a JSON string, exactly as serde_json writes it. serde_json
-/// escapes control characters, quotes and backslashes alone; most strings
-/// here (every response key, most values) hold none, and are copied as
-/// they are rather than through a serialiser of their own: written through
-/// serde_json one by one, a list's keys and strings cost it 7 % of its
-/// instructions.
-fn write_str(out: &mut Vec<u8>, text: &str) {
-    if text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
-        // Writing to a Vec cannot fail, and a str is always serialisable.
-        let _ = serde_json::to_writer(&mut *out, text);
-        return;
-    }
-    out.reserve(text.len() + 2);
-    out.push(b'"');
-    out.extend_from_slice(text.as_bytes());
-    out.push(b'"');
-}
-
 fn write_value(out: &mut Vec<u8>, value: &Value) -> serde_json::Result<()> {
     match value {
         Value::Object(object) => {
@@ -616,7 +598,7 @@ fn write_value(out: &mut Vec<u8>, value: &Value) -> serde_json::Result<()> {
                 if i > 0 {
                     out.push(b',');
                 }
-                write_str(out, key.as_str());
+                serde_json::to_writer(&mut *out, key.as_str())?;
                 out.push(b':');
                 write_value(out, value)?;
             }
@@ -632,7 +614,6 @@ fn write_value(out: &mut Vec<u8>, value: &Value) -> serde_json::Result<()> {
             }
             out.push(b']');
         }
-        Value::String(text) => write_str(out, text),
         scalar => serde_json::to_writer(&mut *out, scalar)?,
     }
     Ok(())
@@ -839,11 +820,6 @@ impl<'c> Out<'c> {
         serde_json::to_writer(&mut self.buf, value).map_err(|_| Bail)
     }
 
-    fn put_str(&mut self, text: &str) -> Result<(), Bail> {
-        write_str(&mut self.buf, text);
-        Ok(())
-    }
-
     fn object<T>(
         &mut self,
         fields: &[(Name, T)],
@@ -854,7 +830,7 @@ impl<'c> Out<'c> {
             if i > 0 {
                 self.buf.push(b',');
             }
-            self.put_str(key.as_str())?;
+            self.put(key.as_str())?;
             self.buf.push(b':');
             each(self, field)?;
         }
@@ -876,7 +852,7 @@ impl<'c> Out<'c> {
         total: Option<i64>,
     ) -> Result<(), Bail> {
         self.object(plan, |out, field| match field {
-            ConnField::Typename => out.put_str(&Conn::<N>::type_name()),
+            ConnField::Typename => out.put(&*Conn::<N>::type_name()),
             ConnField::TotalCount => out.put(&total.ok_or(Bail)?),
             ConnField::PageInfo(fields) => out.object(fields, |out, field| match field {
                 PageInfoField::Typename => out.put(&*<PageInfo as OutputType>::type_name()),
@@ -922,7 +898,7 @@ impl<'c> Out<'c> {
         plan: &[(Name, NodeField<'_, N::Field>)],
     ) -> Result<(), Bail> {
         self.object(plan, |out, field| match field {
-            NodeField::Typename => out.put_str(&N::type_name()),
+            NodeField::Typename => out.put(&*N::type_name()),
             NodeField::Value(f) => out.scalar(node.value(out.env, *f)),
             NodeField::Object(f, sub) => out.object_value(node.value(out.env, *f), sub),
             NodeField::Children(field) => {
@@ -990,7 +966,7 @@ impl<'c> Out<'c> {
 
     fn scalar(&mut self, value: Scalar<'_>) -> Result<(), Bail> {
         match value {
-            Scalar::Str(s) => self.put_str(s),
+            Scalar::Str(s) => self.put(s),
             Scalar::Int(n) => self.put(&n),
             Scalar::Bool(b) => self.put(&b),
             Scalar::Null => self.put(&()),
@@ -1007,26 +983,6 @@ impl<'c> Out<'c> {
 mod tests {
     use super::*;
     use async_graphql::{Response, ServerError};
-
-    /// Strings are written as serde_json writes them, whatever they hold.
-    #[test]
-    fn strings_are_written_as_serde_writes_them() {
-        for text in [
-            "",
-            "orderNumber",
-            "Rosé \"matte\"",
-            "back\\slash",
-            "tab\tnewline\n",
-            "\u{0}\u{1f}\u{7f}\u{80}",
-            "emoji \u{1F600} and \u{2028}",
-            "C360-010896",
-        ] {
-            let mut out = Vec::new();
-            write_str(&mut out, text);
-            let expected = serde_json::to_string(text).expect("serialised");
-            assert_eq!(String::from_utf8(out).expect("UTF-8"), expected, "{text:?}");
-        }
-    }
 
     /// The response writer writes what async-graphql's serialiser writes,
     /// spliced texts, escapes, numbers, extensions and errors included.
