@@ -83,9 +83,9 @@ impl std::hash::Hash for PageKey {
 /// The same page of each of a level's parents, asked for at once by a
 /// written list (`graphql::leaves::pages_and_below`); answered with the
 /// pages in the order of `parents`. A DataLoader hashes each key several
-/// times with std's SipHash and clones its value for each caller: a key per
-/// parent cost the benchmark's list a tenth of its instructions, one key
-/// for the level a few hashes. Requests of one level are batched as
+/// times with std's SipHash and clones its value for each caller: one key
+/// for the level in place of a key per parent took 7 % of the benchmark's
+/// list's instructions off (`bench/callgrind-profile.sh --list`). Requests of one level are batched as
 /// before, so that two places asking for a list share its statement.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PagesKey {
