@@ -49,6 +49,7 @@ use super::money::Money;
 use crate::app::AppState;
 use crate::auth::{Identity, Principal};
 use crate::read::columns::Columns;
+use crate::read::combine::Relation;
 use crate::read::loaders::{ChildList, CountLoader, PageLoader, PagesKey};
 use crate::read::pagination::{Cursor, decode_cursor, page_size};
 
@@ -327,6 +328,62 @@ pub async fn read_ahead<R, B, N>(
         lists,
         counts
     );
+}
+
+/// What to keep once the parents of lists read ahead by [`read_ahead_of`]
+/// are known: given their ids, an empty page for each without rows, and
+/// the lists below their items noted as read.
+pub type KeepPrimed<'l> = Box<dyn FnOnce(&[i64]) + Send + 'l>;
+
+/// [`read_ahead`] for the parents whose ids `parents`, a query reading
+/// `relation`, gives: the customers of a page read in the same statement
+/// (`customers::PageQuery::read_combined`), so that the page and the first
+/// pages of its customers' lists, and of the lists below their items, are
+/// one statement. Counts are left to their load. `None` when nothing was
+/// read ahead (the same cases as [`read_ahead`], or a failure: the lists
+/// then go to their own statements, which report it).
+pub async fn read_ahead_of<'l, R, B, N>(
+    ctx: &ContextSelectionSet<'_>,
+    field: &Positioned<Field>,
+    loader: &'l DataLoader<PageLoader<R>>,
+    below: Option<Below<'l, B>>,
+    (relation, parents): (&Relation, &str),
+) -> Option<KeepPrimed<'l>>
+where
+    R: ChildList,
+    B: ChildList,
+    N: Leaf,
+{
+    if !loader.loader().combining() {
+        return None;
+    }
+    let plan = plan_connection::<N>(&field.node.selection_set.node)?;
+    let Some((first, None)) = page_args::<R>(ctx, field) else {
+        return None;
+    };
+    let columns = columns_of::<N>(&plan);
+    let below = below.and_then(|Below(name, below)| {
+        let children = children_of(node_fields(&plan));
+        let child = children.iter().find(|f| f.node.name.node == name)?;
+        match page_args::<B>(ctx, child)? {
+            (child_first, None) => Some((below, child_first)),
+            _ => None,
+        }
+    });
+    let lists = loader.loader().prime_of(relation, parents, first, columns);
+    let lower = async {
+        let (below, child_first) = below?;
+        let read = below.loader().prime_below_of::<R>(relation, parents, first, child_first);
+        read.await.ok().map(|()| (below, child_first))
+    };
+    let (lists, lower) = futures_util::join!(lists, lower);
+    lists.ok()?;
+    Some(Box::new(move |ids: &[i64]| {
+        loader.loader().prime_empty(ids, first, columns);
+        if let Some((below, child_first)) = lower {
+            below.loader().primed_below_of::<R>(ids, first, child_first);
+        }
+    }))
 }
 
 /// The columns of `N`'s rows a page of the executor's list field (the

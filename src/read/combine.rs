@@ -58,10 +58,32 @@ impl JsonRow {
     }
 }
 
+/// What a statement handed in is to the combined statement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Part {
+    /// Rows, in any order.
+    Rows,
+    /// Rows in the order of their column `rn`.
+    Ranked,
+    /// A relation the other statements of its batch read by name
+    /// ([`Combiner::relation`]): a `WITH` query, answering nothing itself.
+    With,
+}
+
 struct Submitted {
     stmt: Statement,
-    ranked: bool,
-    reply: oneshot::Sender<Rows>,
+    part: Part,
+    /// The batch whose relation the statement reads, if it reads one.
+    reads: Option<u64>,
+    reply: Option<oneshot::Sender<Rows>>,
+}
+
+/// The statements handed in and not yet sent, and the number of the batch
+/// they will go out in.
+#[derive(Default)]
+struct Pending {
+    batch: u64,
+    submitted: Vec<Submitted>,
 }
 
 /// The statements a request's loaders handed in and not yet sent.
@@ -69,7 +91,23 @@ pub struct Combiner {
     db: DatabaseConnection,
     stats: Arc<SqlStats>,
     active: AtomicBool,
-    pending: Mutex<Vec<Submitted>>,
+    pending: Mutex<Pending>,
+}
+
+/// A statement of a batch that others of the same batch read by its name:
+/// a page of customers, whose lists are read ahead from its ids in the
+/// same statement rather than bound as ids one round trip later.
+#[derive(Clone, Debug)]
+pub struct Relation {
+    name: String,
+    batch: u64,
+}
+
+impl Relation {
+    /// The relation's name, quoted, to read it by in a statement's text.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
 }
 
 impl Combiner {
@@ -78,7 +116,7 @@ impl Combiner {
             db,
             stats,
             active: AtomicBool::new(false),
-            pending: Mutex::new(Vec::new()),
+            pending: Mutex::default(),
         })
     }
 
@@ -96,16 +134,49 @@ impl Combiner {
     /// order of its column `rn`. They arrive once the driver calls
     /// [`Combiner::flush`].
     pub async fn rows(&self, stmt: Statement) -> Rows {
-        self.submit(stmt, true).await
+        self.submit(stmt, Part::Ranked, None).await
     }
 
     /// [`Combiner::rows`] for a statement without `rn`, whose rows come in
     /// any order (customers by id).
     pub async fn rows_unordered(&self, stmt: Statement) -> Rows {
-        self.submit(stmt, false).await
+        self.submit(stmt, Part::Rows, None).await
     }
 
-    async fn submit(&self, stmt: Statement, ranked: bool) -> Rows {
+    /// Hands `stmt` in as a relation the statements of its batch may read
+    /// by the name returned (`WITH`): PostgreSQL runs it once for all of
+    /// them. It answers no rows of its own; a statement reads them
+    /// ([`Combiner::rows_reading`]). Hand the readers in before the batch
+    /// goes out, that is, before the request next waits on anything else:
+    /// one handed in later is answered with an error, never run without it.
+    pub fn relation(&self, stmt: Statement) -> Relation {
+        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        let defined = pending
+            .submitted
+            .iter()
+            .filter(|s| s.part == Part::With)
+            .count();
+        let batch = pending.batch;
+        pending.submitted.push(Submitted {
+            stmt,
+            part: Part::With,
+            reads: None,
+            reply: None,
+        });
+        Relation {
+            name: format!(r#""w{defined}""#),
+            batch,
+        }
+    }
+
+    /// [`Combiner::rows`] (`ranked`) or [`Combiner::rows_unordered`] for a
+    /// statement that reads `relation`.
+    pub async fn rows_reading(&self, relation: &Relation, stmt: Statement, ranked: bool) -> Rows {
+        let part = if ranked { Part::Ranked } else { Part::Rows };
+        self.submit(stmt, part, Some(relation.batch)).await
+    }
+
+    async fn submit(&self, stmt: Statement, part: Part, reads: Option<u64>) -> Rows {
         let (reply, answer) = oneshot::channel();
         self.pending
             .lock()
@@ -114,10 +185,12 @@ impl Combiner {
                     "statement queue poisoned"
                 )))
             })?
+            .submitted
             .push(Submitted {
                 stmt,
-                ranked,
-                reply,
+                part,
+                reads,
+                reply: Some(reply),
             });
         answer.await.unwrap_or_else(|_| {
             Err(Arc::new(AppError::Internal(anyhow::anyhow!(
@@ -129,26 +202,47 @@ impl Combiner {
     /// The statements handed in so far as one statement, to be run by the
     /// driver; `None` when there are none.
     pub fn flush(&self) -> Option<BoxFuture<'static, ()>> {
-        let batch: Vec<Submitted> = match self.pending.lock() {
-            Ok(mut pending) if !pending.is_empty() => pending.drain(..).collect(),
+        let (number, batch): (u64, Vec<Submitted>) = match self.pending.lock() {
+            Ok(mut pending) if !pending.submitted.is_empty() => {
+                let number = pending.batch;
+                pending.batch += 1;
+                (number, pending.submitted.drain(..).collect())
+            }
             _ => return None,
         };
+        // A statement reading the relation of an earlier batch cannot run:
+        // its relation went out without it.
+        let (batch, stale): (Vec<_>, Vec<_>) = batch
+            .into_iter()
+            .partition(|s| s.reads.is_none_or(|b| b == number));
+        for s in stale {
+            if let Some(reply) = s.reply {
+                let _ = reply.send(Err(Arc::new(AppError::Internal(anyhow::anyhow!(
+                    "a statement read a relation of an earlier batch"
+                )))));
+            }
+        }
+        if batch.iter().all(|s| s.part == Part::With) {
+            return None;
+        }
         let db = self.db.clone();
         let stats = self.stats.clone();
         Some(Box::pin(async move {
             let (stmts, replies): (Vec<_>, Vec<_>) = batch
                 .into_iter()
-                .map(|s| ((s.stmt, s.ranked), s.reply))
+                .map(|s| ((s.stmt, s.part), s.reply))
                 .unzip();
             match run(&db, &stats, stmts).await {
                 Ok(mut answers) => {
                     for (reply, rows) in replies.into_iter().zip(answers.drain(..)) {
-                        let _ = reply.send(Ok(rows));
+                        if let Some(reply) = reply {
+                            let _ = reply.send(Ok(rows));
+                        }
                     }
                 }
                 Err(err) => {
                     let err = Arc::new(err);
-                    for reply in replies {
+                    for reply in replies.into_iter().flatten() {
                         let _ = reply.send(Err(err.clone()));
                     }
                 }
@@ -166,7 +260,7 @@ impl Combiner {
 async fn run(
     db: &DatabaseConnection,
     stats: &SqlStats,
-    stmts: Vec<(Statement, bool)>,
+    stmts: Vec<(Statement, Part)>,
 ) -> Result<Vec<Vec<JsonRow>>, AppError> {
     let count = stmts.len();
     if count == 0 {
@@ -202,12 +296,12 @@ static COMBINED_SQL: LazyLock<Mutex<HashMap<u64, Kept>>> = LazyLock::new(Mutex::
 
 /// A combined text and the texts it was joined from.
 struct Kept {
-    parts: Vec<(Box<str>, bool, usize)>,
+    parts: Vec<(Box<str>, Part, usize)>,
     sql: Arc<str>,
 }
 
 impl Kept {
-    fn joins(&self, stmts: &[(Statement, bool)]) -> bool {
+    fn joins(&self, stmts: &[(Statement, Part)]) -> bool {
         self.parts.len() == stmts.len()
             && self
                 .parts
@@ -220,12 +314,12 @@ impl Kept {
 }
 
 /// The text of `stmts` as one statement: kept, or joined by [`join`].
-fn combined_text(stmts: &[(Statement, bool)]) -> Arc<str> {
+fn combined_text(stmts: &[(Statement, Part)]) -> Arc<str> {
     let mut hasher = rustc_hash::FxHasher::default();
-    for (stmt, ranked) in stmts {
+    for (stmt, part) in stmts {
         hasher.write_usize(stmt.sql.len());
         hasher.write(stmt.sql.as_bytes());
-        hasher.write_u8(u8::from(*ranked));
+        hasher.write_u8(*part as u8);
         hasher.write_usize(bound_by(stmt));
     }
     let key = hasher.finish();
@@ -239,7 +333,7 @@ fn combined_text(stmts: &[(Statement, bool)]) -> Arc<str> {
     }
     let parts = stmts
         .iter()
-        .map(|(stmt, ranked)| (Box::from(stmt.sql.as_str()), *ranked, bound_by(stmt)))
+        .map(|(stmt, part)| (Box::from(stmt.sql.as_str()), *part, bound_by(stmt)))
         .collect();
     kept.insert(
         key,
@@ -257,28 +351,49 @@ fn bound_by(stmt: &Statement) -> usize {
 }
 
 /// `stmts` joined as one statement's text, each one's parameters numbered
-/// after those of the statements before it.
-fn join(stmts: &[(Statement, bool)]) -> String {
+/// after those of the statements before it; the relations first, as the
+/// `WITH` queries `"w0"`, `"w1"`, ... in their order.
+fn join(stmts: &[(Statement, Part)]) -> String {
     let length = stmts.iter().map(|(s, _)| s.sql.len() + 96).sum::<usize>();
     let mut sql = String::with_capacity(length + 64);
+    let mut offsets = Vec::with_capacity(stmts.len());
     let mut bound = 0;
+    for (stmt, _) in stmts {
+        offsets.push(bound);
+        bound += bound_by(stmt);
+    }
+    let relations = stmts.iter().zip(&offsets).filter(|((_, p), _)| *p == Part::With);
+    for (n, ((stmt, _), &offset)) in relations.enumerate() {
+        sql.push_str(if n == 0 { "WITH " } else { ", " });
+        let _ = write!(sql, r#""w{n}" AS ("#);
+        renumber_into(&stmt.sql, offset, &mut sql);
+        sql.push(')');
+    }
+    if !sql.is_empty() {
+        sql.push(' ');
+    }
     sql.push_str(r#"SELECT "q", "j" FROM ("#);
-    for (i, (stmt, ranked)) in stmts.iter().enumerate() {
-        if i > 0 {
+    let mut first = true;
+    for (i, ((stmt, part), &offset)) in stmts.iter().zip(&offsets).enumerate() {
+        let rank = match part {
+            Part::With => continue,
+            Part::Ranked => r#""t"."rn""#,
+            Part::Rows => "0",
+        };
+        if !first {
             sql.push_str(" UNION ALL ");
         }
-        let rank = if *ranked { r#""t"."rn""# } else { "0" };
+        first = false;
         let _ = write!(sql, r#"SELECT {i} AS "q", {rank} AS "rn", "t"."j" FROM ("#);
-        renumber_into(&stmt.sql, bound, &mut sql);
+        renumber_into(&stmt.sql, offset, &mut sql);
         sql.push_str(r#") AS "t""#);
-        bound += bound_by(stmt);
     }
     sql.push_str(r#") AS "u""#);
     // A union keeps no order of its own: each ranked statement's rows come
     // back in the order of their rank. Rows are split by statement
     // whatever their order, so a level with no ranked statement (most:
     // first pages on PostgreSQL come unranked) is not sorted at all.
-    if stmts.iter().any(|(_, ranked)| *ranked) {
+    if stmts.iter().any(|(_, part)| *part == Part::Ranked) {
         sql.push_str(r#" ORDER BY "q" ASC, "rn" ASC"#);
     }
     sql
@@ -333,11 +448,11 @@ mod tests {
         let level = vec![
             (
                 stmt(r#"SELECT "id" FROM "a" WHERE "k" IN ($1, $2)"#, vec![1, 2]),
-                true,
+                Part::Ranked,
             ),
             (
                 stmt(r#"SELECT "id" FROM "b" WHERE "k" = $1"#, vec![3]),
-                false,
+                Part::Rows,
             ),
         ];
         let first = combined_text(&level);
@@ -345,13 +460,64 @@ mod tests {
         assert!(first.contains(r#""k" = $3"#), "{first}");
         assert!(Arc::ptr_eq(&first, &combined_text(&level)), "kept");
         let mut other = level.clone();
-        other[1].1 = true;
+        other[1].1 = Part::Ranked;
         assert_eq!(*combined_text(&other), join(&other));
         assert_ne!(combined_text(&other), first);
         let mut longer = level.clone();
         longer.swap(0, 1);
         assert_eq!(*combined_text(&longer), join(&longer));
         assert!(combined_text(&longer).contains(r#""k" IN ($2, $3)"#));
+    }
+
+    /// Relations come first, as `WITH` queries named in their order, each
+    /// statement's parameters numbered by its place among all of them; a
+    /// relation answers no rows of its own.
+    #[test]
+    fn relations_are_written_first_and_parameters_follow_the_statements_order() {
+        let stmt = |sql: &str, values: Vec<i64>| {
+            let values = values.into_iter().map(sea_orm::Value::from).collect();
+            Statement::from_sql_and_values(DbBackend::Postgres, sql, Values(values))
+        };
+        let level = vec![
+            (stmt(r#"SELECT "j" FROM "b" WHERE "k" = $1"#, vec![1]), Part::Rows),
+            (
+                stmt(r#"SELECT "id" FROM "c" WHERE "k" > $1 LIMIT 3"#, vec![2]),
+                Part::With,
+            ),
+            (
+                stmt(r#"SELECT "j", "rn" FROM "w0" WHERE "x" = $1"#, vec![3]),
+                Part::Ranked,
+            ),
+        ];
+        assert_eq!(
+            join(&level),
+            r#"WITH "w0" AS (SELECT "id" FROM "c" WHERE "k" > $2 LIMIT 3) SELECT "q", "j" FROM (SELECT 0 AS "q", 0 AS "rn", "t"."j" FROM (SELECT "j" FROM "b" WHERE "k" = $1) AS "t" UNION ALL SELECT 2 AS "q", "t"."rn" AS "rn", "t"."j" FROM (SELECT "j", "rn" FROM "w0" WHERE "x" = $3) AS "t") AS "u" ORDER BY "q" ASC, "rn" ASC"#
+        );
+    }
+
+    /// A statement reading a relation goes out in the relation's batch; one
+    /// handed in after it went out is answered with an error, not run.
+    #[tokio::test]
+    async fn a_relation_is_read_only_in_its_own_batch() {
+        let combiner = Combiner::new(DatabaseConnection::default(), Arc::default());
+        let relation = combiner.relation(Statement::from_string(
+            DbBackend::Postgres,
+            r#"SELECT 1 AS "id""#,
+        ));
+        assert_eq!(relation.name(), r#""w0""#);
+        // Only the relation: nothing to send.
+        assert!(combiner.flush().is_none());
+        let late = combiner.rows_reading(
+            &relation,
+            Statement::from_string(DbBackend::Postgres, r#"SELECT "id" AS "j" FROM "w0""#),
+            false,
+        );
+        let (rows, ()) = futures_util::join!(late, async {
+            assert!(combiner.flush().is_none(), "nothing left to run");
+        });
+        assert!(rows.is_err());
+        let again = combiner.relation(Statement::from_string(DbBackend::Postgres, "SELECT 2"));
+        assert_eq!(again.name(), r#""w0""#, "named within its own batch");
     }
 
     #[test]

@@ -6,9 +6,12 @@ use c360_entity::{customer, customer_metrics};
 use sea_orm::sea_query::{ColumnRef, Expr as SqlExpr, IntoColumnRef, NullOrdering, Order};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, IdenStatic, PaginatorTrait, QueryFilter, QueryOrder,
+    Select,
 };
 
 use super::columns::Columns;
+use super::combine::{Combiner, Relation};
+use super::loaders::LoadError;
 use super::customer_filter::Matching;
 use super::joined::{self, Joined, Joins};
 use super::pagination::{
@@ -151,78 +154,144 @@ pub async fn page(
     matching: &Matching,
     joins: Joins,
 ) -> AppResult<KeysetPage<CustomerRow>> {
-    let PageRequest {
-        field,
-        direction: dir,
-        size,
-        backward,
-        ref after,
-        ref before,
-    } = *request;
-    let id_col = (customer::Entity, customer::Column::Id);
-    let sort_col = field.column();
-    let sort_key = Key {
-        column: sort_col.clone(),
-        nullable: field.nullable(),
-    };
-    let mut query = customers_joined().filter(matching.condition());
-    if let Some(c) = after {
-        query = query.filter(seek_after(Some(sort_key.clone()), id_col, dir, c));
-    }
-    if let Some(c) = before {
-        query = query.filter(seek_before(Some(sort_key.clone()), id_col, dir, c));
-    }
-    // Walking backwards reads the order reversed (NULLs first) and flips the page.
-    let walk = if backward { dir.reverse() } else { dir };
-    let sql_order = match walk {
-        Direction::Asc => Order::Asc,
-        Direction::Desc => Order::Desc,
-    };
-    query = if sort_key.nullable {
-        let nulls = if backward {
-            NullOrdering::First
-        } else {
-            NullOrdering::Last
+    PageQuery::new(request, matching, joins).read(db).await
+}
+
+/// The statement of a page of customers, read on its own ([`page`]) or in
+/// the request's combined statement ([`PageQuery::read_combined`]).
+pub struct PageQuery {
+    query: Select<customer::Entity>,
+    joins: Joins,
+    /// The page's order over the statement's output columns.
+    order: String,
+    field: SortField,
+    size: u64,
+    backward: bool,
+    after: bool,
+    before: bool,
+}
+
+impl PageQuery {
+    pub fn new(request: &PageRequest, matching: &Matching, joins: Joins) -> PageQuery {
+        let PageRequest {
+            field,
+            direction: dir,
+            size,
+            backward,
+            ref after,
+            ref before,
+        } = *request;
+        let id_col = (customer::Entity, customer::Column::Id);
+        let sort_col = field.column();
+        let sort_key = Key {
+            column: sort_col.clone(),
+            nullable: field.nullable(),
         };
-        query.order_by_with_nulls(SqlExpr::col(sort_col), sql_order.clone(), nulls)
-    } else {
-        // An explicit NULLS clause would keep PostgreSQL from walking the
-        // (created_at, id) index backwards.
-        query.order_by(SqlExpr::col(sort_col), sql_order.clone())
-    };
-    query = query.order_by(SqlExpr::col(id_col), sql_order);
-    // Cursors on a metrics key need the metrics row, with its sort column.
-    let joins = match sort_key.nullable {
-        true => Joins {
-            metrics: Some(Columns::ALL),
-            ..joins
-        },
-        false => joins,
-    };
-    let order = field.output_order(walk, backward);
-    let mut rows = joined::fetch(db, query, joins, &order, size + 1).await?;
-    let has_more = rows.len() as u64 > size;
-    rows.truncate(size as usize);
-    if backward {
-        rows.reverse();
+        let mut query = customers_joined().filter(matching.condition());
+        if let Some(c) = after {
+            query = query.filter(seek_after(Some(sort_key.clone()), id_col, dir, c));
+        }
+        if let Some(c) = before {
+            query = query.filter(seek_before(Some(sort_key.clone()), id_col, dir, c));
+        }
+        // Walking backwards reads the order reversed (NULLs first) and flips the page.
+        let walk = if backward { dir.reverse() } else { dir };
+        let sql_order = match walk {
+            Direction::Asc => Order::Asc,
+            Direction::Desc => Order::Desc,
+        };
+        query = if sort_key.nullable {
+            let nulls = if backward {
+                NullOrdering::First
+            } else {
+                NullOrdering::Last
+            };
+            query.order_by_with_nulls(SqlExpr::col(sort_col), sql_order.clone(), nulls)
+        } else {
+            // An explicit NULLS clause would keep PostgreSQL from walking the
+            // (created_at, id) index backwards.
+            query.order_by(SqlExpr::col(sort_col), sql_order.clone())
+        };
+        query = query.order_by(SqlExpr::col(id_col), sql_order);
+        // Cursors on a metrics key need the metrics row, with its sort column.
+        let joins = match sort_key.nullable {
+            true => Joins {
+                metrics: Some(Columns::ALL),
+                ..joins
+            },
+            false => joins,
+        };
+        PageQuery {
+            query,
+            joins,
+            order: field.output_order(walk, backward),
+            field,
+            size,
+            backward,
+            after: after.is_some(),
+            before: before.is_some(),
+        }
     }
-    let (has_previous, has_next) = if backward {
-        (has_more, before.is_some())
-    } else {
-        (after.is_some(), has_more)
-    };
-    let edges = rows
-        .into_iter()
-        .map(|(c, joined)| {
-            let metrics = joined.metrics.as_ref().and_then(Option::as_ref);
-            (field.cursor(&c, metrics), (c, joined))
-        })
-        .collect();
-    Ok(KeysetPage {
-        edges,
-        has_previous,
-        has_next,
-    })
+
+    /// The page, in a statement of its own.
+    pub async fn read(self, db: &impl ConnectionTrait) -> AppResult<KeysetPage<CustomerRow>> {
+        let limit = self.size + 1;
+        let rows = joined::fetch(db, self.query.clone(), self.joins, &self.order, limit).await?;
+        Ok(self.page_of(rows))
+    }
+
+    /// The page on PostgreSQL, read in the request's next combined
+    /// statement as a relation (`joined::fetch_combined`); with it, a query
+    /// giving the ids of the page's customers in its order, for statements
+    /// handed in beside it to read their lists by (`PageLoader::prime_of`).
+    pub fn read_combined<'c>(
+        self,
+        combiner: &'c Combiner,
+    ) -> (
+        Relation,
+        String,
+        impl Future<Output = Result<KeysetPage<CustomerRow>, LoadError>> + Send + use<'c>,
+    ) {
+        let limit = self.size + 1;
+        let (relation, rows) =
+            joined::fetch_combined(combiner, self.query.clone(), self.joins, &self.order, limit);
+        // The page's own rows, not the one past it that tells a next exists.
+        let ids = format!(
+            r#"SELECT "id" FROM {} ORDER BY {} LIMIT {}"#,
+            relation.name(),
+            self.order,
+            self.size
+        );
+        (relation, ids, async move { Ok(self.page_of(rows.await?)) })
+    }
+
+    /// The statement's rows, one past the page when there is a next, as the
+    /// page.
+    fn page_of(&self, mut rows: Vec<CustomerRow>) -> KeysetPage<CustomerRow> {
+        let has_more = rows.len() as u64 > self.size;
+        rows.truncate(self.size as usize);
+        if self.backward {
+            rows.reverse();
+        }
+        let (has_previous, has_next) = if self.backward {
+            (has_more, self.before)
+        } else {
+            (self.after, has_more)
+        };
+        let field = self.field;
+        let edges = rows
+            .into_iter()
+            .map(|(c, joined)| {
+                let metrics = joined.metrics.as_ref().and_then(Option::as_ref);
+                (field.cursor(&c, metrics), (c, joined))
+            })
+            .collect();
+        KeysetPage {
+            edges,
+            has_previous,
+            has_next,
+        }
+    }
 }
 
 /// The customer with this (normalised) address, if `scope` lets the caller see it.

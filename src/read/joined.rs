@@ -27,6 +27,8 @@ use serde::Deserialize;
 use serde::de::{Deserializer, SeqAccess, Visitor};
 
 use super::columns::{Columns, Partial};
+use super::combine::{Combiner, Relation};
+use super::loaders::LoadError;
 use crate::error::AppError;
 
 /// Which to-one rows to read beside each customer, and of each row the
@@ -149,6 +151,46 @@ pub async fn fetch<C: ConnectionTrait>(
     rows.iter()
         .map(|row| read_array(&row.try_get_by_index::<String>(0)?, joins))
         .collect()
+}
+
+/// [`fetch`] on PostgreSQL through the request's `combiner`: the statement
+/// goes out in the request's next combined statement as a relation
+/// ([`Relation`]), which statements reading its customers handed in beside
+/// it read by name (their lists, `PageLoader::prime_of`), so that a page of
+/// customers and their lists are one statement. Gives the relation and the
+/// rows, read as [`fetch`] reads them.
+pub fn fetch_combined<'c>(
+    combiner: &'c Combiner,
+    select: Select<customer::Entity>,
+    joins: Joins,
+    order: &str,
+    limit: u64,
+) -> (
+    Relation,
+    impl Future<Output = Result<Vec<(customer::Model, Joined)>, LoadError>> + Send + use<'c>,
+) {
+    let mut stmt = statement(select, joins, DatabaseBackend::Postgres);
+    let _ = write!(stmt.sql, " LIMIT {limit}");
+    let relation = combiner.relation(stmt);
+    let row = json_row(joins);
+    let mut sql = String::with_capacity(row.len() + order.len() + 96);
+    let _ = write!(
+        sql,
+        r#"SELECT {row} AS "j", ROW_NUMBER() OVER (ORDER BY {order}) AS "rn" FROM {} AS "t""#,
+        relation.name()
+    );
+    let rows = Statement::from_string(DatabaseBackend::Postgres, sql);
+    let read = {
+        let relation = relation.clone();
+        async move {
+            let json = combiner.rows_reading(&relation, rows, true).await?;
+            json.iter()
+                .map(|row| read_array(row.text()?, joins))
+                .collect::<Result<_, _>>()
+                .map_err(Arc::new)
+        }
+    };
+    (relation, read)
 }
 
 /// `stmt`, a statement of [`statement`]'s shape on PostgreSQL, giving each

@@ -1,10 +1,10 @@
 //! The root queries that find customers: by id, by email, `me`, and the
 //! `customers` list (read by `read::customers`).
 
-use async_graphql::{Context, ID, Object};
+use async_graphql::{Context, ErrorExtensions as _, ID, Object};
 
 use super::filter::{CustomerFilter, CustomerOrder};
-use super::{Customer, connection, joins_of_connection};
+use super::{Customer, connection, joins_of_connection, written};
 use crate::auth::{Domain, Role};
 use crate::error::AppError;
 use crate::graphql::connection::Total;
@@ -15,6 +15,7 @@ use crate::graphql::limits::page_cost;
 use crate::graphql::segment::segment_env;
 use crate::read::customer_filter::Matching;
 use crate::read::customers::{self, PageRequest};
+use crate::read::loaders::Loaders;
 
 #[derive(Default)]
 pub struct CustomerQuery;
@@ -105,13 +106,24 @@ impl CustomerQuery {
         }
         let matching = matching.within(scope_of(principal));
         let db = reader(ctx)?;
-        let page = customers::page(
-            db,
-            &request,
-            &matching,
-            joins_of_connection(ctx, &ctx.look_ahead()),
-        )
-        .await?;
+        let joins = joins_of_connection(ctx, &ctx.look_ahead());
+        let query = customers::PageQuery::new(&request, &matching, joins);
+        let combiner = ctx.data::<Loaders>().ok().and_then(Loaders::combiner);
+        let page = match combiner {
+            // The page and its customers' lists in one statement.
+            Some(combiner) => {
+                let (relation, parents, page) = query.read_combined(combiner);
+                let lists = written::read_ahead_of_page(ctx, &relation, &parents);
+                let (page, keep) = futures_util::join!(page, lists);
+                let page = page.map_err(|e| e.extend())?;
+                let ids: Vec<i64> = page.edges.iter().map(|(_, (c, _))| c.id).collect();
+                for keep in keep {
+                    keep(&ids);
+                }
+                page
+            }
+            None => query.read(db).await?,
+        };
         Ok(connection(page, Total::Customers(matching)))
     }
 }

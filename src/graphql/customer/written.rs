@@ -9,7 +9,7 @@
 //! executor.
 
 use async_graphql::InputType as _;
-use async_graphql::parser::types::{Field, Selection};
+use async_graphql::parser::types::{Field, Selection, SelectionSet};
 use async_graphql::{Context, ContextSelectionSet, Positioned};
 use c360_entity::{customer, customer_metrics};
 use futures_util::future::BoxFuture;
@@ -22,7 +22,8 @@ use crate::graphql::context::identity;
 use crate::graphql::enums::EmailMarketingState;
 use crate::graphql::ids::{Kind, encode};
 use crate::graphql::leaves::{
-    Below, Env, Leaf, Scalar, objects_below, pages_and_below, pages_below, read_ahead,
+    Below, Env, KeepPrimed, Leaf, Scalar, objects_below, pages_and_below, pages_below, read_ahead,
+    read_ahead_of,
 };
 use crate::graphql::loyalty::{LoyaltyAccount, LoyaltyTransaction};
 use crate::graphql::nps::{NpsCategory, NpsResponse};
@@ -33,6 +34,7 @@ use crate::graphql::stats::{
     Profile, average_first_reply_minutes, average_order_minor, csat_average,
 };
 use crate::graphql::ticket::Ticket;
+use crate::read::combine::Relation;
 use crate::read::loaders::{
     CustomerLoyaltyTransactions, CustomerNpsResponses, CustomerReferrals, CustomerReviews, Loaders,
     OrderLines, TicketMessages, settlement_due,
@@ -378,6 +380,108 @@ pub(super) async fn read_ahead_below(ctx: &Context<'_>, id: i64) {
         }
     }
     futures_util::future::join_all(reads).await;
+}
+
+/// The first pages of the lists a page of customers selects below its
+/// customers (as [`read_ahead_below`], but the referrer), read ahead in the
+/// statement that reads the page itself: their parents are the ids
+/// `parents`, a query reading the page's `relation`, gives
+/// (`customers::PageQuery::read_combined`). `customers` is the page's
+/// field (`customers`). Gives what to keep once the page's customers are
+/// known ([`KeepPrimed`]).
+pub(crate) async fn read_ahead_of_page<'c>(
+    ctx: &'c Context<'c>,
+    relation: &Relation,
+    parents: &str,
+) -> Vec<KeepPrimed<'c>> {
+    let Ok(loaders) = ctx.data::<Loaders>() else {
+        return Vec::new();
+    };
+    // Lists the executor resolves read every column, not those read here.
+    let writes = ctx
+        .data::<AppState>()
+        .is_ok_and(|state| state.config.leaf_json);
+    if !writes || !loaders.orders.loader().combining() {
+        return Vec::new();
+    }
+    let Some(node) = page_node(&ctx.item.node.selection_set.node) else {
+        return Vec::new();
+    };
+    let readable = |domain| require_domain(identity(ctx), domain).is_ok();
+    let set = ctx.with_selection_set(&node.node.selection_set);
+    let set = &set;
+    let of = (relation, parents);
+    let mut reads: Vec<BoxFuture<'_, Option<KeepPrimed<'c>>>> = Vec::new();
+    for selection in &node.node.selection_set.node.items {
+        let Selection::Field(field) = &selection.node else {
+            continue;
+        };
+        match field.node.name.node.as_str() {
+            "orders" if readable(Domain::Orders) => {
+                let lines = Some(Below("lines", &loaders.order_lines));
+                let orders = &loaders.orders;
+                let read = read_ahead_of::<_, OrderLines, Order>(set, field, orders, lines, of);
+                reads.push(Box::pin(read));
+            }
+            "tickets" if readable(Domain::Tickets) => {
+                let messages = Some(Below("messages", &loaders.ticket_messages));
+                let tickets = &loaders.tickets;
+                let read =
+                    read_ahead_of::<_, TicketMessages, Ticket>(set, field, tickets, messages, of);
+                reads.push(Box::pin(read));
+            }
+            "reviews" if readable(Domain::Reviews) => {
+                let reviews = &loaders.reviews;
+                let read = read_ahead_of::<_, CustomerReviews, Review>(set, field, reviews, None, of);
+                reads.push(Box::pin(read));
+            }
+            "referralsMade" if readable(Domain::Referrals) => {
+                let made = &loaders.referrals;
+                let read =
+                    read_ahead_of::<_, CustomerReferrals, Referral>(set, field, made, None, of);
+                reads.push(Box::pin(read));
+            }
+            "npsResponses" => {
+                let answers = &loaders.nps_responses;
+                let read = read_ahead_of::<_, CustomerNpsResponses, NpsResponse>(
+                    set, field, answers, None, of,
+                );
+                reads.push(Box::pin(read));
+            }
+            "loyalty" if readable(Domain::Loyalty) => {
+                if let Some(ledger) = sub_field(field, "transactions") {
+                    reads.push(Box::pin(async move {
+                        let account = ctx.with_selection_set(&field.node.selection_set);
+                        let rows = &loaders.loyalty_transactions;
+                        read_ahead_of::<_, CustomerLoyaltyTransactions, LoyaltyTransaction>(
+                            &account, ledger, rows, None, of,
+                        )
+                        .await
+                    }));
+                }
+            }
+            _ => {}
+        }
+    }
+    futures_util::future::join_all(reads)
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// The selection of a page's customers: its `edges { node }`, else its
+/// `nodes`.
+fn page_node(page: &SelectionSet) -> Option<&Positioned<Field>> {
+    fn named<'s>(set: &'s SelectionSet, name: &str) -> Option<&'s Positioned<Field>> {
+        set.items.iter().find_map(|s| match &s.node {
+            Selection::Field(f) if f.node.name.node == name => Some(f),
+            _ => None,
+        })
+    }
+    let edges = named(page, "edges");
+    let node = edges.and_then(|edges| named(&edges.node.selection_set.node, "node"));
+    node.or_else(|| named(page, "nodes"))
 }
 
 /// The field `name` directly in `field`'s selection.

@@ -32,6 +32,7 @@ use c360_entity::{
 };
 use sea_orm::DatabaseConnection;
 
+use super::combine::Combiner;
 use super::driver::RequestTasks;
 use crate::auth::CustomerScope;
 use crate::domain::Clock;
@@ -102,6 +103,12 @@ pub struct Loaders {
 const MAX_BATCH: usize = 100 * 100;
 
 impl Loaders {
+    /// Where the request's statements are combined, one level at a time,
+    /// when they are (PostgreSQL; see `Config::combine_pages`).
+    pub fn combiner(&self) -> Option<&Arc<Combiner>> {
+        self.customers.loader().combiner.as_ref().filter(|c| c.active())
+    }
+
     /// The loaders of one request, reading from `db` (a replica for a
     /// query, see `App::reader`); settling a loyalty account or reviewing
     /// its tier (under `rules`) writes, so it goes to `primary`.

@@ -26,7 +26,7 @@ use sea_orm::{
 use super::{LoadError, walk};
 use crate::error::AppError;
 use crate::read::columns::{Columns, from_array};
-use crate::read::combine::Combiner;
+use crate::read::combine::{Combiner, JsonRow, Relation};
 use crate::read::pagination::{Cursor, Direction, Key, KeyKind, SortValue, seek_after};
 
 /// Count statements' text by their loader's type, backend (PostgreSQL or
@@ -325,6 +325,104 @@ impl<R: ChildList> PageLoader<R> {
         Ok(())
     }
 
+    /// [`Self::prime`] for the parents whose ids `parents`, a query reading
+    /// `relation`, gives (the customers of a page, read in the same
+    /// statement): keeps the pages of the parents with rows. Once the
+    /// parents are known, [`Self::prime_empty`] keeps an empty page for
+    /// the others; only after this succeeded, or their lists would read as
+    /// empty.
+    pub async fn prime_of(
+        &self,
+        relation: &Relation,
+        parents: &str,
+        first: u64,
+        columns: Columns,
+    ) -> Result<(), LoadError> {
+        let combiner = self.active_combiner()?;
+        let stmt = walk::first_pages_of::<R>(parents, first, Shape::Combined(columns));
+        let json = combiner.rows_reading(relation, stmt, false).await?;
+        let pages = paged_by_parent::<R>(read_json::<R>(&json, columns)?, first);
+        let mut primed = self.primed.lock().unwrap_or_else(PoisonError::into_inner);
+        primed.extend(pages.into_iter().map(|(parent, page)| {
+            let key = PageKey {
+                parent,
+                first,
+                after: None,
+                columns,
+            };
+            (key, page)
+        }));
+        Ok(())
+    }
+
+    /// Keeps an empty first page for each of `parents` with none read
+    /// ahead: after [`Self::prime_of`] read their pages, those without rows.
+    pub fn prime_empty(&self, parents: &[i64], first: u64, columns: Columns) {
+        let mut primed = self.primed.lock().unwrap_or_else(PoisonError::into_inner);
+        for &parent in parents {
+            let key = PageKey {
+                parent,
+                first,
+                after: None,
+                columns,
+            };
+            primed.entry(key).or_default();
+        }
+    }
+
+    /// [`Self::prime_below`] below the items of the parents whose ids
+    /// `grand`, a query reading `relation`, gives, as in
+    /// [`Self::prime_of`]. Once the parents are known,
+    /// [`Self::primed_below_of`] notes them as read ahead.
+    pub async fn prime_below_of<A: ChildList>(
+        &self,
+        relation: &Relation,
+        grand: &str,
+        above_first: u64,
+        first: u64,
+    ) -> Result<(), LoadError> {
+        let combiner = self.active_combiner()?;
+        let shape = Shape::Combined(Columns::ALL);
+        let stmt = walk::first_pages_below_of::<A, R>(grand, above_first, first, shape);
+        let json = combiner.rows_reading(relation, stmt, false).await?;
+        let pages = paged_by_parent::<R>(read_json::<R>(&json, Columns::ALL)?, first);
+        self.keep_below(pages, first);
+        Ok(())
+    }
+
+    /// Notes the lists below `grand`'s items as read ahead, after
+    /// [`Self::prime_below_of`] read them.
+    pub fn primed_below_of<A: ChildList>(&self, grand: &[i64], above_first: u64, first: u64) {
+        let mut done = self
+            .primed_below
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let above = TypeId::of::<A>();
+        done.extend(grand.iter().map(|&g| (above, g, above_first, first)));
+    }
+
+    fn active_combiner(&self) -> Result<&Arc<Combiner>, LoadError> {
+        self.combiner.as_ref().filter(|c| c.active()).ok_or_else(|| {
+            Arc::new(AppError::Internal(anyhow::anyhow!(
+                "reading ahead needs the level's statements combined"
+            )))
+        })
+    }
+
+    /// Keeps the pages below items read ahead, by item.
+    fn keep_below(&self, pages: FxHashMap<i64, Page<R::Model>>, first: u64) {
+        let mut primed = self.primed.lock().unwrap_or_else(PoisonError::into_inner);
+        primed.extend(pages.into_iter().map(|(parent, page)| {
+            let key = PageKey {
+                parent,
+                first,
+                after: None,
+                columns: Columns::ALL,
+            };
+            (key, page)
+        }));
+    }
+
     /// Reads, in one statement, the first pages of `R` below the first
     /// `above_first` items of each of `grand`'s pages of `A`, and keeps
     /// them: the items' own page requests, once their pages are read, are
@@ -373,17 +471,7 @@ impl<R: ChildList> PageLoader<R> {
             Shape::Combined(Columns::ALL),
         );
         let rows = self.run(Some(combiner), stmt, false, Columns::ALL).await?;
-        let pages = paged_by_parent::<R>(rows, first);
-        let mut primed = self.primed.lock().unwrap_or_else(PoisonError::into_inner);
-        primed.extend(pages.into_iter().map(|(parent, page)| {
-            let key = PageKey {
-                parent,
-                first,
-                after: None,
-                columns: Columns::ALL,
-            };
-            (key, page)
-        }));
+        self.keep_below(paged_by_parent::<R>(rows, first), first);
         Ok(())
     }
 
@@ -430,25 +518,30 @@ impl<R: ChildList> PageLoader<R> {
             true => combiner.rows(stmt).await?,
             false => combiner.rows_unordered(stmt).await?,
         };
-        // Each row is an array of the model's fields in their order, those
-        // not asked for null. With every column written, serde_json reads
-        // it alone, a little faster.
-        let read = if columns == Columns::ALL {
-            |row: &str| serde_json::from_str::<R::Model>(row)
-        } else {
-            |row: &str| from_array::<R::Model>(row)
-        };
-        json.iter()
-            .map(|row| {
-                read(row.text()?).map_err(|e| {
-                    AppError::Internal(anyhow::anyhow!(
-                        "reading a row of a combined statement: {e}"
-                    ))
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(Arc::new)
+        read_json::<R>(&json, columns)
     }
+}
+
+/// The rows of a combined statement as `R`'s models, written with `columns`.
+fn read_json<R: ChildList>(json: &[JsonRow], columns: Columns) -> Result<Vec<R::Model>, LoadError> {
+    // Each row is an array of the model's fields in their order, those
+    // not asked for null. With every column written, serde_json reads
+    // it alone, a little faster.
+    let read = if columns == Columns::ALL {
+        |row: &str| serde_json::from_str::<R::Model>(row)
+    } else {
+        |row: &str| from_array::<R::Model>(row)
+    };
+    json.iter()
+        .map(|row| {
+            read(row.text()?).map_err(|e| {
+                AppError::Internal(anyhow::anyhow!(
+                    "reading a row of a combined statement: {e}"
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(Arc::new)
 }
 
 /// A statement's text kept by `key` when rebuilding its values with

@@ -61,17 +61,36 @@ pub(super) fn first_pages<R: ChildList>(
     let one = parents.len() == 1;
     let sql = kept(
         (TypeId::of::<R>(), Store::Postgres(one), 0, first, shape),
-        || {
-            let mut sql = select_list::<R>(shape);
-            sql.push_str(" FROM ");
-            push_ids(&mut sql, one, r#""p"("parent")"#);
-            sql.push_str(" CROSS JOIN LATERAL (");
-            page::<R>(&mut sql, r#""p"."parent""#, first + 1);
-            sql.push_str(r#") AS "c""#);
-            sql
-        },
+        || first_pages_text::<R>(Ids::Bound(one), first, shape),
     );
     Statement::from_sql_and_values(DbBackend::Postgres, &*sql, ids(parents))
+}
+
+/// [`first_pages`] on PostgreSQL of the parents whose ids `parents`, a
+/// query of the same statement, gives in its first column (the customers
+/// of a page, `read::combine::Relation`). Binds nothing of its own.
+pub(super) fn first_pages_of<R: ChildList>(parents: &str, first: u64, shape: Shape) -> Statement {
+    let sql = first_pages_text::<R>(Ids::Query(parents), first, shape);
+    Statement::from_string(DbBackend::Postgres, sql)
+}
+
+/// Where a statement's parents' ids come from.
+#[derive(Clone, Copy)]
+enum Ids<'a> {
+    /// Bound as `$1` ([`ids`]); whether there is one alone.
+    Bound(bool),
+    /// The first column of a query of the statement's own.
+    Query(&'a str),
+}
+
+fn first_pages_text<R: ChildList>(parents: Ids<'_>, first: u64, shape: Shape) -> String {
+    let mut sql = select_list::<R>(shape);
+    sql.push_str(" FROM ");
+    push_ids(&mut sql, parents, r#""p"("parent")"#);
+    sql.push_str(" CROSS JOIN LATERAL (");
+    page::<R>(&mut sql, r#""p"."parent""#, first + 1);
+    sql.push_str(r#") AS "c""#);
+    sql
 }
 
 /// [`first_pages`] on SQLite, which has no `LATERAL`: each row of the
@@ -128,19 +147,40 @@ pub(super) fn first_pages_below<A: ChildList, R: ChildList>(
         shape,
     );
     let sql = kept(key, || {
-        let mut sql = select_list::<R>(shape);
-        sql.push_str(" FROM ");
-        push_ids(&mut sql, one, r#""g"("grand")"#);
-        sql.push_str(" CROSS JOIN LATERAL (SELECT ");
-        quoted(&mut sql, A::id_col().as_str());
-        sql.push_str(r#" AS "parent" FROM "#);
-        rows_of::<A>(&mut sql, r#""g"."grand""#, above_first);
-        sql.push_str(r#") AS "p" CROSS JOIN LATERAL ("#);
-        page::<R>(&mut sql, r#""p"."parent""#, first + 1);
-        sql.push_str(r#") AS "c""#);
-        sql
+        first_pages_below_text::<A, R>(Ids::Bound(one), above_first, first, shape)
     });
     Statement::from_sql_and_values(DbBackend::Postgres, &*sql, ids(grand))
+}
+
+/// [`first_pages_below`] of the parents whose ids `grand`, a query of the
+/// same statement, gives in its first column, as in [`first_pages_of`].
+pub(super) fn first_pages_below_of<A: ChildList, R: ChildList>(
+    grand: &str,
+    above_first: u64,
+    first: u64,
+    shape: Shape,
+) -> Statement {
+    let sql = first_pages_below_text::<A, R>(Ids::Query(grand), above_first, first, shape);
+    Statement::from_string(DbBackend::Postgres, sql)
+}
+
+fn first_pages_below_text<A: ChildList, R: ChildList>(
+    grand: Ids<'_>,
+    above_first: u64,
+    first: u64,
+    shape: Shape,
+) -> String {
+    let mut sql = select_list::<R>(shape);
+    sql.push_str(" FROM ");
+    push_ids(&mut sql, grand, r#""g"("grand")"#);
+    sql.push_str(" CROSS JOIN LATERAL (SELECT ");
+    quoted(&mut sql, A::id_col().as_str());
+    sql.push_str(r#" AS "parent" FROM "#);
+    rows_of::<A>(&mut sql, r#""g"."grand""#, above_first);
+    sql.push_str(r#") AS "p" CROSS JOIN LATERAL ("#);
+    page::<R>(&mut sql, r#""p"."parent""#, first + 1);
+    sql.push_str(r#") AS "c""#);
+    sql
 }
 
 fn kept(key: TextKey, write: impl FnOnce() -> String) -> Arc<str> {
@@ -159,17 +199,23 @@ fn kept(key: TextKey, write: impl FnOnce() -> String) -> Arc<str> {
     sql
 }
 
-/// The ids bound as `$1` ([`ids`]) as the relation `relation`.
+/// The parents' ids as the relation `relation`: bound as `$1` ([`ids`]),
+/// or given by a query.
 ///
 /// One id is bound alone. PostgreSQL guesses ten elements in an array it
 /// does not see, so a generic plan over an array of one (a profile's
 /// lists) would cost ten times the custom plans, and it would go on
 /// planning every execution anew.
-fn push_ids(sql: &mut String, one: bool, relation: &str) {
-    sql.push_str(match one {
-        true => "(VALUES ($1::int8)) AS ",
-        false => "unnest($1::int8[]) AS ",
-    });
+fn push_ids(sql: &mut String, parents: Ids<'_>, relation: &str) {
+    match parents {
+        Ids::Bound(true) => sql.push_str("(VALUES ($1::int8)) AS "),
+        Ids::Bound(false) => sql.push_str("unnest($1::int8[]) AS "),
+        Ids::Query(query) => {
+            sql.push('(');
+            sql.push_str(query);
+            sql.push_str(") AS ");
+        }
+    }
     sql.push_str(relation);
 }
 
