@@ -362,7 +362,10 @@ fn join(stmts: &[(Statement, Part)]) -> String {
         offsets.push(bound);
         bound += bound_by(stmt);
     }
-    let relations = stmts.iter().zip(&offsets).filter(|((_, p), _)| *p == Part::With);
+    let relations = stmts
+        .iter()
+        .zip(&offsets)
+        .filter(|((_, p), _)| *p == Part::With);
     for (n, ((stmt, _), &offset)) in relations.enumerate() {
         sql.push_str(if n == 0 { "WITH " } else { ", " });
         let _ = write!(sql, r#""w{n}" AS ("#);
@@ -479,7 +482,10 @@ mod tests {
             Statement::from_sql_and_values(DbBackend::Postgres, sql, Values(values))
         };
         let level = vec![
-            (stmt(r#"SELECT "j" FROM "b" WHERE "k" = $1"#, vec![1]), Part::Rows),
+            (
+                stmt(r#"SELECT "j" FROM "b" WHERE "k" = $1"#, vec![1]),
+                Part::Rows,
+            ),
             (
                 stmt(r#"SELECT "id" FROM "c" WHERE "k" > $1 LIMIT 3"#, vec![2]),
                 Part::With,

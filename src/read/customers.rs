@@ -11,9 +11,9 @@ use sea_orm::{
 
 use super::columns::Columns;
 use super::combine::{Combiner, Relation};
-use super::loaders::LoadError;
 use super::customer_filter::Matching;
 use super::joined::{self, Joined, Joins};
+use super::loaders::LoadError;
 use super::pagination::{
     Cursor, Direction, Key, KeyKind, KeysetPage, SortValue, decode_cursor, page_size, seek_after,
     seek_before,

@@ -432,7 +432,8 @@ pub(crate) async fn read_ahead_of_page<'c>(
             }
             "reviews" if readable(Domain::Reviews) => {
                 let reviews = &loaders.reviews;
-                let read = read_ahead_of::<_, CustomerReviews, Review>(set, field, reviews, None, of);
+                let read =
+                    read_ahead_of::<_, CustomerReviews, Review>(set, field, reviews, None, of);
                 reads.push(Box::pin(read));
             }
             "referralsMade" if readable(Domain::Referrals) => {

@@ -106,7 +106,11 @@ impl Loaders {
     /// Where the request's statements are combined, one level at a time,
     /// when they are (PostgreSQL; see `Config::combine_pages`).
     pub fn combiner(&self) -> Option<&Arc<Combiner>> {
-        self.customers.loader().combiner.as_ref().filter(|c| c.active())
+        self.customers
+            .loader()
+            .combiner
+            .as_ref()
+            .filter(|c| c.active())
     }
 
     /// The loaders of one request, reading from `db` (a replica for a

@@ -402,11 +402,14 @@ impl<R: ChildList> PageLoader<R> {
     }
 
     fn active_combiner(&self) -> Result<&Arc<Combiner>, LoadError> {
-        self.combiner.as_ref().filter(|c| c.active()).ok_or_else(|| {
-            Arc::new(AppError::Internal(anyhow::anyhow!(
-                "reading ahead needs the level's statements combined"
-            )))
-        })
+        self.combiner
+            .as_ref()
+            .filter(|c| c.active())
+            .ok_or_else(|| {
+                Arc::new(AppError::Internal(anyhow::anyhow!(
+                    "reading ahead needs the level's statements combined"
+                )))
+            })
     }
 
     /// Keeps the pages below items read ahead, by item.
