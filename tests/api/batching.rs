@@ -189,7 +189,11 @@ async fn a_nested_list_is_one_statement_on_postgres() {
     let edges = data["customers"]["edges"].as_array().expect("edges");
     let with_orders = edges
         .iter()
-        .filter(|e| e["node"]["orders"]["edges"].as_array().is_some_and(|o| !o.is_empty()))
+        .filter(|e| {
+            e["node"]["orders"]["edges"]
+                .as_array()
+                .is_some_and(|o| !o.is_empty())
+        })
         .count();
     assert!(with_orders > 25, "{with_orders} of 50 with orders");
     // A later page, walking backwards, and a page sorted by a metrics key
@@ -220,6 +224,15 @@ async fn a_nested_list_is_one_statement_on_postgres() {
     let before = pg.sql_statements().await;
     let from_pg = pg.query(q, json!({})).await;
     assert_eq!(pg.sql_statements().await - before, 1, "{from_pg}");
+    assert_eq!(from_pg, sqlite.query(q, json!({})).await);
+    // Two pages in one request, each with its own lists.
+    let q = r#"{ newest: customers(first: 3) { nodes { id reviews { nodes { rating } } } }
+      oldest: customers(first: 3, orderBy: { direction: ASC }) {
+        nodes { id reviews { nodes { rating } } orders(first: 1) { nodes { orderNumber } } } } }"#;
+    let before = pg.sql_statements().await;
+    let from_pg = pg.query(q, json!({})).await;
+    assert_eq!(pg.sql_statements().await - before, 1, "{from_pg}");
+    assert_ne!(from_pg["newest"], from_pg["oldest"]);
     assert_eq!(from_pg, sqlite.query(q, json!({})).await);
 }
 
