@@ -373,7 +373,9 @@ where
     let lists = loader.loader().prime_of(relation, parents, first, columns);
     let lower = async {
         let (below, child_first) = below?;
-        let read = below.loader().prime_below_of::<R>(relation, parents, first, child_first);
+        let read = below
+            .loader()
+            .prime_below_of::<R>(relation, parents, first, child_first);
         read.await.ok().map(|()| (below, child_first))
     };
     let (lists, lower) = futures_util::join!(lists, lower);
@@ -559,8 +561,18 @@ async fn write_pages<N: Leaf>(
     let mut offset = 0;
     let mut texts = Vec::with_capacity(conns.len());
     for (i, conn) in conns.iter().enumerate() {
+        // Room for the lists below its items too, copied in as they are.
+        let items = offset..offset + conn.edges.len();
+        let below: usize = children
+            .iter()
+            .map(|(_, texts)| {
+                texts
+                    .get(items.clone())
+                    .map_or(0, |t| t.iter().map(String::len).sum())
+            })
+            .sum();
         let mut out = Out {
-            buf: Vec::with_capacity(256 + 128 * conn.edges.len()),
+            buf: Vec::with_capacity(256 + 128 * conn.edges.len() + below),
             children: &children,
             offset,
             env: &env,
@@ -618,7 +630,9 @@ fn raw(json: String) -> Value {
 /// writes it, a twentieth of a list's instructions; these texts were
 /// written here, as JSON.
 pub fn response_json(response: &async_graphql::Response) -> serde_json::Result<String> {
-    let mut out = Vec::with_capacity(8 * 1024);
+    // Sized for the spliced texts, most of a list's response, so that the
+    // buffer is not grown and copied again and again as they go in.
+    let mut out = Vec::with_capacity(8 * 1024 + spliced_len(&response.data));
     out.extend_from_slice(br#"{"data":"#);
     write_value(&mut out, &response.data)?;
     if !response.extensions.is_empty() {
@@ -639,6 +653,18 @@ pub fn response_json(response: &async_graphql::Response) -> serde_json::Result<S
     }
     out.push(b'}');
     String::from_utf8(out).map_err(|e| serde::ser::Error::custom(e.to_string()))
+}
+
+/// The length of the spliced texts in `value`.
+fn spliced_len(value: &Value) -> usize {
+    match value {
+        Value::Object(object) => match object.get(RAW_VALUE_TOKEN) {
+            Some(Value::String(text)) if object.len() == 1 => text.len(),
+            _ => object.values().map(spliced_len).sum(),
+        },
+        Value::List(items) => items.iter().map(spliced_len).sum(),
+        _ => 0,
+    }
 }
 
 fn write_value(out: &mut Vec<u8>, value: &Value) -> serde_json::Result<()> {
