@@ -230,7 +230,7 @@ fn ids(ids: &[i64]) -> Values {
 
 /// What the statement gives for each row of `"c"`: its columns by name
 /// ([`Shape::Columns`], read by name), or the JSON array a combined
-/// statement reads, `null` for the columns not written.
+/// statement reads, with the columns written alone.
 fn select_list<R: ChildList>(shape: Shape) -> String {
     let mut sql = String::with_capacity(1024);
     sql.push_str("SELECT ");
@@ -239,16 +239,17 @@ fn select_list<R: ChildList>(shape: Shape) -> String {
         Shape::Combined(written) => {
             let written = with_keys::<R>(written);
             sql.push_str("CAST(json_build_array(");
+            let mut first = true;
             for (at, column) in columns().enumerate() {
-                if at > 0 {
+                if !written.has(at) {
+                    continue;
+                }
+                if !first {
                     sql.push_str(", ");
                 }
-                if written.has(at) {
-                    sql.push_str(r#""c"."#);
-                    quoted(&mut sql, column.as_str());
-                } else {
-                    sql.push_str("NULL");
-                }
+                first = false;
+                sql.push_str(r#""c"."#);
+                quoted(&mut sql, column.as_str());
             }
             sql.push_str(r#") AS text) AS "j""#);
         }
@@ -340,7 +341,7 @@ mod tests {
     }
 
     /// A combined page writes the columns asked for and the keys paging
-    /// reads, and `NULL` for the rest, each parent's rows in the list's
+    /// reads, and nothing for the rest, each parent's rows in the list's
     /// order and no further than the page and one row.
     #[test]
     fn a_combined_page_writes_only_the_columns_asked_for() {
@@ -349,7 +350,7 @@ mod tests {
             first_pages::<CustomerOrders>(DbBackend::Postgres, &[1, 2], 5, Shape::Combined(asked));
         assert!(
             stmt.sql.starts_with(
-                r#"SELECT CAST(json_build_array("c"."id", "c"."customer_id", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "c"."total", NULL, "c"."placed_at", NULL, NULL) AS text) AS "j" FROM "#
+                r#"SELECT CAST(json_build_array("c"."id", "c"."customer_id", "c"."total", "c"."placed_at") AS text) AS "j" FROM "#
             ),
             "{}",
             stmt.sql
