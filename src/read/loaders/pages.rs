@@ -35,7 +35,7 @@ use crate::read::pagination::{Cursor, Direction, Key, KeyKind, SortValue, seek_a
 /// rebuilt. A few hundred short entries at most.
 type CountSqlKey = (TypeId, bool, usize, bool);
 const CACHED_PARENTS: usize = 128;
-static COUNT_SQL: LazyLock<Mutex<HashMap<CountSqlKey, Option<Arc<str>>>>> =
+static COUNT_SQL: LazyLock<Mutex<FxHashMap<CountSqlKey, Option<Arc<str>>>>> =
     LazyLock::new(Mutex::default);
 
 /// A child table paged per parent.

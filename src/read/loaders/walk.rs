@@ -22,10 +22,10 @@
 //! itself.
 
 use std::any::TypeId;
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
+use rustc_hash::FxHashMap;
 use sea_orm::sea_query::ArrayType;
 use sea_orm::{DbBackend, EntityName, EntityTrait, IdenStatic, Iterable, Statement, Value, Values};
 
@@ -37,7 +37,7 @@ use crate::read::pagination::Direction;
 /// new one is written for each statement rather than kept.
 type TextKey = (TypeId, Store, u64, u64, Shape);
 const KEPT: usize = 1024;
-static TEXTS: LazyLock<Mutex<HashMap<TextKey, Arc<str>>>> = LazyLock::new(Mutex::default);
+static TEXTS: LazyLock<Mutex<FxHashMap<TextKey, Arc<str>>>> = LazyLock::new(Mutex::default);
 
 /// The store a text is written for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
