@@ -339,16 +339,7 @@ impl<R: ChildList> PageLoader<R> {
         let stmt = walk::first_pages_of::<R>(parents, first, Shape::Combined(columns));
         let json = combiner.rows_reading(relation, stmt, false).await?;
         let pages = paged_by_parent::<R>(read_json::<R>(&json, columns)?, first);
-        let mut primed = self.primed.lock().unwrap_or_else(PoisonError::into_inner);
-        primed.extend(pages.into_iter().map(|(parent, page)| {
-            let key = PageKey {
-                parent,
-                first,
-                after: None,
-                columns,
-            };
-            (key, page)
-        }));
+        self.keep_first(pages, first, columns);
         Ok(())
     }
 
@@ -383,7 +374,7 @@ impl<R: ChildList> PageLoader<R> {
         let stmt = walk::first_pages_below_of::<A, R>(grand, above_first, first, shape);
         let json = combiner.rows_reading(relation, stmt, false).await?;
         let pages = paged_by_parent::<R>(read_json::<R>(&json, Columns::ALL)?, first);
-        self.keep_below(pages, first);
+        self.keep_first(pages, first, Columns::ALL);
         Ok(())
     }
 
@@ -409,15 +400,16 @@ impl<R: ChildList> PageLoader<R> {
             })
     }
 
-    /// Keeps the pages below items read ahead, by item.
-    fn keep_below(&self, pages: FxHashMap<i64, Page<R::Model>>, first: u64) {
+    /// Keeps first pages read ahead, by parent, for the keys that will ask
+    /// for them with `first` and `columns`.
+    fn keep_first(&self, pages: FxHashMap<i64, Page<R::Model>>, first: u64, columns: Columns) {
         let mut primed = self.primed.lock().unwrap_or_else(PoisonError::into_inner);
         primed.extend(pages.into_iter().map(|(parent, page)| {
             let key = PageKey {
                 parent,
                 first,
                 after: None,
-                columns: Columns::ALL,
+                columns,
             };
             (key, page)
         }));
@@ -471,7 +463,7 @@ impl<R: ChildList> PageLoader<R> {
             Shape::Combined(Columns::ALL),
         );
         let rows = self.run(Some(combiner), stmt, false, Columns::ALL).await?;
-        self.keep_below(paged_by_parent::<R>(rows, first), first);
+        self.keep_first(paged_by_parent::<R>(rows, first), first, Columns::ALL);
         Ok(())
     }
 
