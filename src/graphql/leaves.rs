@@ -34,6 +34,7 @@ use async_graphql::connection::{CursorType, Edge, EmptyFields, PageInfo};
 use async_graphql::dataloader::DataLoader;
 use async_graphql::parser::types::{Field, Selection, SelectionSet};
 use async_graphql::registry::Registry;
+use async_graphql::resolver_utils::EnumType;
 use async_graphql::{ContextSelectionSet, Name, OutputType, Positioned, ServerResult, Value};
 use async_graphql_value::RAW_VALUE_TOKEN;
 use futures_util::future::{BoxFuture, join_all};
@@ -59,8 +60,10 @@ pub enum Scalar<'a> {
     Int(i64),
     Bool(bool),
     Null,
-    /// A value as async-graphql converts it: enums, timestamps, ids.
+    /// A value as async-graphql converts it: timestamps, ids.
     Value(Value),
+    /// An enum's value, by its GraphQL name ([`Scalar::name_of`]).
+    Name(&'static str),
     Money(&'a Money),
     /// An amount in minor units of a currency, shown as `Money`.
     Minor(i64, &'a str),
@@ -130,6 +133,13 @@ impl<'a> From<Option<&'a str>> for Scalar<'a> {
 }
 
 impl Scalar<'_> {
+    /// An enum's value by its name, as async-graphql writes it, without
+    /// the `Value` (and the name's copy) async-graphql makes for it.
+    pub fn name_of<'s, T: EnumType>(value: T) -> Scalar<'s> {
+        let item = T::items().iter().find(|item| item.value == value);
+        item.map_or(Scalar::Null, |item| Scalar::Name(item.name))
+    }
+
     /// An optional value as async-graphql converts it.
     pub fn of(v: Option<impl async_graphql::InputType>) -> Self {
         v.map_or(Scalar::Null, |v| Scalar::Value(v.to_value()))
@@ -1070,6 +1080,7 @@ impl<'c> Out<'c> {
             Scalar::Bool(b) => self.put(&b),
             Scalar::Null => self.put(&()),
             Scalar::Value(v) => self.put(&v),
+            Scalar::Name(name) => write_name(&mut self.buf, name).map_err(|_| Bail),
             // An object selected without fields cannot pass validation.
             Scalar::Money(_) | Scalar::Minor(..) | Scalar::Object(..) | Scalar::Fields(..) => {
                 Err(Bail)

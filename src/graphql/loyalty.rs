@@ -213,7 +213,7 @@ impl Leaf for LoyaltyAccount {
         use LoyaltyAccountField as F;
         let a = &self.0;
         match field {
-            F::Tier => Scalar::Value(LoyaltyTier::from(a.tier).to_value()),
+            F::Tier => Scalar::name_of(LoyaltyTier::from(a.tier)),
             F::TierReviewAt => Scalar::of(a.tier_review_at),
             F::TierExpiresAt => Scalar::of(a.tier_expires_at),
             F::SpendToKeepTier if a.tier == EntityTier::Bronze => Scalar::Null,
@@ -315,9 +315,9 @@ impl Leaf for LoyaltyTransaction {
         let t = &self.0;
         match field {
             F::Id => Scalar::Value(encode(Kind::LoyaltyTransaction, t.id).to_value()),
-            F::Kind => Scalar::Value(LoyaltyTransactionKind::from(t.kind).to_value()),
+            F::Kind => Scalar::name_of(LoyaltyTransactionKind::from(t.kind)),
             F::Points => Scalar::Int(t.points),
-            F::State => Scalar::Value(LoyaltyTransactionState::from(t.state).to_value()),
+            F::State => Scalar::name_of(LoyaltyTransactionState::from(t.state)),
             F::OrderId => t.order_id.map_or(Scalar::Null, |id| {
                 Scalar::Value(encode(Kind::Order, id).to_value())
             }),

@@ -83,11 +83,11 @@ impl Leaf for NpsResponse {
             F::Id => Scalar::Value(encode(Kind::NpsResponse, r.id).to_value()),
             F::CustomerId => Scalar::Value(encode(Kind::Customer, r.customer_id).to_value()),
             F::Score => Scalar::Int(r.score.into()),
-            F::Category => Scalar::Value(
-                NpsCategory::from(crate::domain::nps::Category::of(r.score)).to_value(),
-            ),
+            F::Category => {
+                Scalar::name_of(NpsCategory::from(crate::domain::nps::Category::of(r.score)))
+            }
             F::Comment => r.comment.as_deref().into(),
-            F::Channel => Scalar::Value(NpsChannel::from(r.channel).to_value()),
+            F::Channel => Scalar::name_of(NpsChannel::from(r.channel)),
             F::CreatedAt => Scalar::Value(r.created_at.to_value()),
         }
     }

@@ -140,7 +140,7 @@ pub fn referral_value<'a>(
         F::Code => Scalar::Str(&r.code),
         F::RefereeEmail if env.pii.is_some() => Scalar::Str(&r.referee_email),
         F::RefereeEmail => Scalar::Value(mask_email(&r.referee_email).to_value()),
-        F::Status => Scalar::Value(ReferralStatus::from(r.status).to_value()),
+        F::Status => Scalar::name_of(ReferralStatus::from(r.status)),
         F::RejectionReason => r.rejection_reason.as_deref().into(),
         F::ReferrerRewardPoints => Scalar::Int(r.referrer_reward_points),
         F::RefereeRewardPoints => Scalar::Int(r.referee_reward_points),

@@ -99,7 +99,7 @@ impl Leaf for Review {
             F::Rating => Scalar::Int(r.rating.into()),
             F::Title => r.title.as_deref().into(),
             F::Body => r.body.as_deref().into(),
-            F::Status => Scalar::Value(ReviewStatus::from(r.status).to_value()),
+            F::Status => Scalar::name_of(ReviewStatus::from(r.status)),
             F::VerifiedPurchase => Scalar::Bool(r.verified_purchase),
             F::CreatedAt => Scalar::Value(r.created_at.to_value()),
         }

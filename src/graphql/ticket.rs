@@ -177,9 +177,9 @@ impl Leaf for Ticket {
             F::Id => Scalar::Value(encode(Kind::Ticket, t.id).to_value()),
             F::CustomerId => Scalar::Value(encode(Kind::Customer, t.customer_id).to_value()),
             F::Subject => Scalar::Str(&t.subject),
-            F::Status => Scalar::Value(TicketStatus::from(t.status).to_value()),
-            F::Priority => Scalar::Value(TicketPriority::from(t.priority).to_value()),
-            F::Channel => Scalar::Value(TicketChannel::from(t.channel).to_value()),
+            F::Status => Scalar::name_of(TicketStatus::from(t.status)),
+            F::Priority => Scalar::name_of(TicketPriority::from(t.priority)),
+            F::Channel => Scalar::name_of(TicketChannel::from(t.channel)),
             F::CreatedAt => Scalar::Value(t.created_at.to_value()),
             F::UpdatedAt => Scalar::Value(t.updated_at.to_value()),
             F::FirstReplyAt => Scalar::of(t.first_reply_at),
@@ -270,7 +270,7 @@ impl Leaf for TicketMessage {
     }
     fn value<'a>(&'a self, _env: &'a Env<'_>, field: TicketMessageField) -> Scalar<'a> {
         match field {
-            TicketMessageField::AuthorKind => Scalar::Value(self.author_kind.to_value()),
+            TicketMessageField::AuthorKind => Scalar::name_of(self.author_kind),
             TicketMessageField::AuthorName => self.author_name.as_deref().into(),
             TicketMessageField::Body => Scalar::Str(&self.body),
             TicketMessageField::CreatedAt => Scalar::Value(self.created_at.to_value()),

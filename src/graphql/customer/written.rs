@@ -184,15 +184,13 @@ impl Leaf for Customer {
                 None => Scalar::Null,
             },
             F::EmailMarketingState => {
-                Scalar::Value(EmailMarketingState::from(c.email_marketing_state).to_value())
+                Scalar::name_of(EmailMarketingState::from(c.email_marketing_state))
             }
             F::ConsentUpdatedAt => Scalar::of(c.consent_updated_at),
-            F::SmsConsentState => {
-                Scalar::Value(EmailMarketingState::from(c.sms_consent_state).to_value())
-            }
+            F::SmsConsentState => Scalar::name_of(EmailMarketingState::from(c.sms_consent_state)),
             F::SmsConsentUpdatedAt => Scalar::of(c.sms_consent_updated_at),
             F::PhoneConsentState => {
-                Scalar::Value(EmailMarketingState::from(c.phone_consent_state).to_value())
+                Scalar::name_of(EmailMarketingState::from(c.phone_consent_state))
             }
             F::PhoneConsentUpdatedAt => Scalar::of(c.phone_consent_updated_at),
             F::CreatedAt => Scalar::Value(c.created_at.to_value()),
