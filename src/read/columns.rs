@@ -19,6 +19,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::{LazyLock, PoisonError, RwLock};
 
+use c360_entity::json_time::EPOCH;
 use rustc_hash::FxHashMap;
 
 use sea_orm::{EntityTrait, IdenStatic, Iterable};
@@ -161,10 +162,6 @@ impl<'de, M: Deserialize<'de>> Visitor<'de> for PartialOrNull<M> {
         self.0.deserialize(de).map(Some)
     }
 }
-
-/// What a column left out reads as where its type is text (a timestamp
-/// asks for text to parse).
-const EPOCH: &str = "1970-01-01T00:00:00+00:00";
 
 /// The row: whatever the model asks for, an array of the columns written.
 struct Row<D>(D, Columns);
@@ -309,6 +306,8 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for OrLeftOut<D> {
         deserialize_f32 => LeftOut::Float,
         deserialize_f64 => LeftOut::Float,
         deserialize_string => LeftOut::Text(""),
+        // A timestamp asks for text: the epoch, which its reader knows
+        // without parsing.
         deserialize_str => LeftOut::Text(EPOCH),
     }
 
