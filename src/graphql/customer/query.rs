@@ -1,7 +1,7 @@
 //! The root queries that find customers: by id, by email, `me`, and the
 //! `customers` list (read by `read::customers`).
 
-use async_graphql::{Context, ErrorExtensions as _, ID, Object};
+use async_graphql::{Context, ID, Object};
 
 use super::filter::{CustomerFilter, CustomerOrder};
 use super::{Customer, connection, joins_of_connection, written};
@@ -15,7 +15,6 @@ use crate::graphql::limits::page_cost;
 use crate::graphql::segment::segment_env;
 use crate::read::customer_filter::Matching;
 use crate::read::customers::{self, PageRequest};
-use crate::read::loaders::Loaders;
 
 #[derive(Default)]
 pub struct CustomerQuery;
@@ -108,22 +107,7 @@ impl CustomerQuery {
         let db = reader(ctx)?;
         let joins = joins_of_connection(ctx, &ctx.look_ahead());
         let query = customers::PageQuery::new(&request, &matching, joins);
-        let combiner = ctx.data::<Loaders>().ok().and_then(Loaders::combiner);
-        let page = match combiner {
-            // The page and its customers' lists in one statement.
-            Some(combiner) => {
-                let (relation, parents, page) = query.read_combined(combiner);
-                let lists = written::read_ahead_of_page(ctx, &relation, &parents);
-                let (page, keep) = futures_util::join!(page, lists);
-                let page = page.map_err(|e| e.extend())?;
-                let ids: Vec<i64> = page.edges.iter().map(|(_, (c, _))| c.id).collect();
-                for keep in keep {
-                    keep(&ids);
-                }
-                page
-            }
-            None => query.read(db).await?,
-        };
+        let page = written::read_page(ctx, db, query).await?;
         Ok(connection(page, Total::Customers(matching)))
     }
 }

@@ -10,9 +10,10 @@
 
 use async_graphql::InputType as _;
 use async_graphql::parser::types::{Field, Selection, SelectionSet};
-use async_graphql::{Context, ContextSelectionSet, Positioned};
+use async_graphql::{Context, ContextSelectionSet, ErrorExtensions as _, Positioned};
 use c360_entity::{customer, customer_metrics};
 use futures_util::future::BoxFuture;
+use sea_orm::DatabaseConnection;
 
 use super::{Customer, joins_of};
 use crate::app::AppState;
@@ -35,10 +36,12 @@ use crate::graphql::stats::{
 };
 use crate::graphql::ticket::Ticket;
 use crate::read::combine::Relation;
+use crate::read::customers::{CustomerRow, PageQuery};
 use crate::read::loaders::{
     CustomerLoyaltyTransactions, CustomerNpsResponses, CustomerReferrals, CustomerReviews, Loaders,
     OrderLines, TicketMessages, settlement_due,
 };
+use crate::read::pagination::KeysetPage;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum CustomerField {
@@ -380,6 +383,30 @@ pub(super) async fn read_ahead_below(ctx: &Context<'_>, id: i64) {
     futures_util::future::join_all(reads).await;
 }
 
+/// A page of customers (`customers`, the field `ctx` resolves): on
+/// PostgreSQL, when the request's statements are combined, with the lists
+/// below its customers in the same statement ([`read_ahead_of_page`]);
+/// otherwise in a statement of its own.
+pub(super) async fn read_page(
+    ctx: &Context<'_>,
+    db: &DatabaseConnection,
+    query: PageQuery,
+) -> async_graphql::Result<KeysetPage<CustomerRow>> {
+    let combiner = ctx.data::<Loaders>().ok().and_then(Loaders::combiner);
+    let Some(combiner) = combiner else {
+        return Ok(query.read(db).await?);
+    };
+    let (relation, parents, page) = query.read_combined(combiner);
+    let lists = read_ahead_of_page(ctx, &relation, &parents);
+    let (page, keep) = futures_util::join!(page, lists);
+    let page = page.map_err(|e| e.extend())?;
+    let ids: Vec<i64> = page.edges.iter().map(|(_, (c, _))| c.id).collect();
+    for keep in keep {
+        keep(&ids);
+    }
+    Ok(page)
+}
+
 /// The first pages of the lists a page of customers selects below its
 /// customers (as [`read_ahead_below`], but the referrer), read ahead in the
 /// statement that reads the page itself: their parents are the ids
@@ -387,7 +414,7 @@ pub(super) async fn read_ahead_below(ctx: &Context<'_>, id: i64) {
 /// (`customers::PageQuery::read_combined`). `customers` is the page's
 /// field (`customers`). Gives what to keep once the page's customers are
 /// known ([`KeepPrimed`]).
-pub(crate) async fn read_ahead_of_page<'c>(
+async fn read_ahead_of_page<'c>(
     ctx: &'c Context<'c>,
     relation: &Relation,
     parents: &str,
