@@ -21,11 +21,30 @@ pub struct Prepared {
     pub customers: u64,
     /// Rows and seconds of the seeding, when this run seeded.
     pub seeded: Option<(u64, f64)>,
+    /// Bytes read into the page cache before any round, and in how long.
+    pub warmed: Warmed,
+}
+
+/// The store's files as read before the first round ([`warm`]).
+pub enum Warmed {
+    Read {
+        bytes: u64,
+        secs: f64,
+    },
+    /// Why the store could not be read ahead; its first rounds may run cold.
+    Not(String),
 }
 
 impl Prepared {
     pub fn describe(&self) -> String {
-        match self.seeded {
+        let warmed = match &self.warmed {
+            Warmed::Read { bytes, secs } => format!(
+                "; {:.0} MB read into the page cache in {secs:.1} s",
+                *bytes as f64 / 1e6
+            ),
+            Warmed::Not(why) => format!("; not read ahead ({why}), the first rounds may run cold"),
+        };
+        let seeded = match self.seeded {
             Some((rows, secs)) => format!(
                 "{:?}: seeded {} customers, {rows} rows in {secs:.1} s ({:.0} rows/s)",
                 self.kind,
@@ -36,7 +55,8 @@ impl Prepared {
                 "{:?}: reusing {} customers at {}",
                 self.kind, self.customers, self.url
             ),
-        }
+        };
+        seeded + &warmed
     }
 
     /// Customers holding at least `points` available loyalty points.
@@ -77,10 +97,12 @@ pub fn database_on(url: &str, name: &str) -> String {
 pub async fn prepare(args: &Args, kind: StoreKind) -> anyhow::Result<Prepared> {
     let name = format!("c360_bench_{}", args.customers);
     let pg_name = args.pg_database.clone().unwrap_or_else(|| name.clone());
+    let mut sqlite_file = None;
     let url = match kind {
         StoreKind::Sqlite => {
             std::fs::create_dir_all(&args.data_dir)?;
             let path = args.data_dir.join(format!("{name}.db"));
+            sqlite_file = Some(path.clone());
             if args.reseed {
                 for suffix in ["", "-wal", "-shm"] {
                     let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
@@ -153,6 +175,7 @@ pub async fn prepare(args: &Args, kind: StoreKind) -> anyhow::Result<Prepared> {
     let now = c360::domain::Clock::system().now();
     c360::service::loyalty::settle_due(&store.conn, now).await?;
     c360::service::loyalty::review_due(&store.conn, &rules, now).await?;
+    let warmed = warm(&store, sqlite_file.as_deref()).await;
     store.conn.close().await?;
     Ok(Prepared {
         kind,
@@ -160,5 +183,65 @@ pub async fn prepare(args: &Args, kind: StoreKind) -> anyhow::Result<Prepared> {
         read_url,
         customers: args.customers,
         seeded,
+        warmed,
     })
+}
+
+/// Reads the whole store into the operating system's page cache.
+///
+/// The data set is larger than PostgreSQL's shared buffers and, on a fresh
+/// machine, than what the page cache holds of it; a round reads random
+/// customers, so without this the first rounds wait on the disk, and
+/// whichever side of a comparison runs first runs colder than the other.
+/// Every side then starts from the same cache.
+async fn warm(store: &Store, sqlite_file: Option<&std::path::Path>) -> Warmed {
+    let started = Instant::now();
+    let bytes = match sqlite_file {
+        Some(path) => read_files(path),
+        None => prewarm_postgres(store).await,
+    };
+    match bytes {
+        Ok(bytes) => Warmed::Read {
+            bytes,
+            secs: started.elapsed().as_secs_f64(),
+        },
+        Err(e) => Warmed::Not(format!("{e:#}")),
+    }
+}
+
+/// A SQLite database and its write-ahead log, read to the end.
+fn read_files(db: &std::path::Path) -> anyhow::Result<u64> {
+    let mut total = 0;
+    for suffix in ["", "-wal"] {
+        let path = format!("{}{suffix}", db.display());
+        match std::fs::File::open(&path) {
+            Ok(mut file) => total += std::io::copy(&mut file, &mut std::io::sink())?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(anyhow::anyhow!("reading {path}: {e}")),
+        }
+    }
+    Ok(total)
+}
+
+/// Every table and index of the schema read by `pg_prewarm` (PostgreSQL's
+/// contrib extension) in its `read` mode: into the page cache, leaving
+/// shared buffers to the warm-up requests as they would fill in service.
+async fn prewarm_postgres(store: &Store) -> anyhow::Result<u64> {
+    store
+        .conn
+        .execute_unprepared("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
+        .await?;
+    let row = store
+        .conn
+        .query_one_raw(sea_orm::Statement::from_string(
+            store.backend(),
+            "SELECT (COALESCE(SUM(pg_prewarm(c.oid, 'read')), 0) \
+             * current_setting('block_size')::int8)::int8 AS bytes \
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'i', 'm')",
+        ))
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("pg_prewarm answered no row"))?;
+    let bytes: i64 = row.try_get("", "bytes")?;
+    Ok(u64::try_from(bytes).unwrap_or(0))
 }
