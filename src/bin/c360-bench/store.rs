@@ -197,7 +197,13 @@ pub async fn prepare(args: &Args, kind: StoreKind) -> anyhow::Result<Prepared> {
 async fn warm(store: &Store, sqlite_file: Option<&std::path::Path>) -> Warmed {
     let started = Instant::now();
     let bytes = match sqlite_file {
-        Some(path) => read_files(path),
+        Some(path) => {
+            let path = path.to_owned();
+            tokio::task::spawn_blocking(move || read_files(&path))
+                .await
+                .map_err(anyhow::Error::from)
+                .and_then(|read| read)
+        }
         None => prewarm_postgres(store).await,
     };
     match bytes {
