@@ -193,7 +193,9 @@ pub async fn prepare(args: &Args, kind: StoreKind) -> anyhow::Result<Prepared> {
 /// machine, than what the page cache holds of it; a round reads random
 /// customers, so without this the first rounds wait on the disk, and
 /// whichever side of a comparison runs first runs colder than the other.
-/// Every side then starts from the same cache.
+/// Every side then starts from the same cache. A streaming replica's files
+/// (`--postgres-replica-url`) are its own and are not read here: its
+/// scenarios warm it with their warm-up requests alone.
 async fn warm(store: &Store, sqlite_file: Option<&std::path::Path>) -> Warmed {
     let started = Instant::now();
     let bytes = match sqlite_file {
