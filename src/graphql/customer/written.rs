@@ -324,30 +324,30 @@ pub(super) async fn read_ahead_below(ctx: &Context<'_>, id: i64) {
         match field.node.name.node.as_str() {
             "orders" if readable(Domain::Orders) => {
                 let lines = Some(Below("lines", &loaders.order_lines));
-                let orders = (&loaders.orders, Some(&loaders.order_count));
+                let orders = (&*loaders.orders, Some(&*loaders.order_count));
                 let read = read_ahead::<_, OrderLines, Order>(set, field, orders, lines, ids);
                 reads.push(Box::pin(read));
             }
             "tickets" if readable(Domain::Tickets) => {
                 let messages = Some(Below("messages", &loaders.ticket_messages));
-                let tickets = (&loaders.tickets, Some(&loaders.ticket_count));
+                let tickets = (&*loaders.tickets, Some(&*loaders.ticket_count));
                 let read =
                     read_ahead::<_, TicketMessages, Ticket>(set, field, tickets, messages, ids);
                 reads.push(Box::pin(read));
             }
             "reviews" if readable(Domain::Reviews) => {
-                let reviews = (&loaders.reviews, Some(&loaders.review_count));
+                let reviews = (&*loaders.reviews, Some(&*loaders.review_count));
                 let read = read_ahead::<_, CustomerReviews, Review>(set, field, reviews, None, ids);
                 reads.push(Box::pin(read));
             }
             "referralsMade" if readable(Domain::Referrals) => {
-                let made = (&loaders.referrals, Some(&loaders.referral_count));
+                let made = (&*loaders.referrals, Some(&*loaders.referral_count));
                 let read =
                     read_ahead::<_, CustomerReferrals, Referral>(set, field, made, None, ids);
                 reads.push(Box::pin(read));
             }
             "npsResponses" => {
-                let answers = (&loaders.nps_responses, Some(&loaders.nps_response_count));
+                let answers = (&*loaders.nps_responses, Some(&*loaders.nps_response_count));
                 let read = read_ahead::<_, CustomerNpsResponses, NpsResponse>(
                     set, field, answers, None, ids,
                 );
@@ -359,7 +359,7 @@ pub(super) async fn read_ahead_below(ctx: &Context<'_>, id: i64) {
                         let account = ctx.with_selection_set(&field.node.selection_set);
                         // Not its count: a settlement due writes the ledger,
                         // and drops only the pages read ahead of it.
-                        let rows = (&loaders.loyalty_transactions, None);
+                        let rows = (&*loaders.loyalty_transactions, None);
                         read_ahead::<_, CustomerLoyaltyTransactions, LoyaltyTransaction>(
                             &account, ledger, rows, None, ids,
                         )

@@ -23,7 +23,7 @@ mod pages;
 mod walk;
 
 use std::marker::PhantomData;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use async_graphql::dataloader::DataLoader;
 use c360_entity::{
@@ -55,47 +55,47 @@ pub use pages::{
 pub type LoadError = Arc<AppError>;
 /// Every loader of one request.
 pub struct Loaders {
-    pub customers: DataLoader<CustomerLoader>,
-    pub stats: DataLoader<ByCustomer<customer_metrics::Entity>>,
+    pub customers: Lazy<DataLoader<CustomerLoader>>,
+    pub stats: Lazy<DataLoader<ByCustomer<customer_metrics::Entity>>>,
     /// Trailing-12-month net spend per currency, for the next-tier fields.
-    pub trailing_spend: DataLoader<TrailingSpendLoader>,
-    pub loyalty: DataLoader<LoyaltyLoader>,
-    pub rfm: DataLoader<ByCustomer<customer_rfm::Entity>>,
+    pub trailing_spend: Lazy<DataLoader<TrailingSpendLoader>>,
+    pub loyalty: Lazy<DataLoader<LoyaltyLoader>>,
+    pub rfm: Lazy<DataLoader<ByCustomer<customer_rfm::Entity>>>,
     /// Lifetime-value predictions as of the last refresh.
-    pub clv: DataLoader<ByCustomer<customer_clv::Entity>>,
-    pub tags: DataLoader<TagsLoader>,
-    pub referred_by: DataLoader<ReferredByLoader>,
-    pub orders: DataLoader<PageLoader<CustomerOrders>>,
-    pub order_lines: DataLoader<PageLoader<OrderLines>>,
-    pub tickets: DataLoader<PageLoader<CustomerTickets>>,
-    pub ticket_messages: DataLoader<PageLoader<TicketMessages>>,
-    pub reviews: DataLoader<PageLoader<CustomerReviews>>,
-    pub referrals: DataLoader<PageLoader<CustomerReferrals>>,
-    pub loyalty_transactions: DataLoader<PageLoader<CustomerLoyaltyTransactions>>,
-    pub nps_responses: DataLoader<PageLoader<CustomerNpsResponses>>,
-    pub order_count: DataLoader<CountLoader<CustomerOrders>>,
-    pub order_line_count: DataLoader<CountLoader<OrderLines>>,
-    pub ticket_count: DataLoader<CountLoader<CustomerTickets>>,
-    pub ticket_message_count: DataLoader<CountLoader<TicketMessages>>,
-    pub review_count: DataLoader<CountLoader<CustomerReviews>>,
-    pub referral_count: DataLoader<CountLoader<CustomerReferrals>>,
-    pub loyalty_transaction_count: DataLoader<CountLoader<CustomerLoyaltyTransactions>>,
-    pub nps_response_count: DataLoader<CountLoader<CustomerNpsResponses>>,
-    pub order_by_id: DataLoader<ById<order::Entity>>,
-    pub ticket_by_id: DataLoader<ById<ticket::Entity>>,
-    pub review_by_id: DataLoader<ById<review::Entity>>,
-    pub referral_by_id: DataLoader<ById<referral::Entity>>,
-    pub nps_by_id: DataLoader<ById<nps_response::Entity>>,
-    pub loyalty_transaction_by_id: DataLoader<ById<loyalty_transaction::Entity>>,
+    pub clv: Lazy<DataLoader<ByCustomer<customer_clv::Entity>>>,
+    pub tags: Lazy<DataLoader<TagsLoader>>,
+    pub referred_by: Lazy<DataLoader<ReferredByLoader>>,
+    pub orders: Lazy<DataLoader<PageLoader<CustomerOrders>>>,
+    pub order_lines: Lazy<DataLoader<PageLoader<OrderLines>>>,
+    pub tickets: Lazy<DataLoader<PageLoader<CustomerTickets>>>,
+    pub ticket_messages: Lazy<DataLoader<PageLoader<TicketMessages>>>,
+    pub reviews: Lazy<DataLoader<PageLoader<CustomerReviews>>>,
+    pub referrals: Lazy<DataLoader<PageLoader<CustomerReferrals>>>,
+    pub loyalty_transactions: Lazy<DataLoader<PageLoader<CustomerLoyaltyTransactions>>>,
+    pub nps_responses: Lazy<DataLoader<PageLoader<CustomerNpsResponses>>>,
+    pub order_count: Lazy<DataLoader<CountLoader<CustomerOrders>>>,
+    pub order_line_count: Lazy<DataLoader<CountLoader<OrderLines>>>,
+    pub ticket_count: Lazy<DataLoader<CountLoader<CustomerTickets>>>,
+    pub ticket_message_count: Lazy<DataLoader<CountLoader<TicketMessages>>>,
+    pub review_count: Lazy<DataLoader<CountLoader<CustomerReviews>>>,
+    pub referral_count: Lazy<DataLoader<CountLoader<CustomerReferrals>>>,
+    pub loyalty_transaction_count: Lazy<DataLoader<CountLoader<CustomerLoyaltyTransactions>>>,
+    pub nps_response_count: Lazy<DataLoader<CountLoader<CustomerNpsResponses>>>,
+    pub order_by_id: Lazy<DataLoader<ById<order::Entity>>>,
+    pub ticket_by_id: Lazy<DataLoader<ById<ticket::Entity>>>,
+    pub review_by_id: Lazy<DataLoader<ById<review::Entity>>>,
+    pub referral_by_id: Lazy<DataLoader<ById<referral::Entity>>>,
+    pub nps_by_id: Lazy<DataLoader<ById<nps_response::Entity>>>,
+    pub loyalty_transaction_by_id: Lazy<DataLoader<ById<loyalty_transaction::Entity>>>,
     /// Store credit balances per currency, expired credit written off first.
-    pub store_credit_balances: DataLoader<CreditBalanceLoader>,
-    pub store_credit_entries: DataLoader<PageLoader<CustomerStoreCredit>>,
-    pub store_credit_entry_count: DataLoader<CountLoader<CustomerStoreCredit>>,
-    pub store_credit_entry_by_id: DataLoader<ById<c360_entity::store_credit_entry::Entity>>,
+    pub store_credit_balances: Lazy<DataLoader<CreditBalanceLoader>>,
+    pub store_credit_entries: Lazy<DataLoader<PageLoader<CustomerStoreCredit>>>,
+    pub store_credit_entry_count: Lazy<DataLoader<CountLoader<CustomerStoreCredit>>>,
+    pub store_credit_entry_by_id: Lazy<DataLoader<ById<c360_entity::store_credit_entry::Entity>>>,
     /// The parts of `Customer.yearInReview`, keyed by (customer, year).
-    pub year: crate::read::year_review::YearLoaders,
+    pub year: Lazy<crate::read::year_review::YearLoaders>,
     /// `Customer.interests` and `Customer.recommendedProducts`.
-    pub interests: crate::read::interests::InterestLoaders,
+    pub interests: Lazy<crate::read::interests::InterestLoaders>,
 }
 
 /// The most keys one batch takes: a full page of parents times a full page of
@@ -115,7 +115,8 @@ impl Loaders {
 
     /// The loaders of one request, reading from `db` (a replica for a
     /// query, see `App::reader`); settling a loyalty account or reviewing
-    /// its tier (under `rules`) writes, so it goes to `primary`.
+    /// its tier (under `rules`) writes, so it goes to `primary`. Each is
+    /// made the first time it is asked for ([`Lazy`]).
     pub fn new(
         db: &DatabaseConnection,
         primary: &DatabaseConnection,
@@ -125,125 +126,103 @@ impl Loaders {
         clock: &Clock,
         rules: &Rules,
     ) -> Loaders {
-        fn dl<T: Send + Sync + 'static>(
-            loader: T,
-            tasks: &RequestTasks,
-            delay: std::time::Duration,
-        ) -> DataLoader<T> {
-            DataLoader::new(loader, tasks.spawner())
-                .delay(delay)
-                .max_batch_size(MAX_BATCH)
-        }
+        let sources = Arc::new(Sources {
+            db: db.clone(),
+            primary: primary.clone(),
+            scope,
+            tasks: tasks.clone(),
+            delay,
+            clock: clock.clone(),
+            rules: rules.clone(),
+            // A settlement writes the ledger: the loyalty loader drops what
+            // was read of it ahead.
+            ledger_ahead: Default::default(),
+        });
+        let s = &sources;
         macro_rules! paged {
             () => {
-                paged!(Default::default())
+                paged!(|_| Default::default())
             };
             ($primed:expr) => {
-                dl(
-                    PageLoader {
-                        db: db.clone(),
-                        combiner: tasks.combiner(),
-                        primed: $primed,
+                lazy(s, |s| {
+                    s.dl(PageLoader {
+                        db: s.db.clone(),
+                        combiner: s.tasks.combiner(),
+                        primed: $primed(s),
                         primed_below: Default::default(),
                         _rel: PhantomData,
-                    },
-                    tasks,
-                    delay,
-                )
+                    })
+                })
             };
         }
-        // A settlement writes the ledger: the loyalty loader drops what was
-        // read of it ahead.
-        let ledger_ahead: Primed<loyalty_transaction::Model> = Default::default();
         macro_rules! counted {
             () => {
-                dl(
-                    CountLoader {
-                        db: db.clone(),
-                        combiner: tasks.combiner(),
+                lazy(s, |s| {
+                    s.dl(CountLoader {
+                        db: s.db.clone(),
+                        combiner: s.tasks.combiner(),
                         primed: Default::default(),
                         _rel: PhantomData,
-                    },
-                    tasks,
-                    delay,
-                )
+                    })
+                })
             };
         }
         macro_rules! by_id {
             () => {
-                dl(
-                    ById {
-                        db: db.clone(),
+                lazy(s, |s| {
+                    s.dl(ById {
+                        db: s.db.clone(),
                         _e: PhantomData,
-                    },
-                    tasks,
-                    delay,
-                )
+                    })
+                })
+            };
+        }
+        macro_rules! by_customer {
+            () => {
+                lazy(s, |s| {
+                    s.dl(ByCustomer {
+                        db: s.db.clone(),
+                        _e: PhantomData,
+                    })
+                })
             };
         }
         Loaders {
-            customers: dl(
-                CustomerLoader {
-                    db: db.clone(),
-                    scope,
-                    combiner: tasks.combiner(),
+            customers: lazy(s, |s| {
+                s.dl(CustomerLoader {
+                    db: s.db.clone(),
+                    scope: s.scope.clone(),
+                    combiner: s.tasks.combiner(),
                     primed: Default::default(),
-                },
-                tasks,
-                delay,
-            ),
-            trailing_spend: dl(
-                TrailingSpendLoader {
-                    db: db.clone(),
-                    clock: clock.clone(),
-                },
-                tasks,
-                delay,
-            ),
-            stats: dl(
-                ByCustomer {
-                    db: db.clone(),
-                    _e: PhantomData,
-                },
-                tasks,
-                delay,
-            ),
-            loyalty: dl(
-                LoyaltyLoader {
-                    db: db.clone(),
-                    primary: primary.clone(),
-                    clock: clock.clone(),
-                    rules: rules.clone(),
-                    ledger_ahead: ledger_ahead.clone(),
-                },
-                tasks,
-                delay,
-            ),
-            rfm: dl(
-                ByCustomer {
-                    db: db.clone(),
-                    _e: PhantomData,
-                },
-                tasks,
-                delay,
-            ),
-            clv: dl(
-                ByCustomer {
-                    db: db.clone(),
-                    _e: PhantomData,
-                },
-                tasks,
-                delay,
-            ),
-            tags: dl(TagsLoader { db: db.clone() }, tasks, delay),
-            referred_by: dl(ReferredByLoader { db: db.clone() }, tasks, delay),
+                })
+            }),
+            trailing_spend: lazy(s, |s| {
+                s.dl(TrailingSpendLoader {
+                    db: s.db.clone(),
+                    clock: s.clock.clone(),
+                })
+            }),
+            stats: by_customer!(),
+            loyalty: lazy(s, |s| {
+                s.dl(LoyaltyLoader {
+                    db: s.db.clone(),
+                    primary: s.primary.clone(),
+                    clock: s.clock.clone(),
+                    rules: s.rules.clone(),
+                    ledger_ahead: s.ledger_ahead.clone(),
+                })
+            }),
+            rfm: by_customer!(),
+            clv: by_customer!(),
+            tags: lazy(s, |s| s.dl(TagsLoader { db: s.db.clone() })),
+            referred_by: lazy(s, |s| s.dl(ReferredByLoader { db: s.db.clone() })),
             orders: paged!(),
             order_lines: paged!(),
             tickets: paged!(),
             ticket_messages: paged!(),
             reviews: paged!(),
             referrals: paged!(),
-            loyalty_transactions: paged!(ledger_ahead),
+            loyalty_transactions: paged!(|s: &Sources| s.ledger_ahead.clone()),
             nps_responses: paged!(),
             order_count: counted!(),
             order_line_count: counted!(),
@@ -259,25 +238,72 @@ impl Loaders {
             referral_by_id: by_id!(),
             nps_by_id: by_id!(),
             loyalty_transaction_by_id: by_id!(),
-            store_credit_balances: dl(
-                CreditBalanceLoader {
-                    db: db.clone(),
-                    primary: primary.clone(),
-                    clock: clock.clone(),
-                },
-                tasks,
-                delay,
-            ),
+            store_credit_balances: lazy(s, |s| {
+                s.dl(CreditBalanceLoader {
+                    db: s.db.clone(),
+                    primary: s.primary.clone(),
+                    clock: s.clock.clone(),
+                })
+            }),
             store_credit_entries: paged!(),
             store_credit_entry_count: counted!(),
             store_credit_entry_by_id: by_id!(),
-            year: crate::read::year_review::YearLoaders::new(
-                db,
-                &rules.base_currency,
-                tasks,
-                delay,
-            ),
-            interests: crate::read::interests::InterestLoaders::new(db, rules, tasks, delay),
+            year: lazy(s, |s| {
+                crate::read::year_review::YearLoaders::new(
+                    &s.db,
+                    &s.rules.base_currency,
+                    &s.tasks,
+                    s.delay,
+                )
+            }),
+            interests: lazy(s, |s| {
+                crate::read::interests::InterestLoaders::new(&s.db, &s.rules, &s.tasks, s.delay)
+            }),
         }
+    }
+}
+
+/// What a request's loaders are made from.
+struct Sources {
+    db: DatabaseConnection,
+    primary: DatabaseConnection,
+    scope: CustomerScope,
+    tasks: RequestTasks,
+    delay: std::time::Duration,
+    clock: Clock,
+    rules: Rules,
+    ledger_ahead: Primed<loyalty_transaction::Model>,
+}
+
+impl Sources {
+    fn dl<T: Send + Sync + 'static>(&self, loader: T) -> DataLoader<T> {
+        DataLoader::new(loader, self.tasks.spawner())
+            .delay(self.delay)
+            .max_batch_size(MAX_BATCH)
+    }
+}
+
+/// One of a request's loaders, made the first time it is asked for. A
+/// request uses a few of the forty-odd kinds; making and dropping every
+/// one of them was 3 % of a profile's instructions in the gateway.
+pub struct Lazy<T> {
+    made: OnceLock<T>,
+    make: fn(&Sources) -> T,
+    sources: Arc<Sources>,
+}
+
+fn lazy<T>(sources: &Arc<Sources>, make: fn(&Sources) -> T) -> Lazy<T> {
+    Lazy {
+        made: OnceLock::new(),
+        make,
+        sources: sources.clone(),
+    }
+}
+
+impl<T> std::ops::Deref for Lazy<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        self.made.get_or_init(|| (self.make)(&self.sources))
     }
 }
