@@ -6,8 +6,9 @@
 //! ones; to-one relations load by key,
 //! unless the customer's own statement already read them (`joined`). On
 //! PostgreSQL a level's page statements may go out as one (`combine`).
-//! Every loader is created per request and carries the caller's customer
-//! scope, so a CUSTOMER token never loads another customer's rows.
+//! Every loader is made per request, the first time it is asked for, and
+//! carries the caller's customer scope, so a CUSTOMER token never loads
+//! another customer's rows.
 //!
 //! One file per kind of loader: [`pages`] (child lists and their counts;
 //! first pages' statements in [`walk`]),
@@ -191,7 +192,7 @@ impl Loaders {
             customers: lazy(s, |s| {
                 s.dl(CustomerLoader {
                     db: s.db.clone(),
-                    scope: s.scope.clone(),
+                    scope: s.scope,
                     combiner: s.tasks.combiner(),
                     primed: Default::default(),
                 })
