@@ -109,8 +109,8 @@ impl<'a> Ids<'a> {
 /// PostgreSQL opens every node of a plan on each execution, which was a
 /// third of its time on the profile's statement, and the join costs each
 /// page two nodes (a `Values Scan` and its `Nested Loop`). Without them the
-/// profile's statement has 53 nodes instead of 59 and the same rows;
-/// `pgbench -M prepared` ran it 5 to 25 % more often a second.
+/// profile's statement has 54 nodes instead of 60 and the same rows, and
+/// the profile served 3 to 6 % more requests a second (BENCHMARKS.md).
 const ONE_ID: &str = "$1::int8";
 
 fn first_pages_text<R: ChildList>(parents: Ids<'_>, first: u64, shape: Shape) -> String {
