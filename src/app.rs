@@ -70,8 +70,8 @@ impl App {
         };
         let replica = read_only.then(|| self.replicas.pick(subject)).flatten();
         match replica {
-            Some(replica) => Reader(replica.store.conn.clone(), replica.store.stats.clone()),
-            None => Reader(self.store.conn.clone(), self.store.stats.clone()),
+            Some(replica) => Reader(replica.store.clone()),
+            None => Reader(self.store.clone()),
         }
     }
 

@@ -4,8 +4,10 @@
 //! SQLite's compile-time options are set in `.cargo/config.toml`
 //! (docs/ARCHITECTURE.md, "SQLite's build and the allocator"). Read
 //! replicas, and which connection a request reads from, are in
-//! [`replicas`].
+//! [`replicas`]; the connections reads keep between statements, in
+//! [`held`].
 
+pub mod held;
 pub mod positional;
 pub mod replicas;
 
@@ -62,22 +64,30 @@ pub async fn read_all(db: &DatabaseConnection, stmt: Statement) -> Result<Vec<Qu
 /// boxed alone; sqlx's own `fetch_all` is boxed inside, and the text is
 /// borrowed rather than copied into a `Statement`. Errors are sea-orm's for
 /// the same failures.
+///
+/// The connection comes from, and after a read that ran to the end goes
+/// back to, the store's [`held::Held`] set when it has room.
 pub async fn read_pg(
-    db: &DatabaseConnection,
-    stats: &SqlStats,
+    store: &Store,
     sql: &str,
     values: sea_orm::Values,
 ) -> Result<Vec<sea_orm::sqlx::postgres::PgRow>, DbErr> {
     use sea_orm::sqlx::{self, Error};
-    let pool = db.get_postgres_connection_pool();
+    let pool = store.conn.get_postgres_connection_pool();
+    let stats = &store.stats;
     let started = std::time::Instant::now();
-    // Boxed where it is made: acquiring may connect, and that future alone
-    // is kilobytes, which every future above it would carry and move.
-    let mut conn = Box::pin(pool.acquire()).await.map_err(|err| match err {
-        Error::PoolTimedOut => DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout),
-        Error::PoolClosed => DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::ConnectionClosed),
-        err => DbErr::Conn(sea_orm::RuntimeErr::SqlxError(Arc::new(err))),
-    })?;
+    let mut conn = match store.held.take(pool) {
+        Some(conn) => conn,
+        // Boxed where it is made: acquiring may connect, and that future
+        // alone is kilobytes, which every future above it would carry.
+        None => Box::pin(pool.acquire()).await.map_err(|err| match err {
+            Error::PoolTimedOut => DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout),
+            Error::PoolClosed => {
+                DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::ConnectionClosed)
+            }
+            err => DbErr::Conn(sea_orm::RuntimeErr::SqlxError(Arc::new(err))),
+        })?,
+    };
     let observed = stats.observer.get().map(|observer| {
         let stmt = Statement::from_sql_and_values(DbBackend::Postgres, sql, values.clone());
         (observer, stmt)
@@ -87,6 +97,18 @@ pub async fn read_pg(
     stats.record(sql, started.elapsed(), rows.is_err());
     if let Some((observer, stmt)) = observed {
         observer(&stmt);
+    }
+    match &rows {
+        Ok(_) => store.held.keep(pool, conn),
+        // The server answered: this connection goes back through sqlx's
+        // ping, the others are as good as before.
+        Err(Error::Database(_)) => drop(conn),
+        // The connection itself failed: the server most likely dropped the
+        // kept ones too, and the pool tests each before lending it again.
+        Err(_) => {
+            drop(conn);
+            store.held.release_all();
+        }
     }
     rows.map_err(|err| DbErr::Query(sea_orm::RuntimeErr::SqlxError(Arc::new(err))))
 }
@@ -191,11 +213,17 @@ impl StoreOptions {
     }
 }
 
-/// An open store: the pool and its statement counter.
-#[derive(Debug, Clone)]
+/// How long a connection may sit idle before it is tested (a round trip)
+/// on its way into use: long enough that a busy server never pays for it.
+pub const TEST_IF_IDLE_FOR: Duration = Duration::from_secs(30);
+
+/// An open store: the pool, its statement counter, and the connections
+/// reads keep between statements.
+#[derive(Debug, Clone, Default)]
 pub struct Store {
     pub conn: DatabaseConnection,
     pub stats: Arc<SqlStats>,
+    pub held: Arc<held::Held>,
 }
 
 impl Store {
@@ -210,7 +238,7 @@ impl Store {
             // connection idle long enough to have been dropped is pinged; one
             // that fails in use is discarded, so the pool still recovers on its
             // own once the database is back.
-            .test_before_acquire_if_idle_for(Duration::from_secs(30))
+            .test_before_acquire_if_idle_for(TEST_IF_IDLE_FOR)
             // No maintenance task: sqlx's (for idle timeouts, lifetimes and a
             // minimum of connections) can read an underflowed idle count after
             // a release races an acquire and spin a core for good, hanging
@@ -241,7 +269,11 @@ impl Store {
                 observer(info.statement);
             }
         });
-        Ok(Store { conn, stats })
+        Ok(Store {
+            conn,
+            stats,
+            held: Arc::new(held::Held::new(options.max_connections)),
+        })
     }
 
     pub fn backend(&self) -> DbBackend {
@@ -272,7 +304,8 @@ impl Store {
         };
         PoolUsage {
             open,
-            idle: idle as u32,
+            // Kept connections wait for a statement as the pool's idle ones do.
+            idle: (idle + self.held.count()) as u32,
             max,
         }
     }

@@ -26,9 +26,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use sea_orm::DbBackend;
 use sea_orm::sqlx::postgres::{PgConnectOptions, PgConnection};
 use sea_orm::sqlx::{Connection, query_as};
-use sea_orm::{DatabaseConnection, DbBackend};
 
 use super::{SqlStats, Store, StoreOptions, redact_url};
 use crate::config::Config;
@@ -50,7 +50,7 @@ const PRUNE_AT: usize = 4096;
 /// The connection one request reads from, chosen once by `App::reader`,
 /// and its store's statement counts.
 #[derive(Clone, Debug)]
-pub struct Reader(pub DatabaseConnection, pub Arc<SqlStats>);
+pub struct Reader(pub Store);
 
 /// The configured replicas, their health, and the callers who wrote lately.
 #[derive(Debug, Default)]

@@ -41,7 +41,7 @@ pub fn state<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a AppState> {
 /// over WebSocket carry none and read the primary.
 pub fn reader<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a DatabaseConnection> {
     match ctx.data_opt::<Reader>() {
-        Some(reader) => Ok(&reader.0),
+        Some(reader) => Ok(&reader.0.conn),
         None => Ok(&state(ctx)?.store.conn),
     }
 }

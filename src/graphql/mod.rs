@@ -167,14 +167,14 @@ pub async fn execute(
         .as_ref()
         .and_then(|c| operation_type(&c.doc, request.operation_name.as_deref()));
     let reader = app.reader(&identity, operation == Some(OperationType::Query));
-    let tasks = match reader.0.get_database_backend() {
+    let tasks = match reader.0.backend() {
         sea_orm::DatabaseBackend::Postgres => {
-            RequestTasks::combining(Combiner::new(reader.0.clone(), reader.1.clone()))
+            RequestTasks::combining(Combiner::new(reader.0.clone()))
         }
         _ => RequestTasks::default(),
     };
     let loaders = Loaders::new(
-        &reader.0,
+        &reader.0.conn,
         &app.store.conn,
         scope,
         &tasks,

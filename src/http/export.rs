@@ -88,7 +88,8 @@ pub async fn export_segment(
     let db = state
         .app
         .reader(&Identity::Authenticated(principal.clone()), true)
-        .0;
+        .0
+        .conn;
     let saved = match segment::Entity::find_by_id(id).one(&db).await {
         Ok(Some(s)) => s,
         Ok(None) => {

@@ -28,11 +28,11 @@ use std::fmt::Write as _;
 use futures_util::future::BoxFuture;
 use sea_orm::sqlx::Row as _;
 use sea_orm::sqlx::postgres::PgRow;
-use sea_orm::{DatabaseConnection, Statement, Values};
+use sea_orm::{Statement, Values};
 use tokio::sync::oneshot;
 
 use super::loaders::LoadError;
-use crate::db::SqlStats;
+use crate::db::Store;
 use crate::error::AppError;
 
 /// What a statement answers: each row as one JSON text, in its order.
@@ -88,8 +88,7 @@ struct Pending {
 
 /// The statements a request's loaders handed in and not yet sent.
 pub struct Combiner {
-    db: DatabaseConnection,
-    stats: Arc<SqlStats>,
+    store: Store,
     active: AtomicBool,
     pending: Mutex<Pending>,
 }
@@ -111,10 +110,9 @@ impl Relation {
 }
 
 impl Combiner {
-    pub fn new(db: DatabaseConnection, stats: Arc<SqlStats>) -> Arc<Combiner> {
+    pub fn new(store: Store) -> Arc<Combiner> {
         Arc::new(Combiner {
-            db,
-            stats,
+            store,
             active: AtomicBool::new(false),
             pending: Mutex::default(),
         })
@@ -225,14 +223,13 @@ impl Combiner {
         if batch.iter().all(|s| s.part == Part::With) {
             return None;
         }
-        let db = self.db.clone();
-        let stats = self.stats.clone();
+        let store = self.store.clone();
         Some(Box::pin(async move {
             let (stmts, replies): (Vec<_>, Vec<_>) = batch
                 .into_iter()
                 .map(|s| ((s.stmt, s.part), s.reply))
                 .unzip();
-            match run(&db, &stats, stmts).await {
+            match run(&store, stmts).await {
                 Ok(mut answers) => {
                     for (reply, rows) in replies.into_iter().zip(answers.drain(..)) {
                         if let Some(reply) = reply {
@@ -257,11 +254,7 @@ impl Combiner {
 /// them cached, see `PageLoader::first_pages`), their parameters renumbered
 /// after those of the statements before them: building it as one sea-query
 /// statement cloned and dropped every expression of every page each time.
-async fn run(
-    db: &DatabaseConnection,
-    stats: &SqlStats,
-    stmts: Vec<(Statement, Part)>,
-) -> Result<Vec<Vec<JsonRow>>, AppError> {
+async fn run(store: &Store, stmts: Vec<(Statement, Part)>) -> Result<Vec<Vec<JsonRow>>, AppError> {
     let count = stmts.len();
     if count == 0 {
         return Ok(Vec::new());
@@ -271,7 +264,7 @@ async fn run(
         .into_iter()
         .flat_map(|(stmt, _)| stmt.values.map(|v| v.0).unwrap_or_default())
         .collect();
-    let rows = crate::db::read_pg(db, stats, &sql, Values(values)).await?;
+    let rows = crate::db::read_pg(store, &sql, Values(values)).await?;
     let mut answers: Vec<Vec<JsonRow>> = (0..count).map(|_| Vec::new()).collect();
     let column = |e| AppError::Internal(anyhow::anyhow!("reading a combined row: {e}"));
     for row in rows {
@@ -505,7 +498,7 @@ mod tests {
     /// handed in after it went out is answered with an error, not run.
     #[tokio::test]
     async fn a_relation_is_read_only_in_its_own_batch() {
-        let combiner = Combiner::new(DatabaseConnection::default(), Arc::default());
+        let combiner = Combiner::new(Store::default());
         let relation = combiner.relation(Statement::from_string(
             DbBackend::Postgres,
             r#"SELECT 1 AS "id""#,

@@ -9,6 +9,7 @@ mod batching;
 mod cli;
 mod clv;
 mod cohorts;
+mod connections;
 mod event_stream;
 mod events;
 mod exposure;

@@ -1,0 +1,144 @@
+//! Reads keep their PostgreSQL connections between statements rather than
+//! handing each back to the pool (`db::held`): what they keep must never
+//! be a connection the database dropped or one a cancelled read left
+//! half-read, and the pool must report the kept ones as idle.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, codes, metric};
+
+/// The profile's reads in one combined statement, as in production.
+fn combined(c: &mut c360::config::Config) {
+    c.combine_pages = c360::config::CombinePages::Always;
+}
+
+const PROFILE: &str = "query P($id: ID!) { customer(id: $id) { email stats { ordersCount } \
+    orders(first: 5) { edges { node { orderNumber total { amount } } } } } }";
+
+async fn first_customer(app: &TestApp) -> Value {
+    let id = app
+        .ids("SELECT id FROM customers ORDER BY id LIMIT 1")
+        .await[0];
+    json!({ "id": format!("gid://c360/Customer/{id}") })
+}
+
+async fn pool_gauge(app: &TestApp, state: &str) -> Option<f64> {
+    let text = app.metrics_text().await;
+    metric(
+        &text,
+        &format!("c360_db_pool_connections{{state=\"{state}\"}}"),
+    )
+}
+
+/// Sends `PROFILE` until it answers without errors, at most `attempts`
+/// times; the failed answers, then the good one.
+async fn until_answered(app: &TestApp, vars: &Value, attempts: usize) -> (Vec<Value>, Value) {
+    let staff = app.staff();
+    let mut failed = Vec::new();
+    for _ in 0..attempts {
+        let (_, body) = app.post(PROFILE, vars.clone(), Some(&staff)).await;
+        if body.get("errors").is_none() {
+            return (failed, body);
+        }
+        failed.push(body);
+    }
+    panic!("no answer in {attempts} attempts: {failed:?}");
+}
+
+/// The database drops every connection (a restart, a failover): requests
+/// fail with INTERNAL and nothing of the cause while it is away, and answer
+/// again once it is back, without a restart of the gateway and with only a
+/// few failures on connections the drop left behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_recover_once_the_database_drops_every_connection() {
+    let Some(app) = TestApp::spawn_postgres_with(combined).await else {
+        return;
+    };
+    app.seed(3).await;
+    let vars = first_customer(&app).await;
+    let staff = app.staff();
+    // Concurrent reads, so that more than one connection is kept.
+    let answers = futures_util::future::join_all(
+        (0..4).map(|_| app.post(PROFILE, vars.clone(), Some(&staff))),
+    )
+    .await;
+    let (_, expected) = &answers[0];
+    assert!(expected.get("errors").is_none(), "{expected}");
+    assert!(
+        expected["data"]["customer"]["orders"]["edges"]
+            .as_array()
+            .is_some_and(|edges| !edges.is_empty()),
+        "{expected}"
+    );
+    for (_, answer) in &answers {
+        assert_eq!(answer, expected);
+    }
+    // Kept connections wait for a statement: idle, not in use.
+    assert_eq!(pool_gauge(&app, "in_use").await, Some(0.0));
+    assert!(pool_gauge(&app, "idle").await.is_some_and(|n| n >= 1.0));
+
+    app.set_database_reachable(false).await;
+    let (status, away) = app.post(PROFILE, vars.clone(), Some(&staff)).await;
+    assert_eq!(status, 200, "{away}");
+    assert!(codes(&away).iter().all(|c| c == "INTERNAL"), "{away}");
+    assert!(!codes(&away).is_empty(), "{away}");
+    assert!(!away.to_string().contains("SELECT"), "{away}");
+
+    app.set_database_reachable(true).await;
+    // The pool holds at most 4 connections (the tests' `Config`); each
+    // dropped one may fail one request before it is found out.
+    let (failed, back) = until_answered(&app, &vars, 6).await;
+    assert!(failed.len() <= 4, "{failed:?}");
+    assert_eq!(&back, expected);
+    for _ in 0..6 {
+        let (_, again) = app.post(PROFILE, vars.clone(), Some(&staff)).await;
+        assert_eq!(&again, expected);
+    }
+}
+
+/// A read cancelled while its statement waits (the request's deadline
+/// passed) gives its connection up half-read: no later request may read
+/// the rows that statement leaves behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_cancelled_mid_statement_leaves_nothing_for_the_next() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let Some(app) = TestApp::spawn_postgres_with(|c| {
+        combined(c);
+        c.request_timeout = std::time::Duration::from_millis(300);
+    })
+    .await
+    else {
+        return;
+    };
+    app.seed(3).await;
+    let vars = first_customer(&app).await;
+    let (_, expected) = until_answered(&app, &vars, 1).await;
+
+    let holder = app.db.begin().await.expect("begin");
+    holder
+        .execute_unprepared("LOCK TABLE customer_metrics IN ACCESS EXCLUSIVE MODE")
+        .await
+        .expect("lock");
+    let (status, cancelled) = app.post(PROFILE, vars.clone(), Some(&app.staff())).await;
+    assert_eq!(status, 504, "{cancelled}");
+    assert_eq!(codes(&cancelled), ["TIMEOUT"], "{cancelled}");
+    holder.commit().await.expect("release");
+
+    // More requests than the pool has connections, each on whichever
+    // connection is kept or idle: every one answers its own statement.
+    let other = app
+        .ids("SELECT id FROM customers ORDER BY id DESC LIMIT 1")
+        .await[0];
+    let other_vars = json!({ "id": format!("gid://c360/Customer/{other}") });
+    let (_, other_expected) = until_answered(&app, &other_vars, 1).await;
+    assert_ne!(other_expected, expected);
+    for round in 0..8 {
+        let (vars, expected) = if round % 2 == 0 {
+            (&vars, &expected)
+        } else {
+            (&other_vars, &other_expected)
+        };
+        let (_, body) = until_answered(&app, vars, 1).await;
+        assert_eq!(&body, expected, "round {round}");
+    }
+}
