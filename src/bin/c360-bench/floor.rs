@@ -1,7 +1,9 @@
 //! The floor: the statements the gateway issues for a request, captured by
 //! running the same GraphQL in-process, then replayed directly on one
-//! connection per worker. The gap between floor and gateway is the cost of
-//! HTTP, GraphQL and row mapping.
+//! connection per worker, held for the whole run as the gateway's reads
+//! hold theirs (`db::held`): handing it back to its pool after every
+//! statement would add sqlx's ping. The gap between floor and gateway is the
+//! cost of HTTP, GraphQL and row mapping.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -11,7 +13,10 @@ use c360::auth::{Identity, Principal, Role};
 use c360::config::{CombinePages, Config};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use sea_orm::{ConnectionTrait, Statement};
+use sea_orm::sqlx::pool::PoolConnection;
+use sea_orm::sqlx::{self, Postgres, Sqlite};
+use sea_orm::{DatabaseConnection, DbBackend, Statement};
+use sea_query_sqlx::SqlxValues;
 
 use crate::Args;
 use crate::load::{Measured, WorkerResult, summarise};
@@ -70,8 +75,41 @@ pub async fn capture(
     Ok(Samples(samples))
 }
 
+/// A worker's connection, taken from its own one-connection pool.
+enum Connection {
+    Postgres(PoolConnection<Postgres>),
+    Sqlite(PoolConnection<Sqlite>),
+}
+
+impl Connection {
+    async fn take(db: &DatabaseConnection) -> anyhow::Result<Connection> {
+        Ok(match db.get_database_backend() {
+            DbBackend::Postgres => {
+                Connection::Postgres(db.get_postgres_connection_pool().acquire().await?)
+            }
+            _ => Connection::Sqlite(db.get_sqlite_connection_pool().acquire().await?),
+        })
+    }
+
+    /// Runs one statement and reads its rows, as `db::read_pg` does.
+    async fn run(&mut self, stmt: &Statement) -> Result<usize, sqlx::Error> {
+        let sql = sqlx::AssertSqlSafe(stmt.sql.as_str());
+        let values = SqlxValues(stmt.values.clone().unwrap_or(sea_orm::Values(Vec::new())));
+        match self {
+            Connection::Postgres(conn) => sqlx::query_with(sql, values)
+                .fetch_all(&mut **conn)
+                .await
+                .map(|rows| rows.len()),
+            Connection::Sqlite(conn) => sqlx::query_with(sql, values)
+                .fetch_all(&mut **conn)
+                .await
+                .map(|rows| rows.len()),
+        }
+    }
+}
+
 async fn worker(
-    store: Arc<sea_orm::DatabaseConnection>,
+    conn: Arc<tokio::sync::Mutex<Connection>>,
     samples: Arc<Samples>,
     seed: u64,
     until: Instant,
@@ -79,12 +117,13 @@ async fn worker(
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut latencies = Vec::with_capacity(4096);
     let mut failures = 0;
+    let mut conn = conn.lock().await;
     while Instant::now() < until {
         let sample = &samples.0[rng.random_range(0..samples.0.len())];
         let started = Instant::now();
         let mut ok = true;
         for statement in sample {
-            if store.query_all_raw(statement.clone()).await.is_err() {
+            if conn.run(statement).await.is_err() {
                 ok = false;
                 break;
             }
@@ -102,7 +141,7 @@ async fn worker(
 }
 
 async fn round(
-    conns: &[Arc<sea_orm::DatabaseConnection>],
+    conns: &[Arc<tokio::sync::Mutex<Connection>>],
     samples: &Arc<Samples>,
     length: Duration,
     seed: u64,
@@ -137,19 +176,25 @@ pub async fn run(
     concurrency: usize,
 ) -> anyhow::Result<Measured> {
     let samples = Arc::new(Samples(samples.0.clone()));
+    let mut pools = Vec::with_capacity(concurrency);
     let mut conns = Vec::with_capacity(concurrency);
     for _ in 0..concurrency {
-        conns.push(Arc::new(store.connect(1).await?.conn));
+        let pool = store.connect(1).await?.conn;
+        conns.push(Arc::new(tokio::sync::Mutex::new(
+            Connection::take(&pool).await?,
+        )));
+        pools.push(pool);
     }
     round(&conns, &samples, args.warmup, args.seed).await;
     let (results, elapsed) = round(&conns, &samples, args.duration, args.seed + 1).await;
     let mut measured = summarise(results, elapsed);
     let statements: usize = samples.0.iter().map(Vec::len).sum();
     measured.statements = Some(statements as f64 / samples.0.len().max(1) as f64);
-    for c in conns {
-        if let Ok(c) = Arc::try_unwrap(c) {
-            let _ = c.close().await;
-        }
+    // Every connection back in its pool before the pool closes, which
+    // waits for them.
+    drop(conns);
+    for pool in pools {
+        let _ = pool.close().await;
     }
     Ok(measured)
 }
