@@ -96,9 +96,10 @@ async fn reads_recover_once_the_database_drops_every_connection() {
     }
 }
 
-/// A read cancelled while its statement waits (the request's deadline
-/// passed) gives its connection up half-read: no later request may read
-/// the rows that statement leaves behind.
+/// A read whose statement waits past the request's deadline gives its
+/// connection up half-read (the request is cancelled) or failed (the
+/// server's statement timeout, set to the same deadline, answered first):
+/// no later request may read what that statement leaves behind.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_read_cancelled_mid_statement_leaves_nothing_for_the_next() {
     use sea_orm::{ConnectionTrait, TransactionTrait};
@@ -120,8 +121,11 @@ async fn a_read_cancelled_mid_statement_leaves_nothing_for_the_next() {
         .await
         .expect("lock");
     let (status, cancelled) = app.post(PROFILE, vars.clone(), Some(&app.staff())).await;
-    assert_eq!(status, 504, "{cancelled}");
-    assert_eq!(codes(&cancelled), ["TIMEOUT"], "{cancelled}");
+    match codes(&cancelled).as_slice() {
+        [code] if code == "TIMEOUT" => assert_eq!(status, 504, "{cancelled}"),
+        [code] if code == "INTERNAL" => assert!(cancelled["data"]["customer"].is_null()),
+        _ => panic!("neither cancelled nor failed: {status} {cancelled}"),
+    }
     holder.commit().await.expect("release");
 
     // More requests than the pool has connections, each on whichever
