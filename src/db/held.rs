@@ -6,8 +6,9 @@
 //! server) before the pool may lend it again, and that task wakes another
 //! worker thread. A profile request runs one to three statements, so the
 //! ping was a round trip and a cross-thread wake per statement; keeping
-//! connections here took the profile at concurrency 16 from 1,282–1,352 to
-//! 1,689–1,696 req/s (BENCHMARKS.md, "Reads keep their connection").
+//! connections here took the profile alone from 770 to 941 req/s and the
+//! list at concurrency 64 from 613 to 718 (BENCHMARKS.md, "Reads keep their
+//! connection between statements").
 //!
 //! The ping exists for connections a caller gave up on half-way (a
 //! cancelled request, an error mid-read): only a read that ran to the end
