@@ -1,8 +1,9 @@
 //! The floor: the statements the gateway issues for a request, captured by
 //! running the same GraphQL in-process, then replayed directly on one
 //! connection per worker, held for the whole run as the gateway's reads
-//! hold theirs (`db::held`): handing it back to its pool after every
-//! statement would add sqlx's ping. The gap between floor and gateway is the
+//! hold theirs on PostgreSQL (`db::held`): handing it back to its pool after
+//! every statement would add sqlx's ping. On SQLite the gateway still hands
+//! each connection back, so there the gap includes that ping. The gap between floor and gateway is the
 //! cost of HTTP, GraphQL and row mapping.
 
 use std::sync::{Arc, Mutex};
