@@ -80,20 +80,22 @@ pub async fn read_pg(
         Some(conn) => conn,
         // Boxed where it is made: acquiring may connect, and that future
         // alone is kilobytes, which every future above it would carry.
-        None => Box::pin(pool.acquire()).await.map_err(|err| match err {
-            Error::PoolTimedOut => DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout),
-            Error::PoolClosed => {
-                DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::ConnectionClosed)
-            }
-            err => DbErr::Conn(sea_orm::RuntimeErr::SqlxError(Arc::new(err))),
-        })?,
+        None => store
+            .held
+            .lease(Box::pin(pool.acquire()).await.map_err(|err| match err {
+                Error::PoolTimedOut => DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout),
+                Error::PoolClosed => {
+                    DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::ConnectionClosed)
+                }
+                err => DbErr::Conn(sea_orm::RuntimeErr::SqlxError(Arc::new(err))),
+            })?),
     };
     let observed = stats.observer.get().map(|observer| {
         let stmt = Statement::from_sql_and_values(DbBackend::Postgres, sql, values.clone());
         (observer, stmt)
     });
     let query = sqlx::query_with(sqlx::AssertSqlSafe(sql), sea_query_sqlx::SqlxValues(values));
-    let rows = query.fetch_all(&mut *conn).await;
+    let rows = query.fetch_all(conn.conn()).await;
     stats.record(sql, started.elapsed(), rows.is_err());
     if let Some((observer, stmt)) = observed {
         observer(&stmt);

@@ -20,19 +20,28 @@
 //! that loses its connection sends the others back too, since a server that
 //! dropped one (a restart, a failover) most likely dropped them all.
 //!
-//! At most half the pool is kept, so writes and other reads, which take
-//! their connections from the pool, always find the rest there.
+//! The set answers for at most half the pool: the connections idle in it and
+//! those lent from it to a read under way. Counting only the idle ones was
+//! not enough: under a steady load of reads the set lent and took back the
+//! whole pool, none went back to sqlx, and a write or the events scheduler
+//! waiting there was passed over until the load stopped (4 s and more at
+//! 64 concurrent lists, the scheduler failing on its acquire timeout). Now
+//! the other half always goes through the pool, whose queue is first come,
+//! first served.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use sea_orm::sqlx::pool::PoolConnection;
-use sea_orm::sqlx::{PgPool, Postgres};
+use sea_orm::sqlx::{PgConnection, PgPool, Postgres};
 
 /// The kept connections, the most recently used last.
 pub struct Held {
     idle: Mutex<Vec<(PoolConnection<Postgres>, Instant)>>,
     limit: usize,
+    /// Connections the set answers for: idle in it or lent by a [`Lease`].
+    owned: AtomicUsize,
 }
 
 impl std::fmt::Debug for Held {
@@ -40,6 +49,7 @@ impl std::fmt::Debug for Held {
         f.debug_struct("Held")
             .field("idle", &self.count())
             .field("limit", &self.limit)
+            .field("owned", &self.owned.load(Ordering::Relaxed))
             .finish()
     }
 }
@@ -74,6 +84,7 @@ impl Held {
         Held {
             idle: Mutex::new(Vec::new()),
             limit: (max_connections / 2) as usize,
+            owned: AtomicUsize::new(0),
         }
     }
 
@@ -84,34 +95,59 @@ impl Held {
 
     /// The most recently kept connection, unless the pool is closing or it
     /// has been idle too long; then every kept connection goes back.
-    pub fn take(&self, pool: &PgPool) -> Option<PoolConnection<Postgres>> {
+    pub fn take(&self, pool: &PgPool) -> Option<Lease<'_>> {
         let mut idle = self.lock();
         let (conn, since) = idle.pop()?;
         if pool.is_closed() || since.elapsed() >= super::TEST_IF_IDLE_FOR {
             // Older ones sit below it: none is fresher.
             let stale = std::mem::take(&mut *idle);
             drop(idle);
+            self.owned.fetch_sub(1 + stale.len(), Ordering::Relaxed);
             drop((conn, stale));
             return None;
         }
-        Some(conn)
+        Some(Lease {
+            conn: Some(conn),
+            held: self,
+            owned: true,
+        })
+    }
+
+    /// A connection from the pool, lent for one read.
+    pub fn lease(&self, conn: PoolConnection<Postgres>) -> Lease<'_> {
+        Lease {
+            conn: Some(conn),
+            held: self,
+            owned: false,
+        }
     }
 
     /// Keeps a connection whose last statement ran to the end, or hands it
-    /// back to the pool when enough are kept already.
-    pub fn keep(&self, pool: &PgPool, conn: PoolConnection<Postgres>) {
+    /// back to the pool when the set answers for enough already.
+    pub fn keep(&self, pool: &PgPool, mut lease: Lease<'_>) {
+        let Some(conn) = lease.conn.take() else {
+            return;
+        };
         let mut idle = self.lock();
-        if idle.len() < self.limit && !pool.is_closed() {
+        if !pool.is_closed() && (lease.owned || self.owned.load(Ordering::Relaxed) < self.limit) {
+            if !lease.owned {
+                // Counted under the lock, so two reads cannot both take the
+                // last place.
+                self.owned.fetch_add(1, Ordering::Relaxed);
+            }
+            lease.owned = false;
             idle.push((conn, Instant::now()));
             return;
         }
         drop(idle);
         drop(conn);
+        // `lease` drops here, and gives up the place it held, if any.
     }
 
     /// Hands every kept connection back to the pool, which tests each.
     pub fn release_all(&self) {
         let kept = std::mem::take(&mut *self.lock());
+        self.owned.fetch_sub(kept.len(), Ordering::Relaxed);
         drop(kept);
     }
 
@@ -121,5 +157,33 @@ impl Held {
         self.idle
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// A connection lent for one read: kept afterwards by [`Held::keep`], or,
+/// dropped (a failed read, a cancelled request), handed to sqlx's ping and
+/// no longer counted by the set.
+pub struct Lease<'a> {
+    conn: Option<PoolConnection<Postgres>>,
+    held: &'a Held,
+    /// Whether the set counts this connection among those it answers for.
+    owned: bool,
+}
+
+impl Lease<'_> {
+    /// The connection to run the read on.
+    pub fn conn(&mut self) -> &mut PgConnection {
+        // Only `keep`, which consumes the lease, takes the connection out.
+        self.conn
+            .as_deref_mut()
+            .expect("a lease holds its connection until kept")
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        if self.owned {
+            self.held.owned.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 }

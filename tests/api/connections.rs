@@ -1,7 +1,8 @@
 //! Reads keep their PostgreSQL connections between statements rather than
 //! handing each back to the pool (`db::held`): what they keep must never
 //! be a connection the database dropped or one a cancelled read left
-//! half-read, and the pool must report the kept ones as idle.
+//! half-read, the pool must report the kept ones as idle, and what they
+//! keep must leave the pool enough for the writes waiting there.
 
 use serde_json::{Value, json};
 
@@ -154,4 +155,58 @@ async fn a_read_cancelled_mid_statement_leaves_nothing_for_the_next() {
         let (_, body) = until_answered(&app, vars, 1).await;
         assert_eq!(&body, expected, "round {round}");
     }
+}
+
+/// Reads under a steady load keep connections between them, but never the
+/// whole pool: a write waiting on the pool is served while the reads go on,
+/// not once they stop or after its acquire timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_are_served_while_reads_keep_connections() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let Some(app) = TestApp::spawn_postgres_with(combined).await else {
+        return;
+    };
+    app.seed(3).await;
+    let vars = first_customer(&app).await;
+    let (_, expected) = until_answered(&app, &vars, 1).await;
+    let staff = app.staff();
+    let writing = AtomicBool::new(true);
+    // Three times as many readers as the pool has connections.
+    let readers = (0..12).map(|_| async {
+        let mut reads = 0;
+        while writing.load(Ordering::Relaxed) {
+            let (_, body) = app.post(PROFILE, vars.clone(), Some(&staff)).await;
+            assert_eq!(body, expected);
+            reads += 1;
+        }
+        reads
+    });
+    let writer = async {
+        let mut added = Vec::new();
+        for i in 0..20 {
+            let (_, body) = app
+                .post(
+                    "mutation($id: ID!, $tags: [String!]!) { customerTagsAdd(id: $id, tags: $tags) { tags } }",
+                    json!({ "id": vars["id"], "tags": [format!("w{i}")] }),
+                    Some(&staff),
+                )
+                .await;
+            added.push(body);
+        }
+        writing.store(false, Ordering::Relaxed);
+        added
+    };
+    let (reads, added) =
+        futures_util::future::join(futures_util::future::join_all(readers), writer).await;
+    for (i, body) in added.iter().enumerate() {
+        assert!(body.get("errors").is_none(), "write {i}: {body}");
+        let tags = &body["data"]["customerTagsAdd"]["tags"];
+        assert!(
+            tags.as_array()
+                .is_some_and(|t| t.contains(&json!(format!("w{i}")))),
+            "write {i}: {body}"
+        );
+    }
+    // The writes were served among the reads, not after them.
+    assert!(reads.iter().all(|&n| n >= 1), "{reads:?}");
 }
