@@ -309,6 +309,7 @@ impl<R: ChildList> PageLoader<R> {
         let rows = self.run(Some(combiner), stmt, false, columns).await?;
         let mut pages = paged_by_parent::<R>(rows, first);
         let mut primed = self.primed.lock().unwrap_or_else(PoisonError::into_inner);
+        primed.reserve(parents.len());
         for &parent in parents {
             let page = pages.remove(&parent).unwrap_or_default();
             let key = PageKey {
@@ -574,7 +575,9 @@ fn paged_by_parent<R: ChildList>(
     rows: Vec<R::Model>,
     first: u64,
 ) -> FxHashMap<i64, Page<R::Model>> {
-    let mut pages: FxHashMap<i64, Page<R::Model>> = FxHashMap::default();
+    // Sized once: at most a parent a row, and growing it rehashes every page.
+    let mut pages: FxHashMap<i64, Page<R::Model>> =
+        FxHashMap::with_capacity_and_hasher(rows.len(), Default::default());
     for row in rows {
         pages.entry(R::parent_of(&row)).or_default().rows.push(row);
     }
