@@ -5,6 +5,7 @@
 mod clv;
 mod cohorts;
 mod import;
+mod log_lines;
 mod serve;
 mod webhooks;
 
@@ -215,10 +216,7 @@ fn init_tracing(config: &Config) -> Option<crate::telemetry::Flush> {
     };
     let logs = if json {
         fmt::layer()
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .with_span_list(false)
+            .event_format(<log_lines::JsonLines>::default())
             .with_writer(std::io::stderr)
             .boxed()
     } else {
