@@ -490,3 +490,47 @@ each_store! {
         check_rows(&app, &expected_rules(), from, to).await;
     }
 }
+
+each_store! {
+    async fn a_store_seeded_under_new_tier_rules_starts_with_nothing_due(store: StoreKind) {
+        // The gateway starts under the default rules and records them; the
+        // store is then seeded with thresholds of its own, as a program
+        // seeding through the library does, without a start of its own.
+        let app = TestApp::spawn(store, |_| {}).await;
+        let mut config = Config::for_store(app.db_url.clone());
+        config.tier_silver = 20_000;
+        config.tier_gold = 60_000;
+        config.tier_platinum = 150_000;
+        let rules = Rules::from_config(&config).expect("rules");
+        c360::seed::run(
+            &app.db,
+            &c360::seed::SeedOptions {
+                customers: 200,
+                seed: 7,
+                rules,
+                now: Utc::now(),
+                progress: false,
+            },
+        )
+        .await
+        .expect("seed");
+        let above_bronze = app
+            .scalar("SELECT COUNT(*) FROM loyalty_accounts WHERE tier <> 'BRONZE'")
+            .await;
+        assert!(above_bronze > 0, "the seed holds tiers to review");
+        // The seed reviewed every tier under its rules, so a start under
+        // them marks none due and a pass finds nothing to review.
+        let out = c360()
+            .args(["loyalty", "settle", "--database-url", &app.db_url])
+            .args(["--tier-silver", "20000", "--tier-gold", "60000", "--tier-platinum", "150000"])
+            .output()
+            .expect("runs");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            stdout.lines().nth(1),
+            Some("reviewed 0 loyalty tiers; lowered 0; told 0 at risk"),
+            "{stdout}"
+        );
+    }
+}

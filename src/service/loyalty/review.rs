@@ -142,18 +142,12 @@ pub async fn mark_due_on_new_rules(
     now: DateTime<Utc>,
 ) -> AppResult<bool> {
     use loyalty_account::Column as A;
-    let (table, name, value, applied_at) = (
-        Alias::new("applied_settings"),
-        Alias::new("name"),
-        Alias::new("value"),
-        Alias::new("applied_at"),
-    );
     let key = rules_key(rules);
     let txn = crate::db::begin_write(db).await?;
     let stored = Query::select()
-        .column(value.clone())
-        .from(table.clone())
-        .and_where(Expr::col(name.clone()).eq(RULES_SETTING))
+        .column(Alias::new("value"))
+        .from(Alias::new("applied_settings"))
+        .and_where(Expr::col(Alias::new("name")).eq(RULES_SETTING))
         .to_owned();
     let stored: Option<String> = match txn.query_one(&stored).await? {
         Some(row) => Some(row.try_get_by_index(0)?),
@@ -168,8 +162,21 @@ pub async fn mark_due_on_new_rules(
         .and_where(Expr::col(A::Tier).ne(LoyaltyTier::Bronze.to_value()))
         .to_owned();
     txn.execute(&due).await?;
+    record_rules(&txn, &key, now).await?;
+    txn.commit().await?;
+    Ok(true)
+}
+
+/// Records the rules of `key` as the ones every stored review was made
+/// under.
+async fn record_rules(db: &impl ConnectionTrait, key: &str, now: DateTime<Utc>) -> AppResult<()> {
+    let (name, value, applied_at) = (
+        Alias::new("name"),
+        Alias::new("value"),
+        Alias::new("applied_at"),
+    );
     let record = Query::insert()
-        .into_table(table)
+        .into_table(Alias::new("applied_settings"))
         .columns([name.clone(), value.clone(), applied_at.clone()])
         .values([
             RULES_SETTING.into(),
@@ -183,9 +190,8 @@ pub async fn mark_due_on_new_rules(
                 .to_owned(),
         )
         .to_owned();
-    txn.execute(&record).await?;
-    txn.commit().await?;
-    Ok(true)
+    db.execute(&record).await?;
+    Ok(())
 }
 
 /// Reviews those of the accounts of `customer_ids` that are due at `now`,
@@ -208,7 +214,10 @@ pub async fn review_due_of(
 
 /// Reviews every account above BRONZE at `now`, telling no one: for history
 /// loaded in bulk (`c360 seed`), whose tiers are not news. How many tiers
-/// changed.
+/// changed. Every account above BRONZE then stands as `rules` make it, so
+/// they are recorded as applied: otherwise the first start would find no
+/// rules recorded and make every such account due at once, each read of
+/// one a review until a pass had swept them all.
 pub async fn review_history(
     db: &impl ConnectionTrait,
     rules: &Rules,
@@ -239,6 +248,7 @@ pub async fn review_history(
         }
         after = last;
     }
+    record_rules(db, &rules_key(rules), now).await?;
     Ok(changed)
 }
 
