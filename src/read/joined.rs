@@ -169,9 +169,9 @@ pub async fn fetch<C: ConnectionTrait>(
     stmt.sql.push_str(" ORDER BY ");
     stmt.sql.push_str(order);
     let rows = db.query_all_raw(stmt).await?;
-    rows.iter()
-        .map(|row| read_array(&row.try_get_by_index::<String>(0)?, joins))
-        .collect()
+    super::read_each(&rows, |row| {
+        read_array(&row.try_get_by_index::<String>(0)?, joins)
+    })
 }
 
 /// [`fetch`] on PostgreSQL through the request's `combiner`: the statement
@@ -205,10 +205,7 @@ pub fn fetch_combined<'c>(
         let relation = relation.clone();
         async move {
             let json = combiner.rows_reading(&relation, rows, true).await?;
-            json.iter()
-                .map(|row| read_array(row.text()?, joins))
-                .collect::<Result<_, _>>()
-                .map_err(Arc::new)
+            json.read(|| Row(joins)).map_err(Arc::new)
         }
     };
     (relation, read)
@@ -332,6 +329,17 @@ pub fn read_array(text: &str, joins: Joins) -> Result<(customer::Model, Joined),
     Ok(row)
 }
 
+/// A row of [`json_row`] as one element of a larger JSON value (the rows
+/// of a combined statement, `read::combine::JsonRows`).
+pub struct Row(pub Joins);
+
+impl<'de> DeserializeSeed<'de> for Row {
+    type Value = (customer::Model, Joined);
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Self::Value, D::Error> {
+        de.deserialize_seq(Parts(self.0))
+    }
+}
+
 /// The parts of a [`json_row`] for these joins.
 struct Parts(Joins);
 
@@ -442,9 +450,7 @@ pub fn read_rows(
     rows: &[QueryResult],
     joins: Joins,
 ) -> Result<Vec<(customer::Model, Joined)>, AppError> {
-    rows.iter()
-        .map(|row| read(row, joins).map_err(AppError::from))
-        .collect()
+    super::read_each(rows, |row| read(row, joins).map_err(AppError::from))
 }
 
 fn add_columns(stmt: &mut SelectStatement, joins: Joins, backend: DatabaseBackend) {

@@ -57,12 +57,12 @@ impl CustomerLoader {
         joins: Joins,
     ) -> Result<Vec<(customer::Model, Joined)>, LoadError> {
         match self.combiner.as_ref().filter(|c| c.active()) {
-            Some(combiner) => combiner
-                .rows_unordered(joined::as_json(stmt, joins))
-                .await?
-                .iter()
-                .map(|row| joined::read_array(row.text()?, joins))
-                .collect::<Result<Vec<_>, _>>(),
+            Some(combiner) => {
+                let rows = combiner
+                    .rows_unordered(joined::as_json(stmt, joins))
+                    .await?;
+                rows.read(|| joined::Row(joins))
+            }
             None => crate::db::read_all(&self.db, stmt)
                 .await
                 .map_err(AppError::from)

@@ -25,8 +25,8 @@ use sea_orm::{
 
 use super::{LoadError, walk};
 use crate::error::AppError;
-use crate::read::columns::{Columns, from_array};
-use crate::read::combine::{Combiner, JsonRow, Relation};
+use crate::read::columns::{Columns, Partial};
+use crate::read::combine::{Combiner, JsonRows, Relation};
 use crate::read::pagination::{Cursor, Direction, Key, KeyKind, SortValue, seek_after};
 
 /// Count statements' text by their loader's type, backend (PostgreSQL or
@@ -516,25 +516,16 @@ impl<R: ChildList> PageLoader<R> {
 }
 
 /// The rows of a combined statement as `R`'s models, written with `columns`.
-fn read_json<R: ChildList>(json: &[JsonRow], columns: Columns) -> Result<Vec<R::Model>, LoadError> {
+fn read_json<R: ChildList>(json: &JsonRows, columns: Columns) -> Result<Vec<R::Model>, LoadError> {
     // Each row is an array of the model's fields in their order, those
     // not asked for left out. With every column written, serde_json reads
     // it alone, a little faster.
     let written = with_keys::<R>(columns);
-    let read = |row: &str| match written == Columns::ALL {
-        true => serde_json::from_str::<R::Model>(row),
-        false => from_array::<R::Model>(row, written),
-    };
-    json.iter()
-        .map(|row| {
-            read(row.text()?).map_err(|e| {
-                AppError::Internal(anyhow::anyhow!(
-                    "reading a row of a combined statement: {e}"
-                ))
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(Arc::new)
+    match written == Columns::ALL {
+        true => json.read(PhantomData::<R::Model>::default),
+        false => json.read(|| Partial::<R::Model>::new(written)),
+    }
+    .map_err(Arc::new)
 }
 
 /// A statement's text kept by `key` when rebuilding its values with
@@ -799,15 +790,7 @@ impl<R: ChildList> CountLoader<R> {
         let rows = combiner
             .rows_unordered(self.statement(parents, true))
             .await?;
-        rows.iter()
-            .map(|row| {
-                serde_json::from_str::<(i64, i64)>(row.text()?).map_err(|e| {
-                    AppError::Internal(anyhow::anyhow!(
-                        "reading a count of a combined statement: {e}"
-                    ))
-                })
-            })
-            .collect::<Result<_, _>>()
+        rows.read(PhantomData::<(i64, i64)>::default)
             .map_err(Arc::new)
     }
 }
