@@ -169,8 +169,9 @@ pub async fn fetch<C: ConnectionTrait>(
     stmt.sql.push_str(" ORDER BY ");
     stmt.sql.push_str(order);
     let rows = db.query_all_raw(stmt).await?;
+    let parts = Row::new(joins);
     super::read_each(&rows, |row| {
-        read_array(&row.try_get_by_index::<String>(0)?, joins)
+        read_array(&row.try_get_by_index::<String>(0)?, parts)
     })
 }
 
@@ -205,7 +206,8 @@ pub fn fetch_combined<'c>(
         let relation = relation.clone();
         async move {
             let json = combiner.rows_reading(&relation, rows, true).await?;
-            json.read(|| Row(joins)).map_err(Arc::new)
+            let row = Row::new(joins);
+            json.read(|| row).map_err(Arc::new)
         }
     };
     (relation, read)
@@ -318,10 +320,10 @@ fn written<E: EntityTrait>(columns: Columns, key: &str) -> Columns {
 
 /// Reads a row written by [`json_row`], each part straight into its model
 /// in one pass over the text.
-pub fn read_array(text: &str, joins: Joins) -> Result<(customer::Model, Joined), AppError> {
+pub fn read_array(text: &str, row: Row) -> Result<(customer::Model, Joined), AppError> {
     let mut de = serde_json::Deserializer::from_str(text);
     let row = de
-        .deserialize_seq(Parts(joins))
+        .deserialize_seq(Parts(row))
         .and_then(|row| de.end().map(|()| row))
         .map_err(|e| {
             AppError::Internal(anyhow::anyhow!("reading a customer's row as JSON: {e}"))
@@ -330,18 +332,49 @@ pub fn read_array(text: &str, joins: Joins) -> Result<(customer::Model, Joined),
 }
 
 /// A row of [`json_row`] as one element of a larger JSON value (the rows
-/// of a combined statement, `read::combine::JsonRows`).
-pub struct Row(pub Joins);
+/// of a combined statement, `read::combine::JsonRows`), with the columns
+/// each of its parts writes ([`written`]) worked out once for all the rows
+/// of a statement: for each row they cost a page of customers 1 % of its
+/// instructions.
+#[derive(Clone, Copy)]
+pub struct Row {
+    tags: bool,
+    own: Columns,
+    metrics: Option<Columns>,
+    loyalty: Option<Columns>,
+    referred_by: Option<Columns>,
+}
+
+impl Row {
+    pub fn new(joins: Joins) -> Row {
+        let own = joins
+            .own
+            .with::<customer::Entity>(customer::Column::CreatedAt);
+        Row {
+            tags: joins.tags,
+            own: written::<customer::Entity>(own, "id"),
+            metrics: joins
+                .metrics
+                .map(|c| written::<customer_metrics::Entity>(c, "customer_id")),
+            loyalty: joins
+                .loyalty
+                .map(|c| written::<loyalty_account::Entity>(c, "customer_id")),
+            referred_by: joins
+                .referred_by
+                .map(|c| written::<referral::Entity>(c, "id")),
+        }
+    }
+}
 
 impl<'de> DeserializeSeed<'de> for Row {
     type Value = (customer::Model, Joined);
     fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Self::Value, D::Error> {
-        de.deserialize_seq(Parts(self.0))
+        de.deserialize_seq(Parts(self))
     }
 }
 
-/// The parts of a [`json_row`] for these joins.
-struct Parts(Joins);
+/// The parts of a [`json_row`].
+struct Parts(Row);
 
 impl<'de> Visitor<'de> for Parts {
     type Value = (customer::Model, Joined);
@@ -351,31 +384,25 @@ impl<'de> Visitor<'de> for Parts {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let joins = self.0;
+        let row = self.0;
         let mut parts = Elements {
             seq: &mut seq,
             at: 0,
         };
-        let own = joins
-            .own
-            .with::<customer::Entity>(customer::Column::CreatedAt);
-        let customer = parts.model(written::<customer::Entity>(own, "id"))?;
+        let customer = parts.model(row.own)?;
         let mut joined = Joined::default();
-        if let Some(columns) = joins.metrics {
-            let columns = written::<customer_metrics::Entity>(columns, "customer_id");
+        if let Some(columns) = row.metrics {
             joined.metrics = Some(parts.part(columns)?);
         }
-        if let Some(columns) = joins.loyalty {
-            let columns = written::<loyalty_account::Entity>(columns, "customer_id");
+        if let Some(columns) = row.loyalty {
             joined.loyalty = Some(parts.part(columns)?);
         }
-        if joins.tags {
+        if row.tags {
             // A JSON text within the row's: escaped, so read as an owned string.
             let text: Option<String> = parts.next()?;
             joined.tags = Some(tags(text.as_deref()).map_err(serde::de::Error::custom)?);
         }
-        if let Some(columns) = joins.referred_by {
-            let columns = written::<referral::Entity>(columns, "id");
+        if let Some(columns) = row.referred_by {
             joined.referred_by = Some(parts.part(columns)?);
         }
         Ok((customer, joined))

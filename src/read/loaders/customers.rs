@@ -61,7 +61,8 @@ impl CustomerLoader {
                 let rows = combiner
                     .rows_unordered(joined::as_json(stmt, joins))
                     .await?;
-                rows.read(|| joined::Row(joins))
+                let row = joined::Row::new(joins);
+                rows.read(|| row)
             }
             None => crate::db::read_all(&self.db, stmt)
                 .await
