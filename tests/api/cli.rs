@@ -24,6 +24,23 @@ pub fn c360() -> Command {
     cmd
 }
 
+/// What `c360 loyalty settle` on `db_url` with `args` says of tier reviews
+/// (its second line), once it has run successfully.
+pub fn tier_reviews_settled(db_url: &str, args: &[&str]) -> String {
+    let out = c360()
+        .args(["loyalty", "settle", "--database-url", db_url])
+        .args(args)
+        .output()
+        .expect("c360 loyalty settle runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    stdout.lines().nth(1).unwrap_or_default().to_owned()
+}
+
 #[test]
 fn schema_command_prints_the_checked_in_schema() {
     let out = c360().arg("schema").output().expect("c360 schema runs");

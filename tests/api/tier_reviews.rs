@@ -20,7 +20,7 @@ use chrono::{DateTime, Datelike, NaiveDate, SubsecRound, TimeDelta, Utc};
 use sea_orm::{ActiveEnum, ConnectionTrait, Statement};
 use serde_json::{Value, json};
 
-use crate::cli::c360;
+use crate::cli::{c360, tier_reviews_settled};
 use crate::helpers::{TestApp, gid};
 use crate::writes_orders::{INGEST, REFUND, order_of, partner};
 use crate::{both_stores, each_store};
@@ -312,16 +312,9 @@ each_store! {
         assert_eq!(stored_tier(&app, read).await, "BRONZE");
         assert_eq!(stored_tier(&app, swept).await, "SILVER");
 
-        let out = c360()
-            .args(["loyalty", "settle", "--database-url", &app.db_url, "--tier-policy", "rolling"])
-            .output()
-            .expect("runs");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let stdout = String::from_utf8_lossy(&out.stdout);
         assert_eq!(
-            stdout.lines().nth(1),
-            Some("reviewed 1 loyalty tiers; lowered 1; told 0 at risk"),
-            "{stdout}"
+            tier_reviews_settled(&app.db_url, &["--tier-policy", "rolling"]),
+            "reviewed 1 loyalty tiers; lowered 1; told 0 at risk"
         );
         assert_eq!(stored_tier(&app, swept).await, "BRONZE");
         // Spend that still qualifies: untouched, reviewed when it leaves.
@@ -339,12 +332,10 @@ each_store! {
             [read, swept].map(|c| (gid("Customer", c), "SILVER".into(), "BRONZE".into(), "SPEND_WINDOW".into()))
         );
         // A second run finds nothing due.
-        let out = c360()
-            .args(["loyalty", "settle", "--database-url", &app.db_url, "--tier-policy", "rolling"])
-            .output()
-            .expect("runs");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert_eq!(stdout.lines().nth(1), Some("reviewed 0 loyalty tiers; lowered 0; told 0 at risk"), "{stdout}");
+        assert_eq!(
+            tier_reviews_settled(&app.db_url, &["--tier-policy", "rolling"]),
+            "reviewed 0 loyalty tiers; lowered 0; told 0 at risk"
+        );
     }
 }
 
@@ -357,13 +348,8 @@ each_store! {
         paid(&app, c, "rules-1", 60_000).await;
         app.clock.reset();
         let settle = |extra: &[&str]| {
-            let out = c360()
-                .args(["loyalty", "settle", "--database-url", &app.db_url, "--tier-policy", "rolling"])
-                .args(extra)
-                .output()
-                .expect("runs");
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-            String::from_utf8_lossy(&out.stdout).lines().nth(1).unwrap_or_default().to_owned()
+            let args = [&["--tier-policy", "rolling"], extra].concat();
+            tier_reviews_settled(&app.db_url, &args)
         };
         // Same rules: the account is not due for months.
         assert_eq!(settle(&[]), "reviewed 0 loyalty tiers; lowered 0; told 0 at risk");
