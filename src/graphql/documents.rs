@@ -12,7 +12,8 @@ use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
-use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::Name;
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument};
 
 use super::limits::{DocumentLimits, check_document, uses_introspection};
 use super::validated::Validations;
@@ -31,6 +32,9 @@ pub struct Checked {
     pub validated: AtomicBool,
     /// Its validation results by the shape of the variables.
     pub validations: Validations,
+    /// The name of its operation when it has one operation and that is
+    /// named: the operation that runs when a request names none.
+    pub sole_operation: Option<Name>,
 }
 
 /// The checked documents of one text, by operation name.
@@ -57,10 +61,15 @@ impl DocumentCache {
         let Some(doc) = check_document(query, operation_name, limits)? else {
             return Ok(None);
         };
+        let sole_operation = match &doc.operations {
+            DocumentOperations::Multiple(named) if named.len() == 1 => named.keys().next().cloned(),
+            _ => None,
+        };
         let checked = Arc::new(Checked {
             introspection: uses_introspection(&doc, operation_name),
             validated: AtomicBool::new(false),
             validations: Validations::default(),
+            sole_operation,
             doc,
         });
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
@@ -106,6 +115,18 @@ mod tests {
         assert!(matches!((&first, &again), (Some(a), Some(b)) if Arc::ptr_eq(a, b)));
         let named = cache.check("{ a b }", Some("Q"), &limits()).ok().flatten();
         assert!(matches!((&first, &named), (Some(a), Some(b)) if !Arc::ptr_eq(a, b)));
+    }
+
+    #[test]
+    fn a_document_of_one_named_operation_knows_its_name() {
+        let cache = DocumentCache::default();
+        let sole = |query: &str| {
+            let checked = cache.check(query, None, &limits()).ok().flatten();
+            checked.and_then(|c| c.sole_operation.as_ref().map(|n| n.to_string()))
+        };
+        assert_eq!(sole("query Page { a }").as_deref(), Some("Page"));
+        assert_eq!(sole("{ a }"), None);
+        assert_eq!(sole("query A { a } query B { b }"), None);
     }
 
     #[test]

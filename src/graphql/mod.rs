@@ -40,7 +40,7 @@ mod year_review;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use async_graphql::parser::types::{ExecutableDocument, OperationType};
-use async_graphql::{MergedObject, Schema, SchemaBuilder};
+use async_graphql::{MergedObject, Name, Schema, SchemaBuilder};
 
 use crate::app::AppState;
 use crate::auth::{CustomerScope, Identity, may_introspect, visible_customer_ids};
@@ -155,12 +155,31 @@ pub async fn execute(
     trusted: Option<&C360Schema>,
     app: &AppState,
     identity: Identity,
-    mut request: async_graphql::Request,
+    request: async_graphql::Request,
 ) -> async_graphql::Response {
+    execute_naming(schema, trusted, app, identity, request)
+        .await
+        .0
+}
+
+/// [`execute`], and the name of the operation that ran when the request
+/// gave none and the document's one operation is named: what the access
+/// log calls it.
+pub async fn execute_naming(
+    schema: &C360Schema,
+    trusted: Option<&C360Schema>,
+    app: &AppState,
+    identity: Identity,
+    mut request: async_graphql::Request,
+) -> (async_graphql::Response, Option<Name>) {
     let scope = customer_scope(&identity);
     let checked_doc = match admit_document(app, &identity, &mut request) {
         Ok(checked) => checked,
-        Err(refused) => return error_response(&refused),
+        Err(refused) => return (error_response(&refused), None),
+    };
+    let named = match request.operation_name {
+        None => checked_doc.as_ref().and_then(|c| c.sole_operation.clone()),
+        Some(_) => None,
     };
     // Where the request reads, chosen once: a query may read a replica.
     let operation = checked_doc
@@ -246,10 +265,13 @@ pub async fn execute(
             }
             response
         }
-        Err(_) => return error_response(&AppError::Timeout(deadline.as_millis() as u64)),
+        Err(_) => {
+            let timeout = AppError::Timeout(deadline.as_millis() as u64);
+            return (error_response(&timeout), named);
+        }
     };
     audit_pii_reads(app, &identity, pii_reads.take(), &mut response).await;
-    response
+    (response, named)
 }
 
 /// Whose records the caller may read. Anonymous callers read nothing; the

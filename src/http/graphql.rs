@@ -25,7 +25,7 @@ use crate::config::RedisDown;
 use crate::db::count_statements;
 use crate::error::AppError;
 use crate::graphql::trusted::{Naming, TrustedDocuments};
-use crate::graphql::{Outcome, classify, execute};
+use crate::graphql::{Outcome, classify, execute_naming};
 
 /// A request refused before any GraphQL ran: a status and one coded error.
 #[derive(Debug)]
@@ -521,7 +521,7 @@ async fn run_one(
     // Boxed where it is made: the execution's future is kilobytes, and
     // held inline it set the size of every future above it, which the
     // router and its layers moved several times per request.
-    let (mut response, statements) = count_statements(Box::pin(execute(
+    let ((mut response, named), statements) = count_statements(Box::pin(execute_naming(
         schema,
         trusted.then_some(&state.trusted_schema),
         &state.app,
@@ -534,8 +534,10 @@ async fn run_one(
         .app
         .metrics
         .observe(outcome, started.elapsed(), statements);
+    // A document of one named operation sent without `operationName` is
+    // logged by the name of the operation that ran.
     entry.operation(
-        operation_name.as_deref(),
+        operation_name.as_deref().or(named.as_deref()),
         outcome,
         statements,
         response.errors.iter().filter_map(error_code),

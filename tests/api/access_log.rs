@@ -49,6 +49,19 @@ async fn every_request_gets_one_json_line_with_its_ids_and_no_secrets() {
     let all = served.log();
     assert!(!all.contains(&partner), "a token reached the log");
 
+    // A document of one named operation sent without `operationName`: the
+    // line names the operation that ran.
+    let r = client
+        .post(format!("{}/graphql", served.url))
+        .bearer_auth(&partner)
+        .header("x-request-id", "call-unnamed")
+        .json(&json!({ "query": "query Page { customers(first: 2) { edges { node { id } } } }" }))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(r.status(), 200);
+    assert_eq!(served.access("call-unnamed").await["operations"], "Page");
+
     // No id sent, or one unfit for a log: a fresh one, echoed. A broken
     // traceparent starts a new trace.
     for sent in [None, Some("two words")] {
@@ -66,6 +79,7 @@ async fn every_request_gets_one_json_line_with_its_ids_and_no_secrets() {
             .to_owned();
         assert_eq!(id.len(), 26, "a ULID: {id}");
         let line = served.access(&id).await;
+        assert_eq!(line["operations"], "-", "an anonymous operation");
         assert_eq!(line["role"], "anonymous");
         assert_eq!(line["subject"], "");
         let trace = line["trace_id"].as_str().expect("trace id");
