@@ -7,8 +7,8 @@
 //! the loaders hand their statements in, and once the request's driver has
 //! run every loader of the level as far as it goes, it sends them as one
 //! `UNION ALL`, each row as JSON, each statement's rows joined into one
-//! array beside the statement's number. SQLite runs in-process, where a statement costs no round trip,
-//! so it keeps one statement per loader.
+//! array beside the statement's number. SQLite runs in-process, where a
+//! statement costs no round trip, so it keeps one statement per loader.
 //!
 //! Combining trades parallelism for less work and fewer round trips: one
 //! statement per level costs both servers less CPU, and a profile whose

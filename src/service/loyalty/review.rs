@@ -29,10 +29,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use c360_entity::enums::LoyaltyTier;
 use c360_entity::{loyalty_account, order};
 use chrono::{DateTime, SubsecRound, Utc};
-use sea_orm::sea_query::{Alias, CaseStatement, Expr, ExprTrait, OnConflict, Query};
+use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
-    ActiveEnum, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    ActiveEnum, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DeriveIden,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use super::balances::IDS_PER_STATEMENT;
@@ -116,6 +116,15 @@ pub async fn review_due(
     Ok(reviewed)
 }
 
+/// `applied_settings`: a value the store's data was made under, by name.
+#[derive(DeriveIden)]
+enum AppliedSettings {
+    Table,
+    Name,
+    Value,
+    AppliedAt,
+}
+
 /// The name the tier rules' key is kept under in `applied_settings`.
 const RULES_SETTING: &str = "tier_rules";
 
@@ -145,9 +154,9 @@ pub async fn mark_due_on_new_rules(
     let key = rules_key(rules);
     let txn = crate::db::begin_write(db).await?;
     let stored = Query::select()
-        .column(Alias::new("value"))
-        .from(Alias::new("applied_settings"))
-        .and_where(Expr::col(Alias::new("name")).eq(RULES_SETTING))
+        .column(AppliedSettings::Value)
+        .from(AppliedSettings::Table)
+        .and_where(Expr::col(AppliedSettings::Name).eq(RULES_SETTING))
         .to_owned();
     let stored: Option<String> = match txn.query_one(&stored).await? {
         Some(row) => Some(row.try_get_by_index(0)?),
@@ -170,14 +179,10 @@ pub async fn mark_due_on_new_rules(
 /// Records the rules of `key` as the ones every stored review was made
 /// under.
 async fn record_rules(db: &impl ConnectionTrait, key: &str, now: DateTime<Utc>) -> AppResult<()> {
-    let (name, value, applied_at) = (
-        Alias::new("name"),
-        Alias::new("value"),
-        Alias::new("applied_at"),
-    );
+    use AppliedSettings as S;
     let record = Query::insert()
-        .into_table(Alias::new("applied_settings"))
-        .columns([name.clone(), value.clone(), applied_at.clone()])
+        .into_table(S::Table)
+        .columns([S::Name, S::Value, S::AppliedAt])
         .values([
             RULES_SETTING.into(),
             key.into(),
@@ -185,8 +190,8 @@ async fn record_rules(db: &impl ConnectionTrait, key: &str, now: DateTime<Utc>) 
         ])
         .map_err(|e| crate::error::AppError::Internal(e.into()))?
         .on_conflict(
-            OnConflict::column(name)
-                .update_columns([value, applied_at])
+            OnConflict::column(S::Name)
+                .update_columns([S::Value, S::AppliedAt])
                 .to_owned(),
         )
         .to_owned();
