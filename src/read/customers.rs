@@ -66,16 +66,22 @@ impl SortField {
         }
     }
 
-    /// The page's ORDER BY over the columns of its statement's output
-    /// (`joined::fetch`): the order [`page`] gives in SQL.
-    fn output_order(self, walk: Direction, backward: bool) -> String {
-        let column = match self {
+    /// The column of its statement's output a page is ordered by, before
+    /// the id.
+    fn output_column(self) -> String {
+        match self {
             SortField::CreatedAt => customer::Column::CreatedAt.as_str().to_owned(),
             SortField::LifetimeValue => joined::metrics_column(customer_metrics::Column::NetSpend),
             SortField::LastOrderDate => {
                 joined::metrics_column(customer_metrics::Column::LastOrderAt)
             }
-        };
+        }
+    }
+
+    /// The page's ORDER BY over the columns of its statement's output
+    /// (`joined::fetch`): the order [`page`] gives in SQL.
+    fn output_order(self, walk: Direction, backward: bool) -> String {
+        let column = self.output_column();
         let dir = match walk {
             Direction::Asc => "ASC",
             Direction::Desc => "DESC",
@@ -253,8 +259,14 @@ impl PageQuery {
         impl Future<Output = Result<KeysetPage<CustomerRow>, LoadError>> + Send + use<'c>,
     ) {
         let limit = self.size + 1;
-        let (relation, rows) =
-            joined::fetch_combined(combiner, self.query.clone(), self.joins, &self.order, limit);
+        let sort = self.field.output_column();
+        let (relation, rows) = joined::fetch_combined(
+            combiner,
+            self.query.clone(),
+            self.joins,
+            (&self.order, &sort),
+            limit,
+        );
         // The page's own rows, not the one past it that tells a next exists.
         let ids = format!(
             r#"SELECT "id" FROM {} ORDER BY {} LIMIT {}"#,
