@@ -188,7 +188,7 @@ pub trait Leaf: OutputType + Sized {
         _ctx: &'a ContextSelectionSet<'a>,
         _field: &'a Positioned<Field>,
         _items: Vec<&'a Self>,
-    ) -> BoxFuture<'a, Option<Vec<String>>> {
+    ) -> BoxFuture<'a, Option<Vec<JsonText>>> {
         Box::pin(async { None })
     }
 }
@@ -234,7 +234,7 @@ pub async fn pages_below<R, N>(
     parents: &[i64],
     total: impl Fn(i64) -> Total,
     node: impl Fn(usize, R::Model) -> N,
-) -> Option<Vec<String>>
+) -> Option<Vec<JsonText>>
 where
     R: ChildList,
     N: Leaf,
@@ -257,7 +257,7 @@ pub async fn pages_and_below<R, B, N>(
     parents: &[i64],
     total: impl Fn(i64) -> Total,
     node: impl Fn(usize, R::Model) -> N,
-) -> Option<Vec<String>>
+) -> Option<Vec<JsonText>>
 where
     R: ChildList,
     B: ChildList,
@@ -477,7 +477,7 @@ pub async fn objects_below<N: Leaf>(
     ctx: &ContextSelectionSet<'_>,
     field: &Positioned<Field>,
     items: &[Option<&N>],
-) -> Option<Vec<String>> {
+) -> Option<Vec<JsonText>> {
     let plan = plan_node::<N>(&field.node.selection_set.node)?;
     let env = Env::of(ctx)?;
     let present: Vec<&N> = items.iter().flatten().copied().collect();
@@ -491,7 +491,7 @@ pub async fn objects_below<N: Leaf>(
     let mut i = 0;
     for item in items {
         let Some(item) = item else {
-            texts.push("null".to_owned());
+            texts.push(b"null".to_vec());
             continue;
         };
         let mut out = Out {
@@ -502,7 +502,7 @@ pub async fn objects_below<N: Leaf>(
         };
         out.node(i, *item, &plan).ok()?;
         i += 1;
-        texts.push(String::from_utf8(out.buf).ok()?);
+        texts.push(out.buf);
     }
     env.audit(ctx);
     Some(texts)
@@ -544,7 +544,7 @@ async fn write_pages<N: Leaf>(
     field: &Positioned<Field>,
     plan: &[(Name, ConnField<'_, N::Field>)],
     conns: &[Conn<N>],
-) -> Option<Vec<String>> {
+) -> Option<Vec<JsonText>> {
     let env = Env::of(ctx)?;
     let items: Vec<&N> = conns
         .iter()
@@ -580,7 +580,7 @@ async fn write_pages<N: Leaf>(
             .map(|(_, texts)| {
                 texts
                     .get(items.clone())
-                    .map_or(0, |t| t.iter().map(String::len).sum())
+                    .map_or(0, |t| t.iter().map(Vec::len).sum())
             })
             .sum();
         let mut out = Out {
@@ -591,7 +591,7 @@ async fn write_pages<N: Leaf>(
         };
         out.connection(conn, plan, totals.get(i).copied()).ok()?;
         offset += conn.edges.len();
-        texts.push(String::from_utf8(out.buf).ok()?);
+        texts.push(out.buf);
     }
     env.audit(ctx);
     Some(texts)
@@ -603,7 +603,7 @@ async fn load_children<'a, N: Leaf>(
     ctx: &'a ContextSelectionSet<'a>,
     below: Vec<&'a Positioned<Field>>,
     items: Vec<&'a N>,
-) -> Option<Vec<(&'a Positioned<Field>, Vec<String>)>> {
+) -> Option<Vec<(&'a Positioned<Field>, Vec<JsonText>)>> {
     let texts = join_all(below.iter().map(|f| N::children(ctx, f, items.clone()))).await;
     below
         .into_iter()
@@ -617,13 +617,18 @@ async fn load_children<'a, N: Leaf>(
 async fn splice_or_resolve<T: OutputType>(
     ctx: &ContextSelectionSet<'_>,
     field: &Positioned<Field>,
-    written: Option<Vec<String>>,
+    written: Option<Vec<JsonText>>,
     inner: &T,
 ) -> ServerResult<Value> {
     if let Ok(state) = ctx.data::<AppState>() {
         state.metrics.leaf_list(written.is_some());
     }
-    match written.and_then(|mut texts| texts.pop()) {
+    // Checked as UTF-8 here, once for the whole text, rather than as each
+    // list below it was written.
+    match written
+        .and_then(|mut texts| texts.pop())
+        .and_then(|text| String::from_utf8(text).ok())
+    {
         Some(text) => Ok(raw(text)),
         None => OutputType::resolve(inner, ctx, field).await,
     }
@@ -910,8 +915,20 @@ fn children_of<'p, 's: 'p, F: 'p>(
         .collect()
 }
 
+/// A list written as JSON: UTF-8, made of `str`s and ASCII, kept as bytes
+/// until it is spliced into the response.
+pub type JsonText = Vec<u8>;
+
 /// What stops writing: the executor answers instead.
 struct Bail;
+
+/// A `Money`'s amount as a written list has it: text already formatted, or
+/// minor units written straight into the response.
+#[derive(Clone, Copy)]
+enum Amount<'a> {
+    Text(&'a str),
+    Minor(i64),
+}
 
 /// The response text of one connection, built as serde_json builds the rest
 /// of the response, with the written lists below its items.
@@ -919,7 +936,7 @@ struct Out<'c> {
     buf: Vec<u8>,
     env: &'c Env<'c>,
     /// Each list below the items, written for every item of the level.
-    children: &'c [(&'c Positioned<Field>, Vec<String>)],
+    children: &'c [(&'c Positioned<Field>, Vec<JsonText>)],
     /// Where this connection's items start among the level's items.
     offset: usize,
 }
@@ -1017,7 +1034,7 @@ impl<'c> Out<'c> {
                     .find(|(f, _)| std::ptr::eq(*f, *field))
                     .ok_or(Bail)?;
                 let text = texts.get(out.offset + i).ok_or(Bail)?;
-                out.buf.extend_from_slice(text.as_bytes());
+                out.buf.extend_from_slice(text);
                 Ok(())
             }
         })
@@ -1026,11 +1043,8 @@ impl<'c> Out<'c> {
     fn object_value(&mut self, value: Scalar<'_>, sub: &[(Name, SubField)]) -> Result<(), Bail> {
         match value {
             Scalar::Null => self.put(&()),
-            Scalar::Money(m) => self.money(&m.amount, &m.currency_code, sub),
-            Scalar::Minor(minor, currency) => {
-                let amount = crate::domain::money::format_minor(minor, currency);
-                self.money(&amount, currency, sub)
-            }
+            Scalar::Money(m) => self.money(Amount::Text(&m.amount), &m.currency_code, sub),
+            Scalar::Minor(minor, currency) => self.money(Amount::Minor(minor), currency, sub),
             Scalar::Object(typename, mut fields) => self.object(sub, |out, field| match field {
                 SubField::Typename => out.put(typename),
                 SubField::Named(name, sub) => {
@@ -1058,14 +1072,23 @@ impl<'c> Out<'c> {
 
     fn money(
         &mut self,
-        amount: &str,
+        amount: Amount<'_>,
         currency: &str,
         sub: &[(Name, SubField)],
     ) -> Result<(), Bail> {
         self.object(sub, |out, field| match field {
             SubField::Typename => out.put(&*<Money as OutputType>::type_name()),
             SubField::Named(name, sub) if sub.is_empty() => match name.as_str() {
-                "amount" => out.put(amount),
+                "amount" => match amount {
+                    Amount::Text(text) => out.put(text),
+                    // Digits, a point and a sign: nothing to escape.
+                    Amount::Minor(minor) => {
+                        out.buf.push(b'"');
+                        crate::domain::money::write_minor(&mut out.buf, minor, currency);
+                        out.buf.push(b'"');
+                        Ok(())
+                    }
+                },
                 "currencyCode" => out.put(currency),
                 _ => Err(Bail),
             },

@@ -10,7 +10,7 @@ use super::connection::{Total, child_page};
 use super::context::{begin_write, loaders, state};
 use super::enums::{LoyaltyTier, LoyaltyTransactionKind, LoyaltyTransactionState};
 use super::ids::{Kind, decode, encode};
-use super::leaves::{Env, Leaf, Leaves, Scalar, page_columns, pages_below};
+use super::leaves::{Env, JsonText, Leaf, Leaves, Scalar, page_columns, pages_below};
 use super::limits::page_cost;
 use super::money::Money;
 use crate::auth::Domain;
@@ -234,7 +234,7 @@ impl Leaf for LoyaltyAccount {
         ctx: &'a ContextSelectionSet<'a>,
         field: &'a Positioned<Field>,
         accounts: Vec<&'a LoyaltyAccount>,
-    ) -> BoxFuture<'a, Option<Vec<String>>> {
+    ) -> BoxFuture<'a, Option<Vec<JsonText>>> {
         Box::pin(async move {
             let loaders = ctx.data::<crate::read::loaders::Loaders>().ok()?;
             let ids: Vec<i64> = accounts.iter().map(|a| a.0.customer_id).collect();

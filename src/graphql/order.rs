@@ -14,7 +14,7 @@ use super::context::{begin_write, loaders};
 use super::enums::{OrderChannel, OrderStatus};
 use super::federation::Product;
 use super::ids::{Kind, decode, encode};
-use super::leaves::{Env, Leaf, Leaves, Scalar, pages_below};
+use super::leaves::{Env, JsonText, Leaf, Leaves, Scalar, pages_below};
 use super::limits::page_cost;
 use super::money::Money;
 use super::store_credit::RefundDestination;
@@ -193,7 +193,7 @@ impl Leaf for Order {
         ctx: &'a ContextSelectionSet<'a>,
         field: &'a Positioned<Field>,
         orders: Vec<&'a Order>,
-    ) -> BoxFuture<'a, Option<Vec<String>>> {
+    ) -> BoxFuture<'a, Option<Vec<JsonText>>> {
         Box::pin(async move {
             let loaders = ctx.data::<crate::read::loaders::Loaders>().ok()?;
             let ids: Vec<i64> = orders.iter().map(|o| o.0.id).collect();

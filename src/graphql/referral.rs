@@ -11,7 +11,7 @@ use super::customer::Customer;
 use super::customer::joins_of;
 use super::enums::ReferralStatus;
 use super::ids::{Kind, decode, encode};
-use super::leaves::{Env, Leaf, Scalar, objects_below};
+use super::leaves::{Env, JsonText, Leaf, Scalar, objects_below};
 use crate::auth::{Domain, Identity, mask_email};
 use crate::read::columns::Columns;
 use crate::read::loaders::CustomerKey;
@@ -186,7 +186,7 @@ impl Leaf for Referral {
         ctx: &'a ContextSelectionSet<'a>,
         field: &'a Positioned<Field>,
         referrals: Vec<&'a Referral>,
-    ) -> BoxFuture<'a, Option<Vec<String>>> {
+    ) -> BoxFuture<'a, Option<Vec<JsonText>>> {
         Box::pin(async move {
             let loaders = ctx.data::<crate::read::loaders::Loaders>().ok()?;
             let ids: Vec<Option<i64>> = match field.node.name.node.as_str() {

@@ -11,7 +11,7 @@ use super::connection::{Total, child_page};
 use super::context::{begin_write, loaders, state};
 use super::enums::{AuthorKind, TicketChannel, TicketPriority, TicketStatus};
 use super::ids::{Kind, decode, encode};
-use super::leaves::{Env, Leaf, Leaves, Scalar, pages_below};
+use super::leaves::{Env, JsonText, Leaf, Leaves, Scalar, pages_below};
 use super::limits::page_cost;
 use crate::auth::Domain;
 use crate::read::columns::Columns;
@@ -232,7 +232,7 @@ impl Leaf for Ticket {
         ctx: &'a ContextSelectionSet<'a>,
         field: &'a Positioned<Field>,
         tickets: Vec<&'a Ticket>,
-    ) -> BoxFuture<'a, Option<Vec<String>>> {
+    ) -> BoxFuture<'a, Option<Vec<JsonText>>> {
         Box::pin(async move {
             let loaders = ctx.data::<crate::read::loaders::Loaders>().ok()?;
             let ids: Vec<i64> = tickets.iter().map(|t| t.0.id).collect();

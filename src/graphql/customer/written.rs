@@ -23,8 +23,8 @@ use crate::graphql::context::identity;
 use crate::graphql::enums::EmailMarketingState;
 use crate::graphql::ids::{Kind, encode};
 use crate::graphql::leaves::{
-    Below, Env, KeepPrimed, Leaf, Scalar, objects_below, pages_and_below, pages_below, read_ahead,
-    read_ahead_of,
+    Below, Env, JsonText, KeepPrimed, Leaf, Scalar, objects_below, pages_and_below, pages_below,
+    read_ahead, read_ahead_of,
 };
 use crate::graphql::loyalty::{LoyaltyAccount, LoyaltyTransaction};
 use crate::graphql::nps::{NpsCategory, NpsResponse};
@@ -231,7 +231,7 @@ impl Leaf for Customer {
         ctx: &'a ContextSelectionSet<'a>,
         field: &'a Positioned<Field>,
         customers: Vec<&'a Customer>,
-    ) -> BoxFuture<'a, Option<Vec<String>>> {
+    ) -> BoxFuture<'a, Option<Vec<JsonText>>> {
         Box::pin(async move {
             let loaders = ctx.data::<Loaders>().ok()?;
             let ids: Vec<i64> = customers.iter().map(|c| c.0.id).collect();
