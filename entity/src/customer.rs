@@ -2,7 +2,8 @@ use sea_orm::entity::prelude::*;
 
 use crate::enums::EmailMarketingState;
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, DeriveEntityModel, serde::Deserialize)]
+#[serde(default)]
 #[sea_orm(table_name = "customers")]
 pub struct Model {
     #[sea_orm(primary_key)]

@@ -4,7 +4,8 @@ use sea_orm::entity::prelude::*;
 /// every write in the same transaction. Segments and list sorting read it.
 /// Money is in minor units of the store's base currency; orders in other
 /// currencies are not summed.
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, DeriveEntityModel, serde::Deserialize)]
+#[serde(default)]
 #[sea_orm(table_name = "customer_metrics")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]

@@ -3,13 +3,15 @@
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
 
+/// A closed set stored as text. Its first value is its `Default`: what a
+/// row read without its column holds there (`c360::read::columns`).
 macro_rules! string_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident),+ $(,)? }) => {
+    ($(#[$meta:meta])* $name:ident { $first:ident $(, $variant:ident)* $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
         #[sea_orm(rs_type = "String", db_type = "String(StringLen::N(24))", rename_all = "SCREAMING_SNAKE_CASE")]
         #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-        pub enum $name { $($variant),+ }
+        pub enum $name { #[default] $first $(, $variant)* }
     };
 }
 

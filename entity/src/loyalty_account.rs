@@ -4,7 +4,8 @@ use crate::enums::LoyaltyTier;
 
 /// Balances are a cache of the ledger (`loyalty_transactions`), written in the
 /// same transaction as every ledger row; they always equal the ledger's sums.
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, DeriveEntityModel, serde::Deserialize)]
+#[serde(default)]
 #[sea_orm(table_name = "loyalty_accounts")]
 pub struct Model {
     #[sea_orm(primary_key)]

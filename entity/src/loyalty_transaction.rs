@@ -4,7 +4,8 @@ use crate::enums::{LoyaltyTransactionKind, LoyaltyTransactionState};
 
 /// One row of the loyalty ledger; points are signed (redemptions, expiries and
 /// clawbacks are negative).
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, DeriveEntityModel, serde::Deserialize)]
+#[serde(default)]
 #[sea_orm(table_name = "loyalty_transactions")]
 pub struct Model {
     #[sea_orm(primary_key)]

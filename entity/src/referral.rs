@@ -3,7 +3,8 @@ use sea_orm::entity::prelude::*;
 use crate::enums::ReferralStatus;
 
 /// An invitation from a customer (the referrer, `customer_id`) to a prospective customer.
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, DeriveEntityModel, serde::Deserialize)]
+#[serde(default)]
 #[sea_orm(table_name = "referrals")]
 pub struct Model {
     #[sea_orm(primary_key)]

@@ -3,7 +3,8 @@ use sea_orm::entity::prelude::*;
 use crate::enums::ReviewStatus;
 
 /// One review per customer and product sku.
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, DeriveEntityModel, serde::Deserialize)]
+#[serde(default)]
 #[sea_orm(table_name = "reviews")]
 pub struct Model {
     #[sea_orm(primary_key)]

@@ -5,7 +5,17 @@ use serde::{Deserialize, Serialize};
 /// REFERRAL_REWARD add credit (and may expire); REDEEM and EXPIRE take it
 /// away.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    EnumIter,
+    DeriveActiveEnum,
+    Serialize,
+    Deserialize,
 )]
 #[sea_orm(
     rs_type = "String",
@@ -14,6 +24,7 @@ use serde::{Deserialize, Serialize};
 )]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum StoreCreditKind {
+    #[default]
     Issue,
     RefundToCredit,
     ReferralReward,
@@ -34,7 +45,8 @@ impl StoreCreditKind {
 }
 
 /// One row of the store credit ledger: signed minor units of `currency`.
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, DeriveEntityModel, Serialize, Deserialize)]
+#[serde(default)]
 #[sea_orm(table_name = "store_credit_entries")]
 pub struct Model {
     #[sea_orm(primary_key)]

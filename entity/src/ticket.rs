@@ -2,7 +2,8 @@ use sea_orm::entity::prelude::*;
 
 use crate::enums::{TicketChannel, TicketPriority, TicketStatus};
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, DeriveEntityModel, serde::Deserialize)]
+#[serde(default)]
 #[sea_orm(table_name = "tickets")]
 pub struct Model {
     #[sea_orm(primary_key)]

@@ -8,7 +8,7 @@
 //! of them took 2.02. A written list ([`crate::graphql::leaves`]) knows the
 //! fields it writes, so it asks for [`Columns`]; the statement writes only
 //! those, and [`from_array`] reads such a row into the entity's model, given
-//! the same set, giving each column left out a value of its type that
+//! the same set, each column left out taking the model's `Default`, which
 //! nothing reads. A column left out is not written at all rather than
 //! written `null`: measured on the benchmark's list, whose customer rows
 //! write about 15 of their 69 columns, reading the `null`s cost the
@@ -98,10 +98,11 @@ fn position<E: EntityTrait>(column: E::Column) -> Option<usize> {
 }
 
 /// A JSON array of the model's columns `written`, in the entity's order,
-/// read into the model. A column left out reads as an empty or zero value
-/// of its type (a string `""`, a number 0, `false`, the first variant of an
-/// enum, the epoch for a timestamp) and an optional one as `None`; a
-/// `null` written for a column with no null reads the same.
+/// read into the model. A column left out reads as the model's `Default`
+/// has it, an empty or zero value of its type (a string `""`, a number 0,
+/// `false`, the first variant of an enum, the epoch for a timestamp) and an
+/// optional one as `None`; a `null` written for a column with no null reads
+/// the same.
 pub fn from_array<M: DeserializeOwned>(text: &str, written: Columns) -> serde_json::Result<M> {
     let mut de = serde_json::Deserializer::from_str(text);
     let model = M::deserialize(Row(&mut de, written))?;
@@ -163,95 +164,103 @@ impl<'de, M: Deserialize<'de>> Visitor<'de> for PartialOrNull<M> {
     }
 }
 
-/// The row: whatever the model asks for, an array of the columns written.
+/// The row: a model (a struct) read from an array of the columns written.
 struct Row<D>(D, Columns);
 
 impl<'de, D: Deserializer<'de>> Deserializer<'de> for Row<D> {
     type Error = D::Error;
 
-    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
-        self.0.deserialize_seq(Elements(visitor, self.1))
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.0.deserialize_seq(Fields {
+            visitor,
+            written: self.1,
+            fields: fields.len(),
+        })
+    }
+
+    fn deserialize_any<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value, Self::Error> {
+        Err(de::Error::custom("a row is read into a model, a struct"))
     }
 
     serde::forward_to_deserialize_any! {
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
         bytes byte_buf option unit unit_struct newtype_struct seq tuple
-        tuple_struct map struct enum identifier ignored_any
+        tuple_struct map enum identifier ignored_any
     }
 }
 
-/// Hands the model's visitor a sequence of every column, those not
-/// written left out.
-struct Elements<V>(V, Columns);
+/// Hands the model's visitor the columns written, as a map from each one's
+/// place among the model's `fields` to its value. The model's derived
+/// `Deserialize` takes every field it is not given from the model's
+/// `Default` (`#[serde(default)]`), so a column left out costs nothing to
+/// read: handed over one by one as values of their own, the three quarters
+/// of a page's columns left out cost reading them as much as the columns
+/// written.
+struct Fields<V> {
+    visitor: V,
+    written: Columns,
+    fields: usize,
+}
 
-impl<'de, V: Visitor<'de>> Visitor<'de> for Elements<V> {
+impl<'de, V: Visitor<'de>> Visitor<'de> for Fields<V> {
     type Value = V::Value;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        self.0.expecting(f)
+        self.visitor.expecting(f)
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<V::Value, A::Error> {
-        self.0.visit_seq(Columnwise {
+        self.visitor.visit_map(Written {
             seq,
-            written: self.1,
+            written: self.written,
+            fields: self.fields,
             at: 0,
         })
     }
 }
 
-/// The model's columns, the next one at `at`: read from the array when
-/// written, else left out without reading anything.
-struct Columnwise<A> {
+/// The columns written, each keyed by its place in the entity's order, the
+/// next one from `at`.
+struct Written<A> {
     seq: A,
     written: Columns,
+    fields: usize,
     at: usize,
 }
 
-impl<'de, A: SeqAccess<'de>> SeqAccess<'de> for Columnwise<A> {
+impl<'de, A: SeqAccess<'de>> MapAccess<'de> for Written<A> {
     type Error = A::Error;
 
-    fn next_element_seed<T: DeserializeSeed<'de>>(
+    fn next_key_seed<K: DeserializeSeed<'de>>(
         &mut self,
-        seed: T,
-    ) -> Result<Option<T::Value>, A::Error> {
-        let at = self.at;
-        self.at += 1;
-        if self.written.has(at) {
-            self.seq.next_element_seed(Column(seed))
-        } else {
-            seed.deserialize(OrLeftOut(LeftOutColumn(PhantomData)))
-                .map(Some)
+        seed: K,
+    ) -> Result<Option<K::Value>, A::Error> {
+        // The next column written: the next set bit, or any past 64.
+        if self.at < 64 {
+            let rest = self.written.bits() >> self.at;
+            self.at = if rest == 0 {
+                64
+            } else {
+                self.at + rest.trailing_zeros() as usize
+            };
         }
-    }
-}
-
-/// A column not written: `null` to whatever reads it.
-struct LeftOutColumn<E>(PhantomData<E>);
-
-impl<'de, E: de::Error> Deserializer<'de> for LeftOutColumn<E> {
-    type Error = E;
-
-    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, E> {
-        visitor.visit_unit()
+        if self.at >= self.fields {
+            return Ok(None);
+        }
+        let place: de::value::U64Deserializer<A::Error> = (self.at as u64).into_deserializer();
+        self.at += 1;
+        seed.deserialize(place).map(Some)
     }
 
-    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, E> {
-        visitor.visit_none()
-    }
-
-    fn deserialize_newtype_struct<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        visitor: V,
-    ) -> Result<V::Value, E> {
-        visitor.visit_newtype_struct(self)
-    }
-
-    serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
-        bytes byte_buf unit unit_struct seq tuple
-        tuple_struct map struct enum identifier ignored_any
+    fn next_value_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<T::Value, A::Error> {
+        self.seq.next_element_seed(Column(seed))?.ok_or_else(|| {
+            de::Error::invalid_length(self.at - 1, &"a value for each column written")
+        })
     }
 }
 
