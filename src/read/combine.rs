@@ -58,6 +58,8 @@ pub struct JsonRows {
     /// The statement's row of the combined statement: its number, how many
     /// rows it joined and their array. `None`: no rows.
     row: Option<PgRow>,
+    /// How many rows the array holds.
+    count: usize,
 }
 
 impl JsonRows {
@@ -70,12 +72,11 @@ impl JsonRows {
             return Ok(Vec::new());
         };
         let column = |e| AppError::Internal(anyhow::anyhow!("reading a combined row: {e}"));
-        let count: i64 = row.try_get(1).map_err(column)?;
-        let text: &str = row.try_get(2).map_err(column)?;
+        let text: &str = row.try_get_unchecked(2).map_err(column)?;
         let mut de = serde_json::Deserializer::from_str(text);
         de.deserialize_seq(Each {
             seed,
-            count: usize::try_from(count).unwrap_or(0),
+            count: self.count,
         })
         .and_then(|rows| de.end().map(|()| rows))
         .map_err(|e| {
@@ -318,9 +319,17 @@ async fn run(store: &Store, stmts: Vec<(Statement, Part)>) -> Result<Vec<JsonRow
     let mut answers: Vec<JsonRows> = (0..count).map(|_| JsonRows::default()).collect();
     let column = |e| AppError::Internal(anyhow::anyhow!("reading a combined row: {e}"));
     for row in rows {
-        let q: i32 = row.try_get(0).map_err(column)?;
+        // The combined text gives these columns these types: sqlx's check
+        // of each against its type cost more than reading it.
+        let q: i32 = row.try_get_unchecked(0).map_err(column)?;
+        let count: i64 = row.try_get_unchecked(1).map_err(column)?;
         match answers.get_mut(q as usize) {
-            Some(rows) => rows.row = Some(row),
+            // No rows: no text either.
+            Some(_) if count <= 0 => {}
+            Some(rows) => {
+                rows.count = count as usize;
+                rows.row = Some(row);
+            }
             None => {
                 return Err(AppError::Internal(anyhow::anyhow!(
                     "combined statement answered statement {q} of {count}"
@@ -418,32 +427,32 @@ fn join(stmts: &[(Statement, Part)]) -> String {
     if !sql.is_empty() {
         sql.push(' ');
     }
-    // Each statement's rows joined into one array ([`JsonRows`]), in the
-    // order of their rank where they have one: a union keeps no order of
-    // its own. A level with no ranked statement (most: first pages on
-    // PostgreSQL come unranked) is not sorted at all.
-    let ranked = stmts.iter().any(|(_, part)| *part == Part::Ranked);
-    sql.push_str(if ranked {
-        r#"SELECT "q", count(*), '[' || string_agg("j", ',' ORDER BY "rn") || ']' FROM ("#
-    } else {
-        r#"SELECT "q", count(*), '[' || string_agg("j", ',') || ']' FROM ("#
-    });
+    // Each statement's rows joined into one array ([`JsonRows`]) by an
+    // aggregate of its own, in the order of their rank where they have one
+    // (a union keeps no order of its own; most statements, first pages on
+    // PostgreSQL, come unranked and are not sorted at all). One aggregate
+    // over the union grouped by statement sorted every row of the level by
+    // its statement first: on the benchmark's list the statement took 4 %
+    // longer. A statement without rows answers nothing, as it did grouped:
+    // a row each costs the gateway more than the `HAVING` costs PostgreSQL.
     let mut first = true;
     for (i, ((stmt, part), &offset)) in stmts.iter().zip(&offsets).enumerate() {
-        let rank = match part {
+        let order = match part {
             Part::With => continue,
-            Part::Ranked => r#""t"."rn""#,
-            Part::Rows => "0",
+            Part::Ranked => r#" ORDER BY "t"."rn""#,
+            Part::Rows => "",
         };
         if !first {
             sql.push_str(" UNION ALL ");
         }
         first = false;
-        let _ = write!(sql, r#"SELECT {i} AS "q", {rank} AS "rn", "t"."j" FROM ("#);
+        let _ = write!(
+            sql,
+            r#"SELECT {i} AS "q", count(*), '[' || string_agg("t"."j", ','{order}) || ']' FROM ("#
+        );
         renumber_into(&stmt.sql, offset, &mut sql);
-        sql.push_str(r#") AS "t""#);
+        sql.push_str(r#") AS "t" HAVING count(*) > 0"#);
     }
-    sql.push_str(r#") AS "u" GROUP BY "q""#);
     sql
 }
 
@@ -542,7 +551,7 @@ mod tests {
         ];
         assert_eq!(
             join(&level),
-            r#"WITH "w0" AS (SELECT "id" FROM "c" WHERE "k" > $2 LIMIT 3) SELECT "q", count(*), '[' || string_agg("j", ',' ORDER BY "rn") || ']' FROM (SELECT 0 AS "q", 0 AS "rn", "t"."j" FROM (SELECT "j" FROM "b" WHERE "k" = $1) AS "t" UNION ALL SELECT 2 AS "q", "t"."rn" AS "rn", "t"."j" FROM (SELECT "j", "rn" FROM "w0" WHERE "x" = $3) AS "t") AS "u" GROUP BY "q""#
+            r#"WITH "w0" AS (SELECT "id" FROM "c" WHERE "k" > $2 LIMIT 3) SELECT 0 AS "q", count(*), '[' || string_agg("t"."j", ',') || ']' FROM (SELECT "j" FROM "b" WHERE "k" = $1) AS "t" HAVING count(*) > 0 UNION ALL SELECT 2 AS "q", count(*), '[' || string_agg("t"."j", ',' ORDER BY "t"."rn") || ']' FROM (SELECT "j", "rn" FROM "w0" WHERE "x" = $3) AS "t" HAVING count(*) > 0"#
         );
     }
 
