@@ -54,17 +54,23 @@ impl Kind {
 
 /// The global id of row `id` of `kind`.
 pub fn gid(kind: Kind, id: i64) -> String {
-    // Pushed piece by piece: every row a page writes has one, and `format!`
-    // costs several times as much.
+    let mut gid = Vec::with_capacity(PREFIX.len() + 24);
+    write_gid(&mut gid, kind, id);
+    // Only ASCII was written.
+    String::from_utf8(gid).unwrap_or_default()
+}
+
+/// [`gid`] written at the end of `out`: pushed piece by piece, since every
+/// row a page writes has one, and `format!` costs several times as much.
+pub fn write_gid(out: &mut Vec<u8>, kind: Kind, id: i64) {
     let kind = kind.as_str();
     let mut id_text = itoa::Buffer::new();
     let id_text = id_text.format(id);
-    let mut gid = String::with_capacity(PREFIX.len() + kind.len() + 1 + id_text.len());
-    gid.push_str(PREFIX);
-    gid.push_str(kind);
-    gid.push('/');
-    gid.push_str(id_text);
-    gid
+    out.reserve(PREFIX.len() + kind.len() + 1 + id_text.len());
+    out.extend_from_slice(PREFIX.as_bytes());
+    out.extend_from_slice(kind.as_bytes());
+    out.push(b'/');
+    out.extend_from_slice(id_text.as_bytes());
 }
 
 /// Splits a global id into kind and row id.

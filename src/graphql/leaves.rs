@@ -49,6 +49,7 @@ use super::context::{identity as identity_of, note_pii_read, sees_pii};
 use super::money::Money;
 use crate::app::AppState;
 use crate::auth::{Identity, Principal};
+use crate::domain::ids::Kind;
 use crate::read::columns::Columns;
 use crate::read::combine::Relation;
 use crate::read::loaders::{ChildList, CountLoader, PageLoader, PagesKey};
@@ -60,8 +61,12 @@ pub enum Scalar<'a> {
     Int(i64),
     Bool(bool),
     Null,
-    /// A value as async-graphql converts it: timestamps, ids.
+    /// A value as async-graphql converts it.
     Value(Value),
+    /// A row's global id, written without building an `ID` first.
+    Id(Kind, i64),
+    /// A timestamp, written as async-graphql writes a `DateTime`.
+    Time(DateTime<Utc>),
     /// An enum's value, by its GraphQL name ([`Scalar::name_of`]).
     Name(&'static str),
     Money(&'a Money),
@@ -143,6 +148,11 @@ impl Scalar<'_> {
     /// An optional value as async-graphql converts it.
     pub fn of(v: Option<impl async_graphql::InputType>) -> Self {
         v.map_or(Scalar::Null, |v| Scalar::Value(v.to_value()))
+    }
+
+    /// An optional timestamp.
+    pub fn time<'s>(v: Option<DateTime<Utc>>) -> Scalar<'s> {
+        v.map_or(Scalar::Null, Scalar::Time)
     }
 }
 
@@ -1103,6 +1113,19 @@ impl<'c> Out<'c> {
             Scalar::Bool(b) => self.put(&b),
             Scalar::Null => self.put(&()),
             Scalar::Value(v) => self.put(&v),
+            // `gid://c360/Kind/n` and RFC 3339: nothing to escape.
+            Scalar::Id(kind, id) => {
+                self.buf.push(b'"');
+                crate::domain::ids::write_gid(&mut self.buf, kind, id);
+                self.buf.push(b'"');
+                Ok(())
+            }
+            Scalar::Time(at) => {
+                self.buf.push(b'"');
+                self.buf.extend_from_slice(at.to_rfc3339().as_bytes());
+                self.buf.push(b'"');
+                Ok(())
+            }
             Scalar::Name(name) => {
                 write_name(&mut self.buf, name);
                 Ok(())

@@ -1,6 +1,5 @@
 //! Loyalty accounts and their ledger.
 
-use async_graphql::InputType as _;
 use async_graphql::{Context, ErrorExtensions, ID, Object};
 use c360_entity::enums::LoyaltyTier as EntityTier;
 use c360_entity::{loyalty_account, loyalty_transaction};
@@ -214,8 +213,8 @@ impl Leaf for LoyaltyAccount {
         let a = &self.0;
         match field {
             F::Tier => Scalar::name_of(LoyaltyTier::from(a.tier)),
-            F::TierReviewAt => Scalar::of(a.tier_review_at),
-            F::TierExpiresAt => Scalar::of(a.tier_expires_at),
+            F::TierReviewAt => Scalar::time(a.tier_review_at),
+            F::TierExpiresAt => Scalar::time(a.tier_expires_at),
             F::SpendToKeepTier if a.tier == EntityTier::Bronze => Scalar::Null,
             F::SpendToKeepTier => {
                 Scalar::Minor(a.tier_spend_to_keep, &env.state.rules.base_currency)
@@ -314,21 +313,17 @@ impl Leaf for LoyaltyTransaction {
         use LoyaltyTransactionField as F;
         let t = &self.0;
         match field {
-            F::Id => Scalar::Value(encode(Kind::LoyaltyTransaction, t.id).to_value()),
+            F::Id => Scalar::Id(Kind::LoyaltyTransaction, t.id),
             F::Kind => Scalar::name_of(LoyaltyTransactionKind::from(t.kind)),
             F::Points => Scalar::Int(t.points),
             F::State => Scalar::name_of(LoyaltyTransactionState::from(t.state)),
-            F::OrderId => t.order_id.map_or(Scalar::Null, |id| {
-                Scalar::Value(encode(Kind::Order, id).to_value())
-            }),
+            F::OrderId => t
+                .order_id
+                .map_or(Scalar::Null, |id| Scalar::Id(Kind::Order, id)),
             F::Description => t.description.as_deref().into(),
-            F::AvailableAt => t
-                .available_at
-                .map_or(Scalar::Null, |at| Scalar::Value(at.to_value())),
-            F::ExpiresAt => t
-                .expires_at
-                .map_or(Scalar::Null, |at| Scalar::Value(at.to_value())),
-            F::CreatedAt => Scalar::Value(t.created_at.to_value()),
+            F::AvailableAt => Scalar::time(t.available_at),
+            F::ExpiresAt => Scalar::time(t.expires_at),
+            F::CreatedAt => Scalar::Time(t.created_at),
         }
     }
     fn columns(fields: &[LoyaltyTransactionField]) -> Columns {

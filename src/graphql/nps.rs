@@ -1,6 +1,5 @@
 //! Net Promoter Score answers.
 
-use async_graphql::InputType as _;
 use async_graphql::{Enum, ID, Object};
 use c360_entity::nps_response;
 use chrono::{DateTime, Utc};
@@ -80,15 +79,15 @@ impl Leaf for NpsResponse {
         use NpsResponseField as F;
         let r = &self.0;
         match field {
-            F::Id => Scalar::Value(encode(Kind::NpsResponse, r.id).to_value()),
-            F::CustomerId => Scalar::Value(encode(Kind::Customer, r.customer_id).to_value()),
+            F::Id => Scalar::Id(Kind::NpsResponse, r.id),
+            F::CustomerId => Scalar::Id(Kind::Customer, r.customer_id),
             F::Score => Scalar::Int(r.score.into()),
             F::Category => {
                 Scalar::name_of(NpsCategory::from(crate::domain::nps::Category::of(r.score)))
             }
             F::Comment => r.comment.as_deref().into(),
             F::Channel => Scalar::name_of(NpsChannel::from(r.channel)),
-            F::CreatedAt => Scalar::Value(r.created_at.to_value()),
+            F::CreatedAt => Scalar::Time(r.created_at),
         }
     }
     fn columns(fields: &[NpsResponseField]) -> Columns {

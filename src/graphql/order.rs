@@ -1,6 +1,5 @@
 //! Orders and their lines.
 
-use async_graphql::InputType as _;
 use async_graphql::parser::types::Field;
 use async_graphql::{
     Context, ContextSelectionSet, ID, InputObject, Object, Positioned, SimpleObject,
@@ -145,8 +144,8 @@ impl Leaf for Order {
         let o = &self.0;
         let money = |minor| Scalar::Minor(minor, &o.currency);
         match field {
-            F::Id => Scalar::Value(encode(Kind::Order, o.id).to_value()),
-            F::CustomerId => Scalar::Value(encode(Kind::Customer, o.customer_id).to_value()),
+            F::Id => Scalar::Id(Kind::Order, o.id),
+            F::CustomerId => Scalar::Id(Kind::Customer, o.customer_id),
             F::OrderNumber => Scalar::Str(&o.order_number),
             F::ExternalRef => o.external_ref.as_deref().into(),
             F::Status => Scalar::name_of(OrderStatus::from(o.status)),
@@ -158,8 +157,8 @@ impl Leaf for Order {
             F::Total => money(o.total),
             F::Refunded => money(o.refunded),
             F::Net => money(o.total - o.refunded),
-            F::PlacedAt => Scalar::Value(o.placed_at.to_value()),
-            F::UpdatedAt => Scalar::Value(o.updated_at.to_value()),
+            F::PlacedAt => Scalar::Time(o.placed_at),
+            F::UpdatedAt => Scalar::Time(o.updated_at),
         }
     }
     fn columns(fields: &[OrderField]) -> Columns {

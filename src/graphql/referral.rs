@@ -136,7 +136,7 @@ pub fn referral_value<'a>(
 ) -> Scalar<'a> {
     use ReferralField as F;
     match field {
-        F::Id => Scalar::Value(encode(Kind::Referral, r.id).to_value()),
+        F::Id => Scalar::Id(Kind::Referral, r.id),
         F::Code => Scalar::Str(&r.code),
         F::RefereeEmail if env.pii.is_some() => Scalar::Str(&r.referee_email),
         F::RefereeEmail => Scalar::Value(mask_email(&r.referee_email).to_value()),
@@ -144,10 +144,10 @@ pub fn referral_value<'a>(
         F::RejectionReason => r.rejection_reason.as_deref().into(),
         F::ReferrerRewardPoints => Scalar::Int(r.referrer_reward_points),
         F::RefereeRewardPoints => Scalar::Int(r.referee_reward_points),
-        F::InvitedAt => Scalar::Value(r.invited_at.to_value()),
-        F::SignedUpAt => Scalar::of(r.signed_up_at),
-        F::ConvertedAt => Scalar::of(r.converted_at),
-        F::RewardedAt => Scalar::of(r.rewarded_at),
+        F::InvitedAt => Scalar::Time(r.invited_at),
+        F::SignedUpAt => Scalar::time(r.signed_up_at),
+        F::ConvertedAt => Scalar::time(r.converted_at),
+        F::RewardedAt => Scalar::time(r.rewarded_at),
     }
 }
 

@@ -1,6 +1,5 @@
 //! Product reviews.
 
-use async_graphql::InputType as _;
 use async_graphql::{Context, ID, Object, SimpleObject};
 use c360_entity::review;
 use chrono::{DateTime, Utc};
@@ -90,18 +89,18 @@ impl Leaf for Review {
         use ReviewField as F;
         let r = &self.0;
         match field {
-            F::Id => Scalar::Value(encode(Kind::Review, r.id).to_value()),
-            F::CustomerId => Scalar::Value(encode(Kind::Customer, r.customer_id).to_value()),
+            F::Id => Scalar::Id(Kind::Review, r.id),
+            F::CustomerId => Scalar::Id(Kind::Customer, r.customer_id),
             F::ProductSku => Scalar::Str(&r.product_sku),
-            F::OrderId => r.order_id.map_or(Scalar::Null, |id| {
-                Scalar::Value(encode(Kind::Order, id).to_value())
-            }),
+            F::OrderId => r
+                .order_id
+                .map_or(Scalar::Null, |id| Scalar::Id(Kind::Order, id)),
             F::Rating => Scalar::Int(r.rating.into()),
             F::Title => r.title.as_deref().into(),
             F::Body => r.body.as_deref().into(),
             F::Status => Scalar::name_of(ReviewStatus::from(r.status)),
             F::VerifiedPurchase => Scalar::Bool(r.verified_purchase),
-            F::CreatedAt => Scalar::Value(r.created_at.to_value()),
+            F::CreatedAt => Scalar::Time(r.created_at),
         }
     }
     fn columns(fields: &[ReviewField]) -> Columns {

@@ -1,6 +1,5 @@
 //! Support tickets and their conversations.
 
-use async_graphql::InputType as _;
 use async_graphql::parser::types::Field;
 use async_graphql::{Context, ContextSelectionSet, ID, Object, Positioned, SimpleObject};
 use c360_entity::{ticket, ticket_message};
@@ -174,16 +173,16 @@ impl Leaf for Ticket {
         let t = &self.0;
         let minutes = |to| minutes_between(t.created_at, to).map_or(Scalar::Null, Scalar::Int);
         match field {
-            F::Id => Scalar::Value(encode(Kind::Ticket, t.id).to_value()),
-            F::CustomerId => Scalar::Value(encode(Kind::Customer, t.customer_id).to_value()),
+            F::Id => Scalar::Id(Kind::Ticket, t.id),
+            F::CustomerId => Scalar::Id(Kind::Customer, t.customer_id),
             F::Subject => Scalar::Str(&t.subject),
             F::Status => Scalar::name_of(TicketStatus::from(t.status)),
             F::Priority => Scalar::name_of(TicketPriority::from(t.priority)),
             F::Channel => Scalar::name_of(TicketChannel::from(t.channel)),
-            F::CreatedAt => Scalar::Value(t.created_at.to_value()),
-            F::UpdatedAt => Scalar::Value(t.updated_at.to_value()),
-            F::FirstReplyAt => Scalar::of(t.first_reply_at),
-            F::SolvedAt => Scalar::of(t.solved_at),
+            F::CreatedAt => Scalar::Time(t.created_at),
+            F::UpdatedAt => Scalar::Time(t.updated_at),
+            F::FirstReplyAt => Scalar::time(t.first_reply_at),
+            F::SolvedAt => Scalar::time(t.solved_at),
             F::FirstReplyMinutes => minutes(t.first_reply_at),
             F::ResolutionMinutes => minutes(t.solved_at),
             F::Satisfaction => match t.satisfaction_score {
@@ -193,7 +192,7 @@ impl Leaf for Ticket {
                     vec![
                         ("score", Scalar::Int(score.into())),
                         ("comment", t.satisfaction_comment.as_deref().into()),
-                        ("ratedAt", Scalar::of(t.satisfaction_at)),
+                        ("ratedAt", Scalar::time(t.satisfaction_at)),
                     ],
                 ),
             },
@@ -273,7 +272,7 @@ impl Leaf for TicketMessage {
             TicketMessageField::AuthorKind => Scalar::name_of(self.author_kind),
             TicketMessageField::AuthorName => self.author_name.as_deref().into(),
             TicketMessageField::Body => Scalar::Str(&self.body),
-            TicketMessageField::CreatedAt => Scalar::Value(self.created_at.to_value()),
+            TicketMessageField::CreatedAt => Scalar::Time(self.created_at),
         }
     }
 }

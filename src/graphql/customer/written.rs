@@ -21,7 +21,7 @@ use crate::auth::{Domain, mask_email, mask_name, mask_phone, require_domain};
 use crate::graphql::connection::Total;
 use crate::graphql::context::identity;
 use crate::graphql::enums::EmailMarketingState;
-use crate::graphql::ids::{Kind, encode};
+use crate::graphql::ids::Kind;
 use crate::graphql::leaves::{
     Below, Env, JsonText, KeepPrimed, Leaf, Scalar, objects_below, pages_and_below, pages_below,
     read_ahead, read_ahead_of,
@@ -161,7 +161,7 @@ impl Leaf for Customer {
             None => Scalar::Null,
         };
         match field {
-            F::Id => Scalar::Value(encode(Kind::Customer, c.id).to_value()),
+            F::Id => Scalar::Id(Kind::Customer, c.id),
             F::ExternalRef => c.external_ref.as_deref().into(),
             F::Email => pii(Some(&c.email), mask_email),
             F::FirstName => pii(c.first_name.as_deref(), mask_name),
@@ -189,16 +189,16 @@ impl Leaf for Customer {
             F::EmailMarketingState => {
                 Scalar::name_of(EmailMarketingState::from(c.email_marketing_state))
             }
-            F::ConsentUpdatedAt => Scalar::of(c.consent_updated_at),
+            F::ConsentUpdatedAt => Scalar::time(c.consent_updated_at),
             F::SmsConsentState => Scalar::name_of(EmailMarketingState::from(c.sms_consent_state)),
-            F::SmsConsentUpdatedAt => Scalar::of(c.sms_consent_updated_at),
+            F::SmsConsentUpdatedAt => Scalar::time(c.sms_consent_updated_at),
             F::PhoneConsentState => {
                 Scalar::name_of(EmailMarketingState::from(c.phone_consent_state))
             }
-            F::PhoneConsentUpdatedAt => Scalar::of(c.phone_consent_updated_at),
-            F::CreatedAt => Scalar::Value(c.created_at.to_value()),
-            F::UpdatedAt => Scalar::Value(c.updated_at.to_value()),
-            F::ErasedAt => Scalar::of(c.erased_at),
+            F::PhoneConsentUpdatedAt => Scalar::time(c.phone_consent_updated_at),
+            F::CreatedAt => Scalar::Time(c.created_at),
+            F::UpdatedAt => Scalar::Time(c.updated_at),
+            F::ErasedAt => Scalar::time(c.erased_at),
             F::Stats => {
                 let metrics = match &self.1.metrics {
                     Some(Some(m)) => std::borrow::Cow::Borrowed(m),
@@ -539,8 +539,8 @@ fn stats_value<'a>(
         "lifetimeValue" => money(m.net_spend),
         "grossSpend" => money(m.gross_spend),
         "refunded" => money(m.refunded_total),
-        "firstOrderAt" => Scalar::of(m.first_order_at),
-        "lastOrderAt" => Scalar::of(m.last_order_at),
+        "firstOrderAt" => Scalar::time(m.first_order_at),
+        "lastOrderAt" => Scalar::time(m.last_order_at),
         "openTickets" => Scalar::Int(m.open_tickets),
         "ticketsCount" => Scalar::Int(m.tickets_count),
         "reviewsCount" => Scalar::Int(m.reviews_count),

@@ -348,6 +348,8 @@ impl<R: ChildList> PageLoader<R> {
     /// ahead: after [`Self::prime_of`] read their pages, those without rows.
     pub fn prime_empty(&self, parents: &[i64], first: u64, columns: Columns) {
         let mut primed = self.primed.lock().unwrap_or_else(PoisonError::into_inner);
+        // Grown once for the level, not doubled and rehashed on the way.
+        primed.reserve(parents.len());
         for &parent in parents {
             let key = PageKey {
                 parent,
@@ -405,6 +407,7 @@ impl<R: ChildList> PageLoader<R> {
     /// for them with `first` and `columns`.
     fn keep_first(&self, pages: FxHashMap<i64, Page<R::Model>>, first: u64, columns: Columns) {
         let mut primed = self.primed.lock().unwrap_or_else(PoisonError::into_inner);
+        primed.reserve(pages.len());
         primed.extend(pages.into_iter().map(|(parent, page)| {
             let key = PageKey {
                 parent,
@@ -605,7 +608,8 @@ impl<R: ChildList> PageLoader<R> {
         &self,
         keys: impl Iterator<Item = &'k PageKey>,
     ) -> Result<FxHashMap<PageKey, Page<R::Model>>, LoadError> {
-        let mut out = FxHashMap::default();
+        // Sized for the keys, a level's parents: growing it rehashes them.
+        let mut out = FxHashMap::with_capacity_and_hasher(keys.size_hint().0, Default::default());
         let mut groups: FxHashMap<(u64, Option<&Cursor>, Columns), Vec<i64>> = FxHashMap::default();
         {
             let mut primed = self.primed.lock().unwrap_or_else(PoisonError::into_inner);
@@ -676,7 +680,8 @@ impl<R: ChildList> Loader<PagesKey> for PageLoader<R> {
         // A parent asked for twice in the level (two places, or twice in
         // one key: two customers referred by one) is read once, and its
         // page copied for all but its last request.
-        let mut uses: FxHashMap<&PageKey, u32> = FxHashMap::default();
+        let mut uses: FxHashMap<&PageKey, u32> =
+            FxHashMap::with_capacity_and_hasher(wanted.len(), Default::default());
         for key in &wanted {
             *uses.entry(key).or_default() += 1;
         }
