@@ -432,7 +432,7 @@ fn join(stmts: &[(Statement, Part)]) -> String {
     // (a union keeps no order of its own; most statements, first pages on
     // PostgreSQL, come unranked and are not sorted at all). One aggregate
     // over the union grouped by statement sorted every row of the level by
-    // its statement first: on the benchmark's list the statement took 4 %
+    // its statement first: on the benchmark's list the statement took 3 %
     // longer. A statement without rows answers nothing, as it did grouped:
     // a row each costs the gateway more than the `HAVING` costs PostgreSQL.
     let mut first = true;
