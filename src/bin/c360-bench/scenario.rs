@@ -18,6 +18,10 @@ pub enum Scenario {
     ProfileTrusted,
     /// `customers(first: 50)` with the same nesting one level shallower.
     List,
+    /// `{ __typename }`: a request with nothing to read, so what it costs
+    /// is the gateway's fixed cost (HTTP on both sides, the token, the
+    /// document's cached checks, the response) with no SQL.
+    Typename,
     /// The README's four-clause segment, counted: `segmentMembers { totalCount }`.
     SegmentCount,
     /// Monthly cohort retention of the last 24 months, each cohort followed
@@ -183,6 +187,7 @@ impl Scenario {
             Scenario::Profile => "profile",
             Scenario::ProfileTrusted => "profile-trusted",
             Scenario::List => "list",
+            Scenario::Typename => "typename",
             Scenario::SegmentCount => "segment-count",
             Scenario::Cohorts => "cohorts",
             Scenario::SegmentPage => "segment-page",
@@ -224,11 +229,13 @@ impl Scenario {
 
     /// Whether the raw-SQL floor applies. Replayed writes would repeat the
     /// captured keys and fail on them; PostGraphile's statements are not
-    /// c360's; the trusted profile's are the profile's.
+    /// c360's; the trusted profile's are the profile's; `typename` runs
+    /// none.
     pub fn has_floor(self) -> bool {
         !matches!(
             self,
             Scenario::Writes
+                | Scenario::Typename
                 | Scenario::PostgraphileProfile
                 | Scenario::PostgraphileList
                 | Scenario::ProfileTrusted
@@ -258,6 +265,7 @@ impl Scenario {
                     "before": before.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
                 } })
             }
+            Scenario::Typename => json!({ "query": "{ __typename }" }),
             Scenario::SegmentCount => {
                 json!({ "query": SEGMENT_COUNT, "variables": { "q": SEGMENT } })
             }
