@@ -3,14 +3,16 @@
 # (the same statements replayed without GraphQL) in one run of c360-bench:
 # the gateway's own process (user and kernel), the benchmark's client (the
 # HTTP load generator, or the floor's replay of the statements), PostgreSQL
-# (user and kernel),
-# the rest of the machine and idle time, each as milliseconds of CPU a
-# request. The
-# floor share (gateway ÷ floor req/s) is CPU-bound on this kind of machine,
-# so these figures say which process a faster gateway has to take time from.
+# (user and kernel), the rest of the machine and idle time, each as
+# milliseconds of CPU a request. The floor share (gateway ÷ floor req/s) is
+# CPU-bound on this kind of machine, so these figures say which process a
+# faster gateway has to take time from.
 #
 #   bench/cpu-split.sh [--scenario profile] [--concurrency 16] [--duration 10] [--customers 100000]
 #                      [--server-bin target/release/c360]
+#
+# One scenario and one concurrency a run; a scenario without a floor
+# (`typename`) gives the gateway's row alone.
 #
 # Runs `perf record -a` (Debian's linux-perf; as root, or with
 # kernel.perf_event_paranoid at most 0) over two rounds of the gateway and
@@ -53,22 +55,24 @@ perf record -a -q -F 999 -k CLOCK_MONOTONIC -o "$work/perf.data" -- bash -c "
   2>"$work/perf.err" || { cat "$work/perf.err" "$work/bench.log" >&2; exit 1; }
 
 perf script -i "$work/perf.data" -F comm,pid,time,ip,dso 2>/dev/null >"$work/samples"
-python3 - "$work/bench.log" "$work/samples" "$warmup" "$(nproc)" <<'EOF'
+python3 - "$work/bench.log" "$work/samples" "$warmup" "$(nproc)" "$(readlink -f "$server_bin")" <<'EOF'
 import re, sys
 log, samples, warmup, cpus = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
+server_path = sys.argv[5]
 lines = [l.split(" ", 1) for l in open(log)]
 at = lambda pred: next(float(t) for t, l in lines if pred(l))
 round1 = at(lambda l: l.startswith("round 1 of 2"))
 round2 = at(lambda l: l.startswith("round 2 of 2"))
 row = next((float(t), l) for t, l in lines if l.startswith("| PostgreSQL"))
-cells = [c.strip() for c in row[1].split("|")]
-gateway_rps, floor_rps = float(cells[5].replace(",", "")), float(cells[11].replace(",", ""))
-round2_rps = float([c.strip() for c in next(l for _, l in lines if l.startswith("round 2 of 2")).split("|")][5].replace(",", ""))
-windows = {
-    "gateway": (round1 + warmup + 0.5, round2 - 0.5, round2_rps),
+def rps(line, column):
+    cell = line.split("|")[column].strip().replace(",", "")
+    return float(cell) if cell.replace(".", "").isdigit() else None
+round2_rps = rps(next(l for _, l in lines if l.startswith("round 2 of 2")), 5)
+floor_rps = rps(row[1], 11)
+windows = {"gateway": (round1 + warmup + 0.5, round2 - 0.5, round2_rps)}
+if floor_rps:
     # The floor connects its workers' pools before its warm-up.
-    "floor": (round2 + warmup + 1.0, row[0] - 0.5, floor_rps),
-}
+    windows["floor"] = (round2 + warmup + 1.0, row[0] - 0.5, floor_rps)
 # The server's and the benchmark's pids: the processes with samples in
 # their own binaries.
 counts = {name: {} for name in windows}
@@ -78,7 +82,7 @@ for s in open(samples):
     if not m:
         continue
     comm, pid, t, dso = m.group(1), m.group(2), float(m.group(3)), m.group(4)
-    if dso.endswith("/c360"):
+    if dso == server_path or dso.endswith("/c360"):
         server.add(pid)
     elif dso.endswith("/c360-bench"):
         client.add(pid)
@@ -88,7 +92,6 @@ for s in open(samples):
 print(f"{'':10} {'req/s':>8} {'gateway user':>13} {'gateway kernel':>15} {'client':>10} {'pg user':>8} {'pg kernel':>10} {'other':>7} {'idle':>6}   (ms of CPU a request)")
 for name, (a, b, rps) in windows.items():
     span = b - a
-    total = sum(counts[name].values())
     # Samples at 999 Hz on every CPU: the machine's capacity in the window.
     capacity = 999 * cpus * span
     groups = dict.fromkeys(["user", "kernel", "client", "pg user", "pg kernel", "other"], 0)
