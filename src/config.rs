@@ -357,16 +357,20 @@ pub struct Config {
     pub loader_delay: Duration,
 
     /// PostgreSQL only: when the page statements of one level go out as one
-    /// statement. `always` (the default) sends one statement a level, and
-    /// reads a profile's lists ahead beside the customer, so that a profile
-    /// is one statement; `auto` does so only while other requests are
-    /// executing, a request alone running its statements side by side on
-    /// idle connections; `never` sends a statement a list.
+    /// statement. `always` sends one statement a level, and reads a
+    /// profile's lists ahead beside the customer, so that a profile is one
+    /// statement; `split` (the default) does the same, but a request
+    /// executing alone sends a level that reads a page of customers and
+    /// lists below them as two statements side by side, the customers in
+    /// one and the lists in the other (`read::combine`); `auto` combines
+    /// only while other requests are executing, a request alone running its
+    /// statements side by side on idle connections; `never` sends a
+    /// statement a list.
     #[arg(
         long,
         env = "C360_COMBINE_PAGES",
         value_enum,
-        default_value = "always",
+        default_value = "split",
         global = true
     )]
     pub combine_pages: CombinePages,
@@ -629,6 +633,8 @@ pub enum CombinePages {
     /// While other requests are executing.
     Auto,
     Always,
+    /// Always, a page and its lists in two statements when alone.
+    Split,
     Never,
 }
 
@@ -637,10 +643,18 @@ impl CombinePages {
     /// (itself included).
     pub fn combines(self, running: u64) -> bool {
         match self {
-            CombinePages::Always => true,
+            CombinePages::Always | CombinePages::Split => true,
             CombinePages::Never => false,
             CombinePages::Auto => running > 1,
         }
+    }
+
+    /// Whether a combined request sends a page and its lists as two
+    /// statements while `running` requests execute (itself included):
+    /// alone, where the second statement has a core and a connection to
+    /// itself.
+    pub fn splits(self, running: u64) -> bool {
+        self == CombinePages::Split && running <= 1
     }
 }
 

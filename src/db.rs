@@ -145,6 +145,7 @@ pub async fn read_models_in_order<M: FromQueryResult + serde::de::DeserializeOwn
 pub struct SqlStats {
     statements: AtomicU64,
     failed: AtomicU64,
+    reruns: AtomicU64,
     observer: OnceLock<Observer>,
 }
 
@@ -156,6 +157,7 @@ impl std::fmt::Debug for SqlStats {
         f.debug_struct("SqlStats")
             .field("statements", &self.statements)
             .field("failed", &self.failed)
+            .field("reruns", &self.reruns)
             .finish_non_exhaustive()
     }
 }
@@ -187,6 +189,16 @@ impl SqlStats {
 
     pub fn failed(&self) -> u64 {
         self.failed.load(Ordering::Relaxed)
+    }
+
+    /// Counts a level sent as two statements whose pages differed, run
+    /// again as one (`read::combine::Halves`).
+    pub fn rerun(&self) {
+        self.reruns.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn reruns(&self) -> u64 {
+        self.reruns.load(Ordering::Relaxed)
     }
 }
 

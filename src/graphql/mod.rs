@@ -241,7 +241,9 @@ pub async fn execute_naming(
         let _slot = app.executions.acquire().await;
         if let Some(combiner) = tasks.combiner() {
             let running = app.executions.running();
-            combiner.set_active(app.config.combine_pages.combines(running.into()));
+            let combine = app.config.combine_pages;
+            combiner.set_active(combine.combines(running.into()));
+            combiner.set_split(combine.splits(running.into()));
         }
         tasks.drive(schema.execute(request)).await
     };

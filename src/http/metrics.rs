@@ -164,6 +164,17 @@ fn render_pools(app: &crate::app::App, out: &mut String) {
             stats.failed()
         );
     }
+    let _ = writeln!(
+        out,
+        "# HELP c360_sql_split_reruns_total Levels a lone request sent as two statements whose pages differed, run again as one.\n# TYPE c360_sql_split_reruns_total counter"
+    );
+    for (pool, stats) in &pools {
+        let _ = writeln!(
+            out,
+            "c360_sql_split_reruns_total{{pool=\"{pool}\"}} {}",
+            stats.reruns()
+        );
+    }
     if replicas.is_empty() {
         return;
     }

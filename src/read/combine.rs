@@ -17,6 +17,17 @@
 //! instead; measured, the profile answers sooner combined and the list no
 //! slower. `Config::combine_pages` chooses; by default every request
 //! combines.
+//!
+//! A request executing alone (`CombinePages::Split`, the default) leaves
+//! the second core idle while PostgreSQL runs its one statement. A level
+//! that reads a page of customers and lists below them is then sent as two
+//! statements side by side ([`Halves`]): the page with its customers'
+//! rows, and the lists over a form of the page that reads its keys alone
+//! ([`Keys`]), which costs PostgreSQL an index walk rather than the
+//! customers' joined rows and JSON. The two run in snapshots of their
+//! own, so each also gives the page's keys, and where they differ (a
+//! customer added or changed in between) the level runs again as one
+//! statement: the lists are never of another page than the customers.
 
 use std::collections::HashMap;
 use std::hash::Hasher as _;
@@ -28,7 +39,7 @@ use std::fmt::Write as _;
 use futures_util::future::BoxFuture;
 use sea_orm::sqlx::Row as _;
 use sea_orm::sqlx::postgres::PgRow;
-use sea_orm::{Statement, Values};
+use sea_orm::{DbBackend, Statement, Values};
 use serde::Deserializer as _;
 use serde::de::{DeserializeSeed, SeqAccess, Visitor};
 use tokio::sync::oneshot;
@@ -63,6 +74,12 @@ pub struct JsonRows {
 }
 
 impl JsonRows {
+    /// The rows' array as PostgreSQL wrote it; `None` for no rows.
+    fn text(&self) -> Option<&str> {
+        let row = self.row.as_ref()?;
+        row.try_get_unchecked(2).ok()
+    }
+
     /// Each row read by a seed from `seed`, in their order.
     pub fn read<'a, S: DeserializeSeed<'a>>(
         &'a self,
@@ -126,7 +143,25 @@ struct Submitted {
     part: Part,
     /// The batch whose relation the statement reads, if it reads one.
     reads: Option<u64>,
+    /// A relation's form that gives its keys alone.
+    keys: Option<Keys>,
+    /// Whether the statement reads only the keys of its relation.
+    keys_only: bool,
     reply: Option<oneshot::Sender<Rows>>,
+}
+
+/// A relation's rows with only their keys, for the statements that read no
+/// more of it (the lists below a page of customers read its ids): what a
+/// lone request sends beside the relation itself ([`Halves`]).
+#[derive(Clone, Debug)]
+pub struct Keys {
+    /// The relation's statement giving only `columns`, in the same rows
+    /// for the same snapshot.
+    pub stmt: Statement,
+    /// The columns both forms give, as their texts name them (`"id",
+    /// "created_at"`): the page's keys, compared between the two halves.
+    /// The first names each row (`"id"`).
+    pub columns: String,
 }
 
 /// The statements handed in and not yet sent, and the number of the batch
@@ -141,6 +176,7 @@ struct Pending {
 pub struct Combiner {
     store: Store,
     active: AtomicBool,
+    split: AtomicBool,
     pending: Mutex<Pending>,
 }
 
@@ -165,6 +201,7 @@ impl Combiner {
         Arc::new(Combiner {
             store,
             active: AtomicBool::new(false),
+            split: AtomicBool::new(false),
             pending: Mutex::default(),
         })
     }
@@ -179,17 +216,30 @@ impl Combiner {
         self.active.load(AtomicOrdering::Relaxed)
     }
 
+    /// Whether levels may go out as two statements ([`Combiner::set_split`]):
+    /// only then is a relation's [`Keys`] worth writing.
+    pub fn splits(&self) -> bool {
+        self.split.load(AtomicOrdering::Relaxed)
+    }
+
+    /// Whether a level reading a page and the lists below it goes out as
+    /// two statements side by side ([`Halves`]), decided when the request
+    /// starts executing: while it executes alone (`CombinePages::Split`).
+    pub fn set_split(&self, split: bool) {
+        self.split.store(split, AtomicOrdering::Relaxed);
+    }
+
     /// Hands `stmt` in and waits for its rows, each its column `j`, in the
     /// order of its column `rn`. They arrive once the driver calls
     /// [`Combiner::flush`].
     pub async fn rows(&self, stmt: Statement) -> Rows {
-        self.submit(stmt, Part::Ranked, None).await
+        self.submit(stmt, Part::Ranked, None, false).await
     }
 
     /// [`Combiner::rows`] for a statement without `rn`, whose rows come in
     /// any order (customers by id).
     pub async fn rows_unordered(&self, stmt: Statement) -> Rows {
-        self.submit(stmt, Part::Rows, None).await
+        self.submit(stmt, Part::Rows, None, false).await
     }
 
     /// Hands `stmt` in as a relation the statements of its batch may read
@@ -198,7 +248,9 @@ impl Combiner {
     /// ([`Combiner::rows_reading`]). Hand the readers in before the batch
     /// goes out, that is, before the request next waits on anything else:
     /// one handed in later is answered with an error, never run without it.
-    pub fn relation(&self, stmt: Statement) -> Relation {
+    /// `keys` is its form with only its keys, for the statements reading no
+    /// more ([`Combiner::keys_reading`]).
+    pub fn relation(&self, stmt: Statement, keys: Option<Keys>) -> Relation {
         let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
         let defined = pending
             .submitted
@@ -210,10 +262,12 @@ impl Combiner {
             stmt,
             part: Part::With,
             reads: None,
+            keys,
+            keys_only: false,
             reply: None,
         });
         Relation {
-            name: format!(r#""w{defined}""#),
+            name: relation_name(defined),
             batch,
         }
     }
@@ -222,10 +276,23 @@ impl Combiner {
     /// statement that reads `relation`.
     pub async fn rows_reading(&self, relation: &Relation, stmt: Statement, ranked: bool) -> Rows {
         let part = if ranked { Part::Ranked } else { Part::Rows };
-        self.submit(stmt, part, Some(relation.batch)).await
+        self.submit(stmt, part, Some(relation.batch), false).await
     }
 
-    async fn submit(&self, stmt: Statement, part: Part, reads: Option<u64>) -> Rows {
+    /// [`Combiner::rows_unordered`] for a statement that reads only the keys
+    /// of `relation` (the columns of its [`Keys`]).
+    pub async fn keys_reading(&self, relation: &Relation, stmt: Statement) -> Rows {
+        self.submit(stmt, Part::Rows, Some(relation.batch), true)
+            .await
+    }
+
+    async fn submit(
+        &self,
+        stmt: Statement,
+        part: Part,
+        reads: Option<u64>,
+        keys_only: bool,
+    ) -> Rows {
         let (reply, answer) = oneshot::channel();
         self.pending
             .lock()
@@ -239,6 +306,8 @@ impl Combiner {
                 stmt,
                 part,
                 reads,
+                keys: None,
+                keys_only,
                 reply: Some(reply),
             });
         answer.await.unwrap_or_else(|_| {
@@ -275,12 +344,21 @@ impl Combiner {
             return None;
         }
         let store = self.store.clone();
+        let halves = self
+            .split
+            .load(AtomicOrdering::Relaxed)
+            .then(|| Halves::of(&batch))
+            .flatten();
         Some(Box::pin(async move {
             let (stmts, replies): (Vec<_>, Vec<_>) = batch
                 .into_iter()
                 .map(|s| ((s.stmt, s.part), s.reply))
                 .unzip();
-            match run(&store, stmts).await {
+            let answers = match halves {
+                Some(halves) => halves.run(&store, stmts).await,
+                None => run(&store, stmts).await,
+            };
+            match answers {
                 Ok(mut answers) => {
                     for (reply, rows) in replies.into_iter().zip(answers.drain(..)) {
                         if let Some(reply) = reply {
@@ -297,6 +375,96 @@ impl Combiner {
             }
         }))
     }
+}
+
+/// A level reading a page of customers, as two statements to run side by
+/// side: the page's relation with every statement but those reading only
+/// its keys, and the relation's [`Keys`] with those. Each half ends with
+/// the same check, the page's keys by id, which must read the same in
+/// both: the halves run in snapshots of their own.
+struct Halves {
+    keys: Keys,
+    /// Of each statement of the level, whether it goes with the keys.
+    on_keys: Vec<bool>,
+}
+
+impl Halves {
+    /// How `batch` halves, if it does: it has one relation, with a form of
+    /// its keys, which statements read in full and statements read only
+    /// the keys of. Otherwise one statement serves it better.
+    fn of(batch: &[Submitted]) -> Option<Halves> {
+        let mut relations = batch.iter().filter(|s| s.part == Part::With);
+        let keys = match (relations.next(), relations.next()) {
+            (Some(relation), None) => relation.keys.clone()?,
+            _ => return None,
+        };
+        let on_keys: Vec<bool> = batch.iter().map(|s| s.keys_only).collect();
+        let rows = batch.iter().any(|s| s.part != Part::With && !s.keys_only);
+        (rows && on_keys.contains(&true)).then_some(Halves { keys, on_keys })
+    }
+
+    /// Runs the halves of `stmts` side by side and hands each statement its
+    /// row; where their pages differ, runs `stmts` as one statement.
+    async fn run(
+        self,
+        store: &Store,
+        stmts: Vec<(Statement, Part)>,
+    ) -> Result<Vec<JsonRows>, AppError> {
+        let check = {
+            let first = self.keys.columns.split(',').next().unwrap_or_default();
+            let sql = format!(
+                r#"SELECT json_build_array({})::text AS "j", {first} AS "rn" FROM {}"#,
+                self.keys.columns,
+                relation_name(0),
+            );
+            (
+                Statement::from_string(DbBackend::Postgres, sql),
+                Part::Ranked,
+            )
+        };
+        // Where each statement's row is: in which half, at which place.
+        let mut place = Vec::with_capacity(stmts.len());
+        let (mut rows, mut keys) = (Vec::new(), Vec::new());
+        for ((stmt, part), &on_keys) in stmts.iter().zip(&self.on_keys) {
+            if *part == Part::With {
+                place.push(None);
+                rows.push((stmt.clone(), Part::With));
+                keys.push((self.keys.stmt.clone(), Part::With));
+            } else if on_keys {
+                place.push(Some((true, keys.len())));
+                keys.push((stmt.clone(), *part));
+            } else {
+                place.push(Some((false, rows.len())));
+                rows.push((stmt.clone(), *part));
+            }
+        }
+        rows.push(check.clone());
+        keys.push(check);
+        let (rows, keys) = futures_util::join!(run(store, rows), run(store, keys));
+        let (mut rows, mut keys) = (rows?, keys?);
+        let same = match (rows.pop(), keys.pop()) {
+            (Some(a), Some(b)) => a.text() == b.text(),
+            _ => false,
+        };
+        if !same {
+            store.stats.rerun();
+            return run(store, stmts).await;
+        }
+        let mut take = |at: &Option<(bool, usize)>| match *at {
+            Some((true, i)) => keys.get_mut(i).map(std::mem::take),
+            Some((false, i)) => rows.get_mut(i).map(std::mem::take),
+            None => None,
+        };
+        Ok(place
+            .iter()
+            .map(|at| take(at).unwrap_or_default())
+            .collect())
+    }
+}
+
+/// The name of a level's `n`th relation, as its statement's text reads it.
+fn relation_name(n: usize) -> String {
+    format!(r#""w{n}""#)
 }
 
 /// Runs `stmts` as one statement and hands each statement its row.
@@ -420,7 +588,7 @@ fn join(stmts: &[(Statement, Part)]) -> String {
         .filter(|((_, p), _)| *p == Part::With);
     for (n, ((stmt, _), &offset)) in relations.enumerate() {
         sql.push_str(if n == 0 { "WITH " } else { ", " });
-        let _ = write!(sql, r#""w{n}" AS ("#);
+        let _ = write!(sql, "{} AS (", relation_name(n));
         renumber_into(&stmt.sql, offset, &mut sql);
         sql.push(')');
     }
@@ -492,7 +660,6 @@ fn renumber_into(sql: &str, by: usize, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sea_orm::DbBackend;
 
     /// A kept text is the one joined anew, and statements of other texts
     /// or other values do not take it.
@@ -560,10 +727,10 @@ mod tests {
     #[tokio::test]
     async fn a_relation_is_read_only_in_its_own_batch() {
         let combiner = Combiner::new(Store::default());
-        let relation = combiner.relation(Statement::from_string(
-            DbBackend::Postgres,
-            r#"SELECT 1 AS "id""#,
-        ));
+        let relation = combiner.relation(
+            Statement::from_string(DbBackend::Postgres, r#"SELECT 1 AS "id""#),
+            None,
+        );
         assert_eq!(relation.name(), r#""w0""#);
         // Only the relation: nothing to send.
         assert!(combiner.flush().is_none());
@@ -576,7 +743,10 @@ mod tests {
             assert!(combiner.flush().is_none(), "nothing left to run");
         });
         assert!(rows.is_err());
-        let again = combiner.relation(Statement::from_string(DbBackend::Postgres, "SELECT 2"));
+        let again = combiner.relation(
+            Statement::from_string(DbBackend::Postgres, "SELECT 2"),
+            None,
+        );
         assert_eq!(again.name(), r#""w0""#, "named within its own batch");
     }
 

@@ -28,7 +28,7 @@ use serde::Deserialize;
 use serde::de::{DeserializeSeed, Deserializer, SeqAccess, Visitor};
 
 use super::columns::{Columns, Partial, PartialOrNull};
-use super::combine::{Combiner, Relation};
+use super::combine::{Combiner, Keys, Relation};
 use super::loaders::LoadError;
 use crate::error::AppError;
 
@@ -197,6 +197,26 @@ pub fn fetch_combined<'c>(
     Relation,
     impl Future<Output = Result<Vec<(customer::Model, Joined)>, LoadError>> + Send + use<'c>,
 ) {
+    // The page's keys alone, for the lists below it when the level goes out
+    // as two statements: the same customers without the rows joined for
+    // their fields (metrics stay, as a sort key may read them).
+    let keys = combiner.splits().then(|| {
+        let only = Joins {
+            metrics: joins.metrics,
+            ..Joins::default()
+        };
+        let stmt = statement(select.clone(), only, DatabaseBackend::Postgres);
+        let mut sql = String::with_capacity(stmt.sql.len() + sort.len() + 64);
+        let _ = write!(
+            sql,
+            r#"SELECT "t"."id", "t"."{sort}" FROM ({} LIMIT {limit}) AS "t""#,
+            stmt.sql
+        );
+        Keys {
+            stmt: Statement { sql, ..stmt },
+            columns: format!(r#""id", "{sort}""#),
+        }
+    });
     let stmt = statement(select, joins, DatabaseBackend::Postgres);
     let row = json_row(joins);
     let mut sql = String::with_capacity(stmt.sql.len() + row.len() + sort.len() + 64);
@@ -205,7 +225,7 @@ pub fn fetch_combined<'c>(
         r#"SELECT {row} AS "j", "t"."id", "t"."{sort}" FROM ({} LIMIT {limit}) AS "t""#,
         stmt.sql
     );
-    let relation = combiner.relation(Statement { sql, ..stmt });
+    let relation = combiner.relation(Statement { sql, ..stmt }, keys);
     let mut sql = String::with_capacity(order.len() + 64);
     let _ = write!(
         sql,

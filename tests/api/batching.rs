@@ -425,3 +425,164 @@ async fn combined_pages_answer_what_separate_statements_answer() {
     );
     assert_eq!(from_pg, from_sqlite);
 }
+
+/// The benchmark's list, ten customers long: a page with the customers'
+/// to-one rows and five lists below them.
+const LIST: &str = r#"query($order: CustomerOrder) { customers(first: 10, orderBy: $order) {
+  pageInfo { hasNextPage endCursor }
+  edges { cursor node {
+    id email firstName lastName tags
+    stats { ordersCount lifetimeValue { amount } lastOrderAt }
+    loyalty { tier pointsAvailable }
+    orders(first: 5) { edges { node { orderNumber status total { amount } lines(first: 2) { nodes { sku } } } } }
+    tickets(first: 3) { edges { node { subject status } } }
+    reviews(first: 3) { edges { node { rating } } }
+    referralsMade(first: 3) { edges { node { status } } }
+    referredBy { code }
+    npsResponses(first: 1) { edges { node { score } } }
+  } } } }"#;
+
+/// A request executing alone sends a page of customers and the lists below
+/// it as two statements side by side (`--combine-pages split`, the
+/// default): the customers in one, the lists over the page's keys in the
+/// other. It answers what one statement answers, for every order of the
+/// page; a page with no list below it, and a profile, stay one statement.
+#[tokio::test]
+async fn a_lone_page_and_its_lists_are_two_statements_side_by_side_on_postgres() {
+    let Some((one, sqlite)) = combined_beside_sqlite(40).await else {
+        return;
+    };
+    let split = one.beside(|c| c.combine_pages = CombinePages::Split).await;
+    let orders = [
+        json!(null),
+        json!({ "field": "LIFETIME_VALUE", "direction": "DESC" }),
+        json!({ "field": "LAST_ORDER_DATE", "direction": "ASC" }),
+        json!({ "field": "CREATED_AT", "direction": "ASC" }),
+    ];
+    for order in orders {
+        let variables = json!({ "order": order });
+        let before = split.sql_statements().await;
+        let halves = split.query(LIST, variables.clone()).await;
+        assert_eq!(
+            split.sql_statements().await - before,
+            2,
+            "{order}: {halves}"
+        );
+        assert_eq!(halves, one.query(LIST, variables.clone()).await, "{order}");
+        assert_eq!(halves, sqlite.query(LIST, variables).await, "{order}");
+        let edges = halves["customers"]["edges"].as_array().expect("edges");
+        assert_eq!(edges.len(), 10);
+        assert!(
+            edges.iter().any(|e| !e["node"]["orders"]["edges"]
+                .as_array()
+                .expect("orders")
+                .is_empty()),
+            "{halves}"
+        );
+        // The next page, from the cursor, the same way.
+        let after = halves["customers"]["pageInfo"]["endCursor"].clone();
+        let next = LIST.replace("first: 10,", "first: 10, after: $after,");
+        let next = next.replace("query($order", "query($after: String, $order");
+        let variables = json!({ "order": order, "after": after });
+        let before = split.sql_statements().await;
+        let page = split.query(&next, variables.clone()).await;
+        assert_eq!(split.sql_statements().await - before, 2, "{order}: {page}");
+        assert_eq!(page, one.query(&next, variables).await, "{order}");
+    }
+    // Nothing below the customers: nothing to read beside them.
+    let plain = r#"{ customers(first: 10) { nodes { id email stats { ordersCount } } } }"#;
+    let before = split.sql_statements().await;
+    let page = split.query(plain, json!({})).await;
+    assert_eq!(split.sql_statements().await - before, 1, "{page}");
+    assert_eq!(page, one.query(plain, json!({})).await);
+    let id = split.scalar("SELECT MIN(customer_id) FROM orders").await;
+    let variables = json!({ "id": gid("Customer", id) });
+    let before = split.sql_statements().await;
+    let profile = split.query(PROFILE, variables.clone()).await;
+    assert_eq!(split.sql_statements().await - before, 1, "{profile}");
+    assert_eq!(profile, one.query(PROFILE, variables).await);
+    let reruns = c360_metric(&split, "c360_sql_split_reruns_total").await;
+    assert_eq!(reruns, 0.0, "every page read the same in both statements");
+}
+
+async fn c360_metric(app: &TestApp, name: &str) -> f64 {
+    let text = app.metrics_text().await;
+    let name = format!("{name}{{pool=\"primary\"}}");
+    crate::helpers::metric(&text, &name).unwrap_or_else(|| panic!("no {name} in {text}"))
+}
+
+/// The two statements of a lone page run in snapshots of their own. Where
+/// a customer is added between them, the lists' statement reads another
+/// page than the customers' one: the gateway sees the pages differ and
+/// reads the level again as one statement, so that no customer of the
+/// answer has the lists of another page (or none). Here the lists'
+/// statement waits on a lock on `tickets`, held by a transaction that adds
+/// the newest customer and commits once that statement waits.
+#[tokio::test]
+async fn a_page_that_changes_between_its_two_statements_is_read_again_as_one() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let Some((one, _sqlite)) = combined_beside_sqlite(20).await else {
+        return;
+    };
+    let split = one.beside(|c| c.combine_pages = CombinePages::Split).await;
+    let variables = json!({ "order": null });
+    // Warm: the statements are prepared, and the page reads the same in both.
+    let before = split.query(LIST, variables.clone()).await;
+    let reruns = c360_metric(&split, "c360_sql_split_reruns_total").await;
+
+    let tx = split.db.begin().await.expect("begin");
+    tx.execute_unprepared("LOCK TABLE tickets IN ACCESS EXCLUSIVE MODE")
+        .await
+        .expect("lock tickets");
+    tx.execute_unprepared(
+        "INSERT INTO customers (email, first_name, email_marketing_state, sms_consent_state, \
+         phone_consent_state, created_at, updated_at) \
+         SELECT 'newest@example.com', 'Newest', 'NOT_SUBSCRIBED', 'NOT_SUBSCRIBED', \
+         'NOT_SUBSCRIBED', MAX(created_at) + INTERVAL '1 second', MAX(created_at) FROM customers",
+    )
+    .await
+    .expect("add the newest customer");
+    let started = one.text("SELECT clock_timestamp()::text").await;
+    let request = {
+        let (split, variables) = (&split, variables.clone());
+        async move {
+            let statements = split.sql_statements().await;
+            let page = split.query(LIST, variables).await;
+            (page, split.sql_statements().await - statements)
+        }
+    };
+    let commit = async {
+        // Until the customers' statement has answered, without the new
+        // customer, and the lists' statement waits on the lock: it takes
+        // its snapshot once the lock is granted, after the commit.
+        let both = format!(
+            "SELECT (SELECT COUNT(*) FROM pg_locks WHERE NOT granted \
+               AND relation = 'tickets'::regclass) \
+             * (SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
+               AND state = 'idle' AND query_start > '{started}'::timestamptz \
+               AND query LIKE 'WITH \"w0\" AS (SELECT json_build_array(%')"
+        );
+        let mut waited = 0;
+        while one.scalar(&both).await == 0 {
+            waited += 1;
+            assert!(waited < 1000, "the two statements never reached the lock");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        tx.commit().await.expect("commit");
+    };
+    let ((page, statements), ()) = futures_util::join!(request, commit);
+
+    assert_eq!(
+        c360_metric(&split, "c360_sql_split_reruns_total").await - reruns,
+        1.0,
+        "{page}"
+    );
+    assert_eq!(statements, 3, "two side by side, then one: {page}");
+    assert_eq!(
+        page["customers"]["edges"][0]["node"]["email"],
+        "newest@example.com"
+    );
+    assert_ne!(page, before);
+    // What one statement reads now, every list of every customer included.
+    assert_eq!(page, one.query(LIST, variables).await);
+}

@@ -532,6 +532,20 @@ both_stores! {
                 assert_eq!(after_json - audited, 20, "ten customers' PII read, by each gateway: {body}");
             }
         }
+        // Where a lone request's page and the lists below it go out as two
+        // statements side by side (PostgreSQL), the same answers, for every
+        // caller, on the first page and the next.
+        let split = app.beside(|c| c.combine_pages = c360::config::CombinePages::Split).await;
+        split.clock.set(app.clock.now());
+        for (who, token) in &callers {
+            let body = same(&format!("{who}, every field, split"), (&split, &executor), EVERY_CUSTOMER_FIELD, json!({ "n": 10 }), token).await;
+            let after = body["data"]["customers"]["pageInfo"]["endCursor"].clone();
+            let variables = json!({ "n": 10, "after": after });
+            same(&format!("{who}, the next page, split"), (&split, &executor), EVERY_CUSTOMER_FIELD, variables, token).await;
+            for (what, query) in CUSTOMER_SHAPES {
+                same(&format!("{who}, {what}, split"), (&split, &executor), query, json!({ "yes": false }), token).await;
+            }
+        }
         // The written page audits as the executor does, one gateway at a time.
         let crm = &callers[1].1;
         let audited = pii_reads(&app).await;

@@ -392,6 +392,10 @@ impl<'a> Side<'a> {
         // The server combines a level's page statements on PostgreSQL as
         // `C360_COMBINE_PAGES` says: the floor replays what it issues
         // combined and what it issues apart, each where the server would.
+        // A lone request's page and lists split in two (`split`, at
+        // concurrency 1) are replayed as the one statement they would be
+        // combined: the floor is what the level costs PostgreSQL, not how
+        // the gateway spreads it over connections.
         let samples = if args.no_floor || !scenario.has_floor() {
             None
         } else {

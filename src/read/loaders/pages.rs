@@ -338,7 +338,7 @@ impl<R: ChildList> PageLoader<R> {
     ) -> Result<(), LoadError> {
         let combiner = self.active_combiner()?;
         let stmt = walk::first_pages_of::<R>(parents, first, Shape::Combined(columns));
-        let json = combiner.rows_reading(relation, stmt, false).await?;
+        let json = combiner.keys_reading(relation, stmt).await?;
         let pages = paged_by_parent::<R>(read_json::<R>(&json, columns)?, first);
         self.keep_first(pages, first, columns);
         Ok(())
@@ -375,7 +375,7 @@ impl<R: ChildList> PageLoader<R> {
         let combiner = self.active_combiner()?;
         let shape = Shape::Combined(Columns::ALL);
         let stmt = walk::first_pages_below_of::<A, R>(grand, above_first, first, shape);
-        let json = combiner.rows_reading(relation, stmt, false).await?;
+        let json = combiner.keys_reading(relation, stmt).await?;
         let pages = paged_by_parent::<R>(read_json::<R>(&json, Columns::ALL)?, first);
         self.keep_first(pages, first, Columns::ALL);
         Ok(())
