@@ -135,6 +135,9 @@ impl Metrics {
     }
 }
 
+/// A count a pool's statistics keep.
+type Counter = fn(&crate::db::SqlStats) -> u64;
+
 /// Statements per pool (`primary`, `replica-0`, …) and each replica's
 /// health as its last check found it.
 fn render_pools(app: &crate::app::App, out: &mut String) {
@@ -142,38 +145,28 @@ fn render_pools(app: &crate::app::App, out: &mut String) {
     let pools: Vec<(&str, &crate::db::SqlStats)> = std::iter::once(("primary", &*app.store.stats))
         .chain(replicas.iter().map(|r| (r.name.as_str(), &*r.stats)))
         .collect();
-    let _ = writeln!(
-        out,
-        "# HELP c360_sql_statements_total SQL statements run since start, per pool.\n# TYPE c360_sql_statements_total counter"
-    );
-    for (pool, stats) in &pools {
-        let _ = writeln!(
-            out,
-            "c360_sql_statements_total{{pool=\"{pool}\"}} {}",
-            stats.statements()
-        );
-    }
-    let _ = writeln!(
-        out,
-        "# HELP c360_sql_statement_errors_total SQL statements that failed, per pool.\n# TYPE c360_sql_statement_errors_total counter"
-    );
-    for (pool, stats) in &pools {
-        let _ = writeln!(
-            out,
-            "c360_sql_statement_errors_total{{pool=\"{pool}\"}} {}",
-            stats.failed()
-        );
-    }
-    let _ = writeln!(
-        out,
-        "# HELP c360_sql_split_reruns_total Levels a lone request sent as two statements whose pages differed, run again as one.\n# TYPE c360_sql_split_reruns_total counter"
-    );
-    for (pool, stats) in &pools {
-        let _ = writeln!(
-            out,
-            "c360_sql_split_reruns_total{{pool=\"{pool}\"}} {}",
-            stats.reruns()
-        );
+    let counters: [(&str, &str, Counter); 3] = [
+        (
+            "c360_sql_statements_total",
+            "SQL statements run since start, per pool.",
+            crate::db::SqlStats::statements,
+        ),
+        (
+            "c360_sql_statement_errors_total",
+            "SQL statements that failed, per pool.",
+            crate::db::SqlStats::failed,
+        ),
+        (
+            "c360_sql_split_reruns_total",
+            "Levels a lone request sent as two statements whose pages differed, run again as one.",
+            crate::db::SqlStats::reruns,
+        ),
+    ];
+    for (name, help, value) in counters {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+        for (pool, stats) in &pools {
+            let _ = writeln!(out, "{name}{{pool=\"{pool}\"}} {}", value(stats));
+        }
     }
     if replicas.is_empty() {
         return;
