@@ -501,14 +501,10 @@ async fn a_lone_page_and_its_lists_are_two_statements_side_by_side_on_postgres()
     let profile = split.query(PROFILE, variables.clone()).await;
     assert_eq!(split.sql_statements().await - before, 1, "{profile}");
     assert_eq!(profile, one.query(PROFILE, variables).await);
-    let reruns = c360_metric(&split, "c360_sql_split_reruns_total").await;
+    let reruns = split
+        .pool_metric("c360_sql_split_reruns_total", "primary")
+        .await;
     assert_eq!(reruns, 0.0, "every page read the same in both statements");
-}
-
-async fn c360_metric(app: &TestApp, name: &str) -> f64 {
-    let text = app.metrics_text().await;
-    let name = format!("{name}{{pool=\"primary\"}}");
-    crate::helpers::metric(&text, &name).unwrap_or_else(|| panic!("no {name} in {text}"))
 }
 
 /// The two statements of a lone page run in snapshots of their own. Where
@@ -536,7 +532,9 @@ async fn a_page_that_changes_between_its_two_statements_is_read_again_as_one() {
     let variables = json!({ "order": null });
     // Warm: the statements are prepared, and the page reads the same in both.
     let before = split.query(LIST, variables.clone()).await;
-    let reruns = c360_metric(&split, "c360_sql_split_reruns_total").await;
+    let reruns = split
+        .pool_metric("c360_sql_split_reruns_total", "primary")
+        .await;
 
     let tx = split.db.begin().await.expect("begin");
     tx.execute_unprepared("LOCK TABLE tickets IN ACCESS EXCLUSIVE MODE")
@@ -581,7 +579,10 @@ async fn a_page_that_changes_between_its_two_statements_is_read_again_as_one() {
     // The customers' statement, which waits on nothing, has mostly read
     // the page before the commit: then the halves differ and the level is
     // read again. Where it had not, both read after the commit and agree.
-    let rerun = c360_metric(&split, "c360_sql_split_reruns_total").await - reruns;
+    let rerun = split
+        .pool_metric("c360_sql_split_reruns_total", "primary")
+        .await
+        - reruns;
     assert!(rerun == 0.0 || rerun == 1.0, "{rerun}");
     assert_eq!(statements as f64, 2.0 + rerun, "{page}");
     assert_eq!(

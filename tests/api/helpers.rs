@@ -319,9 +319,14 @@ impl TestApp {
 
     /// SQL statements the server has run on one pool (`primary`, `replica-0`, …).
     pub async fn pool_statements(&self, pool: &str) -> u64 {
+        self.pool_metric("c360_sql_statements_total", pool).await as u64
+    }
+
+    /// A per-pool metric of `/metrics` (`c360_sql_…{pool="primary"}`).
+    pub async fn pool_metric(&self, name: &str, pool: &str) -> f64 {
         let text = self.metrics_text().await;
-        let name = format!("c360_sql_statements_total{{pool=\"{pool}\"}}");
-        metric(&text, &name).unwrap_or_else(|| panic!("no {name} in {text}")) as u64
+        let name = format!("{name}{{pool=\"{pool}\"}}");
+        metric(&text, &name).unwrap_or_else(|| panic!("no {name} in {text}"))
     }
 
     /// The text `/metrics` answers.
