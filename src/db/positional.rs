@@ -24,16 +24,38 @@ use serde::de::{
 /// `row`, a SQLite row whose first columns are `M`'s fields in order, as
 /// an `M`; `None` when the row is not SQLite's.
 pub fn read<M: DeserializeOwned>(row: &QueryResult) -> Option<Result<M, DbErr>> {
-    let row = row.try_as_sqlite_row()?;
-    Some(
-        M::deserialize(Fields { row })
-            .map_err(|e| DbErr::Type(format!("reading a row by position: {e}"))),
-    )
+    Some(read_at(row.try_as_sqlite_row()?, 0))
 }
 
-/// A row as the struct its first columns make.
+/// The `M` whose fields are `row`'s columns from `start` on, in order: one
+/// of several models a statement selects side by side.
+pub fn read_at<M: DeserializeOwned>(row: &SqliteRow, start: usize) -> Result<M, DbErr> {
+    M::deserialize(Fields { row, start })
+        .map_err(|e| DbErr::Type(format!("reading a row by position: {e}")))
+}
+
+/// Whether `row`'s column `at` is NULL (a left join that found nothing).
+pub fn is_null(row: &SqliteRow, at: usize) -> Result<bool, DbErr> {
+    Column { row, at }
+        .is_null()
+        .map_err(|e| DbErr::Type(e.to_string()))
+}
+
+/// The value of `row`'s column `at`.
+pub fn get<'r, T>(row: &'r SqliteRow, at: usize) -> Result<T, DbErr>
+where
+    T: sea_orm::sqlx::Decode<'r, sea_orm::sqlx::Sqlite>
+        + sea_orm::sqlx::Type<sea_orm::sqlx::Sqlite>,
+{
+    Column { row, at }
+        .get()
+        .map_err(|e| DbErr::Type(e.to_string()))
+}
+
+/// A row as the struct its columns from `start` make.
 struct Fields<'r> {
     row: &'r SqliteRow,
+    start: usize,
 }
 
 impl<'de> Deserializer<'de> for Fields<'_> {
@@ -47,8 +69,8 @@ impl<'de> Deserializer<'de> for Fields<'_> {
     ) -> Result<V::Value, Error> {
         visitor.visit_seq(Columns {
             row: self.row,
-            at: 0,
-            end: fields.len(),
+            at: self.start,
+            end: self.start + fields.len(),
         })
     }
 

@@ -24,12 +24,14 @@ use sea_orm::{
     IdenStatic, Iterable, QueryResult, QueryTrait, Select, Statement, StatementBuilder,
 };
 
+use sea_orm::sqlx::sqlite::SqliteRow;
 use serde::Deserialize;
-use serde::de::{DeserializeSeed, Deserializer, SeqAccess, Visitor};
+use serde::de::{DeserializeOwned, DeserializeSeed, Deserializer, SeqAccess, Visitor};
 
 use super::columns::{Columns, Partial, PartialOrNull};
 use super::combine::{Combiner, Keys, Relation};
 use super::loaders::LoadError;
+use crate::db::positional;
 use crate::error::AppError;
 
 /// Which to-one rows to read beside each customer, and of each row the
@@ -503,12 +505,130 @@ pub fn statement(
     StatementBuilder::build(&stmt, &backend)
 }
 
-/// Reads the rows of [`statement`] as customers and their joined rows.
+/// Reads the rows of [`statement`] as customers and their joined rows: on
+/// SQLite by position ([`Layout`]), elsewhere by name.
 pub fn read_rows(
     rows: &[QueryResult],
     joins: Joins,
 ) -> Result<Vec<(customer::Model, Joined)>, AppError> {
+    let layout = Layout::of(joins);
+    let in_order = rows
+        .first()
+        .and_then(QueryResult::try_as_sqlite_row)
+        .is_some_and(|row| layout.fits(row));
+    if in_order {
+        return super::read_each(rows, |row| match row.try_as_sqlite_row() {
+            Some(row) => layout.read(row).map_err(AppError::from),
+            None => read(row, joins).map_err(AppError::from),
+        });
+    }
     super::read_each(rows, |row| read(row, joins).map_err(AppError::from))
+}
+
+/// Where each part of a row of [`statement`] starts on SQLite: the
+/// customer's columns in the entity's order, then each joined row's in its
+/// own, as [`add_columns`] selects them. Read by name, sea-orm formats each
+/// column's prefixed name anew for every column of every row, which was a
+/// fifth of the instructions of the benchmark's list on SQLite
+/// (BENCHMARKS.md, "SQLite's customers read by position").
+struct Layout {
+    /// The first column of each joined row and of its key.
+    metrics: Option<(usize, usize)>,
+    loyalty: Option<(usize, usize)>,
+    tags: Option<usize>,
+    referral: Option<(usize, usize)>,
+    len: usize,
+}
+
+impl Layout {
+    fn of(joins: Joins) -> Layout {
+        /// The first column of `E`'s columns at `at`, and of its `key`
+        /// (past them all if `E` has no such column, so nothing fits).
+        fn part<E: EntityTrait>(at: &mut usize, key: &str) -> (usize, usize) {
+            let start = *at;
+            let mut key_at = usize::MAX;
+            for (i, column) in E::Column::iter().enumerate() {
+                if column.as_str() == key {
+                    key_at = start + i;
+                }
+                *at += 1;
+            }
+            (start, key_at)
+        }
+        let mut at = customer::Column::iter().count();
+        let metrics = joins
+            .metrics
+            .map(|_| part::<customer_metrics::Entity>(&mut at, "customer_id"));
+        let loyalty = joins
+            .loyalty
+            .map(|_| part::<loyalty_account::Entity>(&mut at, "customer_id"));
+        let tags = joins.tags.then(|| {
+            at += 1;
+            at - 1
+        });
+        let referral = joins
+            .referred_by
+            .map(|_| part::<referral::Entity>(&mut at, "id"));
+        Layout {
+            metrics,
+            loyalty,
+            tags,
+            referral,
+            len: at,
+        }
+    }
+
+    /// Whether `row` has these columns, named as [`statement`] names them:
+    /// checked on a statement's first row, whose columns are every row's.
+    fn fits(&self, row: &SqliteRow) -> bool {
+        use sea_orm::sqlx::{Column as _, Row as _};
+        fn first<E: EntityTrait>() -> &'static str {
+            E::Column::iter().next().map_or("", |c| c.as_str())
+        }
+        let columns = row.columns();
+        let named = |at: usize, prefix: &str, name: &str| {
+            columns.get(at).and_then(|c| c.name().strip_prefix(prefix)) == Some(name)
+        };
+        let keys = [self.metrics, self.loyalty, self.referral];
+        columns.len() == self.len
+            && keys.iter().flatten().all(|&(_, key)| key < self.len)
+            && named(0, "", first::<customer::Entity>())
+            && self
+                .metrics
+                .is_none_or(|(at, _)| named(at, METRICS, first::<customer_metrics::Entity>()))
+            && self
+                .loyalty
+                .is_none_or(|(at, _)| named(at, LOYALTY, first::<loyalty_account::Entity>()))
+            && self.tags.is_none_or(|at| named(at, "", TAGS))
+            && self
+                .referral
+                .is_none_or(|(at, _)| named(at, REFERRAL, first::<referral::Entity>()))
+    }
+
+    /// A row that [`Layout::fits`], as [`read`] reads it by name.
+    fn read(&self, row: &SqliteRow) -> Result<(customer::Model, Joined), DbErr> {
+        /// A left-joined row: absent when its key column is NULL.
+        fn part<M: DeserializeOwned>(
+            row: &SqliteRow,
+            (start, key): (usize, usize),
+        ) -> Result<Option<M>, DbErr> {
+            if positional::is_null(row, key)? {
+                return Ok(None);
+            }
+            positional::read_at(row, start).map(Some)
+        }
+        let tags_at = |at: usize| {
+            tags(positional::get::<Option<&str>>(row, at)?)
+                .map_err(|e| DbErr::Type(format!("customer tags as JSON: {e}")))
+        };
+        let joined = Joined {
+            metrics: self.metrics.map(|at| part(row, at)).transpose()?,
+            loyalty: self.loyalty.map(|at| part(row, at)).transpose()?,
+            tags: self.tags.map(tags_at).transpose()?,
+            referred_by: self.referral.map(|at| part(row, at)).transpose()?,
+        };
+        Ok((positional::read_at(row, 0)?, joined))
+    }
 }
 
 fn add_columns(stmt: &mut SelectStatement, joins: Joins, backend: DatabaseBackend) {
@@ -622,13 +742,10 @@ fn read(row: &QueryResult, joins: Joins) -> Result<(customer::Model, Joined), Db
     }
     if joins.tags {
         let json: Option<String> = row.try_get("", TAGS)?;
-        let mut tags: Vec<String> = match json {
-            Some(text) => serde_json::from_str(&text)
+        joined.tags = Some(
+            tags(json.as_deref())
                 .map_err(|e| DbErr::Type(format!("customer tags as JSON: {e}")))?,
-            None => Vec::new(),
-        };
-        tags.sort_unstable();
-        joined.tags = Some(tags);
+        );
     }
     if joins.referred_by.is_some() {
         joined.referred_by = Some(optional::<referral::Model>(row, REFERRAL, "id")?);
@@ -653,6 +770,119 @@ fn optional<M: FromQueryResult>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// On SQLite a customer row and every row it joins read by position
+    /// exactly as by name, absent rows and empty tags included; a statement
+    /// whose columns are not where the layout expects them is read by name.
+    #[tokio::test]
+    async fn sqlite_rows_read_the_same_by_position_as_by_name() {
+        use crate::config::Config;
+        use crate::db::{Store, StoreOptions};
+        use crate::seed::{SeedOptions, run};
+        use crate::segment::compile::{join_loyalty, join_metrics};
+        use crate::service::rules::Rules;
+
+        let dir = tempfile::tempdir().expect("a directory");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("c360.db").display());
+        let db = Store::connect(&StoreOptions::new(&url))
+            .await
+            .expect("opens")
+            .conn;
+        crate::db::migrate_up(&db).await.expect("migrates");
+        let rules = Rules::from_config(&Config::for_store(url.clone())).expect("rules");
+        let opts = SeedOptions {
+            customers: 120,
+            ..SeedOptions::new(rules, chrono::Utc::now())
+        };
+        run(&db, &opts).await.expect("seeds");
+        // Every seeded customer has an account and figures: take one of
+        // each away, so that absent joined rows are read too.
+        for sql in [
+            "DELETE FROM loyalty_accounts WHERE customer_id = (SELECT min(id) FROM customers)",
+            "DELETE FROM customer_metrics WHERE customer_id = (SELECT max(id) FROM customers)",
+        ] {
+            db.execute_unprepared(sql).await.expect("deletes");
+        }
+
+        let every = Joins {
+            metrics: Some(Columns::ALL),
+            loyalty: Some(Columns::ALL),
+            tags: true,
+            referred_by: Some(Columns::ALL),
+            ..Joins::default()
+        };
+        let some = Joins {
+            loyalty: Some(Columns::ALL),
+            tags: true,
+            ..Joins::default()
+        };
+        for joins in [every, some, Joins::default()] {
+            let mut select = customer::Entity::find();
+            if joins.metrics.is_some() {
+                join_metrics(QueryTrait::query(&mut select));
+            }
+            if joins.loyalty.is_some() {
+                join_loyalty(QueryTrait::query(&mut select));
+            }
+            let stmt = statement(select, joins, DatabaseBackend::Sqlite);
+            let rows = db.query_all_raw(stmt).await.expect("rows");
+            assert_eq!(rows.len(), 120);
+            let layout = Layout::of(joins);
+            let first = rows[0].try_as_sqlite_row().expect("a SQLite row");
+            assert!(layout.fits(first), "{joins:?}");
+            let by_position = read_rows(&rows, joins).expect("by position");
+            for (row, (customer, joined)) in rows.iter().zip(&by_position) {
+                let (by_name, joined_by_name) = read(row, joins).expect("by name");
+                assert_eq!(customer, &by_name);
+                assert_eq!(format!("{joined:?}"), format!("{joined_by_name:?}"));
+            }
+            if joins == every {
+                let read =
+                    |pick: fn(&Joined) -> bool| by_position.iter().filter(|(_, j)| pick(j)).count();
+                // The seed gives some customers each part and some none.
+                for (what, count) in [
+                    ("metrics", read(|j| matches!(j.metrics, Some(Some(_))))),
+                    ("no metrics", read(|j| matches!(j.metrics, Some(None)))),
+                    ("no loyalty", read(|j| matches!(j.loyalty, Some(None)))),
+                    ("loyalty", read(|j| matches!(j.loyalty, Some(Some(_))))),
+                    (
+                        "tags",
+                        read(|j| j.tags.as_ref().is_some_and(|t| !t.is_empty())),
+                    ),
+                    (
+                        "no tags",
+                        read(|j| j.tags.as_ref().is_some_and(Vec::is_empty)),
+                    ),
+                    ("referred", read(|j| matches!(j.referred_by, Some(Some(_))))),
+                    (
+                        "not referred",
+                        read(|j| matches!(j.referred_by, Some(None))),
+                    ),
+                ] {
+                    assert!(count > 0, "no customer with {what}");
+                }
+            }
+        }
+
+        // One more column ahead of the joined ones: the layout does not fit,
+        // and the rows are read by name all the same.
+        let mut select = customer::Entity::find().into_query();
+        join_metrics(&mut select);
+        join_loyalty(&mut select);
+        select.expr_as(Expr::cust("1"), Alias::new("extra"));
+        add_columns(&mut select, every, DatabaseBackend::Sqlite);
+        let stmt = StatementBuilder::build(&select, &DatabaseBackend::Sqlite);
+        let rows = db.query_all_raw(stmt).await.expect("rows");
+        let first = rows[0].try_as_sqlite_row().expect("a SQLite row");
+        assert!(!Layout::of(every).fits(first));
+        let by_name = read_rows(&rows, every).expect("by name");
+        assert_eq!(by_name.len(), 120);
+        assert!(
+            by_name
+                .iter()
+                .any(|(_, j)| matches!(j.metrics, Some(Some(_))))
+        );
+    }
 
     /// The kept texts select what sea-query writes column by column, on
     /// both backends.
