@@ -154,7 +154,14 @@ impl Application {
         let router = crate::http::router(self.app.clone())
             .into_make_service_with_connect_info::<SocketAddr>();
         let _jobs = Jobs::start(&self.app);
-        axum::serve(self.listener, router)
+        // Each response goes out as soon as it is written: a client's next
+        // request on the connection must not wait on the ACK of the last.
+        let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
+            if let Err(err) = tcp.set_nodelay(true) {
+                tracing::warn!(%err, "cannot set TCP_NODELAY on a connection");
+            }
+        });
+        axum::serve(listener, router)
             .with_graceful_shutdown(shutdown)
             .await
             .map_err(|e| AppError::Internal(e.into()))
