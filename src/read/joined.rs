@@ -511,18 +511,19 @@ pub fn read_rows(
     rows: &[QueryResult],
     joins: Joins,
 ) -> Result<Vec<(customer::Model, Joined)>, AppError> {
-    let layout = Layout::of(joins);
-    let in_order = rows
+    let layout = rows
         .first()
         .and_then(QueryResult::try_as_sqlite_row)
-        .is_some_and(|row| layout.fits(row));
-    if in_order {
-        return super::read_each(rows, |row| match row.try_as_sqlite_row() {
-            Some(row) => layout.read(row).map_err(AppError::from),
-            None => read(row, joins).map_err(AppError::from),
-        });
-    }
-    super::read_each(rows, |row| read(row, joins).map_err(AppError::from))
+        .map(|first| (first, Layout::of(joins)))
+        .filter(|(first, layout)| layout.fits(first))
+        .map(|(_, layout)| layout);
+    super::read_each(rows, |row| {
+        match (&layout, row.try_as_sqlite_row()) {
+            (Some(layout), Some(row)) => layout.read(row),
+            _ => read(row, joins),
+        }
+        .map_err(AppError::from)
+    })
 }
 
 /// Where each part of a row of [`statement`] starts on SQLite: the
